@@ -1,0 +1,225 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names the database behind a Store.
+type Dialect string
+
+// The dialects the store speaks.
+const (
+	DialectPostgres Dialect = "postgres"
+	DialectSQLite   Dialect = "sqlite"
+)
+
+// StoreConfig says which database to open and how.
+type StoreConfig struct {
+	// URL is "postgres://…" (or "postgresql://…") for PostgreSQL,
+	// "sqlite:PATH" for a SQLite file.
+	URL string
+	// Box seals tenants' shared secrets at rest.
+	Box *SecretBox
+	// Now is the clock; tests pass a fake one.
+	Now func() time.Time
+	// Log receives slow-query and migration messages; nil discards them.
+	Log *slog.Logger
+	// MaxOpenConns bounds the PostgreSQL pool (default 20).
+	MaxOpenConns int
+}
+
+// Store keeps the domain in a SQL database through gorm. Each public method
+// is one transaction and takes the tenant explicitly.
+type Store struct {
+	db      *gorm.DB
+	dialect Dialect
+	box     *SecretBox
+	now     func() time.Time
+	log     *slog.Logger
+}
+
+// migrationLockID is the PostgreSQL advisory lock that serialises schema
+// changes, so that replicas starting together do not race on DDL.
+const migrationLockID int64 = 0x70726573656e6365 // "presence"
+
+// Open connects, migrates the schema and returns a ready store.
+func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
+	if cfg.Box == nil {
+		return nil, errors.New("open store: a secret box is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	gcfg := &gorm.Config{
+		Logger:                 logger.Discard,
+		NowFunc:                func() time.Time { return cfg.Now().UTC() },
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+	}
+	var (
+		db      *gorm.DB
+		dialect Dialect
+		err     error
+	)
+	switch {
+	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
+		dialect = DialectPostgres
+		db, err = gorm.Open(postgres.Open(cfg.URL), gcfg)
+	case strings.HasPrefix(cfg.URL, "sqlite:"):
+		dialect = DialectSQLite
+		path := strings.TrimPrefix(cfg.URL, "sqlite:")
+		if dir := filepath.Dir(path); dir != "" {
+			if mkErr := os.MkdirAll(dir, 0o700); mkErr != nil {
+				return nil, fmt.Errorf("open store: create %s: %w", dir, mkErr)
+			}
+		}
+		// immediate transactions take the write lock up front, so two
+		// writers queue on busy_timeout instead of failing on upgrade.
+		dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+		db, err = gorm.Open(sqlite.Open(dsn), gcfg)
+	default:
+		return nil, fmt.Errorf("open store: unsupported database URL scheme (want postgres:// or sqlite:PATH)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if dialect == DialectPostgres {
+		n := cfg.MaxOpenConns
+		if n <= 0 {
+			n = 20
+		}
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		// One writer at a time is SQLite's nature; a small pool lets WAL
+		// readers proceed while a writer waits.
+		sqlDB.SetMaxOpenConns(4)
+	}
+	s := &Store{db: db, dialect: dialect, box: cfg.Box, now: cfg.Now, log: cfg.Log}
+	if err := s.migrate(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dialect tells which database the store runs on.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close releases the connections.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return sqlDB.Close()
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// SQL gives the underlying pool to the pieces that need it directly (the
+// job locker's advisory locks, LISTEN/NOTIFY, tests that count rows).
+func (s *Store) SQL() (*sql.DB, error) { return s.db.DB() }
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now().UTC() }
+
+func allModels() []any {
+	return []any{&Tenant{}, &Project{}, &Agent{}, &Membership{}, &Status{}, &Event{}}
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	db := s.db.WithContext(ctx)
+	if s.dialect != DialectPostgres {
+		// An immediate transaction holds SQLite's write lock, so two
+		// processes opening one file migrate one after the other.
+		if err := db.Transaction(func(tx *gorm.DB) error { return tx.AutoMigrate(allModels()...) }); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		return nil
+	}
+	// A session-level advisory lock on one pinned connection: replicas that
+	// start together run the migration one after another, and the later ones
+	// find nothing left to do.
+	err := db.Connection(func(conn *gorm.DB) error {
+		if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockID).Error; err != nil {
+			return fmt.Errorf("take migration lock: %w", err)
+		}
+		defer func() {
+			// Unlock on a fresh context: the caller's may be cancelled already.
+			if err := conn.WithContext(context.Background()).Exec("SELECT pg_advisory_unlock(?)", migrationLockID).Error; err != nil {
+				s.log.Error("release migration lock", "err", err)
+			}
+		}()
+		return conn.AutoMigrate(allModels()...)
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// translate maps gorm and driver errors onto the domain's sentinels.
+func translate(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return fmt.Errorf("%s: %w", op, ErrConflict)
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrInvalid),
+		errors.Is(err, ErrNotAnAgent), errors.Is(err, ErrTenantClosed), errors.Is(err, context.Canceled),
+		errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if isConnectionError(err) {
+		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// isConnectionError recognises a database that is down or restarting, so
+// that callers answer 503 (try again) rather than 500.
+func isConnectionError(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"connection refused", "failed to connect", "bad connection", "connection reset",
+		"broken pipe", "the database system is shutting down", "the database system is starting up",
+		"terminating connection", "conn closed", "unexpected EOF", "SQLSTATE 57P", "SQLSTATE 08"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return errors.Is(err, sql.ErrConnDone)
+}

@@ -1,0 +1,147 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// SaveInstall records an installation: the first one creates the tenant, a
+// reinstall updates the secret and the state in place.
+func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
+	if in.ClientKey == "" || len(in.SharedSecret) == 0 || in.BaseURL == "" {
+		return Tenant{}, fmt.Errorf("save install: %w: clientKey, sharedSecret and baseUrl are required", ErrInvalid)
+	}
+	sealed, err := s.box.Seal(in.SharedSecret, in.ClientKey)
+	if err != nil {
+		return Tenant{}, fmt.Errorf("save install: %w", err)
+	}
+	now := s.Now()
+	t := Tenant{
+		ClientKey: in.ClientKey, SecretSealed: sealed, BaseURL: in.BaseURL, DisplayURL: in.DisplayURL,
+		ProductType: in.ProductType, OAuthClientID: in.OAuthClientID, Description: in.Description,
+		ServerVersion: in.ServerVersion, PluginsVersion: in.PluginsVersion,
+		Installed: true, Enabled: true, InstalledAt: now, EnabledAt: &now,
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return tx.Clauses(clause.OnConflict{
+			Columns: []clause.Column{{Name: "client_key"}},
+			DoUpdates: clause.Assignments(map[string]any{
+				"secret_sealed": sealed, "base_url": in.BaseURL, "display_url": in.DisplayURL,
+				"product_type": in.ProductType, "oauth_client_id": in.OAuthClientID,
+				"description": in.Description, "server_version": in.ServerVersion,
+				"plugins_version": in.PluginsVersion, "installed": true, "enabled": true,
+				"installed_at": now, "uninstalled_at": nil, "enabled_at": now, "updated_at": now,
+			}),
+		}).Create(&t).Error
+	})
+	if err != nil {
+		return Tenant{}, translate("save install", err)
+	}
+	return s.TenantByClientKey(ctx, in.ClientKey)
+}
+
+// TenantByClientKey finds a tenant, installed or not, with its secret opened.
+func (s *Store) TenantByClientKey(ctx context.Context, clientKey string) (Tenant, error) {
+	var t Tenant
+	if err := s.db.WithContext(ctx).Where("client_key = ?", clientKey).Take(&t).Error; err != nil {
+		return Tenant{}, translate("find tenant", err)
+	}
+	return s.openSecret(t)
+}
+
+// Tenant finds a tenant by id, with its secret opened.
+func (s *Store) Tenant(ctx context.Context, id TenantID) (Tenant, error) {
+	var t Tenant
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&t).Error; err != nil {
+		return Tenant{}, translate("find tenant", err)
+	}
+	return s.openSecret(t)
+}
+
+func (s *Store) openSecret(t Tenant) (Tenant, error) {
+	secret, err := s.box.Open(t.SecretSealed, t.ClientKey)
+	if err != nil {
+		return Tenant{}, fmt.Errorf("tenant %d: %w", t.ID, err)
+	}
+	t.SharedSecret = secret
+	return t, nil
+}
+
+// MarkUninstalled stops the tenant's tokens and widgets at once; its data
+// stays until the retention job purges it.
+func (s *Store) MarkUninstalled(ctx context.Context, id TenantID) error {
+	now := s.Now()
+	res := s.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).
+		Updates(map[string]any{"installed": false, "uninstalled_at": now, "updated_at": now})
+	if res.Error != nil {
+		return translate("mark uninstalled", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("mark uninstalled: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// SetEnabled records the enabled/disabled lifecycle callbacks.
+func (s *Store) SetEnabled(ctx context.Context, id TenantID, enabled bool) error {
+	now := s.Now()
+	fields := map[string]any{"enabled": enabled, "updated_at": now}
+	if enabled {
+		fields["enabled_at"] = now
+	} else {
+		fields["disabled_at"] = now
+	}
+	res := s.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).Updates(fields)
+	if res.Error != nil {
+		return translate("set enabled", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("set enabled: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// PurgeUninstalled deletes every trace of tenants uninstalled before the
+// cut-off and returns how many tenants went.
+func (s *Store) PurgeUninstalled(ctx context.Context, before time.Time) (int, error) {
+	var ids []TenantID
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Model(&Tenant{}).Where("installed = ? AND uninstalled_at < ?", false, before).
+			Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		for _, m := range []any{&Event{}, &Status{}, &Membership{}, &Agent{}, &Project{}} {
+			if err := tx.Where("tenant_id IN ?", ids).Delete(m).Error; err != nil {
+				return err
+			}
+		}
+		return tx.Where("id IN ? AND installed = ?", ids, false).Delete(&Tenant{}).Error
+	})
+	if err != nil {
+		return 0, translate("purge uninstalled", err)
+	}
+	return len(ids), nil
+}
+
+// SetAutoOffline sets the tenant-wide inactivity limit in minutes (0 = off).
+func (s *Store) SetAutoOffline(ctx context.Context, id TenantID, minutes int) error {
+	if minutes < 0 || minutes > 7*24*60 {
+		return fmt.Errorf("set auto-offline: %w: minutes must be 0..10080", ErrInvalid)
+	}
+	res := s.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).
+		Updates(map[string]any{"auto_offline_minutes": minutes, "updated_at": s.Now()})
+	if res.Error != nil {
+		return translate("set auto-offline", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("set auto-offline: %w", ErrNotFound)
+	}
+	return nil
+}
