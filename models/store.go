@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -49,6 +50,9 @@ type Store struct {
 	box     *SecretBox
 	now     func() time.Time
 	log     *slog.Logger
+
+	listenersMu sync.RWMutex
+	listeners   []ChangeListener
 }
 
 // migrationLockID is the PostgreSQL advisory lock that serialises schema
@@ -223,3 +227,5 @@ func isConnectionError(err error) bool {
 	}
 	return errors.Is(err, sql.ErrConnDone)
 }
+
+func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }

@@ -41,7 +41,12 @@ func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
 	if err != nil {
 		return Tenant{}, translate("save install", err)
 	}
-	return s.TenantByClientKey(ctx, in.ClientKey)
+	saved, err := s.TenantByClientKey(ctx, in.ClientKey)
+	if err != nil {
+		return Tenant{}, err
+	}
+	s.changed(ctx, saved.ID, nil)
+	return saved, nil
 }
 
 // TenantByClientKey finds a tenant, installed or not, with its secret opened.
@@ -83,6 +88,7 @@ func (s *Store) MarkUninstalled(ctx context.Context, id TenantID) error {
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("mark uninstalled: %w", ErrNotFound)
 	}
+	s.changed(ctx, id, nil)
 	return nil
 }
 
@@ -102,6 +108,7 @@ func (s *Store) SetEnabled(ctx context.Context, id TenantID, enabled bool) error
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("set enabled: %w", ErrNotFound)
 	}
+	s.changed(ctx, id, nil)
 	return nil
 }
 

@@ -1,0 +1,168 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"sync"
+)
+
+// ChangeListener hears that projects' customer-facing state may have
+// changed; nil projectIDs means every project of the tenant.
+type ChangeListener func(ctx context.Context, tenant TenantID, projectIDs []int64)
+
+// Subscribe adds a listener called after every committed change that can
+// alter what customers or agents see.
+func (s *Store) Subscribe(fn ChangeListener) {
+	s.listenersMu.Lock()
+	s.listeners = append(s.listeners, fn)
+	s.listenersMu.Unlock()
+}
+
+func (s *Store) changed(ctx context.Context, tenant TenantID, projectIDs []int64) {
+	s.listenersMu.RLock()
+	ls := s.listeners
+	s.listenersMu.RUnlock()
+	ctx = context.WithoutCancel(ctx)
+	for _, fn := range ls {
+		fn(ctx, tenant, projectIDs)
+	}
+}
+
+// WidgetState is what customers may learn about one project's chat: online
+// or not and the message, and nothing about agents.
+type WidgetState struct {
+	WidgetID   string
+	TenantID   TenantID
+	ProjectID  int64
+	ProjectKey string
+	Online     bool
+	// Available is false when the widget or the whole tenant is switched
+	// off; such a widget answers exactly like an unknown one.
+	Available      bool
+	Message        string
+	AllowedOrigins []string
+	// PortalOrigin is the tenant's Jira site, always allowed to ask.
+	PortalOrigin string
+	// ETag is a strong validator of the customer-visible fields.
+	ETag string
+}
+
+// Board keeps every widget's state in memory so that the public status
+// endpoint answers without a database query. Changes on this replica
+// refresh it at once (through Subscribe); Load refreshes it whole.
+type Board struct {
+	store *Store
+
+	mu        sync.RWMutex
+	byWidget  map[string]WidgetState
+	byProject map[int64]string // project id → widget id
+}
+
+// NewBoard builds an empty board fed by the store's changes.
+func NewBoard(store *Store) *Board {
+	b := &Board{store: store, byWidget: map[string]WidgetState{}, byProject: map[int64]string{}}
+	store.Subscribe(func(ctx context.Context, tenant TenantID, projectIDs []int64) {
+		if err := b.Refresh(ctx, tenant, projectIDs); err != nil {
+			store.log.Warn("refresh widget board", "tenant", tenant, "err", err)
+		}
+	})
+	return b
+}
+
+// Widget returns a widget's state.
+func (b *Board) Widget(widgetID string) (WidgetState, bool) {
+	b.mu.RLock()
+	w, ok := b.byWidget[widgetID]
+	b.mu.RUnlock()
+	return w, ok
+}
+
+// Len counts the widgets on the board.
+func (b *Board) Len() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.byWidget)
+}
+
+type widgetRow struct {
+	ProjectID          int64
+	TenantID           TenantID
+	Key                string
+	WidgetID           string
+	WidgetEnabled      bool
+	UnavailableMessage string
+	AllowedOrigins     string
+	Installed          bool
+	Enabled            bool
+	BaseURL            string
+	Online             bool
+}
+
+const widgetQuery = `SELECT p.id AS project_id, p.tenant_id, p.key, p.widget_id, p.widget_enabled,
+  p.unavailable_message, p.allowed_origins, t.installed, t.enabled, t.base_url,
+  EXISTS (SELECT 1 FROM statuses s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id AND s.online = ?) AS online
+FROM projects p JOIN tenants t ON t.id = p.tenant_id`
+
+// Load replaces the whole board from the database.
+func (b *Board) Load(ctx context.Context) error {
+	var rows []widgetRow
+	if err := b.store.db.WithContext(ctx).Raw(widgetQuery, true).Scan(&rows).Error; err != nil {
+		return translate("load widget board", err)
+	}
+	byWidget := make(map[string]WidgetState, len(rows))
+	byProject := make(map[int64]string, len(rows))
+	for _, r := range rows {
+		w := r.state()
+		byWidget[w.WidgetID] = w
+		byProject[w.ProjectID] = w.WidgetID
+	}
+	b.mu.Lock()
+	b.byWidget, b.byProject = byWidget, byProject
+	b.mu.Unlock()
+	return nil
+}
+
+// Refresh reloads some projects of a tenant (all when projectIDs is nil).
+func (b *Board) Refresh(ctx context.Context, tenant TenantID, projectIDs []int64) error {
+	q := b.store.db.WithContext(ctx)
+	var rows []widgetRow
+	var err error
+	if projectIDs == nil {
+		err = q.Raw(widgetQuery+" WHERE p.tenant_id = ?", true, tenant).Scan(&rows).Error
+	} else {
+		err = q.Raw(widgetQuery+" WHERE p.tenant_id = ? AND p.id IN ?", true, tenant, projectIDs).Scan(&rows).Error
+	}
+	if err != nil {
+		return translate("refresh widget board", err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range rows {
+		w := r.state()
+		if old, ok := b.byProject[w.ProjectID]; ok && old != w.WidgetID {
+			delete(b.byWidget, old) // rotated: the old id stops working
+		}
+		b.byWidget[w.WidgetID] = w
+		b.byProject[w.ProjectID] = w.WidgetID
+	}
+	return nil
+}
+
+func (r widgetRow) state() WidgetState {
+	var origins []string
+	if r.AllowedOrigins != "" {
+		_ = json.Unmarshal([]byte(r.AllowedOrigins), &origins) // written by us as JSON; bad data means none allowed
+	}
+	p := Project{UnavailableMessage: r.UnavailableMessage}
+	w := WidgetState{
+		WidgetID: r.WidgetID, TenantID: r.TenantID, ProjectID: r.ProjectID, ProjectKey: r.Key,
+		Online: r.Online, Available: r.WidgetEnabled && r.Installed && r.Enabled, Message: p.Message(),
+		AllowedOrigins: origins, PortalOrigin: r.BaseURL,
+	}
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%t\x00%t\x00%s", w.Online, w.Available, w.Message)
+	w.ETag = fmt.Sprintf(`"%016x"`, h.Sum64())
+	return w
+}

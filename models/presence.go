@@ -1,0 +1,366 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// newWidgetID makes a public widget id: 128 random bits, URL-safe.
+func newWidgetID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("widget id: %w", err)
+	}
+	return "w_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// SyncProjects records the tenant's service desk projects as Jira lists
+// them: new ones get a widget id, known ones keep theirs and their settings.
+func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []ProjectRef) ([]Project, error) {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for _, r := range refs {
+			if r.JiraID == "" || r.Key == "" {
+				continue
+			}
+			wid, err := newWidgetID()
+			if err != nil {
+				return err
+			}
+			p := Project{TenantID: tenant, JiraID: r.JiraID, ServiceDeskID: r.ServiceDeskID, Key: r.Key, Name: r.Name,
+				WidgetID: wid, WidgetEnabled: true, AllowedOrigins: []string{}}
+			if err := tx.Clauses(clause.OnConflict{
+				Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "jira_id"}},
+				DoUpdates: clause.AssignmentColumns([]string{"service_desk_id", "key", "name", "updated_at"}),
+			}).Create(&p).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate("sync projects", err)
+	}
+	return s.Projects(ctx, tenant)
+}
+
+// Projects lists the tenant's projects by key.
+func (s *Store) Projects(ctx context.Context, tenant TenantID) ([]Project, error) {
+	var ps []Project
+	if err := s.db.WithContext(ctx).Where("tenant_id = ?", tenant).Order("key").Find(&ps).Error; err != nil {
+		return nil, translate("list projects", err)
+	}
+	return ps, nil
+}
+
+// ProjectByKey finds one of the tenant's projects by its Jira key.
+func (s *Store) ProjectByKey(ctx context.Context, tenant TenantID, key string) (Project, error) {
+	var p Project
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND key = ?", tenant, key).Take(&p).Error; err != nil {
+		return Project{}, translate("find project", err)
+	}
+	return p, nil
+}
+
+// ProjectByServiceDesk finds one of the tenant's projects by service desk id.
+func (s *Store) ProjectByServiceDesk(ctx context.Context, tenant TenantID, serviceDeskID string) (Project, error) {
+	var p Project
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND service_desk_id = ?", tenant, serviceDeskID).Take(&p).Error; err != nil {
+		return Project{}, translate("find project", err)
+	}
+	return p, nil
+}
+
+// ProjectSettings are the settings a project admin edits.
+type ProjectSettings struct {
+	WidgetEnabled      bool
+	UnavailableMessage string
+	AllowedOrigins     []string
+}
+
+// UpdateProjectSettings replaces a project's widget settings.
+func (s *Store) UpdateProjectSettings(ctx context.Context, tenant TenantID, projectID int64, ps ProjectSettings) (Project, error) {
+	origins := ps.AllowedOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	res := s.db.WithContext(ctx).Model(&Project{}).Where("tenant_id = ? AND id = ?", tenant, projectID).
+		Select("widget_enabled", "unavailable_message", "allowed_origins", "updated_at").
+		Updates(&Project{WidgetEnabled: ps.WidgetEnabled, UnavailableMessage: ps.UnavailableMessage,
+			AllowedOrigins: origins, UpdatedAt: s.Now()})
+	if res.Error != nil {
+		return Project{}, translate("update project settings", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Project{}, fmt.Errorf("update project settings: %w", ErrNotFound)
+	}
+	s.changed(ctx, tenant, []int64{projectID})
+	return s.projectByID(ctx, tenant, projectID)
+}
+
+// RotateWidget gives the project a new widget id; the old one stops working.
+func (s *Store) RotateWidget(ctx context.Context, tenant TenantID, projectID int64) (Project, error) {
+	wid, err := newWidgetID()
+	if err != nil {
+		return Project{}, err
+	}
+	res := s.db.WithContext(ctx).Model(&Project{}).Where("tenant_id = ? AND id = ?", tenant, projectID).
+		Updates(map[string]any{"widget_id": wid, "updated_at": s.Now()})
+	if res.Error != nil {
+		return Project{}, translate("rotate widget", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return Project{}, fmt.Errorf("rotate widget: %w", ErrNotFound)
+	}
+	s.changed(ctx, tenant, []int64{projectID})
+	return s.projectByID(ctx, tenant, projectID)
+}
+
+func (s *Store) projectByID(ctx context.Context, tenant TenantID, id int64) (Project, error) {
+	var p Project
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id = ?", tenant, id).Take(&p).Error; err != nil {
+		return Project{}, translate("find project", err)
+	}
+	return p, nil
+}
+
+// SetMemberships replaces the projects an account is a support agent of,
+// as Jira just told us, and remembers when.
+func (s *Store) SetMemberships(ctx context.Context, tenant TenantID, accountID string, projectIDs []int64) error {
+	now := s.Now()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := s.ensureAgent(tx, tenant, accountID); err != nil {
+			return err
+		}
+		if err := tx.Model(&Agent{}).Where("tenant_id = ? AND account_id = ?", tenant, accountID).
+			Updates(map[string]any{"membership_checked_at": now, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		del := tx.Where("tenant_id = ? AND account_id = ?", tenant, accountID)
+		if len(projectIDs) > 0 {
+			del = del.Where("project_id NOT IN ?", projectIDs)
+		}
+		if err := del.Delete(&Membership{}).Error; err != nil {
+			return err
+		}
+		if len(projectIDs) == 0 {
+			return nil
+		}
+		rows := make([]Membership, 0, len(projectIDs))
+		for _, id := range projectIDs {
+			rows = append(rows, Membership{TenantID: tenant, AccountID: accountID, ProjectID: id})
+		}
+		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
+	})
+	return translate("set memberships", err)
+}
+
+// Memberships returns the projects an account is an agent of, as last
+// known, and when Jira last told us (nil: never).
+func (s *Store) Memberships(ctx context.Context, tenant TenantID, accountID string) ([]Project, *time.Time, error) {
+	var a Agent
+	err := s.db.WithContext(ctx).Where("tenant_id = ? AND account_id = ?", tenant, accountID).Take(&a).Error
+	if err != nil {
+		if isNotFound(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, translate("memberships", err)
+	}
+	var ps []Project
+	err = s.db.WithContext(ctx).Where("tenant_id = ? AND id IN (?)", tenant,
+		s.db.Model(&Membership{}).Select("project_id").Where("tenant_id = ? AND account_id = ?", tenant, accountID)).
+		Order("key").Find(&ps).Error
+	if err != nil {
+		return nil, nil, translate("memberships", err)
+	}
+	return ps, a.MembershipCheckedAt, nil
+}
+
+func (s *Store) ensureAgent(tx *gorm.DB, tenant TenantID, accountID string) error {
+	return tx.Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&Agent{TenantID: tenant, AccountID: accountID}).Error
+}
+
+// StatusChange asks for an account's status to become Online (or not) in
+// some of its projects.
+type StatusChange struct {
+	AccountID  string
+	ProjectIDs []int64
+	Online     bool
+	// Until ends the online period; only with Online.
+	Until  *time.Time
+	Source Source
+	// Actor is who made the change when it is not the agent (an admin).
+	Actor  string
+	Reason string
+}
+
+// SetStatus applies a change in one transaction. Each project's row is
+// switched by a conditional update (WHERE online = old state), so two tabs
+// toggling at once, or a toggle racing a job, end in one state with one
+// event per effective change. It returns the events written; a no-op
+// writes none.
+func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange) ([]Event, error) {
+	if !ch.Source.Valid() || ch.AccountID == "" {
+		return nil, fmt.Errorf("set status: %w: account and a known source are required", ErrInvalid)
+	}
+	if !ch.Online && ch.Until != nil {
+		return nil, fmt.Errorf("set status: %w: an end time goes only with online", ErrInvalid)
+	}
+	now := s.Now()
+	var events []Event
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		events = events[:0]
+		if err := s.ensureAgent(tx, tenant, ch.AccountID); err != nil {
+			return err
+		}
+		for _, pid := range ch.ProjectIDs {
+			ev, err := s.switchOne(tx, tenant, pid, ch, now)
+			if err != nil {
+				return err
+			}
+			if ev != nil {
+				events = append(events, *ev)
+			}
+		}
+		if ch.Online && ch.Source == SourceManual {
+			// Going online is activity: the inactivity limit counts from now.
+			return tx.Model(&Agent{}).Where("tenant_id = ? AND account_id = ?", tenant, ch.AccountID).
+				Update("last_activity_at", now).Error
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate("set status", err)
+	}
+	if len(events) > 0 {
+		s.changed(ctx, tenant, eventProjects(events))
+	}
+	return events, nil
+}
+
+func (s *Store) switchOne(tx *gorm.DB, tenant TenantID, projectID int64, ch StatusChange, now time.Time) (*Event, error) {
+	// The row exists from the first change on; offline is the default.
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&Status{
+		TenantID: tenant, ProjectID: projectID, AccountID: ch.AccountID, Online: false, Since: now, Source: ch.Source,
+	}).Error; err != nil {
+		return nil, err
+	}
+	key := tx.Model(&Status{}).Where("tenant_id = ? AND project_id = ? AND account_id = ?", tenant, projectID, ch.AccountID)
+	res := key.Where("online = ?", !ch.Online).
+		Updates(map[string]any{"online": ch.Online, "since": now, "until": ch.Until, "source": ch.Source})
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 0 {
+		if ch.Online {
+			// Already online: a new period end replaces the old one quietly.
+			err := tx.Model(&Status{}).Where("tenant_id = ? AND project_id = ? AND account_id = ? AND online = ?",
+				tenant, projectID, ch.AccountID, true).Updates(map[string]any{"until": ch.Until}).Error
+			return nil, err
+		}
+		return nil, nil
+	}
+	ev := Event{TenantID: tenant, ProjectID: projectID, AccountID: ch.AccountID, FromOnline: !ch.Online,
+		ToOnline: ch.Online, Source: ch.Source, ActorAccountID: ch.Actor, Reason: ch.Reason, At: now}
+	if err := tx.Create(&ev).Error; err != nil {
+		return nil, err
+	}
+	return &ev, nil
+}
+
+func eventProjects(events []Event) []int64 {
+	ids := make([]int64, 0, len(events))
+	for _, e := range events {
+		ids = append(ids, e.ProjectID)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// Statuses returns an account's status rows (online or not) in the tenant.
+func (s *Store) Statuses(ctx context.Context, tenant TenantID, accountID string) ([]Status, error) {
+	var st []Status
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND account_id = ?", tenant, accountID).Find(&st).Error; err != nil {
+		return nil, translate("statuses", err)
+	}
+	return st, nil
+}
+
+// OnlineAgents lists who is online in a project, longest online first.
+func (s *Store) OnlineAgents(ctx context.Context, tenant TenantID, projectID int64) ([]Status, error) {
+	var st []Status
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND project_id = ? AND online = ?", tenant, projectID, true).
+		Order("since, account_id").Find(&st).Error; err != nil {
+		return nil, translate("online agents", err)
+	}
+	return st, nil
+}
+
+// AllOnline lists everyone online in any of the tenant's projects.
+func (s *Store) AllOnline(ctx context.Context, tenant TenantID) ([]Status, error) {
+	var st []Status
+	if err := s.db.WithContext(ctx).Where("tenant_id = ? AND online = ?", tenant, true).
+		Order("project_id, since, account_id").Find(&st).Error; err != nil {
+		return nil, translate("all online", err)
+	}
+	return st, nil
+}
+
+// OnlineCount counts who is online in a project.
+func (s *Store) OnlineCount(ctx context.Context, tenant TenantID, projectID int64) (int, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Status{}).Where("tenant_id = ? AND project_id = ? AND online = ?", tenant, projectID, true).
+		Count(&n).Error; err != nil {
+		return 0, translate("online count", err)
+	}
+	return int(n), nil
+}
+
+// EventFilter narrows the audit log.
+type EventFilter struct {
+	ProjectID int64
+	AccountID string
+	Source    Source
+	From, To  time.Time
+	Limit     int
+	// BeforeID pages backwards: events with a smaller id.
+	BeforeID int64
+}
+
+// Events lists the tenant's status changes, newest first.
+func (s *Store) Events(ctx context.Context, tenant TenantID, f EventFilter) ([]Event, error) {
+	q := s.db.WithContext(ctx).Where("tenant_id = ?", tenant)
+	if f.ProjectID != 0 {
+		q = q.Where("project_id = ?", f.ProjectID)
+	}
+	if f.AccountID != "" {
+		q = q.Where("account_id = ?", f.AccountID)
+	}
+	if f.Source != "" {
+		q = q.Where("source = ?", f.Source)
+	}
+	if !f.From.IsZero() {
+		q = q.Where("at >= ?", f.From)
+	}
+	if !f.To.IsZero() {
+		q = q.Where("at < ?", f.To)
+	}
+	if f.BeforeID > 0 {
+		q = q.Where("id < ?", f.BeforeID)
+	}
+	if f.Limit <= 0 || f.Limit > 10000 {
+		f.Limit = 10000
+	}
+	var evs []Event
+	if err := q.Order("id DESC").Limit(f.Limit).Find(&evs).Error; err != nil {
+		return nil, translate("events", err)
+	}
+	return evs, nil
+}
