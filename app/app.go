@@ -1,0 +1,175 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"agentpresence/handlers"
+	"agentpresence/handlers/connect"
+	"agentpresence/models"
+)
+
+// App is one running replica: the store, the HTTP server and the jobs.
+type App struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *models.Store
+	server *http.Server
+	ln     net.Listener
+	now    func() time.Time
+}
+
+// Options carry what tests replace: the clock and the HTTP client used for
+// the install-keys server.
+type Options struct {
+	Now        func() time.Time
+	HTTPClient *http.Client
+}
+
+// New opens the store and builds the server; nothing listens yet.
+func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts Options) (*App, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if err := cfg.ensureLocalKey(); err != nil {
+		return nil, err
+	}
+	box, err := models.NewSecretBox(cfg.AppSecretKey)
+	if err != nil {
+		return nil, err
+	}
+	store, err := models.Open(ctx, models.StoreConfig{URL: cfg.DatabaseURL, Box: box, Now: opts.Now, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	template, err := fs.ReadFile(assets, "atlassian-connect.json")
+	if err != nil {
+		_ = store.Close()
+		return nil, fmt.Errorf("read descriptor template: %w", err)
+	}
+	descriptor, err := handlers.NewDescriptor(template, cfg.BaseURL, cfg.AppKey, cfg.AppName)
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	base, _ := url.Parse(cfg.BaseURL) // validated by LoadConfig
+	e := handlers.NewServer(handlers.Deps{
+		Store:      store,
+		Descriptor: descriptor,
+		Installs: &connect.InstallVerifier{KeysURL: cfg.InstallKeysURL, Client: opts.HTTPClient,
+			Leeway: cfg.JWTLeeway, Now: opts.Now},
+		Verifier: connect.Verifier{Leeway: cfg.JWTLeeway, Now: opts.Now},
+		Tenants:  &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now},
+		BaseURL:  cfg.BaseURL,
+		BasePath: strings.TrimRight(base.Path, "/"),
+		Assets:   assets,
+		Log:      log,
+		Now:      opts.Now,
+	})
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now}, nil
+}
+
+// Start listens on the configured port (0 picks a free one) and serves in
+// the background.
+func (a *App) Start() error {
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", a.cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	a.ln = ln
+	go func() {
+		if err := a.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("serve", "err", err)
+		}
+	}()
+	a.log.Info("listening", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL)
+	return nil
+}
+
+// Addr is where the server listens, once started.
+func (a *App) Addr() string {
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// Store gives tests the replica's store.
+func (a *App) Store() *models.Store { return a.store }
+
+// Shutdown stops in the reverse order of start: stop taking requests and
+// drain those in flight, then close the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	var errs []error
+	if err := a.server.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown server: %w", err))
+	}
+	if err := a.store.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Main is the whole program: it reads flags and environment, runs a replica
+// until ctx ends or SIGTERM/SIGINT arrives, then shuts it down gracefully.
+func Main(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer, assets fs.FS) error {
+	flags := flag.NewFlagSet("agentpresence", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	demo := flags.Bool("demo", false, "run the local demo host (only with a loopback BASE_URL)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Demo = cfg.Demo || *demo
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("config: LOG_LEVEL %q: %w", cfg.LogLevel, err)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log.Info("config", cfg.fields()...)
+	if cfg.Demo && !cfg.BaseIsLoopback() {
+		return errors.New("config: the demo mode is refused unless BASE_URL is a loopback address")
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := New(ctx, cfg, log, assets, Options{})
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		_ = a.Shutdown(context.Background())
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	return a.Shutdown(sctx)
+}

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the service reads from its environment. It is read
+// once, at start, and logged with its secrets masked.
+type Config struct {
+	Port           int
+	BaseURL        string
+	DatabaseURL    string
+	AppKey         string
+	AppName        string
+	InstallKeysURL string
+	JWTLeeway      time.Duration
+	// AppSecretKey seals tenants' shared secrets (AES-256-GCM).
+	AppSecretKey []byte
+	// Retention is how long an uninstalled tenant's data is kept.
+	Retention       time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        string
+	Demo            bool
+}
+
+// Defaults that the README's configuration table repeats.
+const (
+	defaultPort           = 8080
+	defaultAppKey         = "io.agentpresence.jsm-online-status"
+	defaultAppName        = "Agent online status"
+	defaultInstallKeysURL = "https://connect-install-keys.atlassian.com"
+	defaultSQLitePath     = "data/presence.db"
+)
+
+// LoadConfig reads the configuration through getenv. A missing
+// APP_SECRET_KEY is generated beside an embedded SQLite file; with
+// PostgreSQL it must be given, because replicas must share it.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		Port:            defaultPort,
+		AppKey:          orDefault(getenv("APP_KEY"), defaultAppKey),
+		AppName:         orDefault(getenv("APP_NAME"), defaultAppName),
+		InstallKeysURL:  strings.TrimRight(orDefault(getenv("CONNECT_INSTALL_KEYS_URL"), defaultInstallKeysURL), "/"),
+		JWTLeeway:       30 * time.Second,
+		Retention:       30 * 24 * time.Hour,
+		ShutdownTimeout: 20 * time.Second,
+		LogLevel:        orDefault(getenv("LOG_LEVEL"), "info"),
+	}
+	var err error
+	if v := getenv("PORT"); v != "" {
+		if c.Port, err = strconv.Atoi(v); err != nil || c.Port < 0 || c.Port > 65535 {
+			return Config{}, fmt.Errorf("config: PORT %q is not a port number", v)
+		}
+	}
+	c.BaseURL = strings.TrimRight(orDefault(getenv("BASE_URL"), fmt.Sprintf("http://localhost:%d", c.Port)), "/")
+	if u, perr := url.Parse(c.BaseURL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Config{}, fmt.Errorf("config: BASE_URL %q must be an absolute http(s) URL", c.BaseURL)
+	}
+	for name, dst := range map[string]*time.Duration{"JWT_LEEWAY": &c.JWTLeeway, "RETENTION": &c.Retention, "SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
+		if v := getenv(name); v != "" {
+			d, perr := time.ParseDuration(v)
+			if perr != nil || d < 0 {
+				return Config{}, fmt.Errorf("config: %s %q is not a duration like 30s or 720h", name, v)
+			}
+			*dst = d
+		}
+	}
+	if c.JWTLeeway > 5*time.Minute {
+		return Config{}, fmt.Errorf("config: JWT_LEEWAY %s is too large (at most 5m)", c.JWTLeeway)
+	}
+	c.Demo = getenv("DEMO") == "1" || getenv("DEMO") == "true"
+
+	c.DatabaseURL = getenv("DATABASE_URL")
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite:" + defaultSQLitePath
+	}
+	isPostgres := strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+	if !isPostgres && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		return Config{}, errors.New("config: DATABASE_URL must start with postgres:// or sqlite:")
+	}
+	if v := getenv("APP_SECRET_KEY"); v != "" {
+		if c.AppSecretKey, err = decodeKey(v); err != nil {
+			return Config{}, err
+		}
+	} else if isPostgres {
+		return Config{}, errors.New("config: APP_SECRET_KEY is required with PostgreSQL: every replica must seal and open tenants' secrets with the same key (32 bytes, base64; e.g. `openssl rand -base64 32`)")
+	}
+	return c, nil
+}
+
+// ensureLocalKey generates, or reads back, the key kept beside an embedded
+// SQLite database so that `go run .` works with no set-up at all.
+func (c *Config) ensureLocalKey() error {
+	if c.AppSecretKey != nil || !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		return nil
+	}
+	path := filepath.Join(filepath.Dir(strings.TrimPrefix(c.DatabaseURL, "sqlite:")), "app-secret.key")
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return fmt.Errorf("generate APP_SECRET_KEY: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return fmt.Errorf("generate APP_SECRET_KEY: %w", err)
+		}
+		raw = []byte(base64.StdEncoding.EncodeToString(key))
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			return fmt.Errorf("generate APP_SECRET_KEY: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	c.AppSecretKey, err = decodeKey(strings.TrimSpace(string(raw)))
+	return err
+}
+
+func decodeKey(v string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(v)
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("config: APP_SECRET_KEY must be 32 bytes encoded in base64")
+	}
+	return key, nil
+}
+
+// BaseIsLoopback reports whether BASE_URL points at this machine, the only
+// place where the demo mode may run.
+func (c Config) BaseIsLoopback() bool {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// fields is the configuration as log attributes, with secrets masked.
+func (c Config) fields() []any {
+	secret := "unset"
+	if c.AppSecretKey != nil {
+		secret = "set (masked)"
+	}
+	return []any{
+		"port", c.Port, "base_url", c.BaseURL, "database", maskDatabaseURL(c.DatabaseURL),
+		"app_key", c.AppKey, "app_name", c.AppName, "install_keys_url", c.InstallKeysURL,
+		"jwt_leeway", c.JWTLeeway.String(), "retention", c.Retention.String(),
+		"shutdown_timeout", c.ShutdownTimeout.String(), "app_secret_key", secret, "demo", c.Demo,
+	}
+}
+
+func maskDatabaseURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

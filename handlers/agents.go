@@ -1,0 +1,364 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"agentpresence/models"
+)
+
+// PresenceStore is what the agent API needs of the store.
+type PresenceStore interface {
+	ProjectByKey(ctx context.Context, tenant models.TenantID, key string) (models.Project, error)
+	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
+	SetStatus(ctx context.Context, tenant models.TenantID, ch models.StatusChange) ([]models.Event, error)
+	Statuses(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Status, error)
+	OnlineAgents(ctx context.Context, tenant models.TenantID, projectID int64) ([]models.Status, error)
+	OnlineCount(ctx context.Context, tenant models.TenantID, projectID int64) (int, error)
+	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
+}
+
+// ActivityRecorder takes note that an agent is active now; it coalesces
+// the notes in memory and writes them in batches.
+type ActivityRecorder interface {
+	Touch(tenant models.TenantID, accountID string, at time.Time)
+}
+
+// Agents is the agent-facing API, called by our pages with context tokens.
+type Agents struct {
+	Store     PresenceStore
+	Directory *Directory
+	Activity  ActivityRecorder
+	Now       func() time.Time
+}
+
+// projectState is one project as the caller sees it.
+type projectState struct {
+	Key         string     `json:"key"`
+	Name        string     `json:"name"`
+	Online      bool       `json:"online"`
+	Since       *time.Time `json:"since,omitempty"`
+	Until       *time.Time `json:"until,omitempty"`
+	Source      string     `json:"source,omitempty"`
+	OnlineCount int        `json:"onlineCount"`
+}
+
+// meResponse answers GET /api/v1/me and PUT /api/v1/me/status.
+type meResponse struct {
+	AccountID string `json:"accountId"`
+	// Project is the page's current project (null when not given).
+	Project *projectState `json:"project"`
+	// IsAgent tells whether the caller is a support agent of Project.
+	IsAgent  bool           `json:"isAgent"`
+	Projects []projectState `json:"projects"`
+	// CanPutOthersOffline is true for Jira admins who administer Project.
+	CanPutOthersOffline bool `json:"canPutOthersOffline"`
+}
+
+// statusRequest is the body of PUT /api/v1/me/status.
+type statusRequest struct {
+	Online          *bool  `json:"online"`
+	Scope           string `json:"scope"`
+	Project         string `json:"project"`
+	DurationMinutes *int   `json:"durationMinutes"`
+}
+
+// maxDurationMinutes is the longest "online for" period: one day.
+const maxDurationMinutes = 1440
+
+// Me answers the caller's state.
+func (a *Agents) Me(c echo.Context) error {
+	return a.renderMe(c, c.QueryParam("project"))
+}
+
+func (a *Agents) renderMe(c echo.Context, projectKey string) error {
+	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
+	if account == "" {
+		return unauthorized("no_user", "the token does not name a user")
+	}
+	mine, err := a.Directory.AgentProjects(ctx, t, account)
+	if err != nil {
+		return err
+	}
+	statuses, err := a.Store.Statuses(ctx, t.ID, account)
+	if err != nil {
+		return err
+	}
+	byProject := make(map[int64]models.Status, len(statuses))
+	for _, s := range statuses {
+		byProject[s.ProjectID] = s
+	}
+	resp := meResponse{AccountID: account, Projects: make([]projectState, 0, len(mine))}
+	for _, p := range mine {
+		ps, err := a.state(ctx, t.ID, p, byProject)
+		if err != nil {
+			return err
+		}
+		resp.Projects = append(resp.Projects, ps)
+		if p.Key == projectKey {
+			resp.IsAgent = true
+		}
+	}
+	if projectKey != "" {
+		p, err := a.Store.ProjectByKey(ctx, t.ID, projectKey)
+		if err != nil && !errors.Is(err, models.ErrNotFound) {
+			return err
+		}
+		if err == nil {
+			ps, err := a.state(ctx, t.ID, p, byProject)
+			if err != nil {
+				return err
+			}
+			resp.Project = &ps
+			jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, account, p)
+			if err != nil {
+				return err
+			}
+			resp.CanPutOthersOffline = jiraAdmin && projectAdmin
+		}
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (a *Agents) state(ctx context.Context, tenant models.TenantID, p models.Project, byProject map[int64]models.Status) (projectState, error) {
+	n, err := a.Store.OnlineCount(ctx, tenant, p.ID)
+	if err != nil {
+		return projectState{}, err
+	}
+	ps := projectState{Key: p.Key, Name: p.Name, OnlineCount: n}
+	if s, ok := byProject[p.ID]; ok {
+		since := s.Since.UTC()
+		ps.Online, ps.Since, ps.Until, ps.Source = s.Online, &since, utcPtr(s.Until), string(s.Source)
+	}
+	return ps, nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// SetStatus switches the caller online or offline, in one project or in all
+// the projects where they are an agent.
+func (a *Agents) SetStatus(c echo.Context) error {
+	var req statusRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Online == nil {
+		return fieldError("online", "is required (true or false)")
+	}
+	switch req.Scope {
+	case "", "project":
+		if req.Project == "" {
+			return fieldError("project", "is required when scope is \"project\"")
+		}
+	case "all":
+		if req.Project != "" {
+			// The current project may come along for the answer, but must be a
+			// project the caller knows; checked below like any other.
+		}
+	default:
+		return fieldError("scope", `must be "project" or "all"`)
+	}
+	var until *time.Time
+	if req.DurationMinutes != nil {
+		if !*req.Online {
+			return fieldError("durationMinutes", "goes only with online: true")
+		}
+		if *req.DurationMinutes < 1 || *req.DurationMinutes > maxDurationMinutes {
+			return fieldError("durationMinutes", fmt.Sprintf("must be between 1 and %d", maxDurationMinutes))
+		}
+		u := a.Now().UTC().Add(time.Duration(*req.DurationMinutes) * time.Minute)
+		until = &u
+	}
+	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
+	if account == "" {
+		return unauthorized("no_user", "the token does not name a user")
+	}
+	mine, err := a.Directory.AgentProjects(ctx, t, account)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	if req.Scope == "all" {
+		for _, p := range mine {
+			ids = append(ids, p.ID)
+		}
+	} else {
+		p, err := a.Store.ProjectByKey(ctx, t.ID, req.Project)
+		if errors.Is(err, models.ErrNotFound) {
+			return apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
+		} else if err != nil {
+			return err
+		}
+		if !containsProject(mine, p.ID) {
+			if *req.Online {
+				return apiError(http.StatusForbidden, "not_an_agent", "you are not a support agent of "+p.Key)
+			}
+			// Going offline where one is not an agent is allowed: a former
+			// agent must be able to leave.
+		}
+		ids = []int64{p.ID}
+	}
+	if _, err := a.Store.SetStatus(ctx, t.ID, models.StatusChange{AccountID: account, ProjectIDs: ids,
+		Online: *req.Online, Until: until, Source: models.SourceManual}); err != nil {
+		return err
+	}
+	return a.renderMe(c, req.Project)
+}
+
+func containsProject(ps []models.Project, id int64) bool {
+	for _, p := range ps {
+		if p.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// onlineAgent is one entry of the online list; names and avatars are
+// fetched by the page from Jira, so we keep nothing personal.
+type onlineAgent struct {
+	AccountID string     `json:"accountId"`
+	Since     time.Time  `json:"since"`
+	Until     *time.Time `json:"until,omitempty"`
+	Source    string     `json:"source"`
+}
+
+type onlineAgentsResponse struct {
+	Count  int           `json:"count"`
+	Agents []onlineAgent `json:"agents"`
+}
+
+// projectForCaller resolves {key} in the caller's tenant.
+func (a *Agents) projectForCaller(c echo.Context) (models.Project, error) {
+	p, err := a.Store.ProjectByKey(c.Request().Context(), tenantOf(c).ID, c.Param("key"))
+	if errors.Is(err, models.ErrNotFound) {
+		return models.Project{}, apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
+	}
+	return p, err
+}
+
+// OnlineAgents lists who is online in a project; for its agents and admins.
+func (a *Agents) OnlineAgents(c echo.Context) error {
+	p, err := a.projectForCaller(c)
+	if err != nil {
+		return err
+	}
+	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
+	mine, err := a.Directory.AgentProjects(ctx, t, account)
+	if err != nil {
+		return err
+	}
+	if !containsProject(mine, p.ID) {
+		jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, account, p)
+		if err != nil {
+			return err
+		}
+		if !jiraAdmin && !projectAdmin {
+			return apiError(http.StatusForbidden, "forbidden", "only the project's agents and admins see who is online")
+		}
+	}
+	st, err := a.Store.OnlineAgents(ctx, t.ID, p.ID)
+	if err != nil {
+		return err
+	}
+	resp := onlineAgentsResponse{Count: len(st), Agents: make([]onlineAgent, 0, len(st))}
+	for _, s := range st {
+		resp.Agents = append(resp.Agents, onlineAgent{AccountID: s.AccountID, Since: s.Since.UTC(), Until: utcPtr(s.Until), Source: string(s.Source)})
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// putOfflineRequest is the optional body of the admin's put-offline.
+type putOfflineRequest struct {
+	Reason string `json:"reason"`
+	// Scope "all" puts the agent offline in every project; default "project".
+	Scope string `json:"scope"`
+}
+
+const maxReasonLen = 500
+
+// PutOffline lets a user who is both Jira administrator and administrator
+// of the project put another agent offline. Both permissions are checked
+// with Jira on the server; the page's word counts for nothing.
+func (a *Agents) PutOffline(c echo.Context) error {
+	var req putOfflineRequest
+	if c.Request().ContentLength != 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	if len(req.Reason) > maxReasonLen {
+		return fieldError("reason", fmt.Sprintf("must be at most %d characters", maxReasonLen))
+	}
+	if req.Scope != "" && req.Scope != "project" && req.Scope != "all" {
+		return fieldError("scope", `must be "project" or "all"`)
+	}
+	p, err := a.projectForCaller(c)
+	if err != nil {
+		return err
+	}
+	ctx, t, actor := c.Request().Context(), tenantOf(c), accountOf(c)
+	jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, actor, p)
+	if err != nil {
+		return err
+	}
+	if !jiraAdmin || !projectAdmin {
+		return apiError(http.StatusForbidden, "forbidden", "putting an agent offline needs both Jira administrator and project administrator permissions")
+	}
+	target := c.Param("accountId")
+	ids := []int64{p.ID}
+	if req.Scope == "all" {
+		// Every other project where the target is online and the caller
+		// administers too; the rest are left as they are.
+		st, err := a.Store.Statuses(ctx, t.ID, target)
+		if err != nil {
+			return err
+		}
+		projects, err := a.Store.Projects(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		byID := make(map[int64]models.Project, len(projects))
+		for _, pr := range projects {
+			byID[pr.ID] = pr
+		}
+		for _, s := range st {
+			other, known := byID[s.ProjectID]
+			if !s.Online || s.ProjectID == p.ID || !known {
+				continue
+			}
+			if _, admin, err := a.Directory.Admin(ctx, t, actor, other); err != nil {
+				return err
+			} else if admin {
+				ids = append(ids, s.ProjectID)
+			}
+		}
+	}
+	evs, err := a.Store.SetStatus(ctx, t.ID, models.StatusChange{AccountID: target, ProjectIDs: ids, Online: false,
+		Source: models.SourceAdmin, Actor: actor, Reason: req.Reason})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"accountId": target, "changed": len(evs)})
+}
+
+// Heartbeat records that the caller is active now.
+func (a *Agents) Heartbeat(c echo.Context) error {
+	account := accountOf(c)
+	if account == "" {
+		return unauthorized("no_user", "the token does not name a user")
+	}
+	a.Activity.Touch(tenantOf(c).ID, account, a.Now())
+	return c.NoContent(http.StatusNoContent)
+}

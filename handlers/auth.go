@@ -1,0 +1,180 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"agentpresence/handlers/connect"
+	"agentpresence/models"
+)
+
+// TenantStore is what authentication needs of the store.
+type TenantStore interface {
+	TenantByClientKey(ctx context.Context, clientKey string) (models.Tenant, error)
+}
+
+// TenantCache keeps recently used tenants in memory so that an authenticated
+// request costs no database round trip. Lifecycle callbacks on this replica
+// forget a tenant at once; other replicas see the change within TTL (or at
+// once where a notification invalidates them).
+type TenantCache struct {
+	Store TenantStore
+	TTL   time.Duration
+	Now   func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]cachedTenant
+}
+
+type cachedTenant struct {
+	tenant  models.Tenant
+	expires time.Time
+}
+
+// maxCachedTenants bounds the cache; past it, the cache starts afresh
+// (cheap, and a tenant costs one query to come back).
+const maxCachedTenants = 100_000
+
+// Get returns the tenant of a client key, installed or not.
+func (tc *TenantCache) Get(ctx context.Context, clientKey string) (models.Tenant, error) {
+	now := tc.Now()
+	tc.mu.Lock()
+	e, ok := tc.entries[clientKey]
+	tc.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.tenant, nil
+	}
+	t, err := tc.Store.TenantByClientKey(ctx, clientKey)
+	if err != nil {
+		return models.Tenant{}, err
+	}
+	tc.mu.Lock()
+	if tc.entries == nil || len(tc.entries) >= maxCachedTenants {
+		tc.entries = make(map[string]cachedTenant)
+	}
+	tc.entries[clientKey] = cachedTenant{tenant: t, expires: now.Add(tc.TTL)}
+	tc.mu.Unlock()
+	return t, nil
+}
+
+// Forget drops a tenant so that the next request reads it afresh.
+func (tc *TenantCache) Forget(clientKey string) {
+	tc.mu.Lock()
+	delete(tc.entries, clientKey)
+	tc.mu.Unlock()
+}
+
+// TokenKind says which qsh a route accepts.
+type TokenKind int
+
+// The kinds of Connect token a route may require.
+const (
+	// RequestToken: iframe loads, webhooks and lifecycle callbacks, signed
+	// by Jira for exactly that request (real qsh).
+	RequestToken TokenKind = iota
+	// ContextToken: our own pages calling our API with
+	// AP.context.getToken(); qsh is "context-qsh".
+	ContextToken
+)
+
+// Auth verifies the Connect JWT of incoming requests.
+type Auth struct {
+	Tenants  *TenantCache
+	Verifier connect.Verifier
+	// BasePath is BASE_URL's path; qsh paths are relative to it.
+	BasePath string
+}
+
+const (
+	ctxTenant  = "presence.tenant"
+	ctxAccount = "presence.account"
+	ctxClaims  = "presence.claims"
+)
+
+// Require returns a middleware that lets a request through only with a
+// valid token of the kind; it puts the tenant and account into the context.
+// allowDisabled lets lifecycle callbacks reach a disabled tenant.
+func (a *Auth) Require(kind TokenKind, allowDisabled bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			t, claims, err := a.verify(c.Request(), kind)
+			if err != nil {
+				return err
+			}
+			if !t.Installed {
+				// An uninstalled tenant's tokens stop working at once.
+				return unauthorized("unknown_tenant", "the app is not installed for this site")
+			}
+			if !t.Enabled && !allowDisabled {
+				return apiError(http.StatusForbidden, "tenant_disabled", "the app is disabled for this site")
+			}
+			c.Set(ctxTenant, t)
+			c.Set(ctxAccount, claims.AccountID())
+			c.Set(ctxClaims, claims)
+			return next(c)
+		}
+	}
+}
+
+func (a *Auth) verify(r *http.Request, kind TokenKind) (models.Tenant, *connect.Claims, error) {
+	token, err := connect.TokenFromRequest(r)
+	if err != nil {
+		return models.Tenant{}, nil, unauthorized("no_token", "a Connect JWT is required (Authorization: JWT <token>)")
+	}
+	iss, err := connect.UnverifiedIssuer(token)
+	if err != nil {
+		return models.Tenant{}, nil, unauthorized(connect.Reason(err), "the token cannot be read")
+	}
+	t, err := a.Tenants.Get(r.Context(), iss)
+	switch {
+	case errors.Is(err, models.ErrNotFound):
+		return models.Tenant{}, nil, unauthorized("unknown_tenant", "the token's issuer is not an installed site")
+	case err != nil:
+		return models.Tenant{}, nil, fmt.Errorf("authenticate: %w", err)
+	}
+	claims, err := a.Verifier.VerifyHS256(token, t.SharedSecret, connect.RequestQSH(r, a.BasePath), kind == ContextToken)
+	if err != nil {
+		return models.Tenant{}, nil, unauthorized(connect.Reason(err), authMessage(err))
+	}
+	return t, claims, nil
+}
+
+func authMessage(err error) string {
+	switch {
+	case errors.Is(err, connect.ErrExpired):
+		return "the token has expired"
+	case errors.Is(err, connect.ErrNotYetValid):
+		return "the token is not valid yet (issued in the future)"
+	case errors.Is(err, connect.ErrQSHMismatch):
+		return "the token was not issued for this request (qsh)"
+	case errors.Is(err, connect.ErrAlgorithm):
+		return "the token's signing algorithm is not accepted"
+	case errors.Is(err, connect.ErrBadSignature):
+		return "the token's signature does not verify"
+	}
+	return "the token is not valid"
+}
+
+func unauthorized(code, message string) *APIError {
+	return &APIError{Status: http.StatusUnauthorized, Code: code, Message: message,
+		Header: map[string]string{"WWW-Authenticate": `JWT realm="atlassian-connect"`}}
+}
+
+// tenantOf is the tenant the verified token belongs to: the only source of
+// the tenant for any query a request makes.
+func tenantOf(c echo.Context) models.Tenant {
+	t, _ := c.Get(ctxTenant).(models.Tenant)
+	return t
+}
+
+// accountOf is the verified token's user (sub); empty for app-level calls.
+func accountOf(c echo.Context) string {
+	a, _ := c.Get(ctxAccount).(string)
+	return a
+}

@@ -1,0 +1,195 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"agentpresence/handlers/jira"
+	"agentpresence/models"
+)
+
+// JiraAPI is what the service asks of a tenant's Jira.
+type JiraAPI interface {
+	ServiceDesks(ctx context.Context, site jira.Site) ([]jira.ServiceDesk, error)
+	CheckPermissions(ctx context.Context, site jira.Site, accountID string, global []string, projectPerms []jira.ProjectPermissionQuery) (jira.PermissionResult, error)
+}
+
+// DirectoryStore is what the directory needs of the store.
+type DirectoryStore interface {
+	SyncProjects(ctx context.Context, tenant models.TenantID, refs []models.ProjectRef) ([]models.Project, error)
+	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
+	SetMemberships(ctx context.Context, tenant models.TenantID, accountID string, projectIDs []int64) error
+	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
+}
+
+// Directory answers "which projects is this user an agent of" and "may
+// this user administer that project", asking Jira as the app and keeping
+// the answers briefly. Memberships are stored too, so that jobs act on the
+// last known list without a request.
+type Directory struct {
+	Jira  JiraAPI
+	Store DirectoryStore
+	Now   func() time.Time
+	// MembershipTTL is how long a stored membership list is trusted.
+	MembershipTTL time.Duration
+	// PermissionTTL is how long an admin check is trusted.
+	PermissionTTL time.Duration
+
+	mu    sync.Mutex
+	perms map[permKey]permEntry
+}
+
+type permKey struct {
+	tenant  models.TenantID
+	account string
+	project string
+}
+
+type permEntry struct {
+	jiraAdmin, projectAdmin bool
+	expires                 time.Time
+}
+
+// Jira permission keys we ask about.
+const (
+	permAgent        = "SERVICEDESK_AGENT"
+	permJiraAdmin    = "ADMINISTER"
+	permProjectAdmin = "ADMINISTER_PROJECTS"
+)
+
+func site(t models.Tenant) jira.Site {
+	return jira.Site{BaseURL: t.BaseURL, SharedSecret: t.SharedSecret}
+}
+
+// AgentProjects returns the projects where the user is a support agent.
+// A fresh stored answer is used as is; a stale one is refreshed from Jira,
+// and kept when Jira cannot be reached.
+func (d *Directory) AgentProjects(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
+	stored, checked, err := d.Store.Memberships(ctx, t.ID, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if checked != nil && d.Now().Sub(*checked) < d.MembershipTTL {
+		return stored, nil
+	}
+	fresh, err := d.refresh(ctx, t, accountID)
+	if err != nil {
+		if checked != nil {
+			return stored, nil // Jira is away: the last known list is the best answer
+		}
+		return nil, err
+	}
+	return fresh, nil
+}
+
+func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
+	desks, err := d.Jira.ServiceDesks(ctx, site(t))
+	if err != nil {
+		return nil, jiraFailure("list service desks", err)
+	}
+	refs := make([]models.ProjectRef, 0, len(desks))
+	ids := make([]int64, 0, len(desks))
+	for _, sd := range desks {
+		id, err := sd.NumericProjectID()
+		if err != nil {
+			continue
+		}
+		refs = append(refs, models.ProjectRef{JiraID: sd.ProjectID, ServiceDeskID: sd.ID, Key: sd.ProjectKey, Name: sd.ProjectName})
+		ids = append(ids, id)
+	}
+	projects, err := d.Store.SyncProjects(ctx, t.ID, refs)
+	if err != nil {
+		return nil, err
+	}
+	var agentOf []models.Project
+	if len(ids) > 0 {
+		res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, nil,
+			[]jira.ProjectPermissionQuery{{Permissions: []string{permAgent}, Projects: ids}})
+		if err != nil {
+			return nil, jiraFailure("check agent permission", err)
+		}
+		for _, p := range projects {
+			if id, err := strconv.ParseInt(p.JiraID, 10, 64); err == nil && res.HasProject(permAgent, id) {
+				agentOf = append(agentOf, p)
+			}
+		}
+	}
+	pids := make([]int64, 0, len(agentOf))
+	for _, p := range agentOf {
+		pids = append(pids, p.ID)
+	}
+	if err := d.Store.SetMemberships(ctx, t.ID, accountID, pids); err != nil {
+		return nil, err
+	}
+	return agentOf, nil
+}
+
+// Admin tells whether the user is Jira administrator and administrator of
+// the project, as Jira says now (cached for PermissionTTL). Both are needed
+// to put another agent offline.
+func (d *Directory) Admin(ctx context.Context, t models.Tenant, accountID string, p models.Project) (jiraAdmin, projectAdmin bool, err error) {
+	key := permKey{tenant: t.ID, account: accountID, project: p.JiraID}
+	now := d.Now()
+	d.mu.Lock()
+	e, ok := d.perms[key]
+	d.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.jiraAdmin, e.projectAdmin, nil
+	}
+	id, err := strconv.ParseInt(p.JiraID, 10, 64)
+	if err != nil {
+		return false, false, fmt.Errorf("admin check: project id %q: %w", p.JiraID, err)
+	}
+	res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, []string{permJiraAdmin},
+		[]jira.ProjectPermissionQuery{{Permissions: []string{permProjectAdmin}, Projects: []int64{id}}})
+	if err != nil {
+		return false, false, jiraFailure("check admin permissions", err)
+	}
+	e = permEntry{jiraAdmin: res.HasGlobal(permJiraAdmin), projectAdmin: res.HasProject(permProjectAdmin, id), expires: now.Add(d.PermissionTTL)}
+	d.mu.Lock()
+	if d.perms == nil || len(d.perms) > 100_000 {
+		d.perms = make(map[permKey]permEntry)
+	}
+	d.perms[key] = e
+	d.mu.Unlock()
+	return e.jiraAdmin, e.projectAdmin, nil
+}
+
+// JiraAdmin tells whether the user is a Jira administrator.
+func (d *Directory) JiraAdmin(ctx context.Context, t models.Tenant, accountID string) (bool, error) {
+	key := permKey{tenant: t.ID, account: accountID}
+	now := d.Now()
+	d.mu.Lock()
+	e, ok := d.perms[key]
+	d.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.jiraAdmin, nil
+	}
+	res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, []string{permJiraAdmin}, nil)
+	if err != nil {
+		return false, jiraFailure("check admin permission", err)
+	}
+	e = permEntry{jiraAdmin: res.HasGlobal(permJiraAdmin), expires: now.Add(d.PermissionTTL)}
+	d.mu.Lock()
+	if d.perms == nil || len(d.perms) > 100_000 {
+		d.perms = make(map[permKey]permEntry)
+	}
+	d.perms[key] = e
+	d.mu.Unlock()
+	return e.jiraAdmin, nil
+}
+
+// jiraFailure turns a failed call to Jira into a 502 the client may retry;
+// the cause is kept for the log.
+func jiraFailure(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%s: %w: %w", op, &APIError{Status: http.StatusBadGateway, Code: "jira_unavailable",
+		Message: "Jira did not answer our question about permissions; try again", Header: map[string]string{"Retry-After": "5"}}, err)
+}

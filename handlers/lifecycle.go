@@ -1,0 +1,158 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"agentpresence/handlers/connect"
+	"agentpresence/models"
+)
+
+// LifecycleStore is what the lifecycle callbacks need of the store.
+type LifecycleStore interface {
+	SaveInstall(ctx context.Context, in models.Install) (models.Tenant, error)
+	TenantByClientKey(ctx context.Context, clientKey string) (models.Tenant, error)
+	MarkUninstalled(ctx context.Context, id models.TenantID) error
+	SetEnabled(ctx context.Context, id models.TenantID, enabled bool) error
+}
+
+// Lifecycle handles Jira's installed/uninstalled (signed RS256 by
+// Atlassian) and enabled/disabled (HS256 with the tenant's secret).
+type Lifecycle struct {
+	Store    LifecycleStore
+	Installs *connect.InstallVerifier
+	Tenants  *TenantCache
+	// BaseURL is the audience signed installs must carry.
+	BaseURL  string
+	BasePath string
+	Log      *slog.Logger
+}
+
+// lifecyclePayload is the body Jira posts to every lifecycle callback.
+type lifecyclePayload struct {
+	Key            string `json:"key"`
+	ClientKey      string `json:"clientKey"`
+	SharedSecret   string `json:"sharedSecret"`
+	BaseURL        string `json:"baseUrl"`
+	DisplayURL     string `json:"displayUrl"`
+	ProductType    string `json:"productType"`
+	Description    string `json:"description"`
+	ServerVersion  string `json:"serverVersion"`
+	PluginsVersion string `json:"pluginsVersion"`
+	OAuthClientID  string `json:"oauthClientId"`
+	EventType      string `json:"eventType"`
+}
+
+// maxLifecycleBody bounds the callbacks' bodies; Jira's are about 1 KB.
+const maxLifecycleBody = 64 << 10
+
+func readLifecycle(c echo.Context) (lifecyclePayload, error) {
+	var p lifecyclePayload
+	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, maxLifecycleBody+1))
+	if err != nil {
+		return p, badRequest("bad_body", "the body could not be read")
+	}
+	if len(raw) > maxLifecycleBody {
+		return p, apiError(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than 64 KiB")
+	}
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return p, badRequest("bad_json", "the body is not a JSON lifecycle payload")
+	}
+	if p.ClientKey == "" {
+		return p, badRequest("missing_client_key", "clientKey is required")
+	}
+	return p, nil
+}
+
+// verifySigned checks the RS256 install signature of a lifecycle call.
+func (l *Lifecycle) verifySigned(c echo.Context, clientKey string) error {
+	token, err := connect.TokenFromRequest(c.Request())
+	if err != nil {
+		return unauthorized("no_token", "installation callbacks must be signed (signed-install)")
+	}
+	_, err = l.Installs.Verify(c.Request().Context(), token, l.BaseURL, connect.RequestQSH(c.Request(), l.BasePath), clientKey)
+	switch {
+	case errors.Is(err, connect.ErrKeyUnavailable):
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "install_keys_unavailable",
+			Message: "the installation signing keys cannot be fetched now; try again", Header: map[string]string{"Retry-After": "10"}}
+	case err != nil:
+		return unauthorized(connect.Reason(err), authMessage(err))
+	}
+	return nil
+}
+
+// Installed records a new or renewed installation.
+func (l *Lifecycle) Installed(c echo.Context) error {
+	p, err := readLifecycle(c)
+	if err != nil {
+		return err
+	}
+	if err := l.verifySigned(c, p.ClientKey); err != nil {
+		return err
+	}
+	if p.SharedSecret == "" || p.BaseURL == "" {
+		return badRequest("missing_field", "sharedSecret and baseUrl are required on install")
+	}
+	t, err := l.Store.SaveInstall(c.Request().Context(), models.Install{
+		ClientKey: p.ClientKey, SharedSecret: []byte(p.SharedSecret), BaseURL: p.BaseURL, DisplayURL: p.DisplayURL,
+		ProductType: p.ProductType, OAuthClientID: p.OAuthClientID, Description: p.Description,
+		ServerVersion: p.ServerVersion, PluginsVersion: p.PluginsVersion,
+	})
+	if err != nil {
+		return fmt.Errorf("installed: %w", err)
+	}
+	l.Tenants.Forget(p.ClientKey)
+	l.Log.InfoContext(c.Request().Context(), "tenant installed", "tenant", t.ID, "base_url", t.BaseURL)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// Uninstalled stops the tenant at once; its data waits for the retention job.
+func (l *Lifecycle) Uninstalled(c echo.Context) error {
+	p, err := readLifecycle(c)
+	if err != nil {
+		return err
+	}
+	if err := l.verifySigned(c, p.ClientKey); err != nil {
+		return err
+	}
+	t, err := l.Store.TenantByClientKey(c.Request().Context(), p.ClientKey)
+	if err != nil {
+		return fmt.Errorf("uninstalled: %w", err)
+	}
+	if err := l.Store.MarkUninstalled(c.Request().Context(), t.ID); err != nil {
+		return fmt.Errorf("uninstalled: %w", err)
+	}
+	l.Tenants.Forget(p.ClientKey)
+	l.Log.InfoContext(c.Request().Context(), "tenant uninstalled", "tenant", t.ID)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// Enabled and Disabled run behind Auth (HS256, the tenant's secret).
+func (l *Lifecycle) Enabled(c echo.Context) error { return l.setEnabled(c, true) }
+
+// Disabled records that the site admin disabled the app.
+func (l *Lifecycle) Disabled(c echo.Context) error { return l.setEnabled(c, false) }
+
+func (l *Lifecycle) setEnabled(c echo.Context, enabled bool) error {
+	p, err := readLifecycle(c)
+	if err != nil {
+		return err
+	}
+	t := tenantOf(c)
+	if p.ClientKey != t.ClientKey {
+		return badRequest("client_key_mismatch", "clientKey does not match the token's issuer")
+	}
+	if err := l.Store.SetEnabled(c.Request().Context(), t.ID, enabled); err != nil {
+		return fmt.Errorf("set enabled: %w", err)
+	}
+	l.Tenants.Forget(t.ClientKey)
+	l.Log.InfoContext(c.Request().Context(), "tenant enabled changed", "tenant", t.ID, "enabled", enabled)
+	return c.NoContent(http.StatusNoContent)
+}

@@ -1,0 +1,119 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"agentpresence/models"
+)
+
+// WidgetBoard is the in-memory state of every widget.
+type WidgetBoard interface {
+	Widget(widgetID string) (models.WidgetState, bool)
+}
+
+// Public is the customer-facing API: no token, no agent identities, no
+// counts; served from memory.
+type Public struct {
+	Board WidgetBoard
+}
+
+// widgetStatus is all a customer learns.
+type widgetStatus struct {
+	Online        bool   `json:"online"`
+	Message       string `json:"message"`
+	RequiresLogin bool   `json:"requiresLogin"`
+}
+
+// maxWidgetIDLen bounds the path parameter before any lookup.
+const maxWidgetIDLen = 64
+
+// widget finds an available widget; unknown, disabled and uninstalled all
+// answer the same 404 so that nothing is learned from the difference.
+func (p *Public) widget(c echo.Context) (models.WidgetState, error) {
+	id := c.Param("widgetId")
+	if len(id) > maxWidgetIDLen {
+		return models.WidgetState{}, apiError(http.StatusNotFound, "not_found", "unknown widget")
+	}
+	w, ok := p.Board.Widget(id)
+	if !ok || !w.Available {
+		return models.WidgetState{}, apiError(http.StatusNotFound, "not_found", "unknown widget")
+	}
+	return w, nil
+}
+
+// Status answers whether anyone is online behind a widget.
+func (p *Public) Status(c echo.Context) error {
+	w, err := p.widget(c)
+	allowCORS(c, w) // also on the 404, so that a page can tell "gone" from "blocked"
+	if err != nil {
+		return err
+	}
+	h := c.Response().Header()
+	h.Set("ETag", w.ETag)
+	h.Set("Cache-Control", "public, max-age=1, must-revalidate")
+	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, w.ETag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	return c.JSON(http.StatusOK, widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online})
+}
+
+func statusMessage(w models.WidgetState) string {
+	if w.Online {
+		return "We are online. Start a chat."
+	}
+	return w.Message
+}
+
+// Preflight answers CORS preflight requests for the public API.
+func (p *Public) Preflight(c echo.Context) error {
+	w, ok := p.Board.Widget(c.Param("widgetId"))
+	if ok && w.Available && allowCORS(c, w) {
+		h := c.Response().Header()
+		h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "If-None-Match, Last-Event-ID, Cache-Control")
+		h.Set("Access-Control-Max-Age", "600")
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// allowCORS lets a browser page read the answer only when its origin is the
+// tenant's portal or one of the project's allowed sites.
+func allowCORS(c echo.Context, w models.WidgetState) bool {
+	h := c.Response().Header()
+	h.Add("Vary", "Origin")
+	origin := c.Request().Header.Get("Origin")
+	if origin == "" || !w.Available || !originAllowed(origin, w) {
+		return false
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Expose-Headers", "ETag")
+	return true
+}
+
+func originAllowed(origin string, w models.WidgetState) bool {
+	origin = strings.ToLower(origin)
+	if portal, err := url.Parse(w.PortalOrigin); err == nil && strings.ToLower(portal.Scheme+"://"+portal.Host) == origin {
+		return true
+	}
+	for _, o := range w.AllowedOrigins {
+		if o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// etagMatches implements If-None-Match's list and weak comparison.
+func etagMatches(header, etag string) bool {
+	for _, part := range strings.Split(header, ",") {
+		part = strings.TrimSpace(part)
+		if part == "*" || strings.TrimPrefix(part, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}

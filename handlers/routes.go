@@ -1,0 +1,90 @@
+package handlers
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"agentpresence/handlers/connect"
+	"agentpresence/models"
+)
+
+// Deps is everything the HTTP layer needs; app builds it once.
+type Deps struct {
+	Store      *models.Store
+	Descriptor *Descriptor
+	Installs   *connect.InstallVerifier
+	Verifier   connect.Verifier
+	Tenants    *TenantCache
+	BaseURL    string
+	BasePath   string
+	// Assets holds static/ (pages, scripts, icons).
+	Assets fs.FS
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// NewServer builds the echo instance with every route of the service. The
+// routes are listed here, in one place, so that a reader (and the OpenAPI
+// test) sees the whole surface at once.
+func NewServer(d Deps) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = ErrorHandler(d.Log)
+	e.Use(middleware.RequestID())
+	e.Use(requestLog(d.Log))
+	e.Use(middleware.Recover())
+
+	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath}
+	system := System{DB: d.Store}
+	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
+		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
+	pages := &Pages{Assets: d.Assets}
+
+	e.GET("/healthz", system.Healthz)
+	e.GET("/readyz", system.Readyz)
+	e.GET("/atlassian-connect.json", d.Descriptor.Serve)
+
+	e.POST("/lifecycle/installed", lifecycle.Installed)
+	e.POST("/lifecycle/uninstalled", lifecycle.Uninstalled)
+	signedByTenant := auth.Require(RequestToken, true)
+	e.POST("/lifecycle/enabled", lifecycle.Enabled, signedByTenant)
+	e.POST("/lifecycle/disabled", lifecycle.Disabled, signedByTenant)
+
+	pageAuth := auth.Require(RequestToken, false)
+	for _, name := range PageNames() {
+		e.GET("/pages/"+name, pages.Serve(name), pageAuth)
+	}
+	e.GET("/static/*", pages.Static)
+	return e
+}
+
+// requestLog writes one structured line per request with its id, tenant,
+// status and latency; never the query string, which may hold a token.
+func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			if err != nil {
+				c.Error(err)
+			}
+			status := c.Response().Status
+			level := slog.LevelInfo
+			if status >= http.StatusInternalServerError {
+				level = slog.LevelWarn
+			}
+			attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+				"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
+			if t := tenantOf(c); t.ID != 0 {
+				attrs = append(attrs, "tenant", t.ID)
+			}
+			log.Log(c.Request().Context(), level, "request", attrs...)
+			return nil
+		}
+	}
+}
