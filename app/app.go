@@ -19,6 +19,7 @@ import (
 
 	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -30,6 +31,9 @@ type App struct {
 	server *http.Server
 	ln     net.Listener
 	now    func() time.Time
+
+	board    *models.Board
+	activity *models.ActivityBuffer
 }
 
 // Options carry what tests replace: the clock and the HTTP client used for
@@ -69,6 +73,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		return nil, err
 	}
 	base, _ := url.Parse(cfg.BaseURL) // validated by LoadConfig
+	board := models.NewBoard(store)
+	if err := board.Load(ctx); err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	activity := &models.ActivityBuffer{}
+	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: opts.HTTPClient, Now: opts.Now}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      store,
 		Descriptor: descriptor,
@@ -76,6 +87,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 			Leeway: cfg.JWTLeeway, Now: opts.Now},
 		Verifier: connect.Verifier{Leeway: cfg.JWTLeeway, Now: opts.Now},
 		Tenants:  &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now},
+		Directory: &handlers.Directory{Jira: jiraClient, Store: store, Now: opts.Now,
+			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
+		Board:    board,
+		Activity: activity,
 		BaseURL:  cfg.BaseURL,
 		BasePath: strings.TrimRight(base.Path, "/"),
 		Assets:   assets,
@@ -89,7 +104,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now}, nil
+	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity}, nil
 }
 
 // Start listens on the configured port (0 picks a free one) and serves in

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"io/fs"
+	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -47,5 +48,13 @@ func (p *Pages) Static(c echo.Context) error {
 	}
 	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
-	return c.FileFS("static"+name, p.Assets)
+	body, err := fs.ReadFile(p.Assets, "static"+name)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	ctype := mime.TypeByExtension(path.Ext(name))
+	if ctype == "" {
+		ctype = http.DetectContentType(body)
+	}
+	return c.Blob(http.StatusOK, ctype, body)
 }

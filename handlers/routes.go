@@ -20,6 +20,9 @@ type Deps struct {
 	Installs   *connect.InstallVerifier
 	Verifier   connect.Verifier
 	Tenants    *TenantCache
+	Directory  *Directory
+	Board      *models.Board
+	Activity   ActivityRecorder
 	BaseURL    string
 	BasePath   string
 	// Assets holds static/ (pages, scripts, icons).
@@ -44,6 +47,10 @@ func NewServer(d Deps) *echo.Echo {
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
 	pages := &Pages{Assets: d.Assets}
+	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now}
+	settings := &Settings{Store: d.Store, Agents: agents}
+	public := &Public{Board: d.Board}
+	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)
@@ -60,7 +67,32 @@ func NewServer(d Deps) *echo.Echo {
 		e.GET("/pages/"+name, pages.Serve(name), pageAuth)
 	}
 	e.GET("/static/*", pages.Static)
+
+	e.POST("/webhooks/activity", webhooks.RecordActivity, auth.Require(RequestToken, false))
+
+	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore)
+	api.GET("/me", agents.Me)
+	api.PUT("/me/status", agents.SetStatus)
+	api.POST("/me/heartbeat", agents.Heartbeat)
+	api.GET("/projects/:key/agents", agents.OnlineAgents)
+	api.POST("/projects/:key/agents/:accountId/offline", agents.PutOffline)
+	api.GET("/projects/:key/settings", settings.ProjectSettings)
+	api.PUT("/projects/:key/settings", settings.UpdateProjectSettings)
+	api.POST("/projects/:key/widget/rotate", settings.RotateWidget)
+	api.GET("/settings", settings.TenantSettings)
+	api.PUT("/settings", settings.UpdateTenantSettings)
+
+	e.GET("/public/v1/widgets/:widgetId/status", public.Status)
+	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight)
 	return e
+}
+
+// noStore keeps per-user answers out of shared caches.
+func noStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return next(c)
+	}
 }
 
 // requestLog writes one structured line per request with its id, tenant,
