@@ -1,0 +1,64 @@
+package handlers_test
+
+import (
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/labstack/echo/v4"
+
+	"agentpresence/handlers"
+	"agentpresence/handlers/connect"
+	"agentpresence/handlers/jira"
+	"agentpresence/models"
+	"agentpresence/models/dbtest"
+)
+
+// testEnv is the real router on a real database, with a fake clock.
+type testEnv struct {
+	server *echo.Echo
+	store  *models.Store
+	clock  *clockwork.FakeClock
+	board  *models.Board
+}
+
+const testBaseURL = "https://presence.example.com"
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	return newTestEnvOn(t, models.DialectSQLite)
+}
+
+func newTestEnvOn(t *testing.T, dialect models.Dialect) *testEnv {
+	t.Helper()
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
+	store := dbtest.Open(t, dialect, clock.Now)
+	template, err := os.ReadFile("../atlassian-connect.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := handlers.NewDescriptor(template, testBaseURL, "io.example.presence", "Presence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	board := models.NewBoard(store)
+	log := slog.New(slog.DiscardHandler)
+	e := handlers.NewServer(handlers.Deps{
+		Store:      store,
+		Descriptor: desc,
+		Installs:   &connect.InstallVerifier{KeysURL: "http://127.0.0.1:1", Now: clock.Now},
+		Verifier:   connect.Verifier{Leeway: 30 * time.Second, Now: clock.Now},
+		Tenants:    &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: clock.Now},
+		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: "io.example.presence", Now: clock.Now}, Store: store,
+			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
+		Board:    board,
+		Activity: &models.ActivityBuffer{},
+		BaseURL:  testBaseURL,
+		Assets:   os.DirFS(".."),
+		Log:      log,
+		Now:      clock.Now,
+	})
+	return &testEnv{server: e, store: store, clock: clock, board: board}
+}
