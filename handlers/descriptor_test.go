@@ -107,7 +107,7 @@ func TestDescriptorContents(t *testing.T) {
 		Authentication map[string]any  `json:"authentication"`
 		APIMigrations  map[string]bool `json:"apiMigrations"`
 		Lifecycle      map[string]string
-		Scopes         []string                     `json:"scopes"`
+		Scopes         []string                    `json:"scopes"`
 		Modules        map[string][]map[string]any `json:"modules"`
 	}
 	if err := json.Unmarshal(renderedDescriptor(t), &d); err != nil {
@@ -155,7 +155,7 @@ func TestDescriptorContents(t *testing.T) {
 func TestDescriptorURLsAnswer(t *testing.T) {
 	env := newTestEnv(t)
 	var d struct {
-		Lifecycle map[string]string             `json:"lifecycle"`
+		Lifecycle map[string]string           `json:"lifecycle"`
 		Modules   map[string][]map[string]any `json:"modules"`
 	}
 	if err := json.Unmarshal(renderedDescriptor(t), &d); err != nil {

@@ -115,4 +115,3 @@ func (s *Store) LastActivity(ctx context.Context, tenant TenantID, accountID str
 	}
 	return a.LastActivityAt, nil
 }
-

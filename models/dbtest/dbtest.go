@@ -125,4 +125,3 @@ func OpenURL(t testing.TB, dbURL string, now func() time.Time) *models.Store {
 	})
 	return s
 }
-
