@@ -154,14 +154,21 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 	flags := flag.NewFlagSet("agentpresence", flag.ContinueOnError)
 	flags.SetOutput(stderr)
 	demo := flags.Bool("demo", false, "run the local demo host (only with a loopback BASE_URL)")
+	healthcheck := flags.Bool("healthcheck", false, "ask the local server's /healthz and exit (for container health checks)")
 	if err := flags.Parse(args); err != nil {
 		return err
+	}
+	if *healthcheck {
+		return checkHealth(ctx, getenv)
 	}
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
 		return err
 	}
 	cfg.Demo = cfg.Demo || *demo
+	if err := cfg.ensureLocalKey(); err != nil {
+		return err
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("config: LOG_LEVEL %q: %w", cfg.LogLevel, err)
@@ -187,4 +194,28 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	return a.Shutdown(sctx)
+}
+
+// checkHealth asks a server on this machine for /healthz; a distroless
+// image has no curl, so the binary checks itself.
+func checkHealth(ctx context.Context, getenv func(string) string) error {
+	port := getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
+	}
+	return nil
 }
