@@ -58,3 +58,13 @@ func (p *Pages) Static(c echo.Context) error {
 	}
 	return c.Blob(http.StatusOK, ctype, body)
 }
+
+// OpenAPI serves the API's OpenAPI 3 document.
+func (p *Pages) OpenAPI(c echo.Context) error {
+	body, err := fs.ReadFile(p.Assets, "static/openapi.yaml")
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.Blob(http.StatusOK, "application/yaml", body)
+}

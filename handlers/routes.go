@@ -55,6 +55,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)
 	e.GET("/atlassian-connect.json", d.Descriptor.Serve)
+	e.GET("/openapi.yaml", pages.OpenAPI)
 
 	e.POST("/lifecycle/installed", lifecycle.Installed)
 	e.POST("/lifecycle/uninstalled", lifecycle.Uninstalled)
