@@ -43,7 +43,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	param := regexp.MustCompile(`:([A-Za-z]+)`)
 	var routed []string
 	for _, r := range env.server.Routes() {
-		if !strings.HasPrefix(r.Path, "/api/") && !strings.HasPrefix(r.Path, "/public/") {
+		if (!strings.HasPrefix(r.Path, "/api/") && !strings.HasPrefix(r.Path, "/public/")) || strings.HasPrefix(r.Method, "echo_") {
 			continue
 		}
 		routed = append(routed, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
