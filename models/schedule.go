@@ -1,7 +1,0 @@
-package models
-
-// Schedule is a placeholder until the schedule engine lands.
-type Schedule struct {
-	Timezone string `json:"timezone"`
-	Enabled  bool   `json:"enabled"`
-}
