@@ -1,0 +1,795 @@
+package models
+
+import (
+	"fmt"
+	"sort"
+	"time"
+)
+
+// MaxScheduleRules is the largest number of weekly rules a Schedule may hold.
+// It bounds the work done per evaluation, which runs for every agent when
+// schedules are saved.
+const MaxScheduleRules = 50
+
+// MaxScheduleExceptions is the largest number of dated exceptions a Schedule
+// may hold: one for every day of a leap year.
+const MaxScheduleExceptions = 366
+
+// ScheduleHorizonDays is how far NextTransition and Transitions look for a
+// change of state: windows starting on local dates up to this many days
+// after the query instant's local date are considered, and a change later
+// than that is not reported. It is longer than a year so that an exception
+// dated up to MaxScheduleExceptions days ahead (for example next year's
+// holiday in an always-online schedule) is still found, while an
+// unchanging schedule (no rules, 24/7) is answered with ok=false after
+// bounded work. Uniform stretches (ordinary days of a rule-less or 24/7
+// schedule) are skipped rather than walked day by day.
+const ScheduleHorizonDays = 400
+
+// Schedule is an agent's weekly online schedule. One schedule applies to all
+// of the agent's projects.
+//
+// Semantics, evaluated in the IANA zone Timezone:
+//
+//   - Every rule produces, for each local calendar date whose weekday is in
+//     Days, one window from Start to End local wall-clock time on that date.
+//     Wall-clock times are converted to instants per date, so 09:00 stays
+//     09:00 local on both sides of a DST change.
+//   - End <= Start means the window is overnight and ends on the next local
+//     date. Consequently there is no "end before start" error; the only
+//     impossible window is Start == End, which Validate rejects (use
+//     00:00-24:00 for a whole day).
+//   - End "24:00" is the next midnight; End "23:59" is read as "24:00"
+//     because users who type 00:00-23:59 mean the whole day.
+//   - A boundary that falls into a skipped hour (spring forward) moves to
+//     the first instant after the gap; one that falls into a repeated hour
+//     (fall back) uses the first occurrence, so a window runs once. A window
+//     entirely inside a skipped hour is empty that day.
+//   - Overlapping or adjacent windows merge: there is no transition where
+//     one window ends and the next begins at the same instant.
+//   - An exception replaces the weekly windows that START on its date; an
+//     overnight window begun the day before keeps running until its end.
+//   - A disabled schedule is never online and has no transitions; it is not
+//     validated on evaluation, so the zero Schedule means "always offline".
+type Schedule struct {
+	Timezone   string              `json:"timezone"`
+	Enabled    bool                `json:"enabled"`
+	Rules      []ScheduleRule      `json:"rules"`
+	Exceptions []ScheduleException `json:"exceptions"`
+}
+
+// ScheduleRule is one weekly window repeated on the listed days.
+type ScheduleRule struct {
+	// Days holds lower-case weekday abbreviations: "mon" .. "sun".
+	Days []string `json:"days"`
+	// Start is "H:MM" or "HH:MM", 00:00..23:59.
+	Start string `json:"start"`
+	// End is "H:MM" or "HH:MM", 00:00..24:00; End <= Start is overnight.
+	End string `json:"end"`
+}
+
+// ScheduleException overrides the weekly rules for one local date.
+type ScheduleException struct {
+	// Date is "YYYY-MM-DD", a local date in the schedule's zone.
+	Date string `json:"date"`
+	// Off true means no window starts on Date (a holiday); Start and End
+	// must then be empty.
+	Off bool `json:"off"`
+	// Start and End, required when Off is false, give the single window
+	// that starts on Date instead of the weekly ones (an extra or changed
+	// working day). They follow ScheduleRule's format and overnight rule.
+	Start string `json:"start,omitempty"`
+	End   string `json:"end,omitempty"`
+}
+
+// ScheduleTransition is a change of a schedule's online state.
+type ScheduleTransition struct {
+	At     time.Time `json:"at"`
+	Online bool      `json:"online"`
+}
+
+// ValidationError reports the first invalid field of a Schedule. Field is a
+// path such as "timezone", "rules[2].start", "rules[0].days[1]" or
+// "exceptions[0].date", suitable for pointing a UI at the offending input.
+type ValidationError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Error implements error.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("invalid schedule: %s: %s", e.Field, e.Message)
+}
+
+// Validate checks s and returns a *ValidationError describing the first
+// problem found, or nil. It rejects: an empty, unknown or "Local" time
+// zone; more than MaxScheduleRules rules or MaxScheduleExceptions
+// exceptions; a rule without days or with a day other than "mon".."sun";
+// a time not in H:MM/HH:MM form or out of range (24:00 is allowed only as
+// an end); Start == End; an exception date that is not a real YYYY-MM-DD
+// date or repeats an earlier one; an Off=false exception without start or
+// end, and an Off=true one with them. Enabled is ignored: a disabled
+// schedule is still stored and may be enabled later.
+func (s Schedule) Validate() error {
+	var ev scheduleEval
+	if err := s.compile(&ev); err != nil {
+		return err
+	}
+	return nil
+}
+
+// OnlineAt reports whether the schedule says the agent is online at t.
+// A disabled schedule is never online.
+func (s Schedule) OnlineAt(t time.Time) (bool, error) {
+	if !s.Enabled {
+		return false, nil
+	}
+	var ev scheduleEval
+	if err := s.compile(&ev); err != nil {
+		return false, fmt.Errorf("schedule online at %s: %w", t.Format(time.RFC3339), err)
+	}
+	return ev.onlineAt(t), nil
+}
+
+// NextTransition returns the first instant strictly after `after` at which
+// the online state changes, and the state from then on. ok is false when
+// the schedule is disabled or the state does not change within
+// ScheduleHorizonDays local days (no rules, 24/7 without exceptions, ...).
+// The returned instant is in the schedule's location.
+func (s Schedule) NextTransition(after time.Time) (at time.Time, online bool, ok bool, err error) {
+	if !s.Enabled {
+		return time.Time{}, false, false, nil
+	}
+	var ev scheduleEval
+	if err = s.compile(&ev); err != nil {
+		return time.Time{}, false, false, fmt.Errorf("schedule next transition after %s: %w", after.Format(time.RFC3339), err)
+	}
+	at, online, ok = ev.next(after)
+	return at, online, ok, nil
+}
+
+// Transitions returns up to n successive transitions strictly after from,
+// for previewing the next switches. It returns fewer when the schedule
+// stops changing (see NextTransition) and none for a disabled schedule.
+func (s Schedule) Transitions(from time.Time, n int) ([]ScheduleTransition, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("schedule transitions: negative count %d", n)
+	}
+	if !s.Enabled || n == 0 {
+		return nil, nil
+	}
+	var ev scheduleEval
+	if err := s.compile(&ev); err != nil {
+		return nil, fmt.Errorf("schedule transitions from %s: %w", from.Format(time.RFC3339), err)
+	}
+	// Cap the preallocation: n comes from callers and may be large while
+	// the schedule yields few transitions.
+	out := make([]ScheduleTransition, 0, min(n, 64))
+	t := from
+	for len(out) < n {
+		at, online, ok := ev.next(t)
+		if !ok {
+			break
+		}
+		out = append(out, ScheduleTransition{At: at, Online: online})
+		t = at
+	}
+	return out, nil
+}
+
+// Minutes in a day; window spans are counted in minutes from the local
+// midnight of the date the window starts on.
+const scheduleDayMinutes = 24 * 60
+
+// scheduleSpan is a window relative to its start date: start in
+// [0, 1440), end in (start, 2880]; end > 1440 means it runs into the next
+// date.
+type scheduleSpan struct {
+	start, end int
+}
+
+// scheduleOverride is a parsed exception. day counts days since 1970-01-01.
+type scheduleOverride struct {
+	day int64
+	off bool
+	// spans holds the exception's single window when off is false; an
+	// array lets spansOn return a slice of it without allocating.
+	spans [1]scheduleSpan
+	idx   int // position in Schedule.Exceptions, for error paths
+}
+
+// scheduleOverridesByDay orders overrides by date, then by input position
+// so that duplicate reports name the earlier entry first.
+type scheduleOverridesByDay []scheduleOverride
+
+// Len implements sort.Interface.
+func (o scheduleOverridesByDay) Len() int { return len(o) }
+
+// Swap implements sort.Interface.
+func (o scheduleOverridesByDay) Swap(i, j int) { o[i], o[j] = o[j], o[i] }
+
+// Less implements sort.Interface.
+func (o scheduleOverridesByDay) Less(i, j int) bool {
+	if o[i].day != o[j].day {
+		return o[i].day < o[j].day
+	}
+	return o[i].idx < o[j].idx
+}
+
+// scheduleInterval is a half-open [start, end) interval of Unix seconds.
+// Windows are minute-aligned, so whole seconds are exact.
+type scheduleInterval struct {
+	start, end int64
+}
+
+// scheduleEval is a validated Schedule prepared for evaluation. It lives for
+// one call only, so the loaded *time.Location is never shared or cached
+// across calls.
+type scheduleEval struct {
+	loc *time.Location
+	// weekly[wd] are the merged spans of windows starting on weekday wd
+	// (time.Weekday order), sorted by start.
+	weekly [7][]scheduleSpan
+	// overrides are sorted by day; days are unique.
+	overrides []scheduleOverride
+	// alwaysOn is true when the weekly rules alone cover every minute of
+	// the week, letting the scanner skip runs of ordinary days.
+	alwaysOn bool
+	// hasRules is false when there are no weekly windows at all, letting
+	// the scanner jump from exception to exception.
+	hasRules bool
+}
+
+// compile validates s and builds its evaluator into ev. Validation and
+// evaluation share this path so that they can never disagree about what is
+// valid. It runs on every evaluation, so the success path avoids building
+// field names and allocates little.
+func (s Schedule) compile(ev *scheduleEval) error {
+	loc, verr := scheduleLoadLocation(s.Timezone)
+	if verr != nil {
+		return verr
+	}
+	*ev = scheduleEval{loc: loc}
+
+	if len(s.Rules) > MaxScheduleRules {
+		return &ValidationError{Field: "rules", Message: fmt.Sprintf("at most %d rules are allowed, got %d", MaxScheduleRules, len(s.Rules))}
+	}
+	// First pass: validate and remember each rule's days and span, so the
+	// per-weekday lists can share one exactly sized backing array.
+	var parsed [MaxScheduleRules]struct {
+		days [7]bool
+		span scheduleSpan
+	}
+	var counts [7]int
+	for i, r := range s.Rules {
+		if len(r.Days) == 0 {
+			return &ValidationError{Field: scheduleField("rules", i, "days"), Message: "must list at least one day"}
+		}
+		p := &parsed[i]
+		for j, d := range r.Days {
+			wd, ok := scheduleParseDay(d)
+			if !ok {
+				return &ValidationError{
+					Field:   fmt.Sprintf("rules[%d].days[%d]", i, j),
+					Message: fmt.Sprintf("unknown day %q, want one of mon, tue, wed, thu, fri, sat, sun", d),
+				}
+			}
+			// A repeated day is harmless (its windows would merge
+			// anyway), so it is accepted rather than reported.
+			p.days[wd] = true
+		}
+		span, verr := scheduleParseSpan("rules", i, r.Start, r.End)
+		if verr != nil {
+			return verr
+		}
+		p.span = span
+		for wd, on := range p.days {
+			if on {
+				counts[wd]++
+			}
+		}
+	}
+	if len(s.Rules) > 0 {
+		ev.hasRules = true
+		total := 0
+		for _, c := range counts {
+			total += c
+		}
+		backing := make([]scheduleSpan, 0, total)
+		for wd := range ev.weekly {
+			from := len(backing)
+			for i := range s.Rules {
+				if parsed[i].days[wd] {
+					backing = append(backing, parsed[i].span)
+				}
+			}
+			ev.weekly[wd] = scheduleMergeSpans(backing[from:len(backing):len(backing)])
+		}
+		ev.alwaysOn = scheduleCoversWeek(&ev.weekly)
+	}
+
+	if len(s.Exceptions) > MaxScheduleExceptions {
+		return &ValidationError{Field: "exceptions", Message: fmt.Sprintf("at most %d exceptions are allowed, got %d", MaxScheduleExceptions, len(s.Exceptions))}
+	}
+	if len(s.Exceptions) > 0 {
+		ev.overrides = make([]scheduleOverride, 0, len(s.Exceptions))
+	}
+	sorted := true
+	for i, x := range s.Exceptions {
+		day, ok := scheduleParseDate(x.Date)
+		if !ok {
+			return &ValidationError{Field: scheduleField("exceptions", i, "date"), Message: fmt.Sprintf("invalid date %q, want YYYY-MM-DD", x.Date)}
+		}
+		o := scheduleOverride{day: day, off: x.Off, idx: i}
+		if x.Off {
+			// Times on a day off are contradictory input; rejecting them
+			// surfaces a confused client instead of silently dropping data.
+			if x.Start != "" {
+				return &ValidationError{Field: scheduleField("exceptions", i, "start"), Message: "must be empty when off is true"}
+			}
+			if x.End != "" {
+				return &ValidationError{Field: scheduleField("exceptions", i, "end"), Message: "must be empty when off is true"}
+			}
+		} else {
+			if x.Start == "" {
+				return &ValidationError{Field: scheduleField("exceptions", i, "start"), Message: "is required when off is false"}
+			}
+			if x.End == "" {
+				return &ValidationError{Field: scheduleField("exceptions", i, "end"), Message: "is required when off is false"}
+			}
+			span, verr := scheduleParseSpan("exceptions", i, x.Start, x.End)
+			if verr != nil {
+				return verr
+			}
+			o.spans[0] = span
+		}
+		if n := len(ev.overrides); n > 0 && ev.overrides[n-1].day > day {
+			sorted = false
+		}
+		ev.overrides = append(ev.overrides, o)
+	}
+	// Clients usually send exceptions in date order; skip the sort then.
+	if !sorted {
+		sort.Sort(scheduleOverridesByDay(ev.overrides))
+	}
+	for i := 1; i < len(ev.overrides); i++ {
+		if prev, cur := ev.overrides[i-1], ev.overrides[i]; prev.day == cur.day {
+			return &ValidationError{
+				Field:   scheduleField("exceptions", cur.idx, "date"),
+				Message: fmt.Sprintf("duplicates exceptions[%d].date %q", prev.idx, s.Exceptions[prev.idx].Date),
+			}
+		}
+	}
+	return nil
+}
+
+// scheduleField builds a field path such as "rules[2].start". It is only
+// called on error paths.
+func scheduleField(list string, i int, leaf string) string {
+	return fmt.Sprintf("%s[%d].%s", list, i, leaf)
+}
+
+// scheduleLoadLocation loads an IANA zone. "Local" is rejected because it
+// names the server's zone, not the agent's, and would change meaning with
+// the deployment.
+func scheduleLoadLocation(name string) (*time.Location, *ValidationError) {
+	if name == "" {
+		return nil, &ValidationError{Field: "timezone", Message: "is required"}
+	}
+	if name == "Local" {
+		return nil, &ValidationError{Field: "timezone", Message: `"Local" is not an IANA time zone`}
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, &ValidationError{Field: "timezone", Message: fmt.Sprintf("unknown time zone %q", name)}
+	}
+	return loc, nil
+}
+
+// scheduleParseSpan parses the Start/End pair of element i of list
+// ("rules" or "exceptions") into a span, applying the overnight and 23:59
+// rules.
+func scheduleParseSpan(list string, i int, start, end string) (scheduleSpan, *ValidationError) {
+	s, ok := scheduleParseClock(start)
+	if !ok {
+		return scheduleSpan{}, &ValidationError{Field: scheduleField(list, i, "start"), Message: scheduleBadClock(start)}
+	}
+	if s == scheduleDayMinutes {
+		return scheduleSpan{}, &ValidationError{Field: scheduleField(list, i, "start"), Message: "24:00 is only allowed as an end time"}
+	}
+	e, ok := scheduleParseClock(end)
+	if !ok {
+		return scheduleSpan{}, &ValidationError{Field: scheduleField(list, i, "end"), Message: scheduleBadClock(end)}
+	}
+	if s == e {
+		return scheduleSpan{}, &ValidationError{Field: scheduleField(list, i, "end"), Message: "must differ from start; use 00:00-24:00 for a whole day"}
+	}
+	if e == scheduleDayMinutes-1 {
+		// Users write 00:00-23:59 for "all day"; leaving the last minute
+		// out would create a one-minute offline blip every midnight.
+		e = scheduleDayMinutes
+	}
+	if e <= s {
+		e += scheduleDayMinutes
+	}
+	return scheduleSpan{start: s, end: e}, nil
+}
+
+// scheduleBadClock is the message for an unparsable time of day.
+func scheduleBadClock(v string) string {
+	return fmt.Sprintf("invalid time %q, want H:MM or HH:MM between 00:00 and 24:00", v)
+}
+
+// scheduleParseClock parses "H:MM" or "HH:MM" (00:00..23:59, or 24:00) into
+// minutes after midnight. Signs, spaces and seconds are rejected so that
+// stored schedules stay canonical.
+func scheduleParseClock(v string) (int, bool) {
+	n := len(v)
+	if (n != 4 && n != 5) || v[n-3] != ':' {
+		return 0, false
+	}
+	h, m := 0, 0
+	for i := 0; i < n-3; i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		h = h*10 + int(c-'0')
+	}
+	for i := n - 2; i < n; i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		m = m*10 + int(c-'0')
+	}
+	if m > 59 || h > 24 || (h == 24 && m != 0) {
+		return 0, false
+	}
+	return h*60 + m, true
+}
+
+// scheduleParseDay maps "mon".."sun" to a weekday. Only the lower-case
+// abbreviations are accepted so that stored schedules stay canonical.
+func scheduleParseDay(d string) (time.Weekday, bool) {
+	switch d {
+	case "sun":
+		return time.Sunday, true
+	case "mon":
+		return time.Monday, true
+	case "tue":
+		return time.Tuesday, true
+	case "wed":
+		return time.Wednesday, true
+	case "thu":
+		return time.Thursday, true
+	case "fri":
+		return time.Friday, true
+	case "sat":
+		return time.Saturday, true
+	}
+	return 0, false
+}
+
+// scheduleParseDate parses a strict "YYYY-MM-DD" calendar date (years
+// 0001-9999) into days since 1970-01-01. It is hand-rolled because it runs
+// for every exception on every evaluation, where time.Parse dominated the
+// cost.
+func scheduleParseDate(v string) (int64, bool) {
+	if len(v) != 10 || v[4] != '-' || v[7] != '-' {
+		return 0, false
+	}
+	num := func(part string) (int, bool) {
+		n := 0
+		for i := 0; i < len(part); i++ {
+			c := part[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, okY := num(v[:4])
+	m, okM := num(v[5:7])
+	d, okD := num(v[8:])
+	if !okY || !okM || !okD || y < 1 || m < 1 || m > 12 || d < 1 {
+		return 0, false
+	}
+	leap := y%4 == 0 && (y%100 != 0 || y%400 == 0)
+	monthDays := [12]int{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+	if leap {
+		monthDays[1] = 29
+	}
+	if d > monthDays[m-1] {
+		return 0, false
+	}
+	return scheduleDaysFromCivil(y, m, d), true
+}
+
+// scheduleDaysFromCivil converts a proleptic Gregorian date with y >= 1 to
+// days since 1970-01-01 (Howard Hinnant's days_from_civil, specialised to
+// non-negative eras).
+func scheduleDaysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March = 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// scheduleMergeSpans sorts spans of one start date and merges overlapping or
+// adjacent ones in place. Merging in wall-clock minutes is safe because the
+// wall-clock-to-instant mapping used later is monotonic. Insertion sort
+// suits the at most MaxScheduleRules spans and does not allocate.
+func scheduleMergeSpans(spans []scheduleSpan) []scheduleSpan {
+	for i := 1; i < len(spans); i++ {
+		for j := i; j > 0 && spans[j].start < spans[j-1].start; j-- {
+			spans[j], spans[j-1] = spans[j-1], spans[j]
+		}
+	}
+	if len(spans) < 2 {
+		return spans
+	}
+	out := spans[:1]
+	for _, sp := range spans[1:] {
+		last := &out[len(out)-1]
+		if sp.start <= last.end {
+			last.end = max(last.end, sp.end)
+			continue
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// scheduleCoversWeek reports whether the merged weekly spans cover every
+// minute of a cyclic week. Coverage in wall-clock time implies coverage in
+// real time because the mapping is monotonic and every instant lies between
+// the images of wall-clock times around it.
+func scheduleCoversWeek(weekly *[7][]scheduleSpan) bool {
+	const week = 7 * scheduleDayMinutes
+	// Saturday windows running past midnight wrap into Sunday, the start
+	// of the week in time.Weekday order.
+	reach := 0
+	for _, sp := range weekly[time.Saturday] {
+		reach = max(reach, int(time.Saturday)*scheduleDayMinutes+sp.end-week)
+	}
+	// Spans are sorted within each day and days are visited in order, so
+	// week positions arrive sorted by start.
+	for wd, spans := range weekly {
+		base := wd * scheduleDayMinutes
+		for _, sp := range spans {
+			if base+sp.start > reach {
+				return false
+			}
+			reach = max(reach, base+sp.end)
+		}
+	}
+	return reach >= week
+}
+
+// scheduleFloorDiv divides rounding towards negative infinity, so that
+// instants before 1970 land on the right day.
+func scheduleFloorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// weekday returns the weekday of a day number (1970-01-01 was a Thursday).
+func (ev *scheduleEval) weekday(day int64) time.Weekday {
+	return time.Weekday((day%7 + 7 + int64(time.Thursday)) % 7)
+}
+
+// localDay returns the local calendar day number of t.
+func (ev *scheduleEval) localDay(t time.Time) int64 {
+	_, off := t.In(ev.loc).Zone()
+	return scheduleFloorDiv(t.Unix()+int64(off), 86400)
+}
+
+// resolve converts a local wall-clock time (minute m after the midnight
+// starting day, m may exceed a day) into Unix seconds. time.Date leaves the
+// outcome for skipped and repeated wall times unspecified, so both cases
+// are resolved explicitly: a skipped time becomes the first instant after
+// the gap, a repeated time its first occurrence.
+func (ev *scheduleEval) resolve(day int64, m int) int64 {
+	day += int64(m / scheduleDayMinutes)
+	m %= scheduleDayMinutes
+	want := day*86400 + int64(m)*60 // the wall clock, as if it were UTC
+	t := time.Date(1970, time.January, 1+int(day), m/60, m%60, 0, 0, ev.loc)
+	_, off := t.Zone()
+	u := t.Unix()
+	zoneStart, zoneEnd := t.ZoneBounds()
+	switch wall := u + int64(off); {
+	case wall > want:
+		// Skipped time, interpreted with the offset before the gap: the
+		// zone t lies in begins right after the gap.
+		return zoneStart.Unix()
+	case wall < want:
+		// Skipped time, interpreted with the offset after the gap: the
+		// zone t lies in ends where the gap begins.
+		return zoneEnd.Unix()
+	}
+	// The wall time exists; it was repeated if the previous zone had a
+	// larger offset and the same wall time fell into that zone too.
+	if zoneStart.IsZero() {
+		return u
+	}
+	prev := zoneStart.Add(-time.Second)
+	_, prevOff := prev.Zone()
+	if prevOff <= off {
+		return u
+	}
+	alt := want - int64(prevOff)
+	if alt >= zoneStart.Unix() {
+		return u
+	}
+	if _, altOff := time.Unix(alt, 0).In(ev.loc).Zone(); altOff != prevOff {
+		return u
+	}
+	return alt
+}
+
+// spansOn returns the spans of windows starting on day, using *cursor as a
+// forward-only index into overrides (days are visited in increasing order).
+func (ev *scheduleEval) spansOn(day int64, cursor *int) []scheduleSpan {
+	for *cursor < len(ev.overrides) && ev.overrides[*cursor].day < day {
+		*cursor++
+	}
+	if *cursor < len(ev.overrides) && ev.overrides[*cursor].day == day {
+		o := &ev.overrides[*cursor]
+		if o.off {
+			return nil
+		}
+		return o.spans[:]
+	}
+	return ev.weekly[ev.weekday(day)]
+}
+
+// appendWindows appends the intervals of windows starting on day that end
+// after floor (earlier ones cannot influence anything at or after floor),
+// dropping windows emptied by a DST gap.
+func (ev *scheduleEval) appendWindows(dst []scheduleInterval, day int64, floor int64, cursor *int) []scheduleInterval {
+	spans := ev.spansOn(day, cursor)
+	for _, sp := range spans {
+		end := ev.resolve(day, sp.end)
+		if end <= floor {
+			continue
+		}
+		start := ev.resolve(day, sp.start)
+		if end <= start {
+			continue
+		}
+		dst = append(dst, scheduleInterval{start: start, end: end})
+	}
+	return dst
+}
+
+// onlineAt reports whether t falls inside a window. Only windows starting
+// on t's local date or the day before can contain t: a window ends at the
+// latest at the local midnight after the day following its start date.
+func (ev *scheduleEval) onlineAt(t time.Time) bool {
+	sec := t.Unix()
+	day := ev.localDay(t)
+	cursor := sort.Search(len(ev.overrides), func(i int) bool { return ev.overrides[i].day >= day-1 })
+	var buf [8]scheduleInterval
+	ivs := buf[:0]
+	ivs = ev.appendWindows(ivs, day-1, sec, &cursor)
+	ivs = ev.appendWindows(ivs, day, sec, &cursor)
+	for _, iv := range ivs {
+		// Comparing whole seconds is exact: iv bounds are whole seconds
+		// and t's sub-second part cannot move it across one.
+		if iv.start <= sec && sec < iv.end {
+			return true
+		}
+	}
+	return false
+}
+
+// next finds the first state change strictly after `after`.
+//
+// Windows are generated per local start date, beginning the day before
+// after's local date (the only earlier date whose windows can still be
+// running). Each date's windows start no earlier than that date's local
+// midnight, so once dates up to X-1 are generated, any boundary before
+// midnight(X) (the frontier) is final: later windows can neither cover nor
+// touch it. Intervals are kept sorted and merged, which makes adjacent and
+// overlapping windows (also across dates and exceptions) a single interval.
+//
+// Long uniform stretches are skipped instead of walked: with no weekly
+// rules only exception dates can produce windows, and with 24/7 weekly
+// coverage a run of ordinary days is one continuous interval.
+func (ev *scheduleEval) next(after time.Time) (time.Time, bool, bool) {
+	sec := after.Unix() // see onlineAt for why whole seconds are exact
+	first := ev.localDay(after)
+	last := first + ScheduleHorizonDays
+	day := first - 1
+	cursor := sort.Search(len(ev.overrides), func(i int) bool { return ev.overrides[i].day >= day })
+
+	var buf [16]scheduleInterval
+	ivs := buf[:0]
+	for day <= last {
+		day, ivs = ev.advance(ivs, day, last, sec, &cursor)
+		ivs = scheduleMergeIntervals(ivs)
+		if len(ivs) == 0 {
+			continue
+		}
+		// Intervals ending at or before sec were never added, so the first
+		// one either contains sec or lies entirely after it.
+		iv := ivs[0]
+		boundary, online := iv.start, true
+		if iv.start <= sec {
+			boundary, online = iv.end, false
+		}
+		if boundary < ev.resolve(day, 0) {
+			return time.Unix(boundary, 0).In(ev.loc), online, true
+		}
+	}
+	return time.Time{}, false, false
+}
+
+// advance generates the windows of one chunk of dates beginning at day and
+// returns the first date not yet generated. A chunk is usually one date;
+// see next for the stretches it skips.
+func (ev *scheduleEval) advance(ivs []scheduleInterval, day, last, floor int64, cursor *int) (int64, []scheduleInterval) {
+	// Find the next exception on or after day; it bounds any skip.
+	for *cursor < len(ev.overrides) && ev.overrides[*cursor].day < day {
+		*cursor++
+	}
+	nextOverride := last + 1
+	if *cursor < len(ev.overrides) {
+		nextOverride = min(ev.overrides[*cursor].day, last+1)
+	}
+	switch {
+	case nextOverride == day:
+		// An exception date is always generated individually.
+	case !ev.hasRules:
+		// Ordinary days contribute nothing; jump to the next exception.
+		return nextOverride, ivs
+	case ev.alwaysOn && nextOverride-day >= 3:
+		// Dates day+1 .. nextOverride-1 are covered at every wall-clock
+		// instant by windows of this run (from the same or the previous
+		// date), so one interval stands for them; the run's first and
+		// last dates are generated for real because their windows can
+		// stick out at either end.
+		lastRun := nextOverride - 1
+		ivs = ev.appendWindows(ivs, day, floor, cursor)
+		if end := ev.resolve(lastRun+1, 0); end > floor {
+			ivs = append(ivs, scheduleInterval{start: ev.resolve(day+1, 0), end: end})
+		}
+		ivs = ev.appendWindows(ivs, lastRun, floor, cursor)
+		return nextOverride, ivs
+	}
+	return day + 1, ev.appendWindows(ivs, day, floor, cursor)
+}
+
+// scheduleMergeIntervals sorts intervals by start and merges overlapping or
+// adjacent ones in place. Insertion sort suits the input: it is tiny and
+// almost sorted because dates are generated in order.
+func scheduleMergeIntervals(ivs []scheduleInterval) []scheduleInterval {
+	for i := 1; i < len(ivs); i++ {
+		for j := i; j > 0 && ivs[j].start < ivs[j-1].start; j-- {
+			ivs[j], ivs[j-1] = ivs[j-1], ivs[j]
+		}
+	}
+	if len(ivs) < 2 {
+		return ivs
+	}
+	out := ivs[:1]
+	for _, iv := range ivs[1:] {
+		last := &out[len(out)-1]
+		if iv.start <= last.end {
+			last.end = max(last.end, iv.end)
+			continue
+		}
+		out = append(out, iv)
+	}
+	return out
+}
