@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 
+	_ "time/tzdata" // zone data in the binary: schedules must not depend on the host's files
+
 	"agentpresence/app"
 )
 
