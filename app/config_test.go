@@ -1,0 +1,112 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name    string
+		given   map[string]string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "defaults", given: map[string]string{}, check: func(t *testing.T, c Config) {
+			if c.Port != 8080 || c.BaseURL != "http://localhost:8080" || c.DatabaseURL != "sqlite:data/presence.db" ||
+				c.JWTLeeway != 30*time.Second || c.Retention != 30*24*time.Hour || c.InstallKeysURL != "https://connect-install-keys.atlassian.com" {
+				t.Fatalf("defaults: %+v", c)
+			}
+		}},
+		{name: "base URL follows the port", given: map[string]string{"PORT": "9000"}, check: func(t *testing.T, c Config) {
+			if c.BaseURL != "http://localhost:9000" {
+				t.Fatalf("base URL %q", c.BaseURL)
+			}
+		}},
+		{name: "trailing slash trimmed", given: map[string]string{"BASE_URL": "https://x.example.com/"}, check: func(t *testing.T, c Config) {
+			if c.BaseURL != "https://x.example.com" {
+				t.Fatalf("base URL %q", c.BaseURL)
+			}
+		}},
+		{name: "postgres needs a secret key", given: map[string]string{"DATABASE_URL": "postgres://u@h/db"}, wantErr: "APP_SECRET_KEY is required with PostgreSQL"},
+		{name: "secret key must be 32 bytes", given: map[string]string{"APP_SECRET_KEY": "c2hvcnQ="}, wantErr: "32 bytes"},
+		{name: "bad port", given: map[string]string{"PORT": "eighty"}, wantErr: "PORT"},
+		{name: "bad leeway", given: map[string]string{"JWT_LEEWAY": "soon"}, wantErr: "JWT_LEEWAY"},
+		{name: "leeway too large", given: map[string]string{"JWT_LEEWAY": "10m"}, wantErr: "too large"},
+		{name: "unknown database", given: map[string]string{"DATABASE_URL": "mysql://x"}, wantErr: "DATABASE_URL"},
+		{name: "relative base URL", given: map[string]string{"BASE_URL": "presence.example.com"}, wantErr: "BASE_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadConfig(envOf(tt.given))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestLocalKeyGeneratedOnceWithMode0600(t *testing.T) {
+	dir := t.TempDir()
+	c, err := LoadConfig(envOf(map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "p.db")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ensureLocalKey(); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.Stat(filepath.Join(dir, "app-secret.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v", info.Mode().Perm())
+	}
+	first := c.AppSecretKey
+	c2, _ := LoadConfig(envOf(map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "p.db")}))
+	if err := c2.ensureLocalKey(); err != nil {
+		t.Fatal(err)
+	}
+	if string(first) != string(c2.AppSecretKey) || len(first) != 32 {
+		t.Fatal("the key changed between starts: tenants' secrets would no longer open")
+	}
+}
+
+func TestDemoOnlyOnLoopback(t *testing.T) {
+	for base, want := range map[string]bool{"http://localhost:8080": true, "http://127.0.0.1:1": true, "http://[::1]:8080": true,
+		"https://presence.example.com": false, "http://10.0.0.1": false} {
+		c, err := LoadConfig(envOf(map[string]string{"BASE_URL": base}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.BaseIsLoopback(); got != want {
+			t.Errorf("%s: loopback %v, want %v", base, got, want)
+		}
+	}
+}
+
+func TestConfigLogMasksSecrets(t *testing.T) {
+	c, err := LoadConfig(envOf(map[string]string{"DATABASE_URL": "postgres://user:hunter2@db/x", "APP_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fmt.Sprint(c.fields()...)
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "MDEyMzQ1") {
+		t.Fatalf("secrets in the logged config: %s", out)
+	}
+}
