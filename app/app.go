@@ -89,13 +89,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Tenants:  &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now},
 		Directory: &handlers.Directory{Jira: jiraClient, Store: store, Now: opts.Now,
 			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
-		Board:    board,
-		Activity: activity,
-		BaseURL:  cfg.BaseURL,
-		BasePath: strings.TrimRight(base.Path, "/"),
-		Assets:   assets,
-		Log:      log,
-		Now:      opts.Now,
+		Board:      board,
+		Activity:   activity,
+		BaseURL:    cfg.BaseURL,
+		BasePath:   strings.TrimRight(base.Path, "/"),
+		Assets:     assets,
+		Log:        log,
+		Now:        opts.Now,
+		Limits:     limits(cfg),
+		TrustProxy: cfg.TrustProxy,
 	})
 	srv := &http.Server{
 		Handler:           e,
@@ -218,4 +220,11 @@ func checkHealth(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
 	}
 	return nil
+}
+
+func limits(cfg Config) handlers.Limits {
+	if !cfg.RateLimits {
+		return handlers.Limits{}
+	}
+	return handlers.DefaultLimits()
 }

@@ -32,6 +32,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        string
 	Demo            bool
+	// RateLimits switches the per-address and per-widget limits (on by
+	// default; the load harness turns them off to measure the service).
+	RateLimits bool
+	// TrustProxy takes client addresses from X-Forwarded-For.
+	TrustProxy bool
 }
 
 // Defaults that the README's configuration table repeats.
@@ -79,7 +84,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.JWTLeeway > 5*time.Minute {
 		return Config{}, fmt.Errorf("config: JWT_LEEWAY %s is too large (at most 5m)", c.JWTLeeway)
 	}
-	c.Demo = getenv("DEMO") == "1" || getenv("DEMO") == "true"
+	c.Demo = isTrue(getenv("DEMO"))
+	c.RateLimits = getenv("RATE_LIMITS") != "off"
+	c.TrustProxy = isTrue(getenv("TRUST_PROXY"))
 
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -160,6 +167,7 @@ func (c Config) fields() []any {
 		"app_key", c.AppKey, "app_name", c.AppName, "install_keys_url", c.InstallKeysURL,
 		"jwt_leeway", c.JWTLeeway.String(), "retention", c.Retention.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "app_secret_key", secret, "demo", c.Demo,
+		"rate_limits", c.RateLimits, "trust_proxy", c.TrustProxy,
 	}
 }
 
@@ -173,6 +181,8 @@ func maskDatabaseURL(raw string) string {
 	}
 	return u.String()
 }
+
+func isTrue(v string) bool { return v == "1" || v == "true" }
 
 func orDefault(v, def string) string {
 	if v == "" {

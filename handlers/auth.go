@@ -89,6 +89,8 @@ type Auth struct {
 	Verifier connect.Verifier
 	// BasePath is BASE_URL's path; qsh paths are relative to it.
 	BasePath string
+	// failures turns away an address that keeps sending bad tokens.
+	failures *failureLimiter
 }
 
 const (
@@ -103,8 +105,16 @@ const (
 func (a *Auth) Require(kind TokenKind, allowDisabled bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			ip := c.RealIP()
+			if a.failures.blocked(ip) {
+				return tooManyRequests(time.Minute)
+			}
 			t, claims, err := a.verify(c.Request(), kind)
 			if err != nil {
+				var apiErr *APIError
+				if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
+					a.failures.failed(ip)
+				}
 				return err
 			}
 			if !t.Installed {

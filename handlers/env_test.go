@@ -33,6 +33,12 @@ func newTestEnv(t *testing.T) *testEnv {
 
 func newTestEnvOn(t *testing.T, dialect models.Dialect) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, dialect, nil)
+}
+
+// newTestEnvWith lets a test adjust the dependencies before the router is built.
+func newTestEnvWith(t *testing.T, dialect models.Dialect, adjust func(*handlers.Deps)) *testEnv {
+	t.Helper()
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	store := dbtest.Open(t, dialect, clock.Now)
 	template, err := os.ReadFile("../atlassian-connect.json")
@@ -45,7 +51,7 @@ func newTestEnvOn(t *testing.T, dialect models.Dialect) *testEnv {
 	}
 	board := models.NewBoard(store)
 	log := slog.New(slog.DiscardHandler)
-	e := handlers.NewServer(handlers.Deps{
+	deps := handlers.Deps{
 		Store:      store,
 		Descriptor: desc,
 		Installs:   &connect.InstallVerifier{KeysURL: "http://127.0.0.1:1", Now: clock.Now},
@@ -59,6 +65,10 @@ func newTestEnvOn(t *testing.T, dialect models.Dialect) *testEnv {
 		Assets:   os.DirFS(".."),
 		Log:      log,
 		Now:      clock.Now,
-	})
+	}
+	if adjust != nil {
+		adjust(&deps)
+	}
+	e := handlers.NewServer(deps)
 	return &testEnv{server: e, store: store, clock: clock, board: board}
 }

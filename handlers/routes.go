@@ -29,6 +29,10 @@ type Deps struct {
 	Assets fs.FS
 	Log    *slog.Logger
 	Now    func() time.Time
+	Limits Limits
+	// TrustProxy takes the client address from X-Forwarded-For; only behind
+	// a proxy that sets it, or anyone could pick their own address.
+	TrustProxy bool
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -38,11 +42,18 @@ func NewServer(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(d.Log)
+	e.IPExtractor = echo.ExtractIPDirect()
+	if d.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
 	e.Use(middleware.RequestID())
 	e.Use(requestLog(d.Log))
 	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit("1M"))
+	e.Use(securityHeaders)
 
-	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath}
+	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath,
+		failures: newFailureLimiter(d.Limits.AuthFailuresPerMinute, d.Now)}
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
@@ -83,9 +94,21 @@ func NewServer(d Deps) *echo.Echo {
 	api.GET("/settings", settings.TenantSettings)
 	api.PUT("/settings", settings.UpdateTenantSettings)
 
-	e.GET("/public/v1/widgets/:widgetId/status", public.Status)
-	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight)
+	perIP := rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, func(c echo.Context) string { return c.RealIP() })
+	perWidget := rateLimit(d.Limits.PerWidget, d.Limits.PerWidgetBurst, func(c echo.Context) string { return c.Param("widgetId") })
+	e.GET("/public/v1/widgets/:widgetId/status", public.Status, perIP, perWidget)
+	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight, perIP)
 	return e
+}
+
+// securityHeaders are set on every answer; pages add their own policy.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		return next(c)
+	}
 }
 
 // noStore keeps per-user answers out of shared caches.
