@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -35,6 +36,7 @@ type Agents struct {
 	Directory *Directory
 	Activity  ActivityRecorder
 	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // projectState is one project as the caller sees it.
@@ -117,9 +119,11 @@ func (a *Agents) renderMe(c echo.Context, projectKey string) error {
 			resp.Project = &ps
 			jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, account, p)
 			if err != nil {
-				return err
+				// The state is still worth showing; without an answer from
+				// Jira the door stays closed.
+				a.Log.WarnContext(ctx, "admin check failed", "tenant", t.ID, "err", err)
 			}
-			resp.CanPutOthersOffline = jiraAdmin && projectAdmin
+			resp.CanPutOthersOffline = err == nil && jiraAdmin && projectAdmin
 		}
 	}
 	return c.JSON(http.StatusOK, resp)
@@ -194,7 +198,7 @@ func (a *Agents) SetStatus(c echo.Context) error {
 			ids = append(ids, p.ID)
 		}
 	} else {
-		p, err := a.Store.ProjectByKey(ctx, t.ID, req.Project)
+		p, err := a.Directory.Project(ctx, t, req.Project)
 		if errors.Is(err, models.ErrNotFound) {
 			return apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
 		} else if err != nil {
@@ -241,7 +245,7 @@ type onlineAgentsResponse struct {
 
 // projectForCaller resolves {key} in the caller's tenant.
 func (a *Agents) projectForCaller(c echo.Context) (models.Project, error) {
-	p, err := a.Store.ProjectByKey(c.Request().Context(), tenantOf(c).ID, c.Param("key"))
+	p, err := a.Directory.Project(c.Request().Context(), tenantOf(c), c.Param("key"))
 	if errors.Is(err, models.ErrNotFound) {
 		return models.Project{}, apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
 	}

@@ -58,7 +58,7 @@ func NewServer(d Deps) *echo.Echo {
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
 	pages := &Pages{Assets: d.Assets}
-	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now}
+	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log}
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}

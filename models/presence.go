@@ -24,6 +24,7 @@ func newWidgetID() (string, error) {
 // SyncProjects records the tenant's service desk projects as Jira lists
 // them: new ones get a widget id, known ones keep theirs and their settings.
 func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []ProjectRef) ([]Project, error) {
+	var added int64
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		for _, r := range refs {
 			if r.JiraID == "" || r.Key == "" {
@@ -35,17 +36,23 @@ func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []Projec
 			}
 			p := Project{TenantID: tenant, JiraID: r.JiraID, ServiceDeskID: r.ServiceDeskID, Key: r.Key, Name: r.Name,
 				WidgetID: wid, WidgetEnabled: true, AllowedOrigins: []string{}}
-			if err := tx.Clauses(clause.OnConflict{
+			res := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "jira_id"}},
 				DoUpdates: clause.AssignmentColumns([]string{"service_desk_id", "key", "name", "updated_at"}),
-			}).Create(&p).Error; err != nil {
-				return err
+			}).Create(&p)
+			if res.Error != nil {
+				return res.Error
 			}
+			added += res.RowsAffected
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, translate("sync projects", err)
+	}
+	if added > 0 {
+		// New (or renamed) projects get their widgets on the board at once.
+		s.changed(ctx, tenant, nil)
 	}
 	return s.Projects(ctx, tenant)
 }

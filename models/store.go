@@ -96,7 +96,15 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		// immediate transactions take the write lock up front, so two
 		// writers queue on busy_timeout instead of failing on upgrade.
 		dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-		db, err = gorm.Open(sqlite.Open(dsn), gcfg)
+		// Another process switching the file to WAL holds it briefly, and
+		// the busy timeout does not cover that; try again for a while.
+		for attempt := 0; ; attempt++ {
+			db, err = gorm.Open(sqlite.Open(dsn), gcfg)
+			if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || attempt == 50 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	default:
 		return nil, fmt.Errorf("open store: unsupported database URL scheme (want postgres:// or sqlite:PATH)")
 	}
