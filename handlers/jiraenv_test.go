@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	"github.com/labstack/echo/v4"
 
 	"agentpresence/app/jirasim"
 	"agentpresence/handlers"
@@ -49,6 +50,7 @@ type jiraEnv struct {
 	board  *models.Board
 	logs   *strings.Builder
 	logsMu *sync.Mutex
+	echo   *echo.Echo
 	// keysDown makes the install-keys server answer 503.
 	keysDown *atomic.Bool
 }
@@ -105,7 +107,7 @@ func newJiraEnv(t *testing.T, dialect models.Dialect) *jiraEnv {
 	}
 	env := &jiraEnv{t: t, app: app, store: store, clock: clock, board: board, logs: &strings.Builder{}, logsMu: &sync.Mutex{}, keysDown: keysDown}
 	log := slog.New(slog.NewJSONHandler(lockedWriter{env.logsMu, env.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	handler = handlers.NewServer(handlers.Deps{
+	e := handlers.NewServer(handlers.Deps{
 		Store:      store,
 		Descriptor: desc,
 		Installs:   &connect.InstallVerifier{KeysURL: keys.URL, Now: clock.Now, Leeway: 30 * time.Second},
@@ -120,6 +122,7 @@ func newJiraEnv(t *testing.T, dialect models.Dialect) *jiraEnv {
 		Log:      log,
 		Now:      clock.Now,
 	})
+	env.echo, handler = e, e
 	return env
 }
 
