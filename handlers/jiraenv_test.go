@@ -43,7 +43,7 @@ var installKey = sync.OnceValue(func() *rsa.PrivateKey {
 // one or more simulated Jira sites that install the app through the signed
 // lifecycle and answer its REST calls.
 type jiraEnv struct {
-	t      *testing.T
+	t      testing.TB
 	app    *httptest.Server
 	store  *models.Store
 	clock  *clockwork.FakeClock
@@ -70,7 +70,13 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-func newJiraEnv(t *testing.T, dialect models.Dialect) *jiraEnv {
+func newJiraEnv(t testing.TB, dialect models.Dialect) *jiraEnv {
+	t.Helper()
+	return newJiraEnvAt(t, dialect, slog.LevelDebug)
+}
+
+// newJiraEnvAt sets the log level; benchmarks log at info, as production does.
+func newJiraEnvAt(t testing.TB, dialect models.Dialect, level slog.Level) *jiraEnv {
 	t.Helper()
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	store := dbtest.Open(t, dialect, clock.Now)
@@ -106,7 +112,7 @@ func newJiraEnv(t *testing.T, dialect models.Dialect) *jiraEnv {
 		t.Fatal(err)
 	}
 	env := &jiraEnv{t: t, app: app, store: store, clock: clock, board: board, logs: &strings.Builder{}, logsMu: &sync.Mutex{}, keysDown: keysDown}
-	log := slog.New(slog.NewJSONHandler(lockedWriter{env.logsMu, env.logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewJSONHandler(lockedWriter{env.logsMu, env.logs}, &slog.HandlerOptions{Level: level}))
 	e := handlers.NewServer(handlers.Deps{
 		Store:      store,
 		Descriptor: desc,
@@ -183,14 +189,14 @@ type apiResult struct {
 	body   []byte
 }
 
-func (r apiResult) decode(t *testing.T, v any) {
+func (r apiResult) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}
 }
 
-func (r apiResult) errorCode(t *testing.T) string {
+func (r apiResult) errorCode(t testing.TB) string {
 	t.Helper()
 	var e errorJSON
 	r.decode(t, &e)
@@ -228,4 +234,4 @@ func (env *jiraEnv) call(site *jirasim.Site, user, method, path, body string, he
 }
 
 // dialects lists the databases the test runs on.
-func dialects(t *testing.T) []models.Dialect { return dbtest.Dialects(t) }
+func dialects(t testing.TB) []models.Dialect { return dbtest.Dialects(t) }

@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -111,6 +112,11 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// quietPath names the high-volume routes whose successes log at debug.
+func quietPath(p string) bool {
+	return strings.HasPrefix(p, "/public/") || p == "/healthz" || p == "/readyz" || p == "/api/v1/me/heartbeat"
+}
+
 // noStore keeps per-user answers out of shared caches.
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -131,8 +137,15 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 			}
 			status := c.Response().Status
 			level := slog.LevelInfo
-			if status >= http.StatusInternalServerError {
+			switch {
+			case status >= http.StatusInternalServerError:
 				level = slog.LevelWarn
+			case status < http.StatusBadRequest && quietPath(c.Request().URL.Path):
+				// Customers' polls and probes would drown the log at info.
+				level = slog.LevelDebug
+			}
+			if !log.Enabled(c.Request().Context(), level) {
+				return nil
 			}
 			attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
 				"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
