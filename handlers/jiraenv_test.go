@@ -43,14 +43,15 @@ var installKey = sync.OnceValue(func() *rsa.PrivateKey {
 // one or more simulated Jira sites that install the app through the signed
 // lifecycle and answer its REST calls.
 type jiraEnv struct {
-	t      testing.TB
-	app    *httptest.Server
-	store  *models.Store
-	clock  *clockwork.FakeClock
-	board  *models.Board
-	logs   *strings.Builder
-	logsMu *sync.Mutex
-	echo   *echo.Echo
+	t        testing.TB
+	app      *httptest.Server
+	store    *models.Store
+	clock    *clockwork.FakeClock
+	board    *models.Board
+	logs     *strings.Builder
+	logsMu   *sync.Mutex
+	echo     *echo.Echo
+	activity *models.ActivityBuffer
 	// keysDown makes the install-keys server answer 503.
 	keysDown *atomic.Bool
 }
@@ -111,7 +112,7 @@ func newJiraEnvAt(t testing.TB, dialect models.Dialect, level slog.Level) *jiraE
 	if err := board.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	env := &jiraEnv{t: t, app: app, store: store, clock: clock, board: board, logs: &strings.Builder{}, logsMu: &sync.Mutex{}, keysDown: keysDown}
+	env := &jiraEnv{t: t, app: app, store: store, clock: clock, board: board, logs: &strings.Builder{}, logsMu: &sync.Mutex{}, keysDown: keysDown, activity: &models.ActivityBuffer{}}
 	log := slog.New(slog.NewJSONHandler(lockedWriter{env.logsMu, env.logs}, &slog.HandlerOptions{Level: level}))
 	e := handlers.NewServer(handlers.Deps{
 		Store:      store,
@@ -122,7 +123,7 @@ func newJiraEnvAt(t testing.TB, dialect models.Dialect, level slog.Level) *jiraE
 		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: testAppKey, Now: clock.Now}, Store: store,
 			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
 		Board:    board,
-		Activity: &models.ActivityBuffer{},
+		Activity: env.activity,
 		BaseURL:  app.URL,
 		Assets:   os.DirFS(".."),
 		Log:      log,
