@@ -144,24 +144,40 @@ WHERE a.next_switch_at <= ? ORDER BY a.next_switch_at LIMIT ?`, now, limit).Scan
 	// Loading a zone costs microseconds; a tick evaluates many schedules
 	// of few zones.
 	zones := map[string]*time.Location{}
-	var errs []error
+	var (
+		errs   []error
+		failed int
+	)
 	for _, a := range due {
 		if ctx.Err() != nil {
 			errs = append(errs, translate("apply schedules", ctx.Err()))
 			break
 		}
 		evs, took, err := s.applyDue(ctx, a, members[a.ID], zones, now)
-		if err != nil {
-			errs = append(errs, err)
-		}
 		if took {
 			applied++
 		}
 		events = append(events, evs...)
+		if err == nil {
+			continue
+		}
+		if failed++; failed <= maxReportedFailures {
+			errs = append(errs, err)
+		}
+		if errors.Is(err, ErrUnavailable) {
+			break // the database is gone: the next tick tries again
+		}
+	}
+	if failed > maxReportedFailures {
+		errs = append(errs, fmt.Errorf("apply schedules: %d more agents failed", failed-maxReportedFailures))
 	}
 	s.changedBy(ctx, events)
 	return applied, events, errors.Join(errs...)
 }
+
+// maxReportedFailures bounds the failures one tick reports in detail, so
+// that its error stays one readable log line.
+const maxReportedFailures = 3
 
 // dueMemberships reads the projects of the due agents of active tenants in
 // one query, keyed by agent id.

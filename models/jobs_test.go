@@ -635,3 +635,57 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestScheduleThatCannotBeEvaluatedLosesItsPlan: a stored schedule whose
+// zone vanished is reported once and not retried on every tick.
+func TestScheduleThatCannotBeEvaluatedLosesItsPlan(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		f := newFixture(t, dialect)
+		ctx := context.Background()
+		f.member(t, "otto", "HELP")
+		f.saveSchedule(t, "otto", officeHours("UTC"))
+		db, err := f.store.SQL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, `UPDATE agents SET schedule = REPLACE(schedule, '"UTC"', '"Mars/Olympus_Mons"') WHERE account_id = 'otto'`); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(8 * time.Hour)
+		applied, evs, err := f.store.ApplyDueSchedules(ctx, f.clock.Now(), 0)
+		if err == nil || !strings.Contains(err.Error(), "plan dropped") || applied != 1 || len(evs) != 0 {
+			t.Fatalf("applied %d events %+v err %v", applied, evs, err)
+		}
+		if _, next, err := f.store.ScheduleOf(ctx, f.tenant.ID, "otto"); err != nil || next != nil {
+			t.Fatalf("next %v err %v, want no plan", next, err)
+		}
+		if applied, _, err := f.store.ApplyDueSchedules(ctx, f.clock.Now(), 0); err != nil || applied != 0 {
+			t.Fatalf("second tick: applied %d err %v", applied, err)
+		}
+	})
+}
+
+// TestNextTransitionInMatchesNextTransition: the variant that takes a loaded
+// zone answers the same, and refuses another zone.
+func TestNextTransitionInMatchesNextTransition(t *testing.T) {
+	s := officeHours("Australia/Sydney")
+	loc, err := models.LoadScheduleLocation("Australia/Sydney")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC); at.Before(time.Date(2026, 4, 10, 0, 0, 0, 0, time.UTC)); at = at.Add(97 * time.Minute) {
+		a1, o1, ok1, err1 := s.NextTransition(at)
+		a2, o2, ok2, err2 := s.NextTransitionIn(loc, at)
+		if !a1.Equal(a2) || o1 != o2 || ok1 != ok2 || err1 != nil || err2 != nil {
+			t.Fatalf("after %v: %v %v %v %v vs %v %v %v %v", at, a1, o1, ok1, err1, a2, o2, ok2, err2)
+		}
+	}
+	if _, _, _, err := s.NextTransitionIn(time.UTC, time.Now()); err == nil {
+		t.Fatal("a location of another zone was accepted")
+	}
+	for _, bad := range []string{"", "Local", "Mars/Olympus_Mons"} {
+		if _, err := models.LoadScheduleLocation(bad); err == nil {
+			t.Fatalf("LoadScheduleLocation(%q) succeeded", bad)
+		}
+	}
+}
