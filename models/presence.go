@@ -264,13 +264,14 @@ func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) (
 		u := ch.Until.UTC()
 		ch.Until = &u
 	}
-	if len(ch.ProjectIDs) == 0 && !(w.everywhere && !ch.Online) {
+	all := w.everywhere && !ch.Online
+	if len(ch.ProjectIDs) == 0 && !all {
 		return nil, nil
 	}
 	scope := func(q string) (string, []any) {
 		args := []any{tenant, ch.AccountID}
 		q += " WHERE tenant_id = ? AND account_id = ?"
-		if !(w.everywhere && !ch.Online) {
+		if !all {
 			q += " AND project_id IN ?"
 			args = append(args, ch.ProjectIDs)
 		}
@@ -305,20 +306,20 @@ func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) (
 		return nil, nil
 	}
 	order := ch.ProjectIDs
-	if w.everywhere && !ch.Online {
+	if all {
 		order = switched
 		slices.Sort(order)
 	}
-	done := make(map[int64]bool, len(switched))
+	pending := make(map[int64]bool, len(switched))
 	for _, pid := range switched {
-		done[pid] = false
+		pending[pid] = true
 	}
 	events := make([]Event, 0, len(switched))
 	for _, pid := range order {
-		if seen, ok := done[pid]; !ok || seen {
-			continue
+		if !pending[pid] {
+			continue // not switched, or a repeated id
 		}
-		done[pid] = true
+		delete(pending, pid)
 		events = append(events, Event{TenantID: tenant, ProjectID: pid, AccountID: ch.AccountID, FromOnline: !ch.Online,
 			ToOnline: ch.Online, Source: ch.Source, ActorAccountID: ch.Actor, Reason: ch.Reason, At: at})
 	}
