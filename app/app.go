@@ -17,9 +17,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/jobs"
 	"agentpresence/models"
 )
 
@@ -34,19 +37,26 @@ type App struct {
 
 	board    *models.Board
 	activity *models.ActivityBuffer
+	jobs     *jobs.Runner
 }
 
 // Options carry what tests replace: the clock and the HTTP client used for
 // the install-keys server.
 type Options struct {
+	// Clock drives the jobs and, unless Now is set, is everyone's now;
+	// default the real clock.
+	Clock      clockwork.Clock
 	Now        func() time.Time
 	HTTPClient *http.Client
 }
 
 // New opens the store and builds the server; nothing listens yet.
 func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts Options) (*App, error) {
+	if opts.Clock == nil {
+		opts.Clock = clockwork.NewRealClock()
+	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = opts.Clock.Now
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
@@ -106,12 +116,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity}, nil
+	// Jobs run on every replica; on PostgreSQL their advisory locks keep a
+	// tick on one replica at a time.
+	runner, err := jobs.NewRunner(jobs.Config{Store: store, Activity: activity, Clock: opts.Clock,
+		Retention: cfg.Retention, Log: log})
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity, jobs: runner}, nil
 }
 
-// Start listens on the configured port (0 picks a free one) and serves in
-// the background.
+// Start starts the jobs, then listens on the configured port (0 picks a
+// free one) and serves in the background.
 func (a *App) Start() error {
+	a.jobs.Start()
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", a.cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -138,11 +157,15 @@ func (a *App) Addr() string {
 func (a *App) Store() *models.Store { return a.store }
 
 // Shutdown stops in the reverse order of start: stop taking requests and
-// drain those in flight, then close the store.
+// drain those in flight, stop the jobs (flushing the last heartbeats), then
+// close the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	var errs []error
 	if err := a.server.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown server: %w", err))
+	}
+	if err := a.jobs.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, err)

@@ -31,6 +31,9 @@ func TestTenantIsolation(t *testing.T) {
 			}
 			env.call(siteB, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,"unavailableMessage":"B only","allowedOrigins":["https://b.example.com"]}`)
 			env.call(siteB, "ada", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":30}`)
+			if r := env.call(siteB, "zoe-of-b", "PUT", "/api/v1/me/schedule", `{"timezone":"Europe/Warsaw","enabled":true,"rules":[{"days":["tue"],"start":"09:00","end":"17:00"}],"exceptions":[]}`); r.status != 200 {
+				t.Fatalf("B schedule: %d %s", r.status, r.body)
+			}
 			env.me(siteA, "ada", "HELP")
 			snapshot := func() string {
 				p, err := env.store.ProjectByKey(ctx, tenantB.ID, "HELP")
@@ -45,8 +48,12 @@ func TestTenantIsolation(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return fmt.Sprintf("widget=%s enabled=%v message=%q origins=%v autoOffline=%d statuses=%+v events=%d",
-					p.WidgetID, p.WidgetEnabled, p.UnavailableMessage, p.AllowedOrigins, tb.AutoOfflineMinutes, st, len(env.events(tenantB.ID)))
+				sched, next, err := env.store.ScheduleOf(ctx, tenantB.ID, "zoe-of-b")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return fmt.Sprintf("widget=%s enabled=%v message=%q origins=%v autoOffline=%d statuses=%+v events=%d schedule=%+v next=%v",
+					p.WidgetID, p.WidgetEnabled, p.UnavailableMessage, p.AllowedOrigins, tb.AutoOfflineMinutes, st, len(env.events(tenantB.ID)), *sched, next)
 			}
 			before := snapshot()
 			pB, _ := env.store.ProjectByKey(ctx, tenantB.ID, "HELP")
@@ -90,7 +97,10 @@ func TestTenantIsolation(t *testing.T) {
 			for name, c := range extra {
 				covered[name] = true
 				r := env.call(siteA, "ada", c.method, c.path, c.body)
-				if strings.Contains(string(r.body), "zoe-of-b") || strings.Contains(string(r.body), pB.WidgetID) {
+				if r.status >= 500 {
+					t.Errorf("%s: %d %s", name, r.status, r.body)
+				}
+				if strings.Contains(string(r.body), "zoe-of-b") || strings.Contains(string(r.body), pB.WidgetID) || strings.Contains(string(r.body), "Warsaw") {
 					t.Errorf("%s leaked B's data: %s", name, r.body)
 				}
 			}
@@ -113,7 +123,10 @@ func TestTenantIsolation(t *testing.T) {
 // isolationExtraCases holds cases for routes added later (schedules,
 // events, admin reads), kept apart so that the table above stays readable.
 func isolationExtraCases() map[string]struct{ method, path, body string } {
-	return map[string]struct{ method, path, body string }{}
+	return map[string]struct{ method, path, body string }{
+		"GET /api/v1/me/schedule": {"GET", "/api/v1/me/schedule", ""},
+		"PUT /api/v1/me/schedule": {"PUT", "/api/v1/me/schedule", `{"timezone":"UTC","enabled":true,"rules":[{"days":["mon"],"start":"01:00","end":"02:00"}],"exceptions":[]}`},
+	}
 }
 
 // routes lists "METHOD /path" of the router, excluding echo internals.

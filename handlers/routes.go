@@ -60,6 +60,7 @@ func NewServer(d Deps) *echo.Echo {
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
 	pages := &Pages{Assets: d.Assets}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log}
+	schedules := &Schedules{Store: d.Store, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
@@ -87,6 +88,8 @@ func NewServer(d Deps) *echo.Echo {
 	api.GET("/me", agents.Me)
 	api.PUT("/me/status", agents.SetStatus)
 	api.POST("/me/heartbeat", agents.Heartbeat)
+	api.GET("/me/schedule", schedules.Get)
+	api.PUT("/me/schedule", schedules.Put)
 	api.GET("/projects/:key/agents", agents.OnlineAgents)
 	api.POST("/projects/:key/agents/:accountId/offline", agents.PutOffline)
 	api.GET("/projects/:key/settings", settings.ProjectSettings)

@@ -216,6 +216,11 @@ func translate(op string, err error) error {
 		errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	if isSerializationError(err) {
+		// A deadlock or serialization failure rolled the transaction back
+		// whole; the caller may simply try again.
+		return fmt.Errorf("%s: %w: %w", op, ErrConflict, err)
+	}
 	if isConnectionError(err) {
 		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 	}
@@ -234,6 +239,14 @@ func isConnectionError(err error) bool {
 		}
 	}
 	return errors.Is(err, sql.ErrConnDone)
+}
+
+// isSerializationError recognises PostgreSQL's deadlock_detected and
+// serialization_failure, which jobs and requests touching the same rows
+// in different orders can meet.
+func isSerializationError(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001")
 }
 
 func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }
