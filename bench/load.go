@@ -1,0 +1,127 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// RequestFunc makes the i-th request of worker w.
+type RequestFunc func(w, i int) *http.Request
+
+// LoadResult is what one bounded run measured.
+type LoadResult struct {
+	Requests int            `json:"requests"`
+	Errors   int            `json:"errors"`
+	Status   map[int]int    `json:"status"`
+	RPS      float64        `json:"rps"`
+	P50      Millis         `json:"p50_ms"`
+	P99      Millis         `json:"p99_ms"`
+	Max      Millis         `json:"max_ms"`
+	Duration time.Duration  `json:"-"`
+	Errs     map[string]int `json:"error_kinds,omitempty"`
+}
+
+// Millis is a duration shown in milliseconds.
+type Millis float64
+
+// Ms converts a duration.
+func Ms(d time.Duration) Millis { return Millis(float64(d.Microseconds()) / 1000) }
+
+// NewClient is an HTTP client keeping at most conns keep-alive connections
+// to one host.
+func NewClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
+			IdleConnTimeout: time.Minute, DisableCompression: true,
+		},
+	}
+}
+
+// Load runs conns workers on keep-alive connections for warmup+d; only
+// what completes after warmup is counted.
+func Load(ctx context.Context, conns int, warmup, d time.Duration, next RequestFunc) LoadResult {
+	client := NewClient(conns)
+	defer client.CloseIdleConnections()
+	start := time.Now()
+	from, until := start.Add(warmup), start.Add(warmup+d)
+	type part struct {
+		lat    []time.Duration
+		status map[int]int
+		errs   map[string]int
+	}
+	parts := make([]part, conns)
+	var wg sync.WaitGroup
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := part{lat: make([]time.Duration, 0, 4096), status: map[int]int{}, errs: map[string]int{}}
+			for i := 0; ctx.Err() == nil; i++ {
+				t0 := time.Now()
+				if t0.After(until) {
+					break
+				}
+				req := next(w, i).WithContext(ctx)
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				t1 := time.Now()
+				if t0.Before(from) || t1.After(until) {
+					continue
+				}
+				if err != nil {
+					p.errs[errKind(err)]++
+					continue
+				}
+				p.status[resp.StatusCode]++
+				p.lat = append(p.lat, t1.Sub(t0))
+			}
+			parts[w] = p
+		}()
+	}
+	wg.Wait()
+	r := LoadResult{Status: map[int]int{}, Errs: map[string]int{}, Duration: d}
+	var all []time.Duration
+	for _, p := range parts {
+		all = append(all, p.lat...)
+		for s, n := range p.status {
+			r.Status[s] += n
+		}
+		for e, n := range p.errs {
+			r.Errs[e] += n
+			r.Errors += n
+		}
+	}
+	r.Requests = len(all)
+	r.RPS = float64(len(all)) / d.Seconds()
+	if len(all) > 0 {
+		slices.Sort(all)
+		r.P50, r.P99, r.Max = Ms(Quantile(all, 0.50)), Ms(Quantile(all, 0.99)), Ms(all[len(all)-1])
+	}
+	return r
+}
+
+// Quantile of sorted durations (nearest rank).
+func Quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func errKind(err error) string {
+	s := err.Error()
+	if len(s) > 80 {
+		s = s[len(s)-80:]
+	}
+	return s
+}
