@@ -30,8 +30,15 @@ func NewStreamClient() *http.Client {
 	}}
 }
 
-// OpenStream sends the GET and returns once the response headers came.
-func OpenStream(ctx context.Context, client *http.Client, url string) (*Stream, error) {
+// Event is one server-sent event.
+type Event struct {
+	Name, ID string
+	Data     []byte
+}
+
+// OpenStream sends the GET and returns once the response headers came;
+// lastEventID, when not empty, resumes like a browser's EventSource.
+func OpenStream(ctx context.Context, client *http.Client, url, lastEventID string) (*Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -39,6 +46,9 @@ func OpenStream(ctx context.Context, client *http.Client, url string) (*Stream, 
 		return nil, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		cancel()
@@ -54,9 +64,9 @@ func OpenStream(ctx context.Context, client *http.Client, url string) (*Stream, 
 
 // Read calls fn for every event until the stream ends; comments
 // (keepalives) are skipped.
-func (s *Stream) Read(fn func(name string, data []byte)) error {
+func (s *Stream) Read(fn func(Event)) error {
 	r := bufio.NewReaderSize(s.body, 1024)
-	var name string
+	var name, id string
 	var data []byte
 	for {
 		line, err := r.ReadSlice('\n')
@@ -67,12 +77,14 @@ func (s *Stream) Read(fn func(name string, data []byte)) error {
 		switch {
 		case len(line) == 0:
 			if name != "" || data != nil {
-				fn(name, data)
+				fn(Event{Name: name, ID: id, Data: data})
 			}
-			name, data = "", nil
+			name, id, data = "", "", nil
 		case line[0] == ':':
 		case bytes.HasPrefix(line, []byte("event:")):
 			name = string(bytes.TrimSpace(line[6:]))
+		case bytes.HasPrefix(line, []byte("id:")):
+			id = string(bytes.TrimSpace(line[3:]))
 		case bytes.HasPrefix(line, []byte("data:")):
 			data = append(data[:len(data):len(data)], bytes.TrimSpace(line[5:])...)
 		}

@@ -442,7 +442,7 @@ func fanout(ctx context.Context, log *slog.Logger, cfg config, app *bench.Proc, 
 	widgetURL := app.URL + "/public/v1/widgets/" + p.WidgetID + "/events"
 	client := bench.NewStreamClient()
 	defer client.CloseIdleConnections()
-	probe, err := bench.OpenStream(ctx, client, widgetURL)
+	probe, err := bench.OpenStream(ctx, client, widgetURL, "")
 	var se *bench.StatusError
 	if errors.As(err, &se) && se.Code == http.StatusNotFound {
 		log.Warn("live fan-out skipped: the SSE routes answer 404 (not merged yet)")
@@ -485,7 +485,7 @@ func fanout(ctx context.Context, log *slog.Logger, cfg config, app *bench.Proc, 
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem }()
-			s, err := bench.OpenStream(ctx, client, url)
+			s, err := bench.OpenStream(ctx, client, url, "")
 			if err != nil {
 				openErr.Store(err)
 				ready.Done()
@@ -498,7 +498,7 @@ func fanout(ctx context.Context, log *slog.Logger, cfg config, app *bench.Proc, 
 			go func() {
 				defer readers.Done()
 				last, first := int32(0), true
-				_ = s.Read(func(name string, _ []byte) {
+				_ = s.Read(func(bench.Event) {
 					if first { // the snapshot every stream starts with
 						first = false
 						ready.Done()
