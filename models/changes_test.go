@@ -49,6 +49,16 @@ func TestWatchHearsEveryCommittedChange(t *testing.T) {
 			{"going online", func(t *testing.T) { f.set(t, "alice", true, "HELP", "IT") },
 				[]models.Change{{Tenant: f.tenant.ID, ProjectIDs: sorted(help.ID, it.ID)}}},
 			{"a no-op is silent", func(t *testing.T) { f.set(t, "alice", true, "HELP") }, nil},
+			{"syncing known projects is silent", func(t *testing.T) {
+				if _, err := f.store.SyncProjects(ctx, f.tenant.ID, []models.ProjectRef{{JiraID: "10000", Key: "HELP", Name: "Help desk"}}); err != nil {
+					t.Fatal(err)
+				}
+			}, nil},
+			{"a new project", func(t *testing.T) {
+				if _, err := f.store.SyncProjects(ctx, f.tenant.ID, []models.ProjectRef{{JiraID: "10000", Key: "HELP"}, {JiraID: "10002", Key: "HR"}}); err != nil {
+					t.Fatal(err)
+				}
+			}, []models.Change{{Tenant: f.tenant.ID}}},
 			{"settings", func(t *testing.T) {
 				if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, it.ID, models.ProjectSettings{WidgetEnabled: false}); err != nil {
 					t.Fatal(err)

@@ -23,8 +23,21 @@ func newWidgetID() (string, error) {
 
 // SyncProjects records the tenant's service desk projects as Jira lists
 // them: new ones get a widget id, known ones keep theirs and their settings.
+// New projects are announced as a change, so that every replica's board
+// knows their widgets.
 func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []ProjectRef) ([]Project, error) {
+	added := false
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var known []string
+		if err := tx.Model(&Project{}).Where("tenant_id = ?", tenant).Pluck("jira_id", &known).Error; err != nil {
+			return err
+		}
+		added = false
+		for _, r := range refs {
+			if r.JiraID != "" && r.Key != "" && !slices.Contains(known, r.JiraID) {
+				added = true
+			}
+		}
 		for _, r := range refs {
 			if r.JiraID == "" || r.Key == "" {
 				continue
@@ -46,6 +59,9 @@ func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []Projec
 	})
 	if err != nil {
 		return nil, translate("sync projects", err)
+	}
+	if added {
+		s.changed(ctx, tenant, nil)
 	}
 	return s.Projects(ctx, tenant)
 }

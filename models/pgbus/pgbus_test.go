@@ -162,6 +162,14 @@ func TestChangesReachTheOtherReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	help := ps[0]
+	// New projects reach B's board, so their widgets answer there too.
+	got = r.heardB.next(t, "new projects", func(c models.Change) bool { return !c.Resync })
+	if got.Tenant != tenant.ID || got.ProjectIDs != nil || got.TenantChanged {
+		t.Fatalf("B heard %+v", got)
+	}
+	if w, ok := r.boardB.Widget(help.WidgetID); !ok || !w.Available || w.Online {
+		t.Fatalf("B's board: %+v (known %t), want an available offline widget", w, ok)
+	}
 	for _, online := range []bool{true, false, true} {
 		if _, err := r.a.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{help.ID},
 			Online: online, Source: models.SourceManual}); err != nil {
