@@ -21,8 +21,8 @@ type TenantStore interface {
 
 // TenantCache keeps recently used tenants in memory so that an authenticated
 // request costs no database round trip. Lifecycle callbacks on this replica
-// forget a tenant at once; other replicas see the change within TTL (or at
-// once where a notification invalidates them).
+// forget a tenant at once; other replicas forget it when the change bus
+// delivers the change (Invalidate), and within TTL at worst.
 type TenantCache struct {
 	Store TenantStore
 	TTL   time.Duration
@@ -30,6 +30,7 @@ type TenantCache struct {
 
 	mu      sync.Mutex
 	entries map[string]cachedTenant
+	keys    map[models.TenantID]string // tenant id → client key, for entries
 }
 
 type cachedTenant struct {
@@ -57,8 +58,10 @@ func (tc *TenantCache) Get(ctx context.Context, clientKey string) (models.Tenant
 	tc.mu.Lock()
 	if tc.entries == nil || len(tc.entries) >= maxCachedTenants {
 		tc.entries = make(map[string]cachedTenant)
+		tc.keys = make(map[models.TenantID]string)
 	}
 	tc.entries[clientKey] = cachedTenant{tenant: t, expires: now.Add(tc.TTL)}
+	tc.keys[t.ID] = clientKey
 	tc.mu.Unlock()
 	return t, nil
 }
@@ -66,8 +69,35 @@ func (tc *TenantCache) Get(ctx context.Context, clientKey string) (models.Tenant
 // Forget drops a tenant so that the next request reads it afresh.
 func (tc *TenantCache) Forget(clientKey string) {
 	tc.mu.Lock()
-	delete(tc.entries, clientKey)
+	if e, ok := tc.entries[clientKey]; ok {
+		delete(tc.keys, e.tenant.ID)
+		delete(tc.entries, clientKey)
+	}
 	tc.mu.Unlock()
+}
+
+// ForgetTenant drops a tenant by id.
+func (tc *TenantCache) ForgetTenant(id models.TenantID) {
+	tc.mu.Lock()
+	if key, ok := tc.keys[id]; ok {
+		delete(tc.entries, key)
+		delete(tc.keys, id)
+	}
+	tc.mu.Unlock()
+}
+
+// Invalidate is a models.ChangeFunc: it forgets a tenant that changed
+// (installed, uninstalled, enabled, disabled), here or on another replica,
+// and everything after a resync.
+func (tc *TenantCache) Invalidate(_ context.Context, ch models.Change) {
+	switch {
+	case ch.Resync:
+		tc.mu.Lock()
+		tc.entries, tc.keys = nil, nil
+		tc.mu.Unlock()
+	case ch.TenantChanged:
+		tc.ForgetTenant(ch.Tenant)
+	}
 }
 
 // TokenKind says which qsh a route accepts.

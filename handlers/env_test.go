@@ -18,10 +18,12 @@ import (
 
 // testEnv is the real router on a real database, with a fake clock.
 type testEnv struct {
-	server *echo.Echo
-	store  *models.Store
-	clock  *clockwork.FakeClock
-	board  *models.Board
+	server  *echo.Echo
+	store   *models.Store
+	clock   *clockwork.FakeClock
+	board   *models.Board
+	agents  *handlers.AgentHub
+	widgets *handlers.WidgetHub
 }
 
 const testBaseURL = "https://presence.example.com"
@@ -45,12 +47,17 @@ func newTestEnvOn(t *testing.T, dialect models.Dialect) *testEnv {
 	}
 	board := models.NewBoard(store)
 	log := slog.New(slog.DiscardHandler)
+	tenants := &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: clock.Now}
+	store.Watch(tenants.Invalidate) // as app wires it
+	agents := handlers.NewAgentHub(store, handlers.WithHubClock(clock))
+	widgets := handlers.NewWidgetHub(board, handlers.WithHubClock(clock))
+	t.Cleanup(func() { agents.Close(); widgets.Close() })
 	e := handlers.NewServer(handlers.Deps{
 		Store:      store,
 		Descriptor: desc,
 		Installs:   &connect.InstallVerifier{KeysURL: "http://127.0.0.1:1", Now: clock.Now},
 		Verifier:   connect.Verifier{Leeway: 30 * time.Second, Now: clock.Now},
-		Tenants:    &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: clock.Now},
+		Tenants:    tenants,
 		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: "io.example.presence", Now: clock.Now}, Store: store,
 			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
 		Board:    board,
@@ -59,6 +66,9 @@ func newTestEnvOn(t *testing.T, dialect models.Dialect) *testEnv {
 		Assets:   os.DirFS(".."),
 		Log:      log,
 		Now:      clock.Now,
+
+		AgentEvents:  agents,
+		WidgetEvents: widgets,
 	})
-	return &testEnv{server: e, store: store, clock: clock, board: board}
+	return &testEnv{server: e, store: store, clock: clock, board: board, agents: agents, widgets: widgets}
 }

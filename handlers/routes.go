@@ -29,6 +29,11 @@ type Deps struct {
 	Assets fs.FS
 	Log    *slog.Logger
 	Now    func() time.Time
+
+	// AgentEvents and WidgetEvents are the live streams' hubs; app closes
+	// them before shutting the server down. NewServer builds them when nil.
+	AgentEvents  *AgentHub
+	WidgetEvents *WidgetHub
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -51,6 +56,13 @@ func NewServer(d Deps) *echo.Echo {
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
+	if d.AgentEvents == nil {
+		d.AgentEvents = NewAgentHub(d.Store, WithHubLogger(d.Log))
+	}
+	if d.WidgetEvents == nil {
+		d.WidgetEvents = NewWidgetHub(d.Board, WithHubLogger(d.Log))
+	}
+	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)
@@ -82,9 +94,12 @@ func NewServer(d Deps) *echo.Echo {
 	api.POST("/projects/:key/widget/rotate", settings.RotateWidget)
 	api.GET("/settings", settings.TenantSettings)
 	api.PUT("/settings", settings.UpdateTenantSettings)
+	api.GET("/events", events.AgentStream)
 
 	e.GET("/public/v1/widgets/:widgetId/status", public.Status)
 	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight)
+	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream)
+	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight)
 	return e
 }
 
