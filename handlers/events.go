@@ -334,10 +334,7 @@ func (e *Events) AgentStream(c echo.Context) error {
 			return err
 		}
 	}
-	w, err := openStream(c)
-	if err != nil {
-		return err
-	}
+	w := openStream(c)
 	if first != nil {
 		w.event(h.hub.eventID(s.cursor), "presence", first)
 	} else {
@@ -395,10 +392,7 @@ func (e *Events) WidgetStream(c echo.Context) error {
 		return refuseStream(c, err)
 	}
 	defer h.unsubscribe(watched, s.sub)
-	w, err := openStream(c)
-	if err != nil {
-		return err
-	}
+	w := openStream(c)
 	// A client that resumes gets the events it missed; if its last known
 	// status (the id's third part) is still not the current one, because
 	// the widget changed while nobody here streamed it, the snapshot too.

@@ -195,15 +195,12 @@ func TestPumpStopsAtOnceWhenDropped(t *testing.T) {
 	h.end("a")
 	rec := httptest.NewRecorder()
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)
-	w, err := openStream(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := openStream(c)
 	if err := w.flush(); err != nil {
 		t.Fatal(err)
 	}
 	wrote := 0
-	err = pump(context.Background(), w, s.sub, clockwork.NewFakeClock(), func(*hubEvent[string, int]) error {
+	err := pump(context.Background(), w, s.sub, clockwork.NewFakeClock(), func(*hubEvent[string, int]) error {
 		wrote++
 		return nil
 	})

@@ -33,24 +33,20 @@ type sseWriter struct {
 	buf []byte
 }
 
-// openStream answers 200 with the event-stream headers. The request's read
-// deadline (the server's ReadTimeout) is lifted: net/http would otherwise
-// cancel the request's context, and end the stream, when it passed.
-func openStream(c echo.Context) (*sseWriter, error) {
+// openStream answers 200 with the event-stream headers and a retry delay.
+// (The server's ReadTimeout does not end a stream: net/http lifts the read
+// deadline once the request is read.)
+func openStream(c echo.Context) *sseWriter {
 	h := c.Response().Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	rc := http.NewResponseController(c.Response())
-	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
-		return nil, err
-	}
 	c.Response().WriteHeader(http.StatusOK)
-	s := &sseWriter{c: c, rc: rc, buf: make([]byte, 0, 256)}
+	s := &sseWriter{c: c, rc: http.NewResponseController(c.Response()), buf: make([]byte, 0, 256)}
 	s.buf = append(s.buf, "retry: "...)
 	s.buf = strconv.AppendInt(s.buf, int64(reconnectAfter+rand.IntN(reconnectSpread)), 10)
 	s.buf = append(s.buf, "\n\n"...)
-	return s, nil
+	return s
 }
 
 // event adds one event; data is a single line of JSON.
@@ -120,9 +116,5 @@ func pump[K comparable, D any](ctx context.Context, s *sseWriter, sub *subscribe
 // stream with a short retry, so that the client reconnects (to another
 // replica) instead of giving up as EventSource does on an error status.
 func goAway(c echo.Context) error {
-	s, err := openStream(c)
-	if err != nil {
-		return err
-	}
-	return s.flush()
+	return openStream(c).flush()
 }
