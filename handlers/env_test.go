@@ -33,7 +33,7 @@ func newTestEnv(t *testing.T) *testEnv {
 	return newTestEnvOn(t, models.DialectSQLite)
 }
 
-func newTestEnvOn(t *testing.T, dialect models.Dialect) *testEnv {
+func newTestEnvOn(t testing.TB, dialect models.Dialect) *testEnv {
 	t.Helper()
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	store := dbtest.Open(t, dialect, clock.Now)

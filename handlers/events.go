@@ -290,15 +290,58 @@ type presenceEvent struct {
 // GET /me shows it) whenever they may have changed. EventSource cannot set
 // headers, so the page passes its context token as ?jwt=.
 func (e *Events) AgentStream(c echo.Context) error {
-	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
-	if account == "" {
-		return unauthorized("no_user", "the token does not name a user")
-	}
-	mine, err := e.Directory.AgentProjects(ctx, t, account)
+	st, err := e.openAgentStream(c)
 	if err != nil {
 		return err
 	}
-	// Never nil: ProjectCounts reads nil as every project of the tenant.
+	defer e.Agents.hub.unsubscribe(st.sub)
+	return pump(c.Request().Context(), st.w, st.sub, e.Agents.cfg.clock, func(ev *hubEvent[models.TenantID, []models.ProjectCount]) error {
+		if ev.tomb {
+			// Something changed that the hub did not count: count for
+			// this client.
+			data, err := st.snapshot(c.Request().Context())
+			if err != nil {
+				return err
+			}
+			st.w.event(e.Agents.hub.eventID(ev.id), "presence", data)
+			return nil
+		}
+		if data := presenceJSON(ev.data, st.allowed); data != nil {
+			st.w.event(e.Agents.hub.eventID(ev.id), "presence", data)
+		}
+		return nil
+	})
+}
+
+// agentStream is what an agent's stream keeps while it idles.
+type agentStream struct {
+	hub     *AgentHub
+	w       *sseWriter
+	sub     *subscriber[models.TenantID, []models.ProjectCount]
+	tenant  models.TenantID
+	allowed []int64 // sorted; never nil, since nil would mean every project
+}
+
+func (st *agentStream) snapshot(ctx context.Context) ([]byte, error) {
+	counts, err := st.hub.store.ProjectCounts(ctx, st.tenant, st.allowed)
+	if err != nil {
+		return nil, err
+	}
+	return presenceJSON(counts, nil), nil
+}
+
+// openAgentStream authorises, subscribes and sends the first events. It is
+// apart from AgentStream so that its large frame is off the stack while
+// the stream idles: an idle stream's goroutine stack then shrinks further.
+func (e *Events) openAgentStream(c echo.Context) (*agentStream, error) {
+	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
+	if account == "" {
+		return nil, unauthorized("no_user", "the token does not name a user")
+	}
+	mine, err := e.Directory.AgentProjects(ctx, t, account)
+	if err != nil {
+		return nil, err
+	}
 	allowed := make([]int64, 0, len(mine)+1)
 	for _, p := range mine {
 		allowed = append(allowed, p.ID)
@@ -309,60 +352,40 @@ func (e *Events) AgentStream(c echo.Context) error {
 		case err == nil:
 			allowed = append(allowed, p.ID)
 		case !errors.Is(err, models.ErrNotFound):
-			return err
+			return nil, err
 		}
 	}
 	slices.Sort(allowed)
-	allowed = slices.Clip(slices.Compact(allowed))
+	st := &agentStream{hub: e.Agents, tenant: t.ID, allowed: slices.Clip(slices.Compact(allowed))}
 
-	h := e.Agents
-	s, err := h.hub.subscribe(t.ID, c.Request().Header.Get("Last-Event-ID"))
+	h := e.Agents.hub
+	s, err := h.subscribe(t.ID, c.Request().Header.Get("Last-Event-ID"))
 	if err != nil {
-		return refuseStream(c, err)
+		return nil, refuseStream(c, err)
 	}
-	defer h.hub.unsubscribe(s.sub)
-	snapshot := func() ([]byte, error) {
-		counts, err := h.store.ProjectCounts(ctx, t.ID, allowed)
-		if err != nil {
-			return nil, err
-		}
-		return presenceJSON(counts, nil), nil
-	}
+	st.sub = s.sub
 	var first []byte
 	if !s.resumed || slices.ContainsFunc(s.replay, func(ev *hubEvent[models.TenantID, []models.ProjectCount]) bool { return ev.tomb }) {
-		if first, err = snapshot(); err != nil {
-			return err
+		if first, err = st.snapshot(ctx); err != nil {
+			h.unsubscribe(s.sub)
+			return nil, err
 		}
 	}
-	w := openStream(c)
+	st.w = openStream(c)
 	if first != nil {
-		w.event(h.hub.eventID(s.cursor), "presence", first)
+		st.w.event(h.eventID(s.cursor), "presence", first)
 	} else {
 		for _, ev := range s.replay {
-			if data := presenceJSON(ev.data, allowed); data != nil {
-				w.event(h.hub.eventID(ev.id), "presence", data)
+			if data := presenceJSON(ev.data, st.allowed); data != nil {
+				st.w.event(h.eventID(ev.id), "presence", data)
 			}
 		}
 	}
-	if err := w.flush(); err != nil {
-		return err
+	if err := st.w.flush(); err != nil {
+		h.unsubscribe(s.sub)
+		return nil, err
 	}
-	return pump(ctx, w, s.sub, h.cfg.clock, func(ev *hubEvent[models.TenantID, []models.ProjectCount]) error {
-		if ev.tomb {
-			// Something changed that the hub did not count: count for
-			// this client.
-			data, err := snapshot()
-			if err != nil {
-				return err
-			}
-			w.event(h.hub.eventID(ev.id), "presence", data)
-			return nil
-		}
-		if data := presenceJSON(ev.data, allowed); data != nil {
-			w.event(h.hub.eventID(ev.id), "presence", data)
-		}
-		return nil
-	})
+	return st, nil
 }
 
 // presenceJSON encodes the counts of the allowed projects (all when
@@ -385,13 +408,27 @@ func presenceJSON(counts []models.ProjectCount, allowed []int64) []byte {
 // status at once, then a "status" event whenever it changes. No token;
 // CORS as the status API; an unknown or disabled widget answers 404.
 func (e *Events) WidgetStream(c echo.Context) error {
+	w, watched, sub, err := e.openWidgetStream(c)
+	if err != nil {
+		return err
+	}
+	defer e.Widgets.unsubscribe(watched, sub)
+	return pump(c.Request().Context(), w, sub, e.Widgets.cfg.clock, func(ev *hubEvent[string, widgetEvent]) error {
+		w.event(widgetEventID(e.Widgets.hub, ev.id, ev.data.etag), "status", ev.data.data)
+		return nil
+	})
+}
+
+// openWidgetStream subscribes and sends the first events; apart from
+// WidgetStream so that its frame is off the stack while the stream idles.
+func (e *Events) openWidgetStream(c echo.Context) (*sseWriter, *watchedWidget, *subscriber[string, widgetEvent], error) {
 	h := e.Widgets
-	cur, watched, s, err := h.subscribe(c.Param("widgetId"), c.Request().Header.Get("Last-Event-ID"))
+	lastID := c.Request().Header.Get("Last-Event-ID")
+	cur, watched, s, err := h.subscribe(c.Param("widgetId"), lastID)
 	allowCORS(c, cur) // also on the 404, like the status API
 	if err != nil {
-		return refuseStream(c, err)
+		return nil, nil, nil, refuseStream(c, err)
 	}
-	defer h.unsubscribe(watched, s.sub)
 	w := openStream(c)
 	// A client that resumes gets the events it missed; if its last known
 	// status (the id's third part) is still not the current one, because
@@ -399,7 +436,7 @@ func (e *Events) WidgetStream(c echo.Context) error {
 	snapshot := statusEvent(cur)
 	known := ""
 	if s.resumed {
-		_, known, _ = h.hub.parseEventID(c.Request().Header.Get("Last-Event-ID"))
+		_, known, _ = h.hub.parseEventID(lastID)
 		for _, ev := range s.replay {
 			w.event(widgetEventID(h.hub, ev.id, ev.data.etag), "status", ev.data.data)
 			known = ev.data.etag
@@ -409,12 +446,10 @@ func (e *Events) WidgetStream(c echo.Context) error {
 		w.event(widgetEventID(h.hub, s.cursor, snapshot.etag), "status", snapshot.data)
 	}
 	if err := w.flush(); err != nil {
-		return err
+		h.unsubscribe(watched, s.sub)
+		return nil, nil, nil, err
 	}
-	return pump(c.Request().Context(), w, s.sub, h.cfg.clock, func(ev *hubEvent[string, widgetEvent]) error {
-		w.event(widgetEventID(h.hub, ev.id, ev.data.etag), "status", ev.data.data)
-		return nil
-	})
+	return w, watched, s.sub, nil
 }
 
 // widgetEventID is "<epoch>.<seq>.<etag>": the status a client has seen

@@ -163,7 +163,7 @@ type liveFixture struct {
 	projects map[string]models.Project
 }
 
-func newLiveFixture(t *testing.T, dialect models.Dialect) *liveFixture {
+func newLiveFixture(t testing.TB, dialect models.Dialect) *liveFixture {
 	t.Helper()
 	env := newTestEnvOn(t, dialect)
 	srv := httptest.NewUnstartedServer(env.server)
@@ -212,7 +212,7 @@ func (f *liveFixture) widgetPath(key string) string {
 
 // agentPath is the agents' stream with a context token in ?jwt=, as the
 // page's EventSource calls it.
-func (f *liveFixture) agentPath(t *testing.T, account, project string) string {
+func (f *liveFixture) agentPath(t testing.TB, account, project string) string {
 	t.Helper()
 	tok, err := connect.NewContextToken("ck-live", account, []byte("live-secret"), f.clock.Now(), 15*time.Minute)
 	if err != nil {
