@@ -382,6 +382,7 @@ func (e *Events) openAgentStream(c echo.Context) (*agentStream, error) {
 		}
 	}
 	if err := st.w.flush(); err != nil {
+		st.w.end()
 		h.unsubscribe(s.sub)
 		return nil, err
 	}
@@ -446,6 +447,7 @@ func (e *Events) openWidgetStream(c echo.Context) (*sseWriter, *watchedWidget, *
 		w.event(widgetEventID(h.hub, s.cursor, snapshot.etag), "status", snapshot.data)
 	}
 	if err := w.flush(); err != nil {
+		w.end()
 		h.unsubscribe(watched, s.sub)
 		return nil, nil, nil, err
 	}

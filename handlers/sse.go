@@ -84,12 +84,21 @@ func (s *sseWriter) flush() error {
 	return s.rc.Flush()
 }
 
+// end lifts the write deadline: net/http sets none itself (the server has
+// no WriteTimeout), so a deadline left behind would cut a later request on
+// the same keep-alive connection.
+func (s *sseWriter) end() {
+	// It fails only on a closed connection, which no request will reuse.
+	_ = s.rc.SetWriteDeadline(time.Time{})
+}
+
 // pump streams a subscriber's events until the client leaves, the hub lets
 // the subscriber go, or a write fails; write adds an event to the writer
 // (or nothing, if the event is not for this client). It runs in the
 // request's goroutine: a stream has no goroutine of its own.
 func pump[K comparable, D any](ctx context.Context, s *sseWriter, sub *subscriber[K, D], clock clockwork.Clock,
 	write func(*hubEvent[K, D]) error) error {
+	defer s.end()
 	tick := clock.NewTicker(keepaliveEvery)
 	defer tick.Stop()
 	for {
@@ -116,5 +125,7 @@ func pump[K comparable, D any](ctx context.Context, s *sseWriter, sub *subscribe
 // stream with a short retry, so that the client reconnects (to another
 // replica) instead of giving up as EventSource does on an error status.
 func goAway(c echo.Context) error {
-	return openStream(c).flush()
+	s := openStream(c)
+	defer s.end()
+	return s.flush()
 }
