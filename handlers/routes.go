@@ -54,7 +54,14 @@ func NewServer(d Deps) *echo.Echo {
 	}
 	e.Use(middleware.RequestID())
 	e.Use(requestLog(d.Log))
-	e.Use(middleware.Recover())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		// A panic is logged once, structured, with its stack; the error
+		// handler then answers a generic 500.
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			d.Log.ErrorContext(c.Request().Context(), "panic", "err", err, "stack", string(stack), "request_id", requestID(c))
+			return err
+		},
+	}))
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(securityHeaders)
 
