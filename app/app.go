@@ -24,6 +24,7 @@ import (
 	"agentpresence/handlers/jira"
 	"agentpresence/jobs"
 	"agentpresence/models"
+	"agentpresence/models/pgbus"
 )
 
 // App is one running replica: the store, the HTTP server and the jobs.
@@ -38,6 +39,12 @@ type App struct {
 	board    *models.Board
 	activity *models.ActivityBuffer
 	jobs     *jobs.Runner
+
+	// Live updates: the streams' hubs, and the bus that carries changes
+	// between replicas (PostgreSQL only; nil until Start).
+	agentEvents  *handlers.AgentHub
+	widgetEvents *handlers.WidgetHub
+	bus          *pgbus.Bus
 }
 
 // Options carry what tests replace: the clock and the HTTP client used for
@@ -89,6 +96,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		return nil, err
 	}
 	activity := &models.ActivityBuffer{}
+	tenants := &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now}
+	store.Watch(tenants.Invalidate) // other replicas' lifecycle changes
+	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log))
+	widgetEvents := handlers.NewWidgetHub(board, handlers.WithHubLogger(log))
 	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: opts.HTTPClient, Now: opts.Now}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      store,
@@ -96,7 +107,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Installs: &connect.InstallVerifier{KeysURL: cfg.InstallKeysURL, Client: opts.HTTPClient,
 			Leeway: cfg.JWTLeeway, Now: opts.Now},
 		Verifier: connect.Verifier{Leeway: cfg.JWTLeeway, Now: opts.Now},
-		Tenants:  &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now},
+		Tenants:  tenants,
 		Directory: &handlers.Directory{Jira: jiraClient, Store: store, Now: opts.Now,
 			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
 		Board:      board,
@@ -108,6 +119,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Now:        opts.Now,
 		Limits:     limits(cfg),
 		TrustProxy: cfg.TrustProxy,
+
+		AgentEvents:  agentEvents,
+		WidgetEvents: widgetEvents,
 	})
 	srv := &http.Server{
 		Handler:           e,
@@ -124,12 +138,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		_ = store.Close()
 		return nil, err
 	}
-	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity, jobs: runner}, nil
+	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity,
+		jobs: runner, agentEvents: agentEvents, widgetEvents: widgetEvents}, nil
 }
 
-// Start starts the jobs, then listens on the configured port (0 picks a
-// free one) and serves in the background.
+// Start listens for other replicas' changes (PostgreSQL), starts the jobs,
+// then listens on the configured port (0 picks a free one) and serves in
+// the background.
 func (a *App) Start() error {
+	if a.store.Dialect() == models.DialectPostgres {
+		a.bus = pgbus.New(a.store, a.cfg.DatabaseURL, pgbus.WithLogger(a.log))
+		if err := a.bus.Start(context.Background()); err != nil {
+			a.bus = nil
+			return err
+		}
+	}
 	a.jobs.Start()
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", a.cfg.Port))
 	if err != nil {
@@ -156,16 +179,24 @@ func (a *App) Addr() string {
 // Store gives tests the replica's store.
 func (a *App) Store() *models.Store { return a.store }
 
-// Shutdown stops in the reverse order of start: stop taking requests and
-// drain those in flight, stop the jobs (flushing the last heartbeats), then
-// close the store.
+// Shutdown stops in the reverse order of start: end the live streams
+// (Shutdown would wait for them), stop taking requests and drain those in
+// flight, stop the jobs (flushing the last heartbeats), stop the change
+// bus, then close the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	var errs []error
+	a.agentEvents.Close()
+	a.widgetEvents.Close()
 	if err := a.server.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown server: %w", err))
 	}
 	if err := a.jobs.Shutdown(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if a.bus != nil {
+		if err := a.bus.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close change bus: %w", err))
+		}
 	}
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, err)

@@ -100,6 +100,10 @@ func TestTenantIsolation(t *testing.T) {
 				if r.status >= 500 {
 					t.Errorf("%s: %d %s", name, r.status, r.body)
 				}
+				if strings.HasPrefix(name, "GET /api/v1/events") && !strings.Contains(string(r.body), `{"key":"HELP","onlineCount":0}`) {
+					// zoe is online in B's HELP; A's HELP has nobody.
+					t.Errorf("%s: A's stream does not show A's own count: %s", name, r.body)
+				}
 				if strings.Contains(string(r.body), "zoe-of-b") || strings.Contains(string(r.body), pB.WidgetID) || strings.Contains(string(r.body), "Warsaw") {
 					t.Errorf("%s leaked B's data: %s", name, r.body)
 				}
@@ -125,6 +129,8 @@ func TestTenantIsolation(t *testing.T) {
 func isolationExtraCases() map[string]struct{ method, path, body string } {
 	return map[string]struct{ method, path, body string }{
 		"GET /api/v1/me/schedule": {"GET", "/api/v1/me/schedule", ""},
+		// The stream is read until its first event: A's counts only.
+		"GET /api/v1/events":      {"GET", "/api/v1/events?project=HELP", ""},
 		"PUT /api/v1/me/schedule": {"PUT", "/api/v1/me/schedule", `{"timezone":"UTC","enabled":true,"rules":[{"days":["mon"],"start":"01:00","end":"02:00"}],"exceptions":[]}`},
 	}
 }

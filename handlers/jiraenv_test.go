@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -230,9 +231,34 @@ func (env *jiraEnv) call(site *jirasim.Site, user, method, path, body string, he
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	var b []byte
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b = firstEvent(resp.Body)
+	} else {
+		b, _ = io.ReadAll(resp.Body)
+	}
 	return apiResult{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
 // dialects lists the databases the test runs on.
 func dialects(t testing.TB) []models.Dialect { return dbtest.Dialects(t) }
+
+// firstEvent reads a live stream up to the end of its first event (a line
+// starting "data:" followed by a blank line); streams never end by themselves.
+func firstEvent(r io.Reader) []byte {
+	var out []byte
+	sc := bufio.NewScanner(r)
+	seenData := false
+	for sc.Scan() {
+		line := sc.Text()
+		out = append(out, line...)
+		out = append(out, '\n')
+		if strings.HasPrefix(line, "data:") {
+			seenData = true
+		}
+		if line == "" && seenData {
+			break
+		}
+	}
+	return out
+}

@@ -34,6 +34,11 @@ type Deps struct {
 	// TrustProxy takes the client address from X-Forwarded-For; only behind
 	// a proxy that sets it, or anyone could pick their own address.
 	TrustProxy bool
+
+	// AgentEvents and WidgetEvents are the live streams' hubs; app closes
+	// them before shutting the server down. NewServer builds them when nil.
+	AgentEvents  *AgentHub
+	WidgetEvents *WidgetHub
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -49,7 +54,14 @@ func NewServer(d Deps) *echo.Echo {
 	}
 	e.Use(middleware.RequestID())
 	e.Use(requestLog(d.Log))
-	e.Use(middleware.Recover())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		// A panic is logged once, structured, with its stack; the error
+		// handler then answers a generic 500.
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			d.Log.ErrorContext(c.Request().Context(), "panic", "err", err, "stack", string(stack), "request_id", requestID(c))
+			return err
+		},
+	}))
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(securityHeaders)
 
@@ -64,6 +76,13 @@ func NewServer(d Deps) *echo.Echo {
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
+	if d.AgentEvents == nil {
+		d.AgentEvents = NewAgentHub(d.Store, WithHubLogger(d.Log))
+	}
+	if d.WidgetEvents == nil {
+		d.WidgetEvents = NewWidgetHub(d.Board, WithHubLogger(d.Log))
+	}
+	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)
@@ -97,11 +116,14 @@ func NewServer(d Deps) *echo.Echo {
 	api.POST("/projects/:key/widget/rotate", settings.RotateWidget)
 	api.GET("/settings", settings.TenantSettings)
 	api.PUT("/settings", settings.UpdateTenantSettings)
+	api.GET("/events", events.AgentStream)
 
 	perIP := rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, func(c echo.Context) string { return c.RealIP() })
 	perWidget := rateLimit(d.Limits.PerWidget, d.Limits.PerWidgetBurst, func(c echo.Context) string { return c.Param("widgetId") })
 	e.GET("/public/v1/widgets/:widgetId/status", public.Status, perIP, perWidget)
 	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight, perIP)
+	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream, perIP, perWidget)
+	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight, perIP)
 	return e
 }
 
@@ -135,28 +157,35 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			status := c.Response().Status
-			level := slog.LevelInfo
-			switch {
-			case status >= http.StatusInternalServerError:
-				level = slog.LevelWarn
-			case status < http.StatusBadRequest && quietPath(c.Request().URL.Path):
-				// Customers' polls and probes would drown the log at info.
-				level = slog.LevelDebug
-			}
-			if !log.Enabled(c.Request().Context(), level) {
-				return nil
-			}
-			attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
-				"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
-			if t := tenantOf(c); t.ID != 0 {
-				attrs = append(attrs, "tenant", t.ID)
-			}
-			log.Log(c.Request().Context(), level, "request", attrs...)
+			logRequest(log, c, start, err)
 			return nil
 		}
 	}
+}
+
+// logRequest is apart from requestLog's closure, which stays on the stack
+// for as long as a request runs: a small frame there lets the stacks of
+// long-lived streams shrink.
+func logRequest(log *slog.Logger, c echo.Context, start time.Time, err error) {
+	if err != nil {
+		c.Error(err)
+	}
+	status := c.Response().Status
+	level := slog.LevelInfo
+	switch {
+	case status >= http.StatusInternalServerError:
+		level = slog.LevelWarn
+	case status < http.StatusBadRequest && quietPath(c.Request().URL.Path):
+		// Customers' polls and probes would drown the log at info.
+		level = slog.LevelDebug
+	}
+	if !log.Enabled(c.Request().Context(), level) {
+		return
+	}
+	attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+		"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
+	if t := tenantOf(c); t.ID != 0 {
+		attrs = append(attrs, "tenant", t.ID)
+	}
+	log.Log(c.Request().Context(), level, "request", attrs...)
 }

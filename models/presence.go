@@ -23,9 +23,21 @@ func newWidgetID() (string, error) {
 
 // SyncProjects records the tenant's service desk projects as Jira lists
 // them: new ones get a widget id, known ones keep theirs and their settings.
+// New projects are announced as a change, so that every replica's board
+// knows their widgets.
 func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []ProjectRef) ([]Project, error) {
-	var added int64
+	added := false
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var known []string
+		if err := tx.Model(&Project{}).Where("tenant_id = ?", tenant).Pluck("jira_id", &known).Error; err != nil {
+			return err
+		}
+		added = false
+		for _, r := range refs {
+			if r.JiraID != "" && r.Key != "" && !slices.Contains(known, r.JiraID) {
+				added = true
+			}
+		}
 		for _, r := range refs {
 			if r.JiraID == "" || r.Key == "" {
 				continue
@@ -43,15 +55,13 @@ func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []Projec
 			if res.Error != nil {
 				return res.Error
 			}
-			added += res.RowsAffected
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, translate("sync projects", err)
 	}
-	if added > 0 {
-		// New (or renamed) projects get their widgets on the board at once.
+	if added {
 		s.changed(ctx, tenant, nil)
 	}
 	return s.Projects(ctx, tenant)

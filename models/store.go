@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -51,8 +51,10 @@ type Store struct {
 	now     func() time.Time
 	log     *slog.Logger
 
-	listenersMu sync.RWMutex
-	listeners   []ChangeListener
+	// origin names this replica in its changes; seq numbers them.
+	origin   string
+	seq      atomic.Uint64
+	watchers watchers
 }
 
 // migrationLockID is the PostgreSQL advisory lock that serialises schema
@@ -128,7 +130,7 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		// readers proceed while a writer waits.
 		sqlDB.SetMaxOpenConns(4)
 	}
-	s := &Store{db: db, dialect: dialect, box: cfg.Box, now: cfg.Now, log: cfg.Log}
+	s := &Store{db: db, dialect: dialect, box: cfg.Box, now: cfg.Now, log: cfg.Log, origin: newOrigin()}
 	if err := s.migrate(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
