@@ -64,6 +64,7 @@ func NewServer(d Deps) *echo.Echo {
 	}))
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(securityHeaders)
+	e.Use(writeDeadline(responseWriteTimeout))
 
 	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath,
 		failures: newFailureLimiter(d.Limits.AuthFailuresPerMinute, d.Now)}
@@ -125,6 +126,34 @@ func NewServer(d Deps) *echo.Echo {
 	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream, perIP, perWidget)
 	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight, perIP)
 	return e
+}
+
+// responseWriteTimeout bounds the writing of one ordinary answer; the
+// server has no WriteTimeout because the event streams are long.
+const responseWriteTimeout = 30 * time.Second
+
+// streamRoutes are the routes that set their own write deadline on every
+// write (sse.go).
+var streamRoutes = map[string]bool{"/api/v1/events": true, "/public/v1/widgets/:widgetId/events": true}
+
+// writeDeadline gives every request a write deadline of its own: timeout
+// from now for ordinary answers, so that a client that stops reading does
+// not hold a goroutine for ever, and none for streams, which bound each
+// write themselves. Setting it on every request also replaces whatever the
+// previous request on the same keep-alive connection left behind.
+func writeDeadline(timeout time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			deadline := time.Now().Add(timeout)
+			if streamRoutes[c.Path()] {
+				deadline = time.Time{}
+			}
+			// It fails only on a closed connection or a writer without
+			// deadlines (tests' recorders); neither needs one.
+			_ = http.NewResponseController(c.Response()).SetWriteDeadline(deadline)
+			return next(c)
+		}
+	}
 }
 
 // securityHeaders are set on every answer; pages add their own policy.
