@@ -36,8 +36,11 @@ type Fanout struct {
 	P99         Millis  `json:"p99_ms"`
 	Max         Millis  `json:"max_ms"`
 	KiBPerIdle  float64 `json:"kib_per_idle_subscriber"`
-	ConnectSecs float64 `json:"connect_seconds"`
-	Met         *bool   `json:"met,omitempty"`
+	// The same, for each kind: public widget streams and agents' streams.
+	KiBPerPublic float64 `json:"kib_per_idle_public_subscriber"`
+	KiBPerAgent  float64 `json:"kib_per_idle_agent_subscriber"`
+	ConnectSecs  float64 `json:"connect_seconds"`
+	Met          *bool   `json:"met,omitempty"`
 }
 
 // Writes counts the database writes heartbeats caused.
@@ -128,8 +131,8 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&sb, "| %s | live fan-out, %d subscribers (%d public, %d agent), %d changes | delivered %d/%d; p50 %.1f ms, p99 %.1f ms, max %.1f ms | p99 < 250 ms | %s |\n",
 				row.Backend, f.Subscribers, f.Public, f.Agent, f.Rounds, f.Delivered, f.Expected, f.P50, f.P99, f.Max, verdict(f.Met))
 			met := f.KiBPerIdle < 20
-			fmt.Fprintf(&sb, "| %s | memory per idle subscriber | %.1f KiB (VmRSS difference / %d) | < 20 KiB | %s |\n",
-				row.Backend, f.KiBPerIdle, f.Subscribers, verdict(&met))
+			fmt.Fprintf(&sb, "| %s | memory per idle subscriber (VmRSS difference) | %.1f KiB: %.1f per public stream, %.1f per agent stream | < 20 KiB | %s |\n",
+				row.Backend, f.KiBPerIdle, f.KiBPerPublic, f.KiBPerAgent, verdict(&met))
 		}
 	}
 	return sb.String()

@@ -286,11 +286,17 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	}
 	ceil.Ratio = 1
 	row.Scenarios = append(row.Scenarios, ceil)
+	// The machine may be shared: the ceiling is measured again after the
+	// app's scenarios and the ratios taken to the higher of the two.
+	type withGoal struct {
+		s    *bench.Scenario
+		goal float64 // × ceiling; 0: none
+	}
+	var scenarios []withGoal
 	ratio := func(s *bench.Scenario, goal float64) {
-		s.Ratio = s.Load.RPS / ceil.Load.RPS
+		scenarios = append(scenarios, withGoal{s, goal})
 		if goal > 0 {
 			s.Goal = fmt.Sprintf("≥ %.1f× ceiling", goal)
-			s.Met = bench.Bool(s.Ratio >= goal && s.Load.Errors == 0)
 		}
 	}
 
@@ -307,8 +313,8 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	if err != nil {
 		return row, err
 	}
-	ratio(&s, 0.9)
-	row.Scenarios = append(row.Scenarios, s)
+	widget200 := s
+	ratio(&widget200, 0.9)
 
 	etags := make([]string, min(len(widgets), 1000))
 	for i := range etags {
@@ -326,9 +332,9 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	if err != nil {
 		return row, err
 	}
-	ratio(&s, 0.9)
-	s.Note = fmt.Sprintf("%d answers 304", s.Load.Status[http.StatusNotModified])
-	row.Scenarios = append(row.Scenarios, s)
+	widget304 := s
+	widget304.Note = fmt.Sprintf("%d answers 304", s.Load.Status[http.StatusNotModified])
+	ratio(&widget304, 0.9)
 
 	// Distinct agents of every tenant: 10 each.
 	now := time.Now()
@@ -348,8 +354,8 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	if err != nil {
 		return row, err
 	}
-	ratio(&s, 0.5)
-	row.Scenarios = append(row.Scenarios, s)
+	me := s
+	ratio(&me, 0.5)
 
 	// Heartbeats of the same agents, each many times per flush interval.
 	writesBefore, counted := agentWrites(ctx, db, backend)
@@ -362,10 +368,10 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	if err != nil {
 		return row, err
 	}
-	ratio(&s, 0)
-	s.Goal = "≥ 20,000/s"
-	s.Met = bench.Bool(s.Load.RPS >= 20000 && s.Load.Errors == 0)
-	row.Scenarios = append(row.Scenarios, s)
+	heartbeat := s
+	ratio(&heartbeat, 0)
+	heartbeat.Goal = "≥ 20,000/s"
+	heartbeat.Met = bench.Bool(s.Load.RPS >= 20000 && s.Load.Errors == 0)
 	row.Writes = &bench.Writes{Agents: len(callers), Note: "SQLite has no per-table write statistics"}
 	if counted {
 		// Let the last flush run, and the backends report their statistics
@@ -379,6 +385,24 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 		w.PerAgent = float64(w.Rows) / float64(w.Agents) / float64(intervals)
 		w.Met = bench.Bool(w.Rows <= int64(w.Agents*intervals))
 	}
+
+	ceil2, err := measure(ctx, cfg, "ceiling again, after the app's scenarios", ceiling, func(w, i int) *http.Request {
+		return get(ceiling.URL+"/ceiling/x", nil)
+	})
+	if err != nil {
+		return row, err
+	}
+	best := max(ceil.Load.RPS, ceil2.Load.RPS)
+	ceil2.Ratio = ceil2.Load.RPS / best
+	row.Scenarios[0].Ratio = ceil.Load.RPS / best
+	for _, sc := range scenarios {
+		sc.s.Ratio = sc.s.Load.RPS / best
+		if sc.goal > 0 {
+			sc.s.Met = bench.Bool(sc.s.Ratio >= sc.goal && sc.s.Load.Errors == 0)
+		}
+		row.Scenarios = append(row.Scenarios, *sc.s)
+	}
+	row.Scenarios = append(row.Scenarios, ceil2)
 
 	f, err := fanout(ctx, log, cfg, app, ds)
 	if err != nil {
@@ -465,22 +489,9 @@ func fanout(ctx context.Context, log *slog.Logger, cfg config, app *bench.Proc, 
 		mu        sync.Mutex
 		streams   []*bench.Stream
 	)
-	before, err := bench.ReadUsage(app.Pid())
-	if err != nil {
-		return nil, err
-	}
-	start := time.Now()
 	sem := make(chan struct{}, 100)
 	var openErr atomic.Value
-	for i := range n {
-		url := widgetURL
-		if i%2 == 1 {
-			acct := t.Agents[(i/2)%len(t.Agents)]
-			url = app.URL + "/api/v1/events?project=" + p.Key + "&jwt=" + t.Token(acct, now)
-			f.Agent++
-		} else {
-			f.Public++
-		}
+	open := func(i int, url string) {
 		ready.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -514,22 +525,47 @@ func fanout(ctx context.Context, log *slog.Logger, cfg config, app *bench.Proc, 
 			}()
 		}()
 	}
-	if !waitTimeout(&ready, time.Minute) {
-		closeAll(streams)
-		return nil, errors.New("open subscribers: not every stream sent its first event within a minute")
+	// Public subscribers first, then agents', so that each kind's memory
+	// is read on its own: VmRSS after they all sent their first event and
+	// the app had two seconds to settle, minus VmRSS before.
+	phase := func(from, to int, url func(i int) string) (kib float64, err error) {
+		before, err := bench.ReadUsage(app.Pid())
+		if err != nil {
+			return 0, err
+		}
+		for i := from; i < to; i++ {
+			open(i, url(i))
+		}
+		if !waitTimeout(&ready, time.Minute) {
+			return 0, errors.New("open subscribers: not every stream sent its first event within a minute")
+		}
+		if err, _ := openErr.Load().(error); err != nil {
+			return 0, fmt.Errorf("open subscribers: %w", err)
+		}
+		time.Sleep(2 * time.Second)
+		after, err := bench.ReadUsage(app.Pid())
+		if err != nil {
+			return 0, err
+		}
+		return float64(after.RSSKiB-before.RSSKiB) / float64(max(to-from, 1)), nil
 	}
-	if err, _ := openErr.Load().(error); err != nil {
-		closeAll(streams)
-		return nil, fmt.Errorf("open subscribers: %w", err)
+	start := time.Now()
+	f.Public, f.Agent = n/2, n-n/2
+	var err1, err2 error
+	f.KiBPerPublic, err1 = phase(0, f.Public, func(int) string { return widgetURL })
+	if err1 == nil {
+		f.KiBPerAgent, err2 = phase(f.Public, n, func(i int) string {
+			acct := t.Agents[i%len(t.Agents)]
+			return app.URL + "/api/v1/events?project=" + p.Key + "&jwt=" + t.Token(acct, now)
+		})
 	}
-	f.ConnectSecs = time.Since(start).Seconds()
-	time.Sleep(2 * time.Second) // let the app settle before reading its memory
-	after, err := bench.ReadUsage(app.Pid())
-	if err != nil {
+	if err := errors.Join(err1, err2); err != nil {
+		closeAll(streams)
 		return nil, err
 	}
-	f.KiBPerIdle = float64(after.RSSKiB-before.RSSKiB) / float64(n)
-	log.Info("subscribers connected", "n", n, "seconds", f.ConnectSecs, "kib_each", f.KiBPerIdle)
+	f.ConnectSecs = time.Since(start).Seconds() - 4
+	f.KiBPerIdle = (f.KiBPerPublic*float64(f.Public) + f.KiBPerAgent*float64(f.Agent)) / float64(n)
+	log.Info("subscribers connected", "n", n, "kib_each", f.KiBPerIdle, "kib_public", f.KiBPerPublic, "kib_agent", f.KiBPerAgent)
 
 	toggler := t.Agents[1]
 	auth := "JWT " + t.Token(toggler, now)
