@@ -62,6 +62,7 @@ func NewServer(d Deps) *echo.Echo {
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
+	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)
@@ -93,6 +94,9 @@ func NewServer(d Deps) *echo.Echo {
 	api.POST("/projects/:key/widget/rotate", settings.RotateWidget)
 	api.GET("/settings", settings.TenantSettings)
 	api.PUT("/settings", settings.UpdateTenantSettings)
+	api.GET("/admin/online", admin.Online)
+	api.GET("/admin/events", admin.Events)
+	api.GET("/admin/report", admin.Report)
 
 	perIP := rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, func(c echo.Context) string { return c.RealIP() })
 	perWidget := rateLimit(d.Limits.PerWidget, d.Limits.PerWidgetBurst, func(c echo.Context) string { return c.Param("widgetId") })
