@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"agentpresence/app/jirasim"
+	"agentpresence/handlers"
 	"agentpresence/models"
 )
 
@@ -34,7 +35,13 @@ type adminFixture struct {
 
 func newAdminFixture(t *testing.T) *adminFixture {
 	t.Helper()
-	env := newTestEnv(t)
+	return newAdminFixtureWith(t, nil)
+}
+
+// newAdminFixtureWith lets a test adjust the router's dependencies.
+func newAdminFixtureWith(t *testing.T, adjust func(*handlers.Deps)) *adminFixture {
+	t.Helper()
+	env := newTestEnvWith(t, models.DialectSQLite, adjust)
 	// The install key signs nothing here; a small one keeps the test fast.
 	key, err := rsa.GenerateKey(rand.Reader, 1024)
 	if err != nil {
@@ -47,6 +54,9 @@ func newAdminFixture(t *testing.T) *adminFixture {
 	srv := httptest.NewServer(site)
 	t.Cleanup(srv.Close)
 	if err := site.SetBaseURL(srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if err := site.SetAppBaseURL(testBaseURL); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []jirasim.ProjectSpec{{ID: 10001, Key: "HELP"}, {ID: 10002, Key: "IT"}} {

@@ -33,6 +33,10 @@ type Deps struct {
 	// TrustProxy takes the client address from X-Forwarded-For; only behind
 	// a proxy that sets it, or anyone could pick their own address.
 	TrustProxy bool
+	// ConnectScript replaces Atlassian's all.js in the pages (demo mode).
+	ConnectScript string
+	// FrameAncestors are extra origins that may frame the pages (demo mode).
+	FrameAncestors []string
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -57,7 +61,8 @@ func NewServer(d Deps) *echo.Echo {
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
-	pages := &Pages{Assets: d.Assets}
+	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
+		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}
