@@ -331,3 +331,20 @@ func TestAdminReport(t *testing.T) {
 		}
 	}
 }
+
+// TestPutOfflineUnescapesTheAccount: pages escape the colon of account ids
+// (encodeURIComponent); the escaped and the plain path reach the same agent.
+func TestPutOfflineUnescapesTheAccount(t *testing.T) {
+	f := newAdminFixture(t)
+	for _, path := range []string{"557058%3Aalice", "557058:alice"} {
+		f.set(t, agentAlice, true, models.SourceManual, "", "HELP")
+		rec := do(t, f.env, http.MethodPost, "/api/v1/projects/HELP/agents/"+path+"/offline", f.site.ContextToken(adminAda), "")
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"changed":1`) {
+			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+		st, err := f.env.store.Statuses(context.Background(), f.tenant.ID, agentAlice)
+		if err != nil || len(st) != 1 || st[0].Online || st[0].Source != models.SourceAdmin {
+			t.Fatalf("%s: %+v %v", path, st, err)
+		}
+	}
+}
