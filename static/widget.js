@@ -28,7 +28,8 @@
 
   var CSS =
     ':host{all:initial!important;display:block!important;visibility:visible!important;opacity:1!important;' +
-    'position:static!important;contain:content;font:400 14px/20px ui-sans-serif,-apple-system,BlinkMacSystemFont,"Segoe UI",Ubuntu,system-ui,"Helvetica Neue",sans-serif;color:#172B4D}' +
+    'position:static!important;contain:content!important;color:#172B4D!important;' +
+    'font:400 14px/20px ui-sans-serif,-apple-system,BlinkMacSystemFont,"Segoe UI",Ubuntu,system-ui,"Helvetica Neue",sans-serif!important}' +
     ':host([hidden]){display:none!important}' +
     '*{box-sizing:border-box}' +
     '.w{display:flex!important;gap:8px;align-items:flex-start;padding:8px 12px;border-radius:8px;background:#fff;' +
