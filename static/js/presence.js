@@ -44,12 +44,16 @@ function render() {
   $('me-icon').src = '../static/icons/presence-' + (online ? 'online' : 'offline') + '.svg';
   $('me-icon').alt = online ? 'Online' : 'Offline';
   if (me.project) {
-    $('me-state').textContent = stateText(me.project) + (me.isAgent ? '' : ' You are not a support agent of ' + me.project.key + '.');
+    $('me-state').textContent = me.isAgent || me.project.online ? stateText(me.project)
+      : 'You are not a support agent of ' + me.project.key + ', so you have no status here.';
   } else {
     const on = me.projects.filter((p) => p.online).map((p) => p.key);
     $('me-state').textContent = on.length ? 'You are online in ' + on.join(', ') + '.' : 'You are offline in all your projects.';
   }
   $('go-online').disabled = !(all.checked ? me.projects.length > 0 : me.isAgent);
+  // Someone who is agent nowhere has no status to set, unless a former
+  // agent still shows online here and must be able to leave.
+  $('controls').hidden = me.projects.length === 0 && !online;
   // Without a project the list shows every project's count instead.
   const list = $('projects');
   list.hidden = Boolean(me.project);
