@@ -29,7 +29,12 @@ function windowRow(day, label, start = '', end = '') {
   });
   const s = input('start', start);
   const e = input('end', end);
-  const overnight = () => { hint.textContent = s.value && e.value && norm(e.value) <= norm(s.value) && norm(e.value) !== '24:00' ? 'ends the next day' : ''; };
+  const clock = /^([01]\d|2[0-3]):[0-5]\d$/;
+  const overnight = () => {
+    const a = norm(s.value);
+    const b = norm(e.value);
+    hint.textContent = clock.test(a) && clock.test(b) && b <= a ? 'ends the next day' : '';
+  };
   s.addEventListener('input', overnight);
   e.addEventListener('input', overnight);
   overnight();
@@ -164,7 +169,7 @@ $('form').addEventListener('submit', async (ev) => {
     render(await api('PUT', 'api/v1/me/schedule', collect()));
     show($('banner'), 'Schedule saved.', 'success');
   } catch (e) {
-    if (e.field && showFieldError(e.field, e.detail)) show($('banner'), 'Please correct the field marked below.', 'error');
+    if (e.field && showFieldError(e.field, e.detail)) show($('banner'), 'Please correct the field marked above.', 'error');
     else show($('banner'), e.message, 'error');
   } finally {
     $('save').disabled = false;
