@@ -74,7 +74,7 @@ async function loadEvents(more) {
   $('f-error').textContent = '';
   for (const id of ['f-from', 'f-to']) $(id).removeAttribute('aria-invalid');
   const q = filterQuery();
-  q.set('limit', '50');
+  q.set('limit', '25');
   if (more) q.set('before', String(nextBefore));
   let r;
   try {
@@ -126,15 +126,21 @@ async function loadReport() {
   const names = await users(r.agents.map((a) => a.accountId));
   await remember(r.agents.map((a) => a.accountId));
   const labels = r.days.map((d) => new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', timeZone: 'UTC' }).format(new Date(d + 'T00:00:00Z')));
-  const series = r.agents.map((a) => ({ name: names.get(a.accountId).name, values: a.seconds.map((x) => x / 3600) }));
+  // Eight colours stay apart; beyond them the smaller agents share "others".
+  const ranked = [...r.agents].sort((a, b) => b.totalSeconds - a.totalSeconds);
+  const series = ranked.slice(0, 8).map((a) => ({ name: names.get(a.accountId).name, values: a.seconds.map((x) => x / 3600) }));
+  if (ranked.length > 8) {
+    const rest = ranked.slice(8);
+    series.push({ name: rest.length + ' others', values: r.days.map((_, i) => rest.reduce((t, a) => t + a.seconds[i], 0) / 3600), others: true });
+  }
   const chart = $('chart');
   if (!series.length) {
     chart.replaceChildren(h('p', { class: 'muted', text: 'Nobody was online in this period.' }));
   } else {
     const total = r.agents.reduce((a, x) => a + x.totalSeconds, 0) / 3600;
     chart.replaceChildren(
-      stackedBars({ labels, series, title: 'Hours online per day, ' + series.length + ' agents, ' + total.toFixed(1) + ' hours in all' }),
-      h('ul', { class: 'legend' }, series.map((s, k) => h('li', {}, h('span', { class: 'swatch c' + (k % 9), 'aria-hidden': 'true' }), s.name))));
+      stackedBars({ labels, series, width: chart.clientWidth, title: 'Hours online per day, ' + r.agents.length + ' agents, ' + total.toFixed(1) + ' hours in all' }),
+      h('ul', { class: 'legend' }, series.map((s, k) => h('li', {}, h('span', { class: 'swatch c' + k, 'aria-hidden': 'true' }), s.name))));
   }
   const fmt = (sec) => (sec / 3600).toFixed(1);
   $('report-table').replaceChildren(

@@ -23,8 +23,8 @@ function ticks(max) {
  * stackedBars draws one bar per label, stacking the series' values.
  * series: [{name, values}] in the order of the legend; unit names the values.
  */
-export function stackedBars({ labels, series, title, unit = 'h' }) {
-  const W = 640, H = 240, L = 36, R = 8, T = 10, B = 34;
+export function stackedBars({ labels, series, title, unit = 'h', width = 640 }) {
+  const W = Math.max(320, Math.round(width)), H = 240, L = 40, R = 8, T = 10, B = 34;
   const totals = labels.map((_, i) => series.reduce((a, x) => a + x.values[i], 0));
   const axis = ticks(Math.max(...totals, 0.01));
   const top = axis[axis.length - 1];
@@ -36,7 +36,7 @@ export function stackedBars({ labels, series, title, unit = 'h' }) {
     svg.append(s('line', { class: 'grid', x1: L, x2: W - R, y1: y(v), y2: y(v) }),
       s('text', { x: L - 6, y: y(v) + 4, 'text-anchor': 'end' }, v + unit));
   }
-  const every = Math.ceil(labels.length / 10);
+  const every = Math.ceil(labels.length / Math.max(2, Math.floor(W / 70)));
   labels.forEach((label, i) => {
     const x = L + band * i + (band - bar) / 2;
     let base = 0;
