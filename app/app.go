@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"agentpresence/app/demo"
 	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
@@ -34,6 +35,8 @@ type App struct {
 
 	board    *models.Board
 	activity *models.ActivityBuffer
+	// demo plays Jira around the app in demo mode; nil otherwise.
+	demo *demo.Host
 }
 
 // Options carry what tests replace: the clock and the HTTP client used for
@@ -80,6 +83,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	}
 	activity := &models.ActivityBuffer{}
 	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: opts.HTTPClient, Now: opts.Now}
+	var demoHost *demo.Host
+	var connectScript string
+	var frameAncestors []string
+	if cfg.Demo {
+		demoHost, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: store, HTTPClient: opts.HTTPClient, Log: log,
+			HistoryStore: func(ctx context.Context, now func() time.Time) (*models.Store, error) {
+				return models.Open(ctx, models.StoreConfig{URL: cfg.DatabaseURL, Box: box, Now: now, Log: log})
+			}})
+		if err != nil {
+			_ = store.Close()
+			return nil, err
+		}
+		// The simulated Jira signs installs with its own key.
+		cfg.InstallKeysURL = demoHost.KeysURL()
+		connectScript, frameAncestors = demoHost.ConnectScript(), demoHost.Origins()
+	}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      store,
 		Descriptor: descriptor,
@@ -98,15 +117,25 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Now:        opts.Now,
 		Limits:     limits(cfg),
 		TrustProxy: cfg.TrustProxy,
+
+		ConnectScript:  connectScript,
+		FrameAncestors: frameAncestors,
 	})
+	var handler http.Handler = e
+	if demoHost != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/demo/", demoHost)
+		mux.Handle("/", e)
+		handler = mux
+	}
 	srv := &http.Server{
-		Handler:           e,
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity}, nil
+	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity, demo: demoHost}, nil
 }
 
 // Start listens on the configured port (0 picks a free one) and serves in
@@ -123,6 +152,14 @@ func (a *App) Start() error {
 		}
 	}()
 	a.log.Info("listening", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL)
+	if a.demo != nil {
+		// Jira installs the app once it answers.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.demo.Start(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
