@@ -254,6 +254,10 @@ await step('admin page: online now, log with CSV export, chart', async () => {
   await admin.locator('#events tr').first().waitFor();
   await admin.locator('#chart svg rect').first().waitFor();
   check((await admin.locator('#online tr').count()) >= 11, 'the IT crew must be listed online');
+  // Eleven agents take two pages of Jira's bulk user API (ten per page).
+  await admin.locator('#online tr:has-text("IT Agent 11")').waitFor();
+  const raw = await admin.locator('#online td:has-text("557058:")').count();
+  check(raw === 0, `${raw} agents shown by account id instead of name`);
   await admin.locator('#f-source').selectOption('admin');
   await admin.locator('#filters button[type="submit"]').click();
   await admin.locator('#events tr:has-text("Ada Admin")').first().waitFor();
