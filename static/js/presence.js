@@ -18,9 +18,11 @@ function renderCounter(count) {
   }
   c.hidden = false;
   c.dataset.online = String(count > 0);
-  $('count').textContent = String(count);
-  $('count-label').textContent = plural(count, 'agent', 'agents') + ' online in ' + me.project.key +
+  const label = plural(count, 'agent', 'agents') + ' online in ' + me.project.key +
     (count === 0 ? ': customers must log in or register to chat' : '');
+  // Rewriting an unchanged live region would make screen readers repeat it.
+  if ($('count').textContent !== String(count)) $('count').textContent = String(count);
+  if ($('count-label').textContent !== label) $('count-label').textContent = label;
 }
 
 function stateText(p) {
