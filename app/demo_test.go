@@ -38,7 +38,9 @@ func TestDemoRoutesOnlyInDemoMode(t *testing.T) {
 			{"/demo/jira/install-keys/x", http.StatusNotFound},
 		} {
 			rec := httptest.NewRecorder()
-			a.server.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+			req.Host = "localhost:18080"
+			a.server.Handler.ServeHTTP(rec, req)
 			want, fromApp := tt.wantDemo, strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json") && rec.Code == http.StatusNotFound
 			if !demo {
 				want = http.StatusNotFound

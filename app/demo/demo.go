@@ -119,7 +119,7 @@ func New(opts Options) (*Host, error) {
 func otherLoopback(base *url.URL) (string, error) {
 	host, port := base.Hostname(), base.Port()
 	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[base.Scheme]
+		port = defaultPort(base.Scheme)
 	}
 	switch ip := net.ParseIP(host); {
 	case host == "localhost":
@@ -128,6 +128,13 @@ func otherLoopback(base *url.URL) (string, error) {
 		return base.Scheme + "://" + net.JoinHostPort("localhost", port), nil
 	}
 	return "", fmt.Errorf("demo: BASE_URL %s is not a loopback address", base.Redacted())
+}
+
+func defaultPort(scheme string) string {
+	if scheme == "https" {
+		return "443"
+	}
+	return "80"
 }
 
 func seedSite(site *jirasim.Site) error {

@@ -53,15 +53,35 @@ func TestStandIns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+		req := httptest.NewRequest(http.MethodGet, tt.path, nil)
+		req.Host = "localhost:18080"
+		h.ServeHTTP(rec, req)
 		if rec.Code != tt.status {
 			t.Errorf("GET %s = %d, want %d: %s", tt.path, rec.Code, tt.status, rec.Body)
 		}
 	}
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/demo/api/signed-url?module=presence-dialog&project=HELP&accountId="+url.QueryEscape(Bob), nil))
+	req := httptest.NewRequest(http.MethodGet, "/demo/api/signed-url?module=presence-dialog&project=HELP&accountId="+url.QueryEscape(Bob), nil)
+	req.Host = "127.0.0.1:18080"
+	h.ServeHTTP(rec, req)
 	var got struct{ URL string }
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || !strings.HasPrefix(got.URL, "http://localhost:18080/pages/presence?project=HELP&jwt=") {
 		t.Fatalf("signed URL %q %v", got.URL, err)
+	}
+}
+
+// TestOtherHostsRefused: a site that rebinds its name to 127.0.0.1 reaches
+// the server with its own Host and gets nothing.
+func TestOtherHostsRefused(t *testing.T) {
+	h, err := New(Options{BaseURL: "http://localhost:18080", AppKey: "io.example.presence"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/demo/api/token?accountId="+url.QueryEscape(Alice), nil)
+	req.Host = "evil.example:18080"
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusMisdirectedRequest || strings.Contains(rec.Body.String(), "token") {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,6 +40,18 @@ func (h *Host) routes() {
 	h.mux = m
 }
 
+// servedHost tells whether host (a Host header) names one of the demo's
+// two origins.
+func (h *Host) servedHost(host string) bool {
+	for _, o := range []string{h.origin, h.other} {
+		u, err := url.Parse(o)
+		if err == nil && (u.Host == host || u.Host == net.JoinHostPort(host, defaultPort(u.Scheme))) {
+			return true
+		}
+	}
+	return false
+}
+
 // whenReady answers 503 until the app is installed and the data seeded.
 func (h *Host) whenReady(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -53,6 +66,12 @@ func (h *Host) whenReady(next http.HandlerFunc) http.HandlerFunc {
 
 // ServeHTTP serves /demo/….
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Only under the two loopback names: a page of another site that
+	// rebinds its own name to 127.0.0.1 gets no demo tokens.
+	if !h.servedHost(r.Host) {
+		http.Error(w, "the demo answers only on "+h.origin+" and "+h.other, http.StatusMisdirectedRequest)
+		return
+	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	h.mux.ServeHTTP(w, r)

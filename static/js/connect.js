@@ -41,7 +41,7 @@ export async function token() {
 }
 
 /** api calls the app's API with a fresh context token and returns the decoded answer. */
-export async function api(method, path, body) {
+export async function api(method, path, body, retried = false) {
   const headers = { Authorization: 'JWT ' + (await token()), Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
@@ -51,6 +51,11 @@ export async function api(method, path, body) {
     });
   } catch {
     throw new ApiError(0, 'network', 'The app cannot be reached. Check the connection and try again.');
+  }
+  if (res.status === 401 && !retried) {
+    // The token expired on the way (a sleeping laptop): once more with a new one.
+    cached = null;
+    return api(method, path, body, true);
   }
   if (res.status === 204) return null;
   const type = res.headers.get('Content-Type') || '';
