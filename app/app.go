@@ -17,11 +17,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jonboulle/clockwork"
+
 	"agentpresence/app/demo"
 	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/jobs"
 	"agentpresence/models"
+	"agentpresence/models/pgbus"
 )
 
 // App is one running replica: the store, the HTTP server and the jobs.
@@ -35,6 +39,14 @@ type App struct {
 
 	board    *models.Board
 	activity *models.ActivityBuffer
+	jobs     *jobs.Runner
+
+	// Live updates: the streams' hubs, and the bus that carries changes
+	// between replicas (PostgreSQL only; nil until Start).
+	agentEvents  *handlers.AgentHub
+	widgetEvents *handlers.WidgetHub
+	bus          *pgbus.Bus
+
 	// demo plays Jira around the app in demo mode; nil otherwise.
 	demo *demo.Host
 }
@@ -42,14 +54,20 @@ type App struct {
 // Options carry what tests replace: the clock and the HTTP client used for
 // the install-keys server.
 type Options struct {
+	// Clock drives the jobs and, unless Now is set, is everyone's now;
+	// default the real clock.
+	Clock      clockwork.Clock
 	Now        func() time.Time
 	HTTPClient *http.Client
 }
 
 // New opens the store and builds the server; nothing listens yet.
 func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts Options) (*App, error) {
+	if opts.Clock == nil {
+		opts.Clock = clockwork.NewRealClock()
+	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = opts.Clock.Now
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
@@ -82,6 +100,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		return nil, err
 	}
 	activity := &models.ActivityBuffer{}
+	tenants := &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now}
+	store.Watch(tenants.Invalidate) // other replicas' lifecycle changes
+	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log))
+	widgetEvents := handlers.NewWidgetHub(board, handlers.WithHubLogger(log))
 	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: opts.HTTPClient, Now: opts.Now}
 	var demoHost *demo.Host
 	var connectScript string
@@ -105,7 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Installs: &connect.InstallVerifier{KeysURL: cfg.InstallKeysURL, Client: opts.HTTPClient,
 			Leeway: cfg.JWTLeeway, Now: opts.Now},
 		Verifier: connect.Verifier{Leeway: cfg.JWTLeeway, Now: opts.Now},
-		Tenants:  &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now},
+		Tenants:  tenants,
 		Directory: &handlers.Directory{Jira: jiraClient, Store: store, Now: opts.Now,
 			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
 		Board:      board,
@@ -120,6 +142,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 
 		ConnectScript:  connectScript,
 		FrameAncestors: frameAncestors,
+		AgentEvents:    agentEvents,
+		WidgetEvents:   widgetEvents,
 	})
 	var handler http.Handler = e
 	if demoHost != nil {
@@ -135,12 +159,30 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity, demo: demoHost}, nil
+	// Jobs run on every replica; on PostgreSQL their advisory locks keep a
+	// tick on one replica at a time.
+	runner, err := jobs.NewRunner(jobs.Config{Store: store, Activity: activity, Clock: opts.Clock,
+		Retention: cfg.Retention, Log: log})
+	if err != nil {
+		_ = store.Close()
+		return nil, err
+	}
+	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity,
+		jobs: runner, agentEvents: agentEvents, widgetEvents: widgetEvents, demo: demoHost}, nil
 }
 
-// Start listens on the configured port (0 picks a free one) and serves in
+// Start listens for other replicas' changes (PostgreSQL), starts the jobs,
+// then listens on the configured port (0 picks a free one) and serves in
 // the background.
 func (a *App) Start() error {
+	if a.store.Dialect() == models.DialectPostgres {
+		a.bus = pgbus.New(a.store, a.cfg.DatabaseURL, pgbus.WithLogger(a.log))
+		if err := a.bus.Start(context.Background()); err != nil {
+			a.bus = nil
+			return err
+		}
+	}
+	a.jobs.Start()
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", a.cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -174,12 +216,24 @@ func (a *App) Addr() string {
 // Store gives tests the replica's store.
 func (a *App) Store() *models.Store { return a.store }
 
-// Shutdown stops in the reverse order of start: stop taking requests and
-// drain those in flight, then close the store.
+// Shutdown stops in the reverse order of start: end the live streams
+// (Shutdown would wait for them), stop taking requests and drain those in
+// flight, stop the jobs (flushing the last heartbeats), stop the change
+// bus, then close the store.
 func (a *App) Shutdown(ctx context.Context) error {
 	var errs []error
+	a.agentEvents.Close()
+	a.widgetEvents.Close()
 	if err := a.server.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown server: %w", err))
+	}
+	if err := a.jobs.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if a.bus != nil {
+		if err := a.bus.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close change bus: %w", err))
+		}
 	}
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
@@ -20,7 +21,7 @@ type PresenceStore interface {
 	SetStatus(ctx context.Context, tenant models.TenantID, ch models.StatusChange) ([]models.Event, error)
 	Statuses(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Status, error)
 	OnlineAgents(ctx context.Context, tenant models.TenantID, projectID int64) ([]models.Status, error)
-	OnlineCount(ctx context.Context, tenant models.TenantID, projectID int64) (int, error)
+	ProjectCounts(ctx context.Context, tenant models.TenantID, projectIDs []int64) ([]models.ProjectCount, error)
 	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
 }
 
@@ -36,6 +37,7 @@ type Agents struct {
 	Directory *Directory
 	Activity  ActivityRecorder
 	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // projectState is one project as the caller sees it.
@@ -94,49 +96,67 @@ func (a *Agents) renderMe(c echo.Context, projectKey string) error {
 	for _, s := range statuses {
 		byProject[s.ProjectID] = s
 	}
-	resp := meResponse{AccountID: account, Projects: make([]projectState, 0, len(mine))}
-	for _, p := range mine {
-		ps, err := a.state(ctx, t.ID, p, byProject)
-		if err != nil {
-			return err
-		}
-		resp.Projects = append(resp.Projects, ps)
-		if p.Key == projectKey {
-			resp.IsAgent = true
+	// The page's project, when it is not one of the caller's, is looked up
+	// too; then every count comes from one grouped query.
+	var current *models.Project
+	for i := range mine {
+		if mine[i].Key == projectKey {
+			current = &mine[i]
 		}
 	}
-	if projectKey != "" {
+	if current == nil && projectKey != "" {
 		p, err := a.Store.ProjectByKey(ctx, t.ID, projectKey)
 		if err != nil && !errors.Is(err, models.ErrNotFound) {
 			return err
 		}
 		if err == nil {
-			ps, err := a.state(ctx, t.ID, p, byProject)
-			if err != nil {
-				return err
-			}
-			resp.Project = &ps
-			jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, account, p)
-			if err != nil {
-				return err
-			}
-			resp.CanPutOthersOffline = jiraAdmin && projectAdmin
+			current = &p
 		}
+	}
+	ids := make([]int64, 0, len(mine)+1)
+	for _, p := range mine {
+		ids = append(ids, p.ID)
+	}
+	if current != nil {
+		ids = append(ids, current.ID)
+	}
+	counts, err := a.Store.ProjectCounts(ctx, t.ID, ids)
+	if err != nil {
+		return err
+	}
+	online := make(map[int64]int, len(counts))
+	for _, pc := range counts {
+		online[pc.ProjectID] = pc.Online
+	}
+	resp := meResponse{AccountID: account, Projects: make([]projectState, 0, len(mine))}
+	for _, p := range mine {
+		resp.Projects = append(resp.Projects, state(p, online[p.ID], byProject))
+		if p.Key == projectKey {
+			resp.IsAgent = true
+		}
+	}
+	if current != nil {
+		ps := state(*current, online[current.ID], byProject)
+		resp.Project = &ps
+		jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, account, *current)
+		if err != nil {
+			// The state is still worth showing; without an answer from
+			// Jira the door stays closed.
+			a.Log.WarnContext(ctx, "admin check failed", "tenant", t.ID, "err", err)
+		}
+		resp.CanPutOthersOffline = err == nil && jiraAdmin && projectAdmin
 	}
 	return c.JSON(http.StatusOK, resp)
 }
 
-func (a *Agents) state(ctx context.Context, tenant models.TenantID, p models.Project, byProject map[int64]models.Status) (projectState, error) {
-	n, err := a.Store.OnlineCount(ctx, tenant, p.ID)
-	if err != nil {
-		return projectState{}, err
-	}
-	ps := projectState{Key: p.Key, Name: p.Name, OnlineCount: n}
+// state is one project as the caller sees it.
+func state(p models.Project, onlineCount int, byProject map[int64]models.Status) projectState {
+	ps := projectState{Key: p.Key, Name: p.Name, OnlineCount: onlineCount}
 	if s, ok := byProject[p.ID]; ok {
 		since := s.Since.UTC()
 		ps.Online, ps.Since, ps.Until, ps.Source = s.Online, &since, utcPtr(s.Until), string(s.Source)
 	}
-	return ps, nil
+	return ps
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -195,7 +215,7 @@ func (a *Agents) SetStatus(c echo.Context) error {
 			ids = append(ids, p.ID)
 		}
 	} else {
-		p, err := a.Store.ProjectByKey(ctx, t.ID, req.Project)
+		p, err := a.Directory.Project(ctx, t, req.Project)
 		if errors.Is(err, models.ErrNotFound) {
 			return apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
 		} else if err != nil {
@@ -242,7 +262,7 @@ type onlineAgentsResponse struct {
 
 // projectForCaller resolves {key} in the caller's tenant.
 func (a *Agents) projectForCaller(c echo.Context) (models.Project, error) {
-	p, err := a.Store.ProjectByKey(c.Request().Context(), tenantOf(c).ID, c.Param("key"))
+	p, err := a.Directory.Project(c.Request().Context(), tenantOf(c), c.Param("key"))
 	if errors.Is(err, models.ErrNotFound) {
 		return models.Project{}, apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
 	}

@@ -21,8 +21,8 @@ type TenantStore interface {
 
 // TenantCache keeps recently used tenants in memory so that an authenticated
 // request costs no database round trip. Lifecycle callbacks on this replica
-// forget a tenant at once; other replicas see the change within TTL (or at
-// once where a notification invalidates them).
+// forget a tenant at once; other replicas forget it when the change bus
+// delivers the change (Invalidate), and within TTL at worst.
 type TenantCache struct {
 	Store TenantStore
 	TTL   time.Duration
@@ -30,6 +30,7 @@ type TenantCache struct {
 
 	mu      sync.Mutex
 	entries map[string]cachedTenant
+	keys    map[models.TenantID]string // tenant id → client key, for entries
 }
 
 type cachedTenant struct {
@@ -57,8 +58,10 @@ func (tc *TenantCache) Get(ctx context.Context, clientKey string) (models.Tenant
 	tc.mu.Lock()
 	if tc.entries == nil || len(tc.entries) >= maxCachedTenants {
 		tc.entries = make(map[string]cachedTenant)
+		tc.keys = make(map[models.TenantID]string)
 	}
 	tc.entries[clientKey] = cachedTenant{tenant: t, expires: now.Add(tc.TTL)}
+	tc.keys[t.ID] = clientKey
 	tc.mu.Unlock()
 	return t, nil
 }
@@ -66,8 +69,35 @@ func (tc *TenantCache) Get(ctx context.Context, clientKey string) (models.Tenant
 // Forget drops a tenant so that the next request reads it afresh.
 func (tc *TenantCache) Forget(clientKey string) {
 	tc.mu.Lock()
-	delete(tc.entries, clientKey)
+	if e, ok := tc.entries[clientKey]; ok {
+		delete(tc.keys, e.tenant.ID)
+		delete(tc.entries, clientKey)
+	}
 	tc.mu.Unlock()
+}
+
+// ForgetTenant drops a tenant by id.
+func (tc *TenantCache) ForgetTenant(id models.TenantID) {
+	tc.mu.Lock()
+	if key, ok := tc.keys[id]; ok {
+		delete(tc.entries, key)
+		delete(tc.keys, id)
+	}
+	tc.mu.Unlock()
+}
+
+// Invalidate is a models.ChangeFunc: it forgets a tenant that changed
+// (installed, uninstalled, enabled, disabled), here or on another replica,
+// and everything after a resync.
+func (tc *TenantCache) Invalidate(_ context.Context, ch models.Change) {
+	switch {
+	case ch.Resync:
+		tc.mu.Lock()
+		tc.entries, tc.keys = nil, nil
+		tc.mu.Unlock()
+	case ch.TenantChanged:
+		tc.ForgetTenant(ch.Tenant)
+	}
 }
 
 // TokenKind says which qsh a route accepts.
@@ -105,31 +135,41 @@ const (
 func (a *Auth) Require(kind TokenKind, allowDisabled bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			ip := c.RealIP()
-			if a.failures.blocked(ip) {
-				return tooManyRequests(time.Minute)
-			}
-			t, claims, err := a.verify(c.Request(), kind)
-			if err != nil {
-				var apiErr *APIError
-				if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
-					a.failures.failed(ip)
-				}
+			// The work is apart from this closure, which stays on the stack
+			// while the request runs: a small frame lets a long-lived
+			// stream's stack shrink.
+			if err := a.authenticate(c, kind, allowDisabled); err != nil {
 				return err
 			}
-			if !t.Installed {
-				// An uninstalled tenant's tokens stop working at once.
-				return unauthorized("unknown_tenant", "the app is not installed for this site")
-			}
-			if !t.Enabled && !allowDisabled {
-				return apiError(http.StatusForbidden, "tenant_disabled", "the app is disabled for this site")
-			}
-			c.Set(ctxTenant, t)
-			c.Set(ctxAccount, claims.AccountID())
-			c.Set(ctxClaims, claims)
 			return next(c)
 		}
 	}
+}
+
+func (a *Auth) authenticate(c echo.Context, kind TokenKind, allowDisabled bool) error {
+	ip := c.RealIP()
+	if a.failures.blocked(ip) {
+		return tooManyRequests(time.Minute)
+	}
+	t, claims, err := a.verify(c.Request(), kind)
+	if err != nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
+			a.failures.failed(ip)
+		}
+		return err
+	}
+	if !t.Installed {
+		// An uninstalled tenant's tokens stop working at once.
+		return unauthorized("unknown_tenant", "the app is not installed for this site")
+	}
+	if !t.Enabled && !allowDisabled {
+		return apiError(http.StatusForbidden, "tenant_disabled", "the app is disabled for this site")
+	}
+	c.Set(ctxTenant, t)
+	c.Set(ctxAccount, claims.AccountID())
+	c.Set(ctxClaims, claims)
+	return nil
 }
 
 func (a *Auth) verify(r *http.Request, kind TokenKind) (models.Tenant, *connect.Claims, error) {

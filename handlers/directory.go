@@ -22,6 +22,7 @@ type JiraAPI interface {
 // DirectoryStore is what the directory needs of the store.
 type DirectoryStore interface {
 	SyncProjects(ctx context.Context, tenant models.TenantID, refs []models.ProjectRef) ([]models.Project, error)
+	ProjectByKey(ctx context.Context, tenant models.TenantID, key string) (models.Project, error)
 	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
 	SetMemberships(ctx context.Context, tenant models.TenantID, accountID string, projectIDs []int64) error
 	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
@@ -137,6 +138,25 @@ func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID stri
 		return nil, err
 	}
 	return agentOf, nil
+}
+
+// Project finds one of the tenant's projects by key; a key we have not
+// seen yet makes us ask Jira for the site's service desks once.
+func (d *Directory) Project(ctx context.Context, t models.Tenant, key string) (models.Project, error) {
+	p, err := d.Store.ProjectByKey(ctx, t.ID, key)
+	if !errors.Is(err, models.ErrNotFound) {
+		return p, err
+	}
+	if err := d.syncProjects(ctx, t); err != nil {
+		return models.Project{}, err
+	}
+	return d.Store.ProjectByKey(ctx, t.ID, key)
+}
+
+// syncProjects records the site's service desk projects as Jira lists them.
+func (d *Directory) syncProjects(ctx context.Context, t models.Tenant) error {
+	_, _, err := d.SyncProjects(ctx, t)
+	return err
 }
 
 // Admin tells whether the user is Jira administrator and administrator of

@@ -18,10 +18,12 @@ import (
 
 // testEnv is the real router on a real database, with a fake clock.
 type testEnv struct {
-	server *echo.Echo
-	store  *models.Store
-	clock  *clockwork.FakeClock
-	board  *models.Board
+	server  *echo.Echo
+	store   *models.Store
+	clock   *clockwork.FakeClock
+	board   *models.Board
+	agents  *handlers.AgentHub
+	widgets *handlers.WidgetHub
 }
 
 const testBaseURL = "https://presence.example.com"
@@ -31,13 +33,13 @@ func newTestEnv(t *testing.T) *testEnv {
 	return newTestEnvOn(t, models.DialectSQLite)
 }
 
-func newTestEnvOn(t *testing.T, dialect models.Dialect) *testEnv {
+func newTestEnvOn(t testing.TB, dialect models.Dialect) *testEnv {
 	t.Helper()
 	return newTestEnvWith(t, dialect, nil)
 }
 
 // newTestEnvWith lets a test adjust the dependencies before the router is built.
-func newTestEnvWith(t *testing.T, dialect models.Dialect, adjust func(*handlers.Deps)) *testEnv {
+func newTestEnvWith(t testing.TB, dialect models.Dialect, adjust func(*handlers.Deps)) *testEnv {
 	t.Helper()
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	store := dbtest.Open(t, dialect, clock.Now)
@@ -51,12 +53,17 @@ func newTestEnvWith(t *testing.T, dialect models.Dialect, adjust func(*handlers.
 	}
 	board := models.NewBoard(store)
 	log := slog.New(slog.DiscardHandler)
+	tenants := &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: clock.Now}
+	store.Watch(tenants.Invalidate) // as app wires it
+	agents := handlers.NewAgentHub(store, handlers.WithHubClock(clock))
+	widgets := handlers.NewWidgetHub(board, handlers.WithHubClock(clock))
+	t.Cleanup(func() { agents.Close(); widgets.Close() })
 	deps := handlers.Deps{
 		Store:      store,
 		Descriptor: desc,
 		Installs:   &connect.InstallVerifier{KeysURL: "http://127.0.0.1:1", Now: clock.Now},
 		Verifier:   connect.Verifier{Leeway: 30 * time.Second, Now: clock.Now},
-		Tenants:    &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: clock.Now},
+		Tenants:    tenants,
 		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: "io.example.presence", Now: clock.Now}, Store: store,
 			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
 		Board:    board,
@@ -65,10 +72,13 @@ func newTestEnvWith(t *testing.T, dialect models.Dialect, adjust func(*handlers.
 		Assets:   os.DirFS(".."),
 		Log:      log,
 		Now:      clock.Now,
+
+		AgentEvents:  agents,
+		WidgetEvents: widgets,
 	}
 	if adjust != nil {
 		adjust(&deps)
 	}
 	e := handlers.NewServer(deps)
-	return &testEnv{server: e, store: store, clock: clock, board: board}
+	return &testEnv{server: e, store: store, clock: clock, board: board, agents: agents, widgets: widgets}
 }

@@ -4,6 +4,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,6 +38,11 @@ type Deps struct {
 	ConnectScript string
 	// FrameAncestors are extra origins that may frame the pages (demo mode).
 	FrameAncestors []string
+
+	// AgentEvents and WidgetEvents are the live streams' hubs; app closes
+	// them before shutting the server down. NewServer builds them when nil.
+	AgentEvents  *AgentHub
+	WidgetEvents *WidgetHub
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -52,7 +58,14 @@ func NewServer(d Deps) *echo.Echo {
 	}
 	e.Use(middleware.RequestID())
 	e.Use(requestLog(d.Log))
-	e.Use(middleware.Recover())
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		// A panic is logged once, structured, with its stack; the error
+		// handler then answers a generic 500.
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			d.Log.ErrorContext(c.Request().Context(), "panic", "err", err, "stack", string(stack), "request_id", requestID(c))
+			return err
+		},
+	}))
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(securityHeaders)
 
@@ -63,11 +76,19 @@ func NewServer(d Deps) *echo.Echo {
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
-	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now}
+	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log}
+	schedules := &Schedules{Store: d.Store, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
+	if d.AgentEvents == nil {
+		d.AgentEvents = NewAgentHub(d.Store, WithHubLogger(d.Log))
+	}
+	if d.WidgetEvents == nil {
+		d.WidgetEvents = NewWidgetHub(d.Board, WithHubLogger(d.Log))
+	}
+	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)
@@ -92,6 +113,8 @@ func NewServer(d Deps) *echo.Echo {
 	api.GET("/me", agents.Me)
 	api.PUT("/me/status", agents.SetStatus)
 	api.POST("/me/heartbeat", agents.Heartbeat)
+	api.GET("/me/schedule", schedules.Get)
+	api.PUT("/me/schedule", schedules.Put)
 	api.GET("/projects/:key/agents", agents.OnlineAgents)
 	api.POST("/projects/:key/agents/:accountId/offline", agents.PutOffline)
 	api.GET("/projects/:key/settings", settings.ProjectSettings)
@@ -99,6 +122,7 @@ func NewServer(d Deps) *echo.Echo {
 	api.POST("/projects/:key/widget/rotate", settings.RotateWidget)
 	api.GET("/settings", settings.TenantSettings)
 	api.PUT("/settings", settings.UpdateTenantSettings)
+	api.GET("/events", events.AgentStream)
 	api.GET("/admin/online", admin.Online)
 	api.GET("/admin/events", admin.Events)
 	api.GET("/admin/report", admin.Report)
@@ -107,6 +131,8 @@ func NewServer(d Deps) *echo.Echo {
 	perWidget := rateLimit(d.Limits.PerWidget, d.Limits.PerWidgetBurst, func(c echo.Context) string { return c.Param("widgetId") })
 	e.GET("/public/v1/widgets/:widgetId/status", public.Status, perIP, perWidget)
 	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight, perIP)
+	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream, perIP, perWidget)
+	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight, perIP)
 	return e
 }
 
@@ -118,6 +144,11 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Referrer-Policy", "no-referrer")
 		return next(c)
 	}
+}
+
+// quietPath names the high-volume routes whose successes log at debug.
+func quietPath(p string) bool {
+	return strings.HasPrefix(p, "/public/") || p == "/healthz" || p == "/readyz" || p == "/api/v1/me/heartbeat"
 }
 
 // noStore keeps per-user answers out of shared caches.
@@ -135,21 +166,35 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
-			if err != nil {
-				c.Error(err)
-			}
-			status := c.Response().Status
-			level := slog.LevelInfo
-			if status >= http.StatusInternalServerError {
-				level = slog.LevelWarn
-			}
-			attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
-				"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
-			if t := tenantOf(c); t.ID != 0 {
-				attrs = append(attrs, "tenant", t.ID)
-			}
-			log.Log(c.Request().Context(), level, "request", attrs...)
+			logRequest(log, c, start, err)
 			return nil
 		}
 	}
+}
+
+// logRequest is apart from requestLog's closure, which stays on the stack
+// for as long as a request runs: a small frame there lets the stacks of
+// long-lived streams shrink.
+func logRequest(log *slog.Logger, c echo.Context, start time.Time, err error) {
+	if err != nil {
+		c.Error(err)
+	}
+	status := c.Response().Status
+	level := slog.LevelInfo
+	switch {
+	case status >= http.StatusInternalServerError:
+		level = slog.LevelWarn
+	case status < http.StatusBadRequest && quietPath(c.Request().URL.Path):
+		// Customers' polls and probes would drown the log at info.
+		level = slog.LevelDebug
+	}
+	if !log.Enabled(c.Request().Context(), level) {
+		return
+	}
+	attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+		"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
+	if t := tenantOf(c); t.ID != 0 {
+		attrs = append(attrs, "tenant", t.ID)
+	}
+	log.Log(c.Request().Context(), level, "request", attrs...)
 }

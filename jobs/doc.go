@@ -1,3 +1,6 @@
 // Package jobs runs the background work (schedules, expiry, inactivity,
-// retention) as plain Run(ctx) functions that gocron v2 schedules.
+// activity flush, retention) as plain Run(ctx) types that gocron v2
+// schedules. Every job is idempotent, because the store switches rows with
+// conditional updates; the PostgreSQL advisory locks between replicas only
+// save duplicate work.
 package jobs

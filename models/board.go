@@ -8,28 +8,6 @@ import (
 	"sync"
 )
 
-// ChangeListener hears that projects' customer-facing state may have
-// changed; nil projectIDs means every project of the tenant.
-type ChangeListener func(ctx context.Context, tenant TenantID, projectIDs []int64)
-
-// Subscribe adds a listener called after every committed change that can
-// alter what customers or agents see.
-func (s *Store) Subscribe(fn ChangeListener) {
-	s.listenersMu.Lock()
-	s.listeners = append(s.listeners, fn)
-	s.listenersMu.Unlock()
-}
-
-func (s *Store) changed(ctx context.Context, tenant TenantID, projectIDs []int64) {
-	s.listenersMu.RLock()
-	ls := s.listeners
-	s.listenersMu.RUnlock()
-	ctx = context.WithoutCancel(ctx)
-	for _, fn := range ls {
-		fn(ctx, tenant, projectIDs)
-	}
-}
-
 // WidgetState is what customers may learn about one project's chat: online
 // or not and the message, and nothing about agents.
 type WidgetState struct {
@@ -50,26 +28,45 @@ type WidgetState struct {
 }
 
 // Board keeps every widget's state in memory so that the public status
-// endpoint answers without a database query. Changes on this replica
-// refresh it at once (through Subscribe); Load refreshes it whole.
+// endpoint answers without a database query. Changes (made here, or made
+// elsewhere and delivered by a bus) refresh it at once; Load refreshes it
+// whole, as does a resync.
 type Board struct {
 	store *Store
+
+	// refreshMu orders refreshes: each reads the database and applies what
+	// it read before the next one reads, so an older read never lands after
+	// a newer one.
+	refreshMu sync.Mutex
 
 	mu        sync.RWMutex
 	byWidget  map[string]WidgetState
 	byProject map[int64]string // project id → widget id
+
+	watchers watchers
 }
 
 // NewBoard builds an empty board fed by the store's changes.
 func NewBoard(store *Store) *Board {
 	b := &Board{store: store, byWidget: map[string]WidgetState{}, byProject: map[int64]string{}}
-	store.Subscribe(func(ctx context.Context, tenant TenantID, projectIDs []int64) {
-		if err := b.Refresh(ctx, tenant, projectIDs); err != nil {
-			store.log.Warn("refresh widget board", "tenant", tenant, "err", err)
+	store.Watch(func(ctx context.Context, ch Change) {
+		var err error
+		if ch.Resync {
+			err = b.Load(ctx)
+		} else {
+			err = b.Refresh(ctx, ch.Tenant, ch.ProjectIDs)
 		}
+		if err != nil {
+			store.log.Warn("refresh widget board", "tenant", ch.Tenant, "err", err)
+		}
+		b.watchers.notify(ctx, ch)
 	})
 	return b
 }
+
+// Watch adds a listener called after the board has applied a change, so
+// that it reads the new widget states; stop removes it.
+func (b *Board) Watch(fn ChangeFunc) (stop func()) { return b.watchers.add(fn) }
 
 // Widget returns a widget's state.
 func (b *Board) Widget(widgetID string) (WidgetState, bool) {
@@ -107,6 +104,8 @@ FROM projects p JOIN tenants t ON t.id = p.tenant_id`
 
 // Load replaces the whole board from the database.
 func (b *Board) Load(ctx context.Context) error {
+	b.refreshMu.Lock()
+	defer b.refreshMu.Unlock()
 	var rows []widgetRow
 	if err := b.store.db.WithContext(ctx).Raw(widgetQuery, true).Scan(&rows).Error; err != nil {
 		return translate("load widget board", err)
@@ -126,6 +125,8 @@ func (b *Board) Load(ctx context.Context) error {
 
 // Refresh reloads some projects of a tenant (all when projectIDs is nil).
 func (b *Board) Refresh(ctx context.Context, tenant TenantID, projectIDs []int64) error {
+	b.refreshMu.Lock()
+	defer b.refreshMu.Unlock()
 	q := b.store.db.WithContext(ctx)
 	var rows []widgetRow
 	var err error

@@ -23,8 +23,21 @@ func newWidgetID() (string, error) {
 
 // SyncProjects records the tenant's service desk projects as Jira lists
 // them: new ones get a widget id, known ones keep theirs and their settings.
+// New projects are announced as a change, so that every replica's board
+// knows their widgets.
 func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []ProjectRef) ([]Project, error) {
+	added := false
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var known []string
+		if err := tx.Model(&Project{}).Where("tenant_id = ?", tenant).Pluck("jira_id", &known).Error; err != nil {
+			return err
+		}
+		added = false
+		for _, r := range refs {
+			if r.JiraID != "" && r.Key != "" && !slices.Contains(known, r.JiraID) {
+				added = true
+			}
+		}
 		for _, r := range refs {
 			if r.JiraID == "" || r.Key == "" {
 				continue
@@ -35,17 +48,21 @@ func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []Projec
 			}
 			p := Project{TenantID: tenant, JiraID: r.JiraID, ServiceDeskID: r.ServiceDeskID, Key: r.Key, Name: r.Name,
 				WidgetID: wid, WidgetEnabled: true, AllowedOrigins: []string{}}
-			if err := tx.Clauses(clause.OnConflict{
+			res := tx.Clauses(clause.OnConflict{
 				Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "jira_id"}},
 				DoUpdates: clause.AssignmentColumns([]string{"service_desk_id", "key", "name", "updated_at"}),
-			}).Create(&p).Error; err != nil {
-				return err
+			}).Create(&p)
+			if res.Error != nil {
+				return res.Error
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, translate("sync projects", err)
+	}
+	if added {
+		s.changed(ctx, tenant, nil)
 	}
 	return s.Projects(ctx, tenant)
 }
@@ -216,25 +233,21 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange)
 	now := s.Now()
 	var events []Event
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		events = events[:0]
 		if err := s.ensureAgent(tx, tenant, ch.AccountID); err != nil {
 			return err
 		}
-		for _, pid := range ch.ProjectIDs {
-			ev, err := s.switchOne(tx, tenant, pid, ch, now)
-			if err != nil {
-				return err
-			}
-			if ev != nil {
-				events = append(events, *ev)
-			}
-		}
 		if ch.Online && ch.Source == SourceManual {
 			// Going online is activity: the inactivity limit counts from now.
-			return tx.Model(&Agent{}).Where("tenant_id = ? AND account_id = ?", tenant, ch.AccountID).
-				Update("last_activity_at", now).Error
+			// Written first so that, like the schedule job, this transaction
+			// locks the agent's row before its statuses: no deadlock.
+			if err := tx.Model(&Agent{}).Where("tenant_id = ? AND account_id = ?", tenant, ch.AccountID).
+				Update("last_activity_at", now).Error; err != nil {
+				return err
+			}
 		}
-		return nil
+		var err error
+		events, err = switchProjects(tx, tenant, ch, switchAt{at: now})
+		return err
 	})
 	if err != nil {
 		return nil, translate("set status", err)
@@ -245,34 +258,92 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange)
 	return events, nil
 }
 
-func (s *Store) switchOne(tx *gorm.DB, tenant TenantID, projectID int64, ch StatusChange, now time.Time) (*Event, error) {
-	// The row exists from the first change on; offline is the default.
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&Status{
-		TenantID: tenant, ProjectID: projectID, AccountID: ch.AccountID, Online: false, Since: now, Source: ch.Source,
-	}).Error; err != nil {
-		return nil, err
+// switchAt says when a switch happens and which rows it may touch.
+type switchAt struct {
+	// at is the instant of the change: the rows' since and the events' At.
+	at time.Time
+	// everywhere, going offline only, switches every project where the
+	// account is online, ignoring the change's ProjectIDs.
+	everywhere bool
+	// notChangedAfter leaves alone rows changed after at: a scheduled switch
+	// applied late must not undo a manual change made after its instant.
+	notChangedAfter bool
+}
+
+// switchProjects switches an account's rows in the change's projects with
+// conditional updates (WHERE online = old state), so two writers racing on
+// one row produce one effective change and one event. It costs a fixed
+// number of statements whatever the number of projects, and returns the
+// events in the order of ch.ProjectIDs.
+func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, error) {
+	at := w.at.UTC()
+	if ch.Until != nil {
+		u := ch.Until.UTC()
+		ch.Until = &u
 	}
-	key := tx.Model(&Status{}).Where("tenant_id = ? AND project_id = ? AND account_id = ?", tenant, projectID, ch.AccountID)
-	res := key.Where("online = ?", !ch.Online).
-		Updates(map[string]any{"online": ch.Online, "since": now, "until": ch.Until, "source": ch.Source})
-	if res.Error != nil {
-		return nil, res.Error
-	}
-	if res.RowsAffected == 0 {
-		if ch.Online {
-			// Already online: a new period end replaces the old one quietly.
-			err := tx.Model(&Status{}).Where("tenant_id = ? AND project_id = ? AND account_id = ? AND online = ?",
-				tenant, projectID, ch.AccountID, true).Updates(map[string]any{"until": ch.Until}).Error
-			return nil, err
-		}
+	all := w.everywhere && !ch.Online
+	if len(ch.ProjectIDs) == 0 && !all {
 		return nil, nil
 	}
-	ev := Event{TenantID: tenant, ProjectID: projectID, AccountID: ch.AccountID, FromOnline: !ch.Online,
-		ToOnline: ch.Online, Source: ch.Source, ActorAccountID: ch.Actor, Reason: ch.Reason, At: now}
-	if err := tx.Create(&ev).Error; err != nil {
+	scope := func(q string) (string, []any) {
+		args := []any{tenant, ch.AccountID}
+		q += " WHERE tenant_id = ? AND account_id = ?"
+		if !all {
+			q += " AND project_id IN ?"
+			args = append(args, ch.ProjectIDs)
+		}
+		if w.notChangedAfter {
+			q += " AND since <= ?"
+			args = append(args, at)
+		}
+		return q, args
+	}
+	if ch.Online {
+		// The row exists from the first change on; offline is the default.
+		rows := make([]Status, 0, len(ch.ProjectIDs))
+		for _, pid := range ch.ProjectIDs {
+			rows = append(rows, Status{TenantID: tenant, ProjectID: pid, AccountID: ch.AccountID, Online: false, Since: at, Source: ch.Source})
+		}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+			return nil, err
+		}
+		// Already online: a new period end replaces the old one quietly.
+		q, args := scope("UPDATE statuses SET until = ?")
+		if err := tx.Exec(q+" AND online = ?", append(append([]any{ch.Until}, args...), true)...).Error; err != nil {
+			return nil, err
+		}
+	}
+	q, args := scope("UPDATE statuses SET online = ?, since = ?, until = ?, source = ?")
+	var switched []int64
+	if err := tx.Raw(q+" AND online = ? RETURNING project_id",
+		append(append([]any{ch.Online, at, ch.Until, ch.Source}, args...), !ch.Online)...).Scan(&switched).Error; err != nil {
 		return nil, err
 	}
-	return &ev, nil
+	if len(switched) == 0 {
+		return nil, nil
+	}
+	order := ch.ProjectIDs
+	if all {
+		order = switched
+		slices.Sort(order)
+	}
+	pending := make(map[int64]bool, len(switched))
+	for _, pid := range switched {
+		pending[pid] = true
+	}
+	events := make([]Event, 0, len(switched))
+	for _, pid := range order {
+		if !pending[pid] {
+			continue // not switched, or a repeated id
+		}
+		delete(pending, pid)
+		events = append(events, Event{TenantID: tenant, ProjectID: pid, AccountID: ch.AccountID, FromOnline: !ch.Online,
+			ToOnline: ch.Online, Source: ch.Source, ActorAccountID: ch.Actor, Reason: ch.Reason, At: at})
+	}
+	if err := tx.Create(&events).Error; err != nil {
+		return nil, err
+	}
+	return events, nil
 }
 
 func eventProjects(events []Event) []int64 {

@@ -148,6 +148,36 @@ func (s Schedule) NextTransition(after time.Time) (at time.Time, online bool, ok
 	return at, online, ok, nil
 }
 
+// NextTransitionIn is NextTransition with the schedule's zone already
+// loaded: loc must be the location named by Timezone (as LoadLocation
+// returns it). Jobs evaluating many schedules load each zone once per tick
+// instead of once per schedule; a loc naming another zone is an error.
+func (s Schedule) NextTransitionIn(loc *time.Location, after time.Time) (at time.Time, online bool, ok bool, err error) {
+	if !s.Enabled {
+		return time.Time{}, false, false, nil
+	}
+	if loc == nil || loc.String() != s.Timezone {
+		return time.Time{}, false, false, fmt.Errorf("schedule next transition: location %v is not the schedule's zone %q", loc, s.Timezone)
+	}
+	var ev scheduleEval
+	if err = s.compileIn(&ev, loc); err != nil {
+		return time.Time{}, false, false, fmt.Errorf("schedule next transition after %s: %w", after.Format(time.RFC3339), err)
+	}
+	at, online, ok = ev.next(after)
+	return at, online, ok, nil
+}
+
+// LoadScheduleLocation loads the IANA zone a Schedule may name, rejecting
+// what Validate rejects (empty, "Local", unknown), for use with
+// NextTransitionIn.
+func LoadScheduleLocation(name string) (*time.Location, error) {
+	loc, verr := scheduleLoadLocation(name)
+	if verr != nil {
+		return nil, verr
+	}
+	return loc, nil
+}
+
 // Transitions returns up to n successive transitions strictly after from,
 // for previewing the next switches. It returns fewer when the schedule
 // stops changing (see NextTransition) and none for a disabled schedule.
@@ -223,8 +253,8 @@ type scheduleInterval struct {
 }
 
 // scheduleEval is a validated Schedule prepared for evaluation. It lives for
-// one call only, so the loaded *time.Location is never shared or cached
-// across calls.
+// one call only; the *time.Location it holds is immutable, so a caller of
+// NextTransitionIn may share one among many evaluations.
 type scheduleEval struct {
 	loc *time.Location
 	// weekly[wd] are the merged spans of windows starting on weekday wd
@@ -249,6 +279,11 @@ func (s Schedule) compile(ev *scheduleEval) error {
 	if verr != nil {
 		return verr
 	}
+	return s.compileIn(ev, loc)
+}
+
+// compileIn is compile with the zone already loaded.
+func (s Schedule) compileIn(ev *scheduleEval, loc *time.Location) error {
 	*ev = scheduleEval{loc: loc}
 
 	if len(s.Rules) > MaxScheduleRules {

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -51,8 +51,10 @@ type Store struct {
 	now     func() time.Time
 	log     *slog.Logger
 
-	listenersMu sync.RWMutex
-	listeners   []ChangeListener
+	// origin names this replica in its changes; seq numbers them.
+	origin   string
+	seq      atomic.Uint64
+	watchers watchers
 }
 
 // migrationLockID is the PostgreSQL advisory lock that serialises schema
@@ -96,7 +98,15 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		// immediate transactions take the write lock up front, so two
 		// writers queue on busy_timeout instead of failing on upgrade.
 		dsn := "file:" + path + "?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-		db, err = gorm.Open(sqlite.Open(dsn), gcfg)
+		// Another process switching the file to WAL holds it briefly, and
+		// the busy timeout does not cover that; try again for a while.
+		for attempt := 0; ; attempt++ {
+			db, err = gorm.Open(sqlite.Open(dsn), gcfg)
+			if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || attempt == 50 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	default:
 		return nil, fmt.Errorf("open store: unsupported database URL scheme (want postgres:// or sqlite:PATH)")
 	}
@@ -120,7 +130,7 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		// readers proceed while a writer waits.
 		sqlDB.SetMaxOpenConns(4)
 	}
-	s := &Store{db: db, dialect: dialect, box: cfg.Box, now: cfg.Now, log: cfg.Log}
+	s := &Store{db: db, dialect: dialect, box: cfg.Box, now: cfg.Now, log: cfg.Log, origin: newOrigin()}
 	if err := s.migrate(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
@@ -208,6 +218,11 @@ func translate(op string, err error) error {
 		errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
 	}
+	if isSerializationError(err) {
+		// A deadlock or serialization failure rolled the transaction back
+		// whole; the caller may simply try again.
+		return fmt.Errorf("%s: %w: %w", op, ErrConflict, err)
+	}
 	if isConnectionError(err) {
 		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 	}
@@ -226,6 +241,14 @@ func isConnectionError(err error) bool {
 		}
 	}
 	return errors.Is(err, sql.ErrConnDone)
+}
+
+// isSerializationError recognises PostgreSQL's deadlock_detected and
+// serialization_failure, which jobs and requests touching the same rows
+// in different orders can meet.
+func isSerializationError(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001")
 }
 
 func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }

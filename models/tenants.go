@@ -45,7 +45,7 @@ func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
 	if err != nil {
 		return Tenant{}, err
 	}
-	s.changed(ctx, saved.ID, nil)
+	s.tenantChanged(ctx, saved.ID)
 	return saved, nil
 }
 
@@ -88,7 +88,7 @@ func (s *Store) MarkUninstalled(ctx context.Context, id TenantID) error {
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("mark uninstalled: %w", ErrNotFound)
 	}
-	s.changed(ctx, id, nil)
+	s.tenantChanged(ctx, id)
 	return nil
 }
 
@@ -108,7 +108,7 @@ func (s *Store) SetEnabled(ctx context.Context, id TenantID, enabled bool) error
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("set enabled: %w", ErrNotFound)
 	}
-	s.changed(ctx, id, nil)
+	s.tenantChanged(ctx, id)
 	return nil
 }
 

@@ -1,0 +1,106 @@
+package handlers_test
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+
+	"agentpresence/app/jirasim"
+	"agentpresence/models"
+)
+
+// The benchmarks run the real router in process (no network), so the
+// figures are the service's own cost per request. BenchmarkCeiling is a
+// bare echo handler returning a constant: the ratio to it is what the
+// performance goals speak of.
+
+func BenchmarkCeiling(b *testing.B) {
+	e := echo.New()
+	e.GET("/const", func(c echo.Context) error { return c.JSONBlob(http.StatusOK, []byte(`{"online":true}`)) })
+	req := httptest.NewRequest(http.MethodGet, "/const", nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+		}
+	})
+}
+
+func BenchmarkPublicStatus(b *testing.B) {
+	for _, conditional := range []bool{false, true} {
+		b.Run(fmt.Sprintf("if-none-match=%v", conditional), func(b *testing.B) {
+			env := newBenchEnv(b)
+			wid, etag := env.widget, env.etag
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest(http.MethodGet, "/public/v1/widgets/"+wid+"/status", nil)
+				if conditional {
+					req.Header.Set("If-None-Match", etag)
+				}
+				for pb.Next() {
+					rec := httptest.NewRecorder()
+					env.echo.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK && rec.Code != http.StatusNotModified {
+						b.Fatalf("status %d", rec.Code)
+					}
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkMe(b *testing.B) {
+	for _, dialect := range dialects(b) {
+		b.Run(string(dialect), func(b *testing.B) {
+			env := newBenchEnvOn(b, dialect)
+			// Distinct, valid tokens of one tenant, made before the clock starts.
+			tokens := make([]string, 256)
+			for i := range tokens {
+				tokens[i] = env.site.ContextToken("alice")
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					req := httptest.NewRequest(http.MethodGet, "/api/v1/me?project=HELP", nil)
+					req.Header.Set("Authorization", "JWT "+tokens[i%len(tokens)])
+					i++
+					rec := httptest.NewRecorder()
+					env.echo.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		})
+	}
+}
+
+// benchEnv is a jiraEnv with one installed site and alice online in HELP.
+type benchEnv struct {
+	*jiraEnv
+	site   *jirasim.Site
+	widget string
+	etag   string
+}
+
+func newBenchEnv(b *testing.B) *benchEnv { return newBenchEnvOn(b, models.DialectSQLite) }
+
+func newBenchEnvOn(b *testing.B, dialect models.Dialect) *benchEnv {
+	env := newJiraEnvAt(b, dialect, slog.LevelInfo)
+	site := env.newSite()
+	tn := env.install(site)
+	if r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+		b.Fatalf("setup: %d %s", r.status, r.body)
+	}
+	wid := env.widgetOf(tn.ID, "HELP")
+	r := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
+	return &benchEnv{jiraEnv: env, site: site, widget: wid, etag: r.header.Get("ETag")}
+}

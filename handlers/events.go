@@ -1,0 +1,474 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/jonboulle/clockwork"
+	"github.com/labstack/echo/v4"
+
+	"agentpresence/models"
+)
+
+// ChangeSource is where a hub hears of changes: the store, or the board
+// (which tells after it has refreshed).
+type ChangeSource interface {
+	Watch(fn models.ChangeFunc) (stop func())
+}
+
+// CountStore is what the agents' hub needs of the store.
+type CountStore interface {
+	ChangeSource
+	ProjectCounts(ctx context.Context, tenant models.TenantID, projectIDs []int64) ([]models.ProjectCount, error)
+}
+
+// LiveBoard is the widget board as the widgets' hub uses it.
+type LiveBoard interface {
+	WidgetBoard
+	ChangeSource
+}
+
+// HubOption configures an event hub.
+type HubOption func(*hubConfig)
+
+type hubConfig struct {
+	hubSettings
+	clock clockwork.Clock
+	log   *slog.Logger
+}
+
+func newHubConfig(opts []HubOption) hubConfig {
+	cfg := hubConfig{hubSettings: hubSettings{buffer: 16, history: 256, maxStreams: 20_000},
+		clock: clockwork.NewRealClock(), log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return cfg
+}
+
+// WithHubClock sets the clock of the streams' keepalive ticks.
+func WithHubClock(c clockwork.Clock) HubOption { return func(cfg *hubConfig) { cfg.clock = c } }
+
+// WithHubLogger sets where a hub reports failures.
+func WithHubLogger(log *slog.Logger) HubOption { return func(cfg *hubConfig) { cfg.log = log } }
+
+// WithHubLimits sets how many events a stream may fall behind before it is
+// dropped (default 16), how many recent events are kept for resuming
+// streams (256) and how many streams may be open at once (20 000).
+func WithHubLimits(buffer, history, maxStreams int) HubOption {
+	return func(cfg *hubConfig) {
+		cfg.buffer, cfg.history, cfg.maxStreams = max(buffer, 1), max(history, 1), max(maxStreams, 1)
+	}
+}
+
+// AgentHub streams online counts to the agents' pages of each tenant. On a
+// change it counts once, whoever listens, and hands the counts to every
+// stream of the tenant; each stream keeps the projects its user may see.
+type AgentHub struct {
+	cfg   hubConfig
+	store CountStore
+	hub   *hub[models.TenantID, []models.ProjectCount]
+	// pubMu orders count-and-publish, so an older count is never published
+	// after a newer one.
+	pubMu sync.Mutex
+	stop  func()
+}
+
+// NewAgentHub builds the agents' hub, fed by the store's changes.
+func NewAgentHub(store CountStore, opts ...HubOption) *AgentHub {
+	h := &AgentHub{cfg: newHubConfig(opts), store: store}
+	h.hub = newHub[models.TenantID, []models.ProjectCount](h.cfg.hubSettings)
+	h.stop = store.Watch(h.onChange)
+	return h
+}
+
+// Close ends every stream and stops listening; app calls it before the
+// server's Shutdown, which would otherwise wait for the streams.
+func (h *AgentHub) Close() {
+	h.stop()
+	h.hub.close()
+}
+
+// Streams counts the open streams.
+func (h *AgentHub) Streams() int { return h.hub.streams() }
+
+func (h *AgentHub) onChange(ctx context.Context, ch models.Change) {
+	h.pubMu.Lock()
+	defer h.pubMu.Unlock()
+	switch {
+	case ch.Resync:
+		h.hub.forgetHistory()
+		for _, tenant := range h.hub.keys() {
+			h.publishCounts(ctx, tenant, nil)
+		}
+	case ch.TenantChanged:
+		// Installed, uninstalled, enabled or disabled: the streams end and
+		// reconnect through authentication, which decides again.
+		h.hub.publish(ch.Tenant, nil, true)
+		h.hub.end(ch.Tenant)
+	case !h.hub.watching(ch.Tenant):
+		// Nobody to count for; a client that resumes later across this
+		// point gets a snapshot.
+		h.hub.publish(ch.Tenant, nil, true)
+	default:
+		h.publishCounts(ctx, ch.Tenant, ch.ProjectIDs)
+	}
+}
+
+func (h *AgentHub) publishCounts(ctx context.Context, tenant models.TenantID, projectIDs []int64) {
+	counts, err := h.store.ProjectCounts(ctx, tenant, projectIDs)
+	if err != nil {
+		h.cfg.log.Warn("count online agents for live updates", "tenant", tenant, "err", err)
+		h.hub.publish(tenant, nil, true) // streams take a snapshot instead
+		return
+	}
+	h.hub.publish(tenant, counts, false)
+}
+
+// WidgetHub streams a widget's customer-visible status to the pages that
+// show it. It publishes only when the status's ETag changes.
+type WidgetHub struct {
+	cfg   hubConfig
+	board LiveBoard
+	hub   *hub[string, widgetEvent]
+
+	// mu orders subscriptions and publishing, and guards watched: the
+	// widgets someone streams, by tenant, with the ETag last published.
+	mu      sync.Mutex
+	watched map[models.TenantID]map[string]*watchedWidget
+	stop    func()
+}
+
+type watchedWidget struct {
+	id      string
+	tenant  models.TenantID
+	project int64
+	etag    string
+	refs    int
+}
+
+// widgetEvent is a status as sent: its ETag and its JSON.
+type widgetEvent struct {
+	etag string
+	data []byte
+}
+
+// NewWidgetHub builds the widgets' hub, fed by the board after each
+// refresh.
+func NewWidgetHub(board LiveBoard, opts ...HubOption) *WidgetHub {
+	h := &WidgetHub{cfg: newHubConfig(opts), board: board, watched: map[models.TenantID]map[string]*watchedWidget{}}
+	h.hub = newHub[string, widgetEvent](h.cfg.hubSettings)
+	h.stop = board.Watch(h.onChange)
+	return h
+}
+
+// Close ends every stream and stops listening.
+func (h *WidgetHub) Close() {
+	h.stop()
+	h.hub.close()
+}
+
+// Streams counts the open streams.
+func (h *WidgetHub) Streams() int { return h.hub.streams() }
+
+func (h *WidgetHub) onChange(_ context.Context, ch models.Change) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if ch.Resync {
+		h.hub.forgetHistory()
+		for _, ws := range h.watched {
+			for _, w := range ws {
+				h.checkLocked(w)
+			}
+		}
+		return
+	}
+	for _, w := range h.watched[ch.Tenant] {
+		if ch.ProjectIDs == nil || slices.Contains(ch.ProjectIDs, w.project) {
+			h.checkLocked(w)
+		}
+	}
+}
+
+// checkLocked publishes a watched widget's status if it changed, and ends
+// its streams if the widget is gone (disabled, uninstalled, rotated): the
+// clients' reconnection then meets the same 404 as the status API.
+func (h *WidgetHub) checkLocked(w *watchedWidget) {
+	cur, ok := h.board.Widget(w.id)
+	if !ok || !cur.Available || cur.ProjectID != w.project {
+		h.hub.end(w.id)
+		h.unwatchLocked(w)
+		return
+	}
+	if cur.ETag == w.etag {
+		return
+	}
+	w.etag = cur.ETag
+	h.hub.publish(w.id, statusEvent(cur), false)
+}
+
+func (h *WidgetHub) unwatchLocked(w *watchedWidget) {
+	ws := h.watched[w.tenant]
+	if ws[w.id] != w {
+		return // already replaced
+	}
+	delete(ws, w.id)
+	if len(ws) == 0 {
+		delete(h.watched, w.tenant)
+	}
+}
+
+// subscribe finds an available widget and registers a stream of it; cur is
+// the state to send as the snapshot, read in the same step.
+func (h *WidgetHub) subscribe(id, lastEventID string) (cur models.WidgetState, w *watchedWidget, s subscription[string, widgetEvent], err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur, ok := h.board.Widget(id)
+	if len(id) > maxWidgetIDLen || !ok || !cur.Available {
+		return models.WidgetState{}, nil, s, apiError(http.StatusNotFound, "not_found", "unknown widget")
+	}
+	if s, err = h.hub.subscribe(id, lastEventID); err != nil {
+		return cur, nil, s, err
+	}
+	ws := h.watched[cur.TenantID]
+	if ws == nil {
+		ws = map[string]*watchedWidget{}
+		h.watched[cur.TenantID] = ws
+	}
+	w = ws[id]
+	if w == nil {
+		w = &watchedWidget{id: id, tenant: cur.TenantID, project: cur.ProjectID, etag: cur.ETag}
+		ws[id] = w
+	}
+	w.refs++
+	return cur, w, s, nil
+}
+
+func (h *WidgetHub) unsubscribe(w *watchedWidget, sub *subscriber[string, widgetEvent]) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hub.unsubscribe(sub)
+	if w.refs--; w.refs == 0 {
+		h.unwatchLocked(w)
+	}
+}
+
+// statusEvent is the status API's answer, ready to send.
+func statusEvent(w models.WidgetState) widgetEvent {
+	data, _ := json.Marshal(widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online}) // plain struct: cannot fail
+	return widgetEvent{etag: strings.Trim(w.ETag, `"`), data: data}
+}
+
+// Events serves the live streams: the agents' counts and the widgets'
+// status.
+type Events struct {
+	Agents    *AgentHub
+	Widgets   *WidgetHub
+	Store     PresenceStore
+	Directory *Directory
+}
+
+// projectCount is one project's count as the agents' stream sends it.
+type projectCount struct {
+	Key         string `json:"key"`
+	OnlineCount int    `json:"onlineCount"`
+}
+
+type presenceEvent struct {
+	Projects []projectCount `json:"projects"`
+}
+
+// AgentStream streams "presence" events to an agent's page: the online
+// counts of the projects where the caller is an agent (and of ?project, as
+// GET /me shows it) whenever they may have changed. EventSource cannot set
+// headers, so the page passes its context token as ?jwt=.
+func (e *Events) AgentStream(c echo.Context) error {
+	st, err := e.openAgentStream(c)
+	if err != nil || st == nil {
+		return err // nil with no stream: the refusal is already answered
+	}
+	defer e.Agents.hub.unsubscribe(st.sub)
+	return pump(c.Request().Context(), st.w, st.sub, e.Agents.cfg.clock, func(ev *hubEvent[models.TenantID, []models.ProjectCount]) error {
+		if ev.tomb {
+			// Something changed that the hub did not count: count for
+			// this client.
+			data, err := st.snapshot(c.Request().Context())
+			if err != nil {
+				return err
+			}
+			st.w.event(e.Agents.hub.eventID(ev.id), "presence", data)
+			return nil
+		}
+		if data := presenceJSON(ev.data, st.allowed); data != nil {
+			st.w.event(e.Agents.hub.eventID(ev.id), "presence", data)
+		}
+		return nil
+	})
+}
+
+// agentStream is what an agent's stream keeps while it idles.
+type agentStream struct {
+	hub     *AgentHub
+	w       *sseWriter
+	sub     *subscriber[models.TenantID, []models.ProjectCount]
+	tenant  models.TenantID
+	allowed []int64 // sorted; never nil, since nil would mean every project
+}
+
+func (st *agentStream) snapshot(ctx context.Context) ([]byte, error) {
+	counts, err := st.hub.store.ProjectCounts(ctx, st.tenant, st.allowed)
+	if err != nil {
+		return nil, err
+	}
+	return presenceJSON(counts, nil), nil
+}
+
+// openAgentStream authorises, subscribes and sends the first events. It is
+// apart from AgentStream so that its large frame is off the stack while
+// the stream idles: an idle stream's goroutine stack then shrinks further.
+func (e *Events) openAgentStream(c echo.Context) (*agentStream, error) {
+	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
+	if account == "" {
+		return nil, unauthorized("no_user", "the token does not name a user")
+	}
+	mine, err := e.Directory.AgentProjects(ctx, t, account)
+	if err != nil {
+		return nil, err
+	}
+	allowed := make([]int64, 0, len(mine)+1)
+	for _, p := range mine {
+		allowed = append(allowed, p.ID)
+	}
+	if key := c.QueryParam("project"); key != "" {
+		p, err := e.Store.ProjectByKey(ctx, t.ID, key)
+		switch {
+		case err == nil:
+			allowed = append(allowed, p.ID)
+		case !errors.Is(err, models.ErrNotFound):
+			return nil, err
+		}
+	}
+	slices.Sort(allowed)
+	st := &agentStream{hub: e.Agents, tenant: t.ID, allowed: slices.Clip(slices.Compact(allowed))}
+
+	h := e.Agents.hub
+	s, err := h.subscribe(t.ID, c.Request().Header.Get("Last-Event-ID"))
+	if err != nil {
+		return nil, refuseStream(c, err)
+	}
+	st.sub = s.sub
+	var first []byte
+	if !s.resumed || slices.ContainsFunc(s.replay, func(ev *hubEvent[models.TenantID, []models.ProjectCount]) bool { return ev.tomb }) {
+		if first, err = st.snapshot(ctx); err != nil {
+			h.unsubscribe(s.sub)
+			return nil, err
+		}
+	}
+	st.w = openStream(c)
+	if first != nil {
+		st.w.event(h.eventID(s.cursor), "presence", first)
+	} else {
+		for _, ev := range s.replay {
+			if data := presenceJSON(ev.data, st.allowed); data != nil {
+				st.w.event(h.eventID(ev.id), "presence", data)
+			}
+		}
+	}
+	if err := st.w.flush(); err != nil {
+		st.w.end()
+		h.unsubscribe(s.sub)
+		return nil, err
+	}
+	return st, nil
+}
+
+// presenceJSON encodes the counts of the allowed projects (all when
+// allowed is nil); nil when none of them is among the counts.
+func presenceJSON(counts []models.ProjectCount, allowed []int64) []byte {
+	ev := presenceEvent{Projects: make([]projectCount, 0, len(counts))}
+	for _, pc := range counts {
+		if _, ok := slices.BinarySearch(allowed, pc.ProjectID); ok || allowed == nil {
+			ev.Projects = append(ev.Projects, projectCount{Key: pc.Key, OnlineCount: pc.Online})
+		}
+	}
+	if allowed != nil && len(ev.Projects) == 0 {
+		return nil
+	}
+	data, _ := json.Marshal(ev) // plain structs: cannot fail
+	return data
+}
+
+// WidgetStream streams a widget's status to customers' pages: the current
+// status at once, then a "status" event whenever it changes. No token;
+// CORS as the status API; an unknown or disabled widget answers 404.
+func (e *Events) WidgetStream(c echo.Context) error {
+	w, watched, sub, err := e.openWidgetStream(c)
+	if err != nil || w == nil {
+		return err // nil with no stream: the refusal is already answered
+	}
+	defer e.Widgets.unsubscribe(watched, sub)
+	return pump(c.Request().Context(), w, sub, e.Widgets.cfg.clock, func(ev *hubEvent[string, widgetEvent]) error {
+		w.event(widgetEventID(e.Widgets.hub, ev.id, ev.data.etag), "status", ev.data.data)
+		return nil
+	})
+}
+
+// openWidgetStream subscribes and sends the first events; apart from
+// WidgetStream so that its frame is off the stack while the stream idles.
+func (e *Events) openWidgetStream(c echo.Context) (*sseWriter, *watchedWidget, *subscriber[string, widgetEvent], error) {
+	h := e.Widgets
+	lastID := c.Request().Header.Get("Last-Event-ID")
+	cur, watched, s, err := h.subscribe(c.Param("widgetId"), lastID)
+	allowCORS(c, cur) // also on the 404, like the status API
+	if err != nil {
+		return nil, nil, nil, refuseStream(c, err)
+	}
+	w := openStream(c)
+	// A client that resumes gets the events it missed; if its last known
+	// status (the id's third part) is still not the current one, because
+	// the widget changed while nobody here streamed it, the snapshot too.
+	snapshot := statusEvent(cur)
+	known := ""
+	if s.resumed {
+		_, known, _ = h.hub.parseEventID(lastID)
+		for _, ev := range s.replay {
+			w.event(widgetEventID(h.hub, ev.id, ev.data.etag), "status", ev.data.data)
+			known = ev.data.etag
+		}
+	}
+	if known != snapshot.etag {
+		w.event(widgetEventID(h.hub, s.cursor, snapshot.etag), "status", snapshot.data)
+	}
+	if err := w.flush(); err != nil {
+		w.end()
+		h.unsubscribe(watched, s.sub)
+		return nil, nil, nil, err
+	}
+	return w, watched, s.sub, nil
+}
+
+// widgetEventID is "<epoch>.<seq>.<etag>": the status a client has seen
+// travels with its Last-Event-ID.
+func widgetEventID(h *hub[string, widgetEvent], seq uint64, etag string) string {
+	return h.eventID(seq) + "." + etag
+}
+
+// refuseStream answers a stream the hub would not take.
+func refuseStream(c echo.Context, err error) error {
+	switch {
+	case errors.Is(err, errHubClosed):
+		return goAway(c)
+	case errors.Is(err, errTooManyStreams):
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "too_many_streams",
+			Message: "too many live streams are open; poll the status instead or try again later",
+			Header:  map[string]string{"Retry-After": strconv.Itoa(30)}}
+	}
+	return err
+}

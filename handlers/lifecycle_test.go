@@ -1,0 +1,211 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"agentpresence/app/jirasim"
+	"agentpresence/handlers/connect"
+	"agentpresence/models"
+)
+
+func statusOf(t *testing.T, err error) int {
+	t.Helper()
+	if err == nil {
+		return http.StatusNoContent
+	}
+	var se *jirasim.StatusError
+	if !errors.As(err, &se) {
+		t.Fatalf("not an HTTP status error: %v", err)
+	}
+	return se.Status
+}
+
+// sendInstall sends the site's install callback with its token replaced.
+func sendInstall(t *testing.T, site *jirasim.Site, token string, body func([]byte) []byte) error {
+	t.Helper()
+	req, err := site.InstallRequest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "-" {
+		if token == "" {
+			req.Header.Del("Authorization")
+		} else {
+			req.Header.Set("Authorization", "JWT "+token)
+		}
+	}
+	if body != nil {
+		raw, _ := io.ReadAll(req.Body)
+		nb := body(raw)
+		req.Body = io.NopCloser(bytes.NewReader(nb))
+		req.ContentLength = int64(len(nb))
+	}
+	return site.Send(req)
+}
+
+func TestLifecycle(t *testing.T) {
+	for _, dialect := range dialects(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			env := newJiraEnv(t, dialect)
+			site := env.newSite()
+			ctx := context.Background()
+
+			// First install: stored, secret sealed, tokens work.
+			tn := env.install(site)
+			if !tn.Active() || string(tn.SharedSecret) != string(site.SharedSecret()) {
+				t.Fatalf("installed tenant %+v", tn)
+			}
+			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+				t.Fatalf("token after install: %d %s", r.status, r.body)
+			}
+
+			// Reinstall with a new secret: same row, old tokens stop working.
+			oldToken := site.ContextToken("alice")
+			site.RotateSecret()
+			if err := site.Install(ctx); err != nil {
+				t.Fatal(err)
+			}
+			again, err := env.store.TenantByClientKey(ctx, site.ClientKey())
+			if err != nil || again.ID != tn.ID {
+				t.Fatalf("reinstall: %v id %d vs %d", err, again.ID, tn.ID)
+			}
+			r := env.call(nil, "", "GET", "/api/v1/settings", "", "Authorization", "JWT "+oldToken)
+			if r.status != http.StatusUnauthorized || r.errorCode(t) != "bad_signature" {
+				t.Fatalf("old token after reinstall: %d %s", r.status, r.body)
+			}
+			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+				t.Fatalf("new token after reinstall: %d %s", r.status, r.body)
+			}
+
+			// Disabled: 403 for the agent API; enabled again: works.
+			if err := site.Disable(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusForbidden || r.errorCode(t) != "tenant_disabled" {
+				t.Fatalf("disabled: %d %s", r.status, r.body)
+			}
+			if err := site.Enable(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+				t.Fatalf("enabled again: %d %s", r.status, r.body)
+			}
+
+			// Uninstalled: tokens stop at once, data kept.
+			if err := site.Uninstall(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "unknown_tenant" {
+				t.Fatalf("after uninstall: %d %s", r.status, r.body)
+			}
+			if _, err := env.store.TenantByClientKey(ctx, site.ClientKey()); err != nil {
+				t.Fatalf("uninstalled tenant's data is gone at once: %v", err)
+			}
+		})
+	}
+}
+
+func TestInstallRejections(t *testing.T) {
+	env := newJiraEnv(t, models.DialectSQLite)
+	site := env.newSite()
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installURL := env.app.URL + "/lifecycle/installed"
+	mutated := func(m func(*connect.Claims)) string {
+		tok, err := site.SignInstall("POST", installURL, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	hsToken := func() string {
+		// HS256 with the shared secret: the pre-signed-install way, refused.
+		c := claimsFor(site.ClientKey(), "", connect.QSH("POST", "/lifecycle/installed", "", ""), env.clock.Now())
+		return sign(t, jwt.SigningMethodHS256, c, site.SharedSecret())
+	}
+	wrongKey := func() string {
+		c := claimsFor(site.ClientKey(), "", connect.QSH("POST", "/lifecycle/installed", "", ""), env.clock.Now())
+		c.Audience = jwt.ClaimStrings{env.app.URL}
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+		tok.Header["kid"] = testKid
+		s, err := tok.SignedString(otherKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := []struct {
+		name   string
+		token  string
+		body   func([]byte) []byte
+		down   bool
+		status int
+	}{
+		{name: "unsigned", token: "", status: http.StatusUnauthorized},
+		{name: "HS256 with the shared secret", token: hsToken(), status: http.StatusUnauthorized},
+		{name: "signed by another key", token: wrongKey(), status: http.StatusUnauthorized},
+		{name: "wrong audience", token: mutated(func(c *connect.Claims) { c.Audience = jwt.ClaimStrings{"https://evil.example.com"} }), status: http.StatusUnauthorized},
+		{name: "unknown kid", token: withKid(mutated(nil), "no-such-key"), status: http.StatusUnauthorized},
+		{name: "expired", token: mutated(func(c *connect.Claims) {
+			c.ExpiresAt = jwt.NewNumericDate(env.clock.Now().Add(-time.Hour))
+			c.IssuedAt = jwt.NewNumericDate(env.clock.Now().Add(-2 * time.Hour))
+		}), status: http.StatusUnauthorized},
+		{name: "qsh of another request", token: mutated(func(c *connect.Claims) { c.QSH = connect.QSH("POST", "/lifecycle/uninstalled", "", "") }), status: http.StatusUnauthorized},
+		{name: "iss is not the body's clientKey", token: mutated(func(c *connect.Claims) { c.Issuer = "someone-else" }), status: http.StatusUnauthorized},
+		// A kid not in the cache yet, while the key server is down.
+		{name: "key server down", token: withKid(mutated(nil), "not-cached-yet"), down: true, status: http.StatusServiceUnavailable},
+		{name: "body not JSON", token: "-", body: func([]byte) []byte { return []byte("not json") }, status: http.StatusBadRequest},
+		{name: "no clientKey", token: "-", body: func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"clientKey"`), []byte(`"clientKeyX"`), 1)
+		}, status: http.StatusBadRequest},
+		{name: "no sharedSecret", token: "-", body: func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"sharedSecret"`), []byte(`"sharedSecretX"`), 1)
+		}, status: http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env.keysDown.Store(tt.down)
+			defer env.keysDown.Store(false)
+			got := statusOf(t, sendInstall(t, site, tt.token, tt.body))
+			if got != tt.status {
+				t.Fatalf("status %d, want %d", got, tt.status)
+			}
+			if _, err := env.store.TenantByClientKey(context.Background(), site.ClientKey()); !errors.Is(err, models.ErrNotFound) {
+				t.Fatalf("a rejected install was stored: %v", err)
+			}
+		})
+	}
+	// Audience with a trailing slash is the same app.
+	tok := mutated(func(c *connect.Claims) { c.Audience = jwt.ClaimStrings{env.app.URL + "/"} })
+	if got := statusOf(t, sendInstall(t, site, tok, nil)); got != http.StatusNoContent {
+		t.Fatalf("audience with trailing slash: %d", got)
+	}
+	// The secrets and tokens never reach the logs.
+	env.logsMu.Lock()
+	logs := env.logs.String()
+	env.logsMu.Unlock()
+	if strings.Contains(logs, string(site.SharedSecret())) || strings.Contains(logs, tok) {
+		t.Fatal("a shared secret or a token was logged")
+	}
+}
+
+// withKid re-signs an install token under another key id.
+func withKid(token, kid string) string {
+	tok, _ := jwt.ParseWithClaims(token, &connect.Claims{}, func(*jwt.Token) (any, error) { return &installKey().PublicKey, nil })
+	tok.Header["kid"] = kid
+	s, _ := tok.SignedString(installKey())
+	return s
+}

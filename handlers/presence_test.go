@@ -1,0 +1,413 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"agentpresence/app/jirasim"
+	"agentpresence/models"
+)
+
+type meJSON struct {
+	AccountID string `json:"accountId"`
+	Project   *struct {
+		Key         string     `json:"key"`
+		Online      bool       `json:"online"`
+		Until       *time.Time `json:"until"`
+		Source      string     `json:"source"`
+		OnlineCount int        `json:"onlineCount"`
+	} `json:"project"`
+	IsAgent  bool `json:"isAgent"`
+	Projects []struct {
+		Key         string `json:"key"`
+		Online      bool   `json:"online"`
+		OnlineCount int    `json:"onlineCount"`
+	} `json:"projects"`
+	CanPutOthersOffline bool `json:"canPutOthersOffline"`
+}
+
+func (env *jiraEnv) me(site *jirasim.Site, user, project string) meJSON {
+	env.t.Helper()
+	r := env.call(site, user, "GET", "/api/v1/me?project="+project, "")
+	if r.status != http.StatusOK {
+		env.t.Fatalf("GET /me as %s: %d %s", user, r.status, r.body)
+	}
+	var m meJSON
+	r.decode(env.t, &m)
+	return m
+}
+
+func (env *jiraEnv) events(tenant models.TenantID) []models.Event {
+	env.t.Helper()
+	evs, err := env.store.Events(context.Background(), tenant, models.EventFilter{})
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	return evs
+}
+
+func (env *jiraEnv) widgetOf(tenant models.TenantID, key string) string {
+	env.t.Helper()
+	p, err := env.store.ProjectByKey(context.Background(), tenant, key)
+	if err != nil {
+		env.t.Fatal(err)
+	}
+	return p.WidgetID
+}
+
+func TestPresenceFlow(t *testing.T) {
+	for _, dialect := range dialects(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			env := newJiraEnv(t, dialect)
+			site := env.newSite()
+			tn := env.install(site)
+
+			m := env.me(site, "alice", "HELP")
+			if m.Project == nil || m.Project.Online || m.Project.OnlineCount != 0 || !m.IsAgent || len(m.Projects) != 2 {
+				t.Fatalf("offline by default: %+v", m)
+			}
+			wid := env.widgetOf(tn.ID, "HELP")
+			pub := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
+			if pub.status != http.StatusOK || !strings.Contains(string(pub.body), `"online":false`) || !strings.Contains(string(pub.body), `"requiresLogin":true`) {
+				t.Fatalf("public status while nobody is online: %d %s", pub.status, pub.body)
+			}
+			offETag := pub.header.Get("ETag")
+
+			// Online in HELP only.
+			r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"project","project":"HELP"}`)
+			if r.status != http.StatusOK {
+				t.Fatalf("go online: %d %s", r.status, r.body)
+			}
+			var after meJSON
+			r.decode(t, &after)
+			if !after.Project.Online || after.Project.OnlineCount != 1 || after.Project.Source != "manual" {
+				t.Fatalf("state after going online: %+v", after.Project)
+			}
+			for _, p := range after.Projects {
+				if p.Key == "IT" && (p.Online || p.OnlineCount != 0) {
+					t.Fatalf("IT changed too: %+v", p)
+				}
+			}
+			pub = env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
+			if !strings.Contains(string(pub.body), `"online":true`) || !strings.Contains(string(pub.body), `"requiresLogin":false`) || pub.header.Get("ETag") == offETag {
+				t.Fatalf("public status with alice online: %s (etag %s)", pub.body, pub.header.Get("ETag"))
+			}
+			if c := pub.header.Get("Cache-Control"); !strings.Contains(c, "max-age=") {
+				t.Fatalf("Cache-Control %q", c)
+			}
+			// Conditional request.
+			nm := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "", "If-None-Match", pub.header.Get("ETag"))
+			if nm.status != http.StatusNotModified {
+				t.Fatalf("If-None-Match with the current ETag: %d", nm.status)
+			}
+			// The same request again is a no-op: no second event.
+			env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"project","project":"HELP"}`)
+			if n := len(env.events(tn.ID)); n != 1 {
+				t.Fatalf("%d events after one effective change and one no-op", n)
+			}
+
+			// All projects, for one hour.
+			r = env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"all","project":"HELP","durationMinutes":60}`)
+			if r.status != http.StatusOK {
+				t.Fatalf("all projects: %d %s", r.status, r.body)
+			}
+			r.decode(t, &after)
+			for _, p := range after.Projects {
+				if !p.Online || p.OnlineCount != 1 {
+					t.Fatalf("after going online everywhere: %+v", after.Projects)
+				}
+			}
+			if after.Project.Until == nil || !after.Project.Until.Equal(env.clock.Now().Add(time.Hour)) {
+				t.Fatalf("until %v, want now+1h", after.Project.Until)
+			}
+			if n := len(env.events(tn.ID)); n != 2 {
+				t.Fatalf("%d events, want 2 (IT went online)", n)
+			}
+
+			// Offline everywhere: the widget flips back with the last agent.
+			env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":false,"scope":"all"}`)
+			pub = env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
+			if !strings.Contains(string(pub.body), `"online":false`) || pub.header.Get("ETag") != offETag {
+				t.Fatalf("after the last agent left: %s", pub.body)
+			}
+			evs := env.events(tn.ID)
+			if len(evs) != 4 {
+				t.Fatalf("%d events, want 4", len(evs))
+			}
+			for _, e := range evs {
+				if e.AccountID != "alice" || e.Source != models.SourceManual {
+					t.Fatalf("event %+v", e)
+				}
+			}
+		})
+	}
+}
+
+func TestNonAgentCannotGoOnline(t *testing.T) {
+	env := newJiraEnv(t, models.DialectSQLite)
+	site := env.newSite()
+	tn := env.install(site)
+	r := env.call(site, "carol", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+	if r.status != http.StatusForbidden || r.errorCode(t) != "not_an_agent" {
+		t.Fatalf("customer going online: %d %s", r.status, r.body)
+	}
+	r = env.call(site, "bob", "PUT", "/api/v1/me/status", `{"online":true,"project":"IT"}`)
+	if r.status != http.StatusForbidden {
+		t.Fatalf("bob online in IT, where he is no agent: %d %s", r.status, r.body)
+	}
+	if n := len(env.events(tn.ID)); n != 0 {
+		t.Fatalf("refused requests wrote %d events", n)
+	}
+}
+
+func TestBadStatusRequests(t *testing.T) {
+	env := newJiraEnv(t, models.DialectSQLite)
+	site := env.newSite()
+	tn := env.install(site)
+	tests := []struct {
+		name, body string
+		status     int
+		field      string
+	}{
+		{"not JSON", `{"online":`, 400, ""},
+		{"wrong type", `{"online":"yes","project":"HELP"}`, 400, "online"},
+		{"online missing", `{"project":"HELP"}`, 400, "online"},
+		{"unknown field", `{"online":true,"project":"HELP","color":"red"}`, 400, "color"},
+		{"duration zero", `{"online":true,"project":"HELP","durationMinutes":0}`, 400, "durationMinutes"},
+		{"duration too long", `{"online":true,"project":"HELP","durationMinutes":1441}`, 400, "durationMinutes"},
+		{"duration with offline", `{"online":false,"project":"HELP","durationMinutes":30}`, 400, "durationMinutes"},
+		{"bad scope", `{"online":true,"scope":"galaxy","project":"HELP"}`, 400, "scope"},
+		{"project scope without project", `{"online":true,"scope":"project"}`, 400, "project"},
+		{"unknown project", `{"online":true,"project":"NOPE"}`, 404, ""},
+		{"two objects", `{"online":true,"project":"HELP"}{}`, 400, ""},
+		{"oversized", `{"online":true,"project":"HELP","x":"` + strings.Repeat("a", 20000) + `"}`, 413, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := env.call(site, "alice", "PUT", "/api/v1/me/status", tt.body)
+			if r.status != tt.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
+			}
+			var e errorJSON
+			r.decode(t, &e)
+			if e.Error.Code == "" || e.Error.Message == "" {
+				t.Fatalf("error body %s", r.body)
+			}
+			if tt.field != "" && !strings.Contains(e.Error.Message, tt.field) {
+				t.Fatalf("message %q does not name %q", e.Error.Message, tt.field)
+			}
+		})
+	}
+	if n := len(env.events(tn.ID)); n != 0 {
+		t.Fatalf("bad requests wrote %d events", n)
+	}
+	if m := env.me(site, "alice", "HELP"); m.Project.Online {
+		t.Fatal("a bad request changed the state")
+	}
+}
+
+// TestAdminPutOffline: only a user who is Jira administrator AND project
+// administrator may put someone else offline; the four combinations.
+func TestAdminPutOffline(t *testing.T) {
+	for _, dialect := range dialects(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			env := newJiraEnv(t, dialect)
+			site := env.newSite()
+			tn := env.install(site)
+			combos := []struct {
+				jiraAdmin, projectAdmin bool
+			}{{false, false}, {true, false}, {false, true}, {true, true}}
+			for i, c := range combos {
+				actor := fmt.Sprintf("admin%d", i)
+				spec := jirasim.UserSpec{AccountID: actor, DisplayName: actor, JiraAdmin: c.jiraAdmin}
+				if c.projectAdmin {
+					spec.ProjectAdmin = []string{"HELP"}
+				}
+				if err := site.AddUser(spec); err != nil {
+					t.Fatal(err)
+				}
+				env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+				before := len(env.events(tn.ID))
+				m := env.me(site, actor, "HELP")
+				r := env.call(site, actor, "POST", "/api/v1/projects/HELP/agents/alice/offline", `{"reason":"end of shift"}`)
+				allowed := c.jiraAdmin && c.projectAdmin
+				if m.CanPutOthersOffline != allowed {
+					t.Errorf("%+v: canPutOthersOffline %v", c, m.CanPutOthersOffline)
+				}
+				if allowed {
+					if r.status != http.StatusOK {
+						t.Fatalf("%+v: %d %s", c, r.status, r.body)
+					}
+					evs := env.events(tn.ID)
+					last := evs[0]
+					if len(evs) != before+1 || last.Source != models.SourceAdmin || last.ActorAccountID != actor || last.Reason != "end of shift" || last.ToOnline {
+						t.Fatalf("%+v: event %+v", c, last)
+					}
+				} else {
+					if r.status != http.StatusForbidden {
+						t.Fatalf("%+v: %d %s", c, r.status, r.body)
+					}
+					if len(env.events(tn.ID)) != before || !env.me(site, "alice", "HELP").Project.Online {
+						t.Fatalf("%+v: a refused put-offline changed something", c)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestOnlineAgentsList(t *testing.T) {
+	env := newJiraEnv(t, models.DialectSQLite)
+	site := env.newSite()
+	env.install(site)
+	env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP","durationMinutes":30}`)
+	env.clock.Advance(time.Minute)
+	env.call(site, "bob", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+	r := env.call(site, "bob", "GET", "/api/v1/projects/HELP/agents", "")
+	var list struct {
+		Count  int `json:"count"`
+		Agents []struct {
+			AccountID string     `json:"accountId"`
+			Until     *time.Time `json:"until"`
+			Source    string     `json:"source"`
+		} `json:"agents"`
+	}
+	r.decode(t, &list)
+	if list.Count != 2 || list.Agents[0].AccountID != "alice" || list.Agents[0].Until == nil || list.Agents[1].AccountID != "bob" || list.Agents[1].Until != nil {
+		t.Fatalf("online list %s", r.body)
+	}
+	if r := env.call(site, "carol", "GET", "/api/v1/projects/HELP/agents", ""); r.status != http.StatusForbidden {
+		t.Fatalf("a customer read the online list: %d", r.status)
+	}
+}
+
+// TestConcurrentTabs: one agent toggles from several tabs at once; one
+// consistent state and one event per effective change.
+func TestConcurrentTabs(t *testing.T) {
+	for _, dialect := range dialects(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			env := newJiraEnv(t, dialect)
+			site := env.newSite()
+			tn := env.install(site)
+			env.me(site, "alice", "HELP") // memberships known before the race
+			var wg sync.WaitGroup
+			for range 10 {
+				wg.Go(func() {
+					env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+				})
+			}
+			wg.Wait()
+			if n := len(env.events(tn.ID)); n != 1 {
+				t.Fatalf("%d events for one effective change", n)
+			}
+			if m := env.me(site, "alice", "HELP"); !m.Project.Online || m.Project.OnlineCount != 1 {
+				t.Fatalf("state %+v", m.Project)
+			}
+		})
+	}
+}
+
+func TestPublicCORS(t *testing.T) {
+	env := newJiraEnv(t, models.DialectSQLite)
+	site := env.newSite()
+	tn := env.install(site)
+	env.me(site, "ada", "HELP") // projects become known on first use
+	wid := env.widgetOf(tn.ID, "HELP")
+	r := env.call(site, "ada", "PUT", "/api/v1/projects/HELP/settings",
+		`{"widgetEnabled":true,"unavailableMessage":"Back at 9","allowedOrigins":["https://www.example.com"]}`)
+	if r.status != http.StatusOK {
+		t.Fatalf("settings: %d %s", r.status, r.body)
+	}
+	for origin, allowed := range map[string]bool{
+		"https://www.example.com": true, site.BaseURL(): true, "https://evil.example.net": false, "http://www.example.com": false,
+	} {
+		r := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "", "Origin", origin)
+		got := r.header.Get("Access-Control-Allow-Origin")
+		if allowed && got != origin || !allowed && got != "" {
+			t.Errorf("origin %s: Access-Control-Allow-Origin %q", origin, got)
+		}
+		if !strings.Contains(string(r.body), "Back at 9") {
+			t.Errorf("message not served: %s", r.body)
+		}
+	}
+	// Disabled widget and unknown widget answer alike.
+	env.call(site, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":false,"unavailableMessage":"","allowedOrigins":[]}`)
+	disabled := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
+	unknown := env.call(nil, "", "GET", "/public/v1/widgets/w_nothing/status", "")
+	if disabled.status != 404 || unknown.status != 404 || string(disabled.body) != string(unknown.body) {
+		t.Fatalf("disabled %d %s vs unknown %d %s", disabled.status, disabled.body, unknown.status, unknown.body)
+	}
+}
+
+func TestProjectSettingsAndRotation(t *testing.T) {
+	env := newJiraEnv(t, models.DialectSQLite)
+	site := env.newSite()
+	tn := env.install(site)
+	env.me(site, "ada", "HELP")
+	old := env.widgetOf(tn.ID, "HELP")
+	if r := env.call(site, "bob", "POST", "/api/v1/projects/HELP/widget/rotate", ""); r.status != http.StatusForbidden {
+		t.Fatalf("agent rotated the widget: %d", r.status)
+	}
+	r := env.call(site, "ada", "POST", "/api/v1/projects/HELP/widget/rotate", "")
+	var s struct {
+		WidgetID string `json:"widgetId"`
+	}
+	r.decode(t, &s)
+	if r.status != 200 || s.WidgetID == old || s.WidgetID == "" {
+		t.Fatalf("rotate: %d %s", r.status, r.body)
+	}
+	if r := env.call(nil, "", "GET", "/public/v1/widgets/"+old+"/status", ""); r.status != 404 {
+		t.Fatalf("old widget id still answers: %d", r.status)
+	}
+	if r := env.call(nil, "", "GET", "/public/v1/widgets/"+s.WidgetID+"/status", ""); r.status != 200 {
+		t.Fatalf("new widget id: %d", r.status)
+	}
+	for _, bad := range []string{
+		`{"widgetEnabled":true,"unavailableMessage":"x","allowedOrigins":["javascript:alert(1)"]}`,
+		`{"widgetEnabled":true,"unavailableMessage":"x","allowedOrigins":["https://a.com/path"]}`,
+		`{"widgetEnabled":true,"unavailableMessage":"x","allowedOrigins":["https://*.a.com"]}`,
+		`{"widgetEnabled":true,"unavailableMessage":"` + strings.Repeat("x", 1001) + `","allowedOrigins":[]}`,
+		`{"widgetEnabled":true,"allowedOrigins":[]}`,
+	} {
+		if r := env.call(site, "ada", "PUT", "/api/v1/projects/HELP/settings", bad); r.status != 400 {
+			t.Errorf("accepted %s: %d", bad, r.status)
+		}
+	}
+	if r := env.call(site, "bob", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,"unavailableMessage":"","allowedOrigins":[]}`); r.status != 403 {
+		t.Fatalf("agent changed settings: %d", r.status)
+	}
+	// Tenant settings: Jira admins only.
+	if r := env.call(site, "bob", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":15}`); r.status != 403 {
+		t.Fatalf("agent changed tenant settings: %d", r.status)
+	}
+	if r := env.call(site, "ada", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":15}`); r.status != 200 || !strings.Contains(string(r.body), `"autoOfflineMinutes":15`) {
+		t.Fatalf("admin set auto-offline: %d %s", r.status, r.body)
+	}
+	if r := env.call(site, "ada", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":-1}`); r.status != 400 {
+		t.Fatalf("negative auto-offline accepted: %d", r.status)
+	}
+}
+
+// TestJiraDownFallsBackToStoredMemberships: once known, memberships keep
+// working while Jira is unreachable; never known, the answer is 502.
+func TestJiraDownFallsBackToStoredMemberships(t *testing.T) {
+	env := newJiraEnv(t, models.DialectSQLite)
+	site := env.newSite()
+	env.install(site)
+	env.me(site, "alice", "HELP")
+	site.SetDown(true)
+	env.clock.Advance(10 * time.Minute) // stored list is stale now
+	r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+	if r.status != http.StatusOK {
+		t.Fatalf("with Jira down and a known list: %d %s", r.status, r.body)
+	}
+	r = env.call(site, "bob", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+	if r.status != http.StatusBadGateway {
+		t.Fatalf("with Jira down and nothing known: %d %s", r.status, r.body)
+	}
+}

@@ -1,0 +1,39 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"agentpresence/app/jirasim"
+	"agentpresence/models"
+)
+
+func TestWebhooksRecordActivity(t *testing.T) {
+	env := newJiraEnv(t, models.DialectSQLite)
+	site := env.newSite()
+	tn := env.install(site)
+	ctx := context.Background()
+	for _, ev := range []struct{ event, user string }{
+		{jirasim.WebhookCommentCreated, "alice"}, {jirasim.WebhookIssueUpdated, "bob"},
+	} {
+		if err := site.SendWebhook(ctx, ev.event, ev.user); err != nil {
+			t.Fatalf("%s: %v", ev.event, err)
+		}
+	}
+	if n, err := env.store.FlushActivity(ctx, env.activity); err != nil || n != 2 {
+		t.Fatalf("flush: %d %v", n, err)
+	}
+	for _, who := range []string{"alice", "bob"} {
+		at, err := env.store.LastActivity(ctx, tn.ID, who)
+		if err != nil || at == nil || !at.Equal(env.clock.Now()) {
+			t.Fatalf("%s last activity %v %v", who, at, err)
+		}
+	}
+	// A webhook needs the real qsh: a context token is refused.
+	r := env.call(site, "alice", "POST", "/webhooks/activity", `{"webhookEvent":"comment_created"}`)
+	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "qsh") {
+		t.Fatalf("webhook with a context token: %d %s", r.status, r.body)
+	}
+}

@@ -1,0 +1,134 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"agentpresence/models"
+)
+
+// Job is one piece of background work. Run does one pass and returns; a
+// pass may be repeated or run on several replicas at once without harm.
+type Job interface {
+	Run(ctx context.Context) error
+}
+
+// ScheduleStore carries out due scheduled switches.
+type ScheduleStore interface {
+	ApplyDueSchedules(ctx context.Context, now time.Time, limit int) (int, []models.Event, error)
+}
+
+// ExpiryStore ends online periods that are over.
+type ExpiryStore interface {
+	ExpireOnline(ctx context.Context, now time.Time) ([]models.Event, error)
+}
+
+// InactivityStore puts silent agents offline.
+type InactivityStore interface {
+	SweepInactive(ctx context.Context, now time.Time) ([]models.Event, error)
+}
+
+// ActivityStore writes buffered activity.
+type ActivityStore interface {
+	FlushActivity(ctx context.Context, b *models.ActivityBuffer) (int, error)
+}
+
+// RetentionStore deletes what uninstalled tenants left.
+type RetentionStore interface {
+	PurgeUninstalled(ctx context.Context, before time.Time) (int, error)
+}
+
+// maxScheduleBatches bounds one Schedules pass, so that a backlog (a
+// runner back after a pause, thousands due at 09:00) is worked off in a few
+// seconds without one pass running for ever.
+const maxScheduleBatches = 10
+
+// Schedules switches agents whose weekly schedule reached a transition.
+type Schedules struct {
+	Store ScheduleStore
+	Now   func() time.Time
+	// Batch is how many due agents one store call takes; 0 means
+	// models.DefaultScheduleBatch.
+	Batch int
+}
+
+// Run applies the due switches, batch after batch while batches come back
+// full.
+func (j *Schedules) Run(ctx context.Context) error {
+	batch := j.Batch
+	if batch <= 0 {
+		batch = models.DefaultScheduleBatch
+	}
+	for range maxScheduleBatches {
+		applied, _, err := j.Store.ApplyDueSchedules(ctx, j.Now(), batch)
+		if err != nil {
+			return fmt.Errorf("apply schedules: %w", err)
+		}
+		// Fewer than a batch: nothing more is due, or other replicas have
+		// the rest.
+		if applied < batch {
+			return nil
+		}
+	}
+	return nil
+}
+
+// Expiry ends "online for …" periods at their end.
+type Expiry struct {
+	Store ExpiryStore
+	Now   func() time.Time
+}
+
+// Run expires the periods that are over.
+func (j *Expiry) Run(ctx context.Context) error {
+	if _, err := j.Store.ExpireOnline(ctx, j.Now()); err != nil {
+		return fmt.Errorf("expire online: %w", err)
+	}
+	return nil
+}
+
+// Inactivity puts agents offline after their tenant's auto-offline limit.
+type Inactivity struct {
+	Store InactivityStore
+	Now   func() time.Time
+}
+
+// Run sweeps the silent agents.
+func (j *Inactivity) Run(ctx context.Context) error {
+	if _, err := j.Store.SweepInactive(ctx, j.Now()); err != nil {
+		return fmt.Errorf("sweep inactive: %w", err)
+	}
+	return nil
+}
+
+// ActivityFlush writes the replica's buffered heartbeats. Each replica has
+// its own buffer, so this job runs on every replica, never under the
+// shared lock.
+type ActivityFlush struct {
+	Store  ActivityStore
+	Buffer *models.ActivityBuffer
+}
+
+// Run flushes the buffer; what fails to be written stays for the next run.
+func (j *ActivityFlush) Run(ctx context.Context) error {
+	if _, err := j.Store.FlushActivity(ctx, j.Buffer); err != nil {
+		return fmt.Errorf("flush activity: %w", err)
+	}
+	return nil
+}
+
+// Retention purges tenants uninstalled longer ago than Keep.
+type Retention struct {
+	Store RetentionStore
+	Now   func() time.Time
+	Keep  time.Duration
+}
+
+// Run purges the tenants past retention.
+func (j *Retention) Run(ctx context.Context) error {
+	if _, err := j.Store.PurgeUninstalled(ctx, j.Now().Add(-j.Keep)); err != nil {
+		return fmt.Errorf("purge uninstalled: %w", err)
+	}
+	return nil
+}
