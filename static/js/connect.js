@@ -94,10 +94,11 @@ export async function users(ids) {
 
 /**
  * live keeps a page current: Server-Sent Events from /api/v1/events while
- * the server offers them, else polling. onPresence gets each presence event;
- * refresh is called on each poll. html[data-live] says which is in use.
+ * the server offers them, else polling. onPresence gets each presence event
+ * (the counts of the user's projects and of project); refresh is called on
+ * each poll. html[data-live] says which is in use.
  */
-export function live({ onPresence, refresh, pollMs = 15_000 }) {
+export function live({ onPresence, refresh, project = '', pollMs = 15_000 }) {
   let source = null;
   let pollTimer = 0;
   let retryMs = 60_000;
@@ -110,7 +111,9 @@ export function live({ onPresence, refresh, pollMs = 15_000 }) {
   const connect = async () => {
     let tok;
     try { tok = await token(); } catch { poll(); return; }
-    source = new EventSource(new URL('api/v1/events?jwt=' + encodeURIComponent(tok), BASE));
+    const q = new URLSearchParams({ jwt: tok });
+    if (project) q.set('project', project);
+    source = new EventSource(new URL('api/v1/events?' + q, BASE));
     let opened = false;
     source.addEventListener('open', () => {
       opened = true;

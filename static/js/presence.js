@@ -228,6 +228,7 @@ await refresh();
 heartbeat();
 live({
   refresh,
+  project,
   onPresence(data) {
     const p = (data.projects || []).find((x) => x.key === project);
     if (p) renderCounter(p.onlineCount);

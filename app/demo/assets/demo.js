@@ -112,14 +112,23 @@
     $('open-schedule').addEventListener('click', function () { openDialog('schedule-dialog'); });
     refresh();
     var poll = setInterval(function () { if (!document.hidden) refresh(); }, 5000);
-    token().then(function (t) {
-      var es = new EventSource('/api/v1/events?jwt=' + enc(t));
-      es.addEventListener('open', function () { clearInterval(poll); });
-      es.addEventListener('presence', refresh);
-      es.addEventListener('error', function () {
-        if (es.readyState === 2) { clearInterval(poll); poll = setInterval(refresh, 5000); }
-      });
-    });
+    var stream = function () {
+      token().then(function (t) {
+        var es = new EventSource('/api/v1/events?project=' + enc(project) + '&jwt=' + enc(t));
+        var opened = false;
+        es.addEventListener('open', function () { opened = true; clearInterval(poll); });
+        es.addEventListener('presence', refresh);
+        es.addEventListener('error', function () {
+          if (es.readyState !== 2) return;
+          // Ended or refused (an expired token): poll, and come back with a
+          // fresh token if the stream had worked.
+          clearInterval(poll);
+          poll = setInterval(function () { if (!document.hidden) refresh(); }, 5000);
+          if (opened) { cached = null; setTimeout(stream, 2000); }
+        });
+      }).catch(function () { /* keep polling */ });
+    };
+    stream();
   }
   for (var id of ['as', 'theme']) {
     var sel = $(id);

@@ -142,7 +142,8 @@ await step('agent goes online: counter 1 (green), portal icon online without rel
   await alice.frame.locator(`#agents [data-account="${ALICE}"] .name:text("Alice Agent (you)")`).waitFor();
   const ms = await waitFlip(footer, chat, true, alice.frame);
   timings.push(['online', ms]);
-  console.log(`     click → portal icon online: ${ms} ms`);
+  const how = await alice.frame.locator('html').getAttribute('data-live');
+  console.log(`     click → portal icon online: ${ms} ms (the dialog follows by ${how === 'sse' ? 'live events' : 'polling'})`);
   const text = await footer.locator(chat + " .w").innerText();
   check(text.includes('Chat online') && !text.includes('Log in or register'), 'online text: ' + text);
   await alice.page.locator('#presence-count[data-online="true"]:text("1")').waitFor({ timeout: 15_000 });
