@@ -90,6 +90,12 @@ async function loadAgents() {
 
 function renderAgents() {
   if (confirming && !agents.some((a) => a.accountId === confirming)) confirming = '';
+  // A live update re-renders the list; whoever had the focus in it keeps it.
+  const active = document.activeElement;
+  if (!focusNext && active && $('agents').contains(active) && active.dataset.action) {
+    const row = active.closest('[data-account]');
+    if (row) focusNext = { account: row.dataset.account, action: active.dataset.action };
+  }
   $('agents-empty').hidden = agents.length > 0;
   $('agents').replaceChildren(...agents.map((a) => agentRow(a, names.get(a.accountId))));
   if (focusNext) {
