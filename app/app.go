@@ -19,6 +19,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"agentpresence/app/demo"
 	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
@@ -45,6 +46,9 @@ type App struct {
 	agentEvents  *handlers.AgentHub
 	widgetEvents *handlers.WidgetHub
 	bus          *pgbus.Bus
+
+	// demo plays Jira around the app in demo mode; nil otherwise.
+	demo *demo.Host
 }
 
 // Options carry what tests replace: the clock and the HTTP client used for
@@ -101,6 +105,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log))
 	widgetEvents := handlers.NewWidgetHub(board, handlers.WithHubLogger(log))
 	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: opts.HTTPClient, Now: opts.Now}
+	var demoHost *demo.Host
+	var connectScript string
+	var frameAncestors []string
+	if cfg.Demo {
+		demoHost, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: store, HTTPClient: opts.HTTPClient, Log: log,
+			HistoryStore: func(ctx context.Context, now func() time.Time) (*models.Store, error) {
+				return models.Open(ctx, models.StoreConfig{URL: cfg.DatabaseURL, Box: box, Now: now, Log: log})
+			}})
+		if err != nil {
+			_ = store.Close()
+			return nil, err
+		}
+		// The simulated Jira signs installs with its own key.
+		cfg.InstallKeysURL = demoHost.KeysURL()
+		connectScript, frameAncestors = demoHost.ConnectScript(), demoHost.Origins()
+	}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      store,
 		Descriptor: descriptor,
@@ -120,11 +140,20 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Limits:     limits(cfg),
 		TrustProxy: cfg.TrustProxy,
 
-		AgentEvents:  agentEvents,
-		WidgetEvents: widgetEvents,
+		ConnectScript:  connectScript,
+		FrameAncestors: frameAncestors,
+		AgentEvents:    agentEvents,
+		WidgetEvents:   widgetEvents,
 	})
+	var handler http.Handler = e
+	if demoHost != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/demo/", demoHost)
+		mux.Handle("/", e)
+		handler = mux
+	}
 	srv := &http.Server{
-		Handler:           e,
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -139,7 +168,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		return nil, err
 	}
 	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity,
-		jobs: runner, agentEvents: agentEvents, widgetEvents: widgetEvents}, nil
+		jobs: runner, agentEvents: agentEvents, widgetEvents: widgetEvents, demo: demoHost}, nil
 }
 
 // Start listens for other replicas' changes (PostgreSQL), starts the jobs,
@@ -165,6 +194,14 @@ func (a *App) Start() error {
 		}
 	}()
 	a.log.Info("listening", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL)
+	if a.demo != nil {
+		// Jira installs the app once it answers.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.demo.Start(ctx); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

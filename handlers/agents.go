@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -336,7 +337,12 @@ func (a *Agents) PutOffline(c echo.Context) error {
 	if !jiraAdmin || !projectAdmin {
 		return apiError(http.StatusForbidden, "forbidden", "putting an agent offline needs both Jira administrator and project administrator permissions")
 	}
-	target := c.Param("accountId")
+	// Account ids hold a colon ("557058:…"), which clients escape; echo
+	// hands path parameters over as they came.
+	target, err := url.PathUnescape(c.Param("accountId"))
+	if err != nil || target == "" {
+		return badRequest("invalid_account", "the account id in the path is not valid")
+	}
 	ids := []int64{p.ID}
 	if req.Scope == "all" {
 		// Every other project where the target is online and the caller

@@ -88,10 +88,12 @@ func (d *Directory) AgentProjects(ctx context.Context, t models.Tenant, accountI
 	return fresh, nil
 }
 
-func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
+// SyncProjects records the tenant's service desk projects as Jira lists
+// them now, and returns them with the ids Jira uses in permission checks.
+func (d *Directory) SyncProjects(ctx context.Context, t models.Tenant) ([]models.Project, []int64, error) {
 	desks, err := d.Jira.ServiceDesks(ctx, site(t))
 	if err != nil {
-		return nil, jiraFailure("list service desks", err)
+		return nil, nil, jiraFailure("list service desks", err)
 	}
 	refs := make([]models.ProjectRef, 0, len(desks))
 	ids := make([]int64, 0, len(desks))
@@ -104,6 +106,14 @@ func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID stri
 		ids = append(ids, id)
 	}
 	projects, err := d.Store.SyncProjects(ctx, t.ID, refs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return projects, ids, nil
+}
+
+func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
+	projects, ids, err := d.SyncProjects(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -145,15 +155,7 @@ func (d *Directory) Project(ctx context.Context, t models.Tenant, key string) (m
 
 // syncProjects records the site's service desk projects as Jira lists them.
 func (d *Directory) syncProjects(ctx context.Context, t models.Tenant) error {
-	desks, err := d.Jira.ServiceDesks(ctx, site(t))
-	if err != nil {
-		return jiraFailure("list service desks", err)
-	}
-	refs := make([]models.ProjectRef, 0, len(desks))
-	for _, sd := range desks {
-		refs = append(refs, models.ProjectRef{JiraID: sd.ProjectID, ServiceDeskID: sd.ID, Key: sd.ProjectKey, Name: sd.ProjectName})
-	}
-	_, err = d.Store.SyncProjects(ctx, t.ID, refs)
+	_, _, err := d.SyncProjects(ctx, t)
 	return err
 }
 

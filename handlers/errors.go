@@ -91,6 +91,9 @@ func classify(err error) *APIError {
 		return apiError(httpErr.Code, code, msg)
 	}
 	switch {
+	case errors.Is(err, context.Canceled):
+		// The client went away; nobody reads the answer, nothing failed here.
+		return apiError(statusClientClosed, "client_closed", "the client closed the request")
 	case errors.Is(err, models.ErrNotFound):
 		return apiError(http.StatusNotFound, "not_found", "not found")
 	case errors.Is(err, models.ErrNotAnAgent):
@@ -107,6 +110,10 @@ func classify(err error) *APIError {
 	}
 	return apiError(http.StatusInternalServerError, "internal", "internal error")
 }
+
+// statusClientClosed is nginx's 499: the client closed the request before
+// the answer; logged as such rather than as a server error.
+const statusClientClosed = 499
 
 func requestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)

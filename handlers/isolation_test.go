@@ -132,6 +132,10 @@ func isolationExtraCases() map[string]struct{ method, path, body string } {
 		// The stream is read until its first event: A's counts only.
 		"GET /api/v1/events":      {"GET", "/api/v1/events?project=HELP", ""},
 		"PUT /api/v1/me/schedule": {"PUT", "/api/v1/me/schedule", `{"timezone":"UTC","enabled":true,"rules":[{"days":["mon"],"start":"01:00","end":"02:00"}],"exceptions":[]}`},
+		// The admin reads, asked for B's agent by name: nothing of B.
+		"GET /api/v1/admin/online": {"GET", "/api/v1/admin/online", ""},
+		"GET /api/v1/admin/events": {"GET", "/api/v1/admin/events?accountId=zoe-of-b&project=HELP", ""},
+		"GET /api/v1/admin/report": {"GET", "/api/v1/admin/report?project=HELP", ""},
 	}
 }
 

@@ -1,20 +1,50 @@
 package handlers
 
 import (
+	"context"
+	"errors"
+	"html"
 	"io/fs"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
+	"regexp"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"agentpresence/models"
 )
 
 // Pages serves the HTML pages Jira shows in iframes and the static files
 // they load.
 type Pages struct {
 	Assets fs.FS
+	// ConnectScript, when set, replaces Atlassian's all.js in every page:
+	// the demo host serves a local stand-in.
+	ConnectScript string
+	// FrameAncestors are origins allowed to frame the pages besides Jira's
+	// (the demo host on loopback).
+	FrameAncestors []string
+	// Portals finds the project behind a portal footer.
+	Portals PortalStore
+	// Directory lists the site's projects when a portal is not known yet.
+	Directory *Directory
 }
+
+// PortalStore is what the portal footer needs of the store.
+type PortalStore interface {
+	ProjectByServiceDesk(ctx context.Context, tenant models.TenantID, serviceDeskID string) (models.Project, error)
+}
+
+// ConnectScriptURL is Atlassian's Connect JavaScript API, loaded by every page.
+const ConnectScriptURL = "https://connect-cdn.atl-paas.net/all.js"
+
+// pagePolicy is the Content-Security-Policy of the pages, before frame-ancestors.
+const pagePolicy = "default-src 'self'; script-src 'self' https://connect-cdn.atl-paas.net; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data: https:; connect-src 'self'; base-uri 'none'; form-action 'self'; " +
+	"frame-ancestors https://*.atlassian.net https://*.jira.com 'self'"
 
 // PageNames lists the pages the descriptor points at; each is
 // static/pages/<name>.html.
@@ -30,14 +60,52 @@ func (p *Pages) Serve(name string) echo.HandlerFunc {
 		if err != nil {
 			return echo.NewHTTPError(http.StatusNotFound, "page not found")
 		}
+		page := string(body)
+		if p.ConnectScript != "" {
+			page = strings.ReplaceAll(page, ConnectScriptURL, html.EscapeString(p.ConnectScript))
+		}
+		if name == "portal-footer" {
+			if page, err = p.portalFooter(c, page); err != nil {
+				return err
+			}
+		}
 		h := c.Response().Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		// Only Jira may frame the pages.
-		h.Set("Content-Security-Policy", "frame-ancestors https://*.atlassian.net https://*.jira.com 'self'")
-		return c.HTMLBlob(http.StatusOK, body)
+		h.Set("Content-Security-Policy", strings.Join(append([]string{pagePolicy}, p.FrameAncestors...), " "))
+		return c.HTMLBlob(http.StatusOK, []byte(page))
 	}
+}
+
+// serviceDeskIDPattern is what Jira puts in {servicedesk.serviceDeskId}.
+var serviceDeskIDPattern = regexp.MustCompile(`^[0-9]{1,18}$`)
+
+// portalFooter renders the footer of the portal of the token's tenant: the
+// widget of the service desk's project (none when unknown or switched off)
+// and the portal's login link.
+func (p *Pages) portalFooter(c echo.Context, page string) (string, error) {
+	t, deskID := tenantOf(c), c.QueryParam("serviceDeskId")
+	var widget, login string
+	if serviceDeskIDPattern.MatchString(deskID) {
+		ctx := c.Request().Context()
+		proj, err := p.Portals.ProjectByServiceDesk(ctx, t.ID, deskID)
+		if errors.Is(err, models.ErrNotFound) && p.Directory != nil {
+			// A portal seen before any agent asked about projects.
+			if _, _, err = p.Directory.SyncProjects(ctx, t); err == nil {
+				proj, err = p.Portals.ProjectByServiceDesk(ctx, t.ID, deskID)
+			}
+		}
+		switch {
+		case err == nil && proj.WidgetEnabled:
+			widget = proj.WidgetID
+		case err != nil && !errors.Is(err, models.ErrNotFound):
+			return "", err
+		}
+		login = strings.TrimRight(t.BaseURL, "/") + "/servicedesk/customer/user/login?destination=" + url.QueryEscape("portal/"+deskID)
+	}
+	return strings.NewReplacer("{{widgetId}}", html.EscapeString(widget), "{{loginUrl}}", html.EscapeString(login)).Replace(page), nil
 }
 
 // Static serves static/ (scripts, styles, icons), with no listing.
@@ -51,6 +119,11 @@ func (p *Pages) Static(c echo.Context) error {
 	body, err := fs.ReadFile(p.Assets, "static"+name)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
+	}
+	if name == "/widget.js" {
+		// Loaded by <script> on customers' own sites.
+		c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+		c.Response().Header().Set("Cross-Origin-Resource-Policy", "cross-origin")
 	}
 	ctype := mime.TypeByExtension(path.Ext(name))
 	if ctype == "" {

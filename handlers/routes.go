@@ -34,6 +34,10 @@ type Deps struct {
 	// TrustProxy takes the client address from X-Forwarded-For; only behind
 	// a proxy that sets it, or anyone could pick their own address.
 	TrustProxy bool
+	// ConnectScript replaces Atlassian's all.js in the pages (demo mode).
+	ConnectScript string
+	// FrameAncestors are extra origins that may frame the pages (demo mode).
+	FrameAncestors []string
 
 	// AgentEvents and WidgetEvents are the live streams' hubs; app closes
 	// them before shutting the server down. NewServer builds them when nil.
@@ -71,12 +75,14 @@ func NewServer(d Deps) *echo.Echo {
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
-	pages := &Pages{Assets: d.Assets}
+	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
+		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log}
 	schedules := &Schedules{Store: d.Store, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
+	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	if d.AgentEvents == nil {
 		d.AgentEvents = NewAgentHub(d.Store, WithHubLogger(d.Log))
 	}
@@ -118,6 +124,9 @@ func NewServer(d Deps) *echo.Echo {
 	api.GET("/settings", settings.TenantSettings)
 	api.PUT("/settings", settings.UpdateTenantSettings)
 	api.GET("/events", events.AgentStream)
+	api.GET("/admin/online", admin.Online)
+	api.GET("/admin/events", admin.Events)
+	api.GET("/admin/report", admin.Report)
 
 	perIP := rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, func(c echo.Context) string { return c.RealIP() })
 	perWidget := rateLimit(d.Limits.PerWidget, d.Limits.PerWidgetBurst, func(c echo.Context) string { return c.Param("widgetId") })

@@ -1,0 +1,137 @@
+// The demo pages' script: the header item, dialogs, theme and frame sizes,
+// as Jira's host page would do them.
+(function () {
+  'use strict';
+  var body = document.body;
+  var appOrigin = body.getAttribute('data-app-origin') || location.origin;
+  var account = body.getAttribute('data-account') || '';
+  var project = body.getAttribute('data-project') || '';
+  var enc = encodeURIComponent;
+  var $ = function (id) { return document.getElementById(id); };
+  var TITLES = { 'presence-dialog': ['Online status', 480, 600], 'schedule-dialog': ['My online schedule', 720, 640] };
+
+  function theme() { return document.documentElement.getAttribute('data-color-mode') || 'light'; }
+
+  function getJSON(url, headers) {
+    return fetch(url, { cache: 'no-store', headers: headers || {} }).then(function (r) {
+      if (!r.ok) throw new Error(url.split('?')[0] + ': ' + r.status);
+      return r.json();
+    });
+  }
+
+  // Messages from the app's frames (the AP stand-in).
+  window.addEventListener('message', function (ev) {
+    var m = ev.data;
+    if (ev.origin !== appOrigin || !m || typeof m.apDemo !== 'string') return;
+    var frame = Array.prototype.find.call(document.querySelectorAll('iframe'), function (f) { return f.contentWindow === ev.source; });
+    if (m.apDemo === 'theme?') ev.source.postMessage({ apDemo: 'theme', mode: theme() }, appOrigin);
+    if (m.apDemo === 'resize' && frame && !frame.closest('.dialog') && m.height > 0) frame.style.height = Math.ceil(m.height) + 'px';
+    if (m.apDemo === 'dialog.create' && TITLES[m.key]) openDialog(m.key);
+    if (m.apDemo === 'dialog.close' && frame && frame.closest('.blanket')) closeDialog(frame.closest('.blanket'));
+  });
+
+  var stack = [];
+  function openDialog(key) {
+    var spec = TITLES[key];
+    var opener = document.activeElement;
+    var q = 'module=' + enc(key) + '&accountId=' + enc(account) + '&project=' + enc(project);
+    getJSON('/demo/api/signed-url?' + q).then(function (r) {
+      var blanket = document.createElement('div');
+      blanket.className = 'blanket';
+      blanket.setAttribute('data-dialog', key);
+      var box = document.createElement('div');
+      box.className = 'dialog';
+      box.setAttribute('role', 'dialog');
+      box.setAttribute('aria-modal', 'true');
+      box.setAttribute('aria-label', spec[0]);
+      box.style.setProperty('--w', spec[1] + 'px');
+      box.style.setProperty('--h', spec[2] + 'px');
+      var head = document.createElement('header');
+      var h2 = document.createElement('h2');
+      h2.textContent = spec[0];
+      var close = document.createElement('button');
+      close.type = 'button';
+      close.className = 'close';
+      close.setAttribute('aria-label', 'Close');
+      close.textContent = '×';
+      close.addEventListener('click', function () { closeDialog(blanket); });
+      head.append(h2, close);
+      var frame = document.createElement('iframe');
+      frame.title = spec[0];
+      frame.src = r.url;
+      frame.addEventListener('load', function () { frame.focus(); });
+      box.append(head, frame);
+      blanket.append(box);
+      blanket.addEventListener('mousedown', function (e) { if (e.target === blanket) closeDialog(blanket); });
+      $('dialogs').append(blanket);
+      stack.push({ el: blanket, opener: opener });
+      close.focus();
+    }).catch(function () { /* the demo host is restarting */ });
+  }
+
+  function closeDialog(el) {
+    var i = stack.findIndex(function (d) { return d.el === el; });
+    if (i < 0) return;
+    var d = stack.splice(i, 1)[0];
+    el.remove();
+    if (d.opener && d.opener.focus) d.opener.focus();
+    refresh();
+  }
+
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'Escape' && stack.length) closeDialog(stack[stack.length - 1].el);
+  });
+
+  // The header item: count of online agents in the project and own state.
+  var item = $('presence-item');
+  var cached = null;
+  function token() {
+    if (cached && cached.exp > Date.now()) return Promise.resolve(cached.token);
+    return getJSON('/demo/api/token?accountId=' + enc(account)).then(function (b) {
+      cached = { token: b.token, exp: Date.now() + 120000 };
+      return b.token;
+    });
+  }
+  function render(me) {
+    var p = me.project;
+    if (!p) return;
+    var count = $('presence-count');
+    count.textContent = String(p.onlineCount);
+    count.setAttribute('data-online', String(p.onlineCount > 0));
+    $('presence-icon').src = appOrigin + '/static/icons/presence-' + (p.online ? 'online' : 'offline') + '.svg';
+    item.setAttribute('data-state', p.online ? 'online' : 'offline');
+    $('presence-label').textContent = 'Online status: ' + p.onlineCount + ' online in ' + p.key + '; you are ' + (p.online ? 'online' : 'offline');
+  }
+  function refresh() {
+    if (!item) return;
+    token().then(function (t) { return getJSON('/api/v1/me?project=' + enc(project), { Authorization: 'JWT ' + t }); })
+      .then(render).catch(function () { /* keep the last state */ });
+  }
+  if (item) {
+    item.addEventListener('click', function () { openDialog('presence-dialog'); });
+    $('open-schedule').addEventListener('click', function () { openDialog('schedule-dialog'); });
+    refresh();
+    var poll = setInterval(function () { if (!document.hidden) refresh(); }, 5000);
+    var stream = function () {
+      token().then(function (t) {
+        var es = new EventSource('/api/v1/events?project=' + enc(project) + '&jwt=' + enc(t));
+        var opened = false;
+        es.addEventListener('open', function () { opened = true; clearInterval(poll); });
+        es.addEventListener('presence', refresh);
+        es.addEventListener('error', function () {
+          if (es.readyState !== 2) return;
+          // Ended or refused (an expired token): poll, and come back with a
+          // fresh token if the stream had worked.
+          clearInterval(poll);
+          poll = setInterval(function () { if (!document.hidden) refresh(); }, 5000);
+          if (opened) { cached = null; setTimeout(stream, 2000); }
+        });
+      }).catch(function () { /* keep polling */ });
+    };
+    stream();
+  }
+  for (var id of ['as', 'theme']) {
+    var sel = $(id);
+    if (sel) sel.addEventListener('change', function (e) { e.target.form.submit(); });
+  }
+})();

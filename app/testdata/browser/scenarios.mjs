@@ -1,0 +1,320 @@
+// Browser scenarios of "what people see", against the real app in demo
+// mode. Usage: node scenarios.mjs http://localhost:PORT
+// Run by app/browser_test.go; screenshots go to $ARTIFACTS_DIR.
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const base = process.argv[2];
+if (!base) {
+  console.error('usage: node scenarios.mjs http://localhost:PORT');
+  process.exit(2);
+}
+const other = base.replace('//localhost', '//127.0.0.1');
+const artifacts = process.env.ARTIFACTS_DIR || 'test-artifacts';
+mkdirSync(artifacts, { recursive: true });
+
+const ALICE = '557058:alice';
+const BOB = '557058:bob';
+const ADA = '557058:ada';
+const GREEN = 'rgb(31, 132, 90)'; // --ds-background-success-bold, light
+const RED = 'rgb(202, 53, 33)'; // --ds-background-danger-bold, light
+
+// launch() starts Chromium on a fresh, temporary profile (user data dir).
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const timings = [];
+let failed = 0;
+let skipped = 0;
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    const note = await fn();
+    if (note && note.skip) {
+      skipped++;
+      console.log(`SKIP ${name}: ${note.skip}`);
+    } else {
+      console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+    }
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.stack || e}`);
+  }
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+async function newPage(viewport = { width: 1280, height: 800 }) {
+  const ctx = await browser.newContext({ viewport, acceptDownloads: true });
+  const page = await ctx.newPage();
+  page.consoleMessages = [];
+  page.on('console', (m) => page.consoleMessages.push({ type: m.type(), text: m.text(), url: m.location().url || '' }));
+  page.on('pageerror', (e) => page.consoleMessages.push({ type: 'pageerror', text: String(e), url: page.url() }));
+  return page;
+}
+
+const shot = (target, name) => target.screenshot({ path: join(artifacts, name + '.png') });
+
+// The agent side: the demo Jira page with the presence dialog open.
+async function openDialog(as) {
+  const page = await newPage();
+  await page.goto(`${base}/demo/?as=${as}&project=HELP`);
+  await page.click('#presence-item');
+  const frame = page.frameLocator('.dialog iframe');
+  await frame.locator('#me-state:not(:text("Loading…"))').waitFor();
+  return { page, frame };
+}
+
+// Marks, in the page's clock, when the chat icon flips: both pages share
+// the wall clock through performance.timeOrigin.
+async function watchIcon(frame, selector) {
+  await frame.locator(selector).evaluate((host) => {
+    window.__flips = [];
+    new MutationObserver(() => window.__flips.push({ online: host.dataset.online, at: performance.timeOrigin + performance.now() }))
+      .observe(host, { attributes: true, attributeFilter: ['data-online'] });
+  });
+}
+
+async function markClick(frame, buttonId) {
+  await frame.locator('#' + buttonId).evaluate((b) => b.addEventListener('click', () => {
+    window.__clickAt = performance.timeOrigin + performance.now();
+  }, { capture: true, once: true }));
+}
+
+async function waitFlip(footer, host, online, clickFrame) {
+  await footer.locator(`${host}[data-online="${online}"]`).waitFor({ timeout: 30_000 });
+  const flips = await footer.locator(host).evaluate(() => window.__flips);
+  const clickAt = await clickFrame.locator('body').evaluate(() => window.__clickAt);
+  const flip = flips.filter((f) => f.online === String(online)).pop();
+  return Math.round(flip.at - clickAt);
+}
+
+async function counter(frame) {
+  const c = frame.locator('#counter');
+  return {
+    count: await frame.locator('#count').textContent(),
+    online: await c.getAttribute('data-online'),
+    color: await c.evaluate((el) => getComputedStyle(el).backgroundColor),
+  };
+}
+
+async function tokenFor(account) {
+  const r = await fetch(`${base}/demo/api/token?accountId=${encodeURIComponent(account)}`);
+  return (await r.json()).token;
+}
+
+// --- the scenarios ------------------------------------------------------
+
+const customer = await newPage();
+await customer.goto(`${base}/demo/portal?desk=1`);
+const footer = customer.frameLocator('#footer');
+const chat = 'agent-presence-chat';
+
+const alice = await openDialog('alice');
+
+await step('portal shows the chat offline while nobody is online in HELP', async () => {
+  await footer.locator(`${chat}[data-online="false"]`).waitFor();
+  const text = await footer.locator(chat + " .w").innerText();
+  check(text.includes('Chat offline'), 'state text: ' + text);
+  check(text.includes('Our agents are not available'), 'unavailable message missing: ' + text);
+  await footer.locator(`${chat} a:text("Log in or register to chat")`).waitFor();
+  const c = await counter(alice.frame);
+  check(c.count === '0' && c.online === 'false' && c.color === RED, 'counter at 0 must be red: ' + JSON.stringify(c));
+  await shot(customer.locator('.portal-footer'), 'portal-footer-offline');
+});
+
+await step('agent goes online: counter 1 (green), portal icon online without reload', async () => {
+  await watchIcon(footer, chat);
+  await markClick(alice.frame, 'go-online');
+  await alice.frame.locator('#go-online').click();
+  await alice.frame.locator('#counter[data-online="true"]').waitFor();
+  const c = await counter(alice.frame);
+  check(c.count === '1' && c.color === GREEN, 'counter: ' + JSON.stringify(c));
+  check((await alice.frame.locator('#me-icon').getAttribute('src')).endsWith('presence-online.svg'), 'own icon must be the white (online) one');
+  await alice.frame.locator(`#agents [data-account="${ALICE}"] .name:text("Alice Agent (you)")`).waitFor();
+  const ms = await waitFlip(footer, chat, true, alice.frame);
+  timings.push(['online', ms]);
+  const how = await alice.frame.locator('html').getAttribute('data-live');
+  console.log(`     click → portal icon online: ${ms} ms (the dialog follows by ${how === 'sse' ? 'live events' : 'polling'})`);
+  const text = await footer.locator(chat + " .w").innerText();
+  check(text.includes('Chat online') && !text.includes('Log in or register'), 'online text: ' + text);
+  await alice.page.locator('#presence-count[data-online="true"]:text("1")').waitFor({ timeout: 15_000 });
+  await shot(alice.page.locator('.dialog'), 'presence-dialog-online');
+  await shot(customer.locator('.portal-footer'), 'portal-footer-online');
+  await shot(alice.page, 'jira-with-dialog');
+});
+
+await step('agent goes offline: portal icon offline with message and login prompt', async () => {
+  await markClick(alice.frame, 'go-offline');
+  await alice.frame.locator('#go-offline').click();
+  await alice.frame.locator('#counter[data-online="false"]').waitFor();
+  const ms = await waitFlip(footer, chat, false, alice.frame);
+  timings.push(['offline', ms]);
+  console.log(`     click → portal icon offline: ${ms} ms`);
+  const text = await footer.locator(chat + " .w").innerText();
+  check(text.includes('Chat offline') && text.includes('Our agents are not available'), 'offline text: ' + text);
+  const login = footer.locator(`${chat} a`);
+  check(await login.isVisible(), 'the login prompt must show');
+  check((await login.getAttribute('href')).includes('/servicedesk/customer/user/login?destination=portal%2F1'), 'login link');
+});
+
+await step('a non-admin agent sees who is online but no door', async () => {
+  await alice.frame.locator('#duration').selectOption('60');
+  await alice.frame.locator('#go-online').click();
+  await alice.frame.locator('#counter[data-online="true"]').waitFor();
+  const bob = await openDialog('bob');
+  const row = bob.frame.locator(`#agents [data-account="${ALICE}"]`);
+  await row.waitFor();
+  check((await row.innerText()).includes('until'), 'the row shows until when Alice stays online');
+  check(await row.locator('[data-action="door"]').count() === 0, 'Bob must not get a door');
+  await bob.page.context().close();
+});
+
+await step('admin puts the agent offline with the door, after confirming', async () => {
+  const ada = await openDialog('ada');
+  const row = ada.frame.locator(`#agents [data-account="${ALICE}"]`);
+  await row.locator('[data-action="door"]').click();
+  const cancel = row.locator('[data-action="cancel"]');
+  await cancel.waitFor();
+  check(await cancel.evaluate((b) => b === document.activeElement), 'the safe choice (Cancel) must have the focus');
+  await shot(ada.page.locator('.dialog'), 'presence-dialog-door-confirm');
+  await row.locator('[data-action="confirm-offline"]').click();
+  await ada.frame.locator('#message:text("is offline now")').waitFor();
+  await row.waitFor({ state: 'detached' });
+  await footer.locator(`${chat}[data-online="false"]`).waitFor({ timeout: 30_000 });
+  await alice.frame.locator('#me-state:text("You are offline in HELP")').waitFor({ timeout: 30_000 });
+  await ada.page.context().close();
+});
+
+await step('schedule editor rejects 25:00 beside its input and saves an overnight window', async () => {
+  const probe = await fetch(`${base}/api/v1/me/schedule`, { headers: { Authorization: 'JWT ' + (await tokenFor(ALICE)) } });
+  if (probe.status === 404) return { skip: 'GET /api/v1/me/schedule answers 404 (the schedule API of the jobs branch is not merged yet)' };
+  await alice.frame.locator('#schedule').click();
+  const dlg = alice.page.frameLocator('.blanket[data-dialog="schedule-dialog"] iframe');
+  await dlg.locator('#form:not([hidden])').waitFor();
+  await dlg.locator('#enabled').check();
+  await dlg.locator('#timezone').selectOption('Europe/Berlin');
+  const monday = dlg.locator('.day[data-day="mon"]');
+  await monday.locator('[data-action="add"]').click();
+  const win = monday.locator('.window').last();
+  await win.locator('[data-role="start"]').fill('25:00');
+  await win.locator('[data-role="end"]').fill('17:00');
+  await dlg.locator('#save').click();
+  await win.locator('[data-role="start"][aria-invalid="true"]').waitFor();
+  const msg = await win.locator('.field-error').innerText();
+  check(msg.trim().length > 0, 'no message beside the start input');
+  await shot(alice.page.locator('.blanket[data-dialog="schedule-dialog"] .dialog'), 'schedule-error');
+  await win.locator('[data-role="start"]').fill('22:00');
+  await win.locator('[data-role="end"]').fill('06:00');
+  await dlg.locator('#save').click();
+  await dlg.locator('#banner:text("Schedule saved.")').waitFor();
+  check(await dlg.locator('#switches li').count() > 0, 'no next switches after saving');
+  const saved = await (await fetch(`${base}/api/v1/me/schedule`, { headers: { Authorization: 'JWT ' + (await tokenFor(ALICE)) } })).json();
+  check(saved.rules.some((r) => r.days.includes('mon') && r.start === '22:00' && r.end === '06:00'), 'overnight window not saved: ' + JSON.stringify(saved.rules));
+  await shot(alice.page.locator('.blanket[data-dialog="schedule-dialog"] .dialog'), 'schedule-saved');
+});
+
+await step('external widget: shown on an allowed origin, nothing and no secret elsewhere', async () => {
+  const ext = await newPage();
+  await ext.goto(`${other}/demo/external`);
+  const help = ext.locator(`#help ${chat}`);
+  await help.locator('.s').waitFor();
+  check(await help.isVisible(), 'the HELP widget must show on its allowed site');
+  const color = await help.locator('.s').evaluate((el) => getComputedStyle(el).color);
+  check(color !== 'rgb(255, 105, 180)', 'the host page CSS reached into the widget');
+  await ext.waitForTimeout(3000); // let the refused requests fail
+  for (const id of ['it', 'unknown']) {
+    const hosts = ext.locator(`#${id} ${chat}`);
+    check(await hosts.count() === 0 || !(await hosts.isVisible()), `the ${id} widget must show nothing`);
+  }
+  const secrets = [/eyJ[A-Za-z0-9_-]{10,}/, /jwt=/i, /secret/i, /jirasim-demo/];
+  for (const m of ext.consoleMessages) {
+    check(!m.url.endsWith('/static/widget.js'), 'widget.js logged: ' + m.text);
+    for (const re of secrets) check(!re.test(m.text), 'console shows a secret: ' + m.text);
+  }
+  await shot(ext, 'external-site');
+  const size = readFileSync(new URL('../../../static/widget.js', import.meta.url)).length;
+  console.log(`     widget.js: ${size} bytes; console messages on the external page: ${ext.consoleMessages.length} (browser CORS reports only)`);
+  check(size < 15 * 1024, 'widget.js is over 15 KB');
+  await ext.context().close();
+});
+
+await step('admin page: online now, log with CSV export, chart', async () => {
+  const page = await newPage({ width: 1280, height: 1000 });
+  await page.goto(`${base}/demo/?as=ada&view=admin`);
+  const admin = page.frameLocator('#view');
+  await admin.locator('#content:not([hidden])').waitFor();
+  await admin.locator('#events tr').first().waitFor();
+  await admin.locator('#chart svg rect').first().waitFor();
+  check((await admin.locator('#online tr').count()) >= 11, 'the IT crew must be listed online');
+  // Eleven agents take two pages of Jira's bulk user API (ten per page).
+  await admin.locator('#online tr:has-text("IT Agent 11")').waitFor();
+  const raw = await admin.locator('#online td:has-text("557058:")').count();
+  check(raw === 0, `${raw} agents shown by account id instead of name`);
+  await admin.locator('#f-source').selectOption('admin');
+  await admin.locator('#filters button[type="submit"]').click();
+  await admin.locator('#events tr:has-text("Ada Admin")').first().waitFor();
+  const download = page.waitForEvent('download');
+  await admin.locator('#export').click();
+  const csv = readFileSync(await (await download).path(), 'utf8');
+  check(csv.startsWith('id,at,project,accountId,from,to,source,actorAccountId,reason\r\n'), 'CSV header: ' + csv.slice(0, 80));
+  check(csv.includes(',admin,' + ADA + ','), 'the door action is in the CSV');
+  await shot(admin.locator('#report-h').locator('..'), 'admin-report');
+  await page.setViewportSize({ width: 1280, height: 2400 });
+  await shot(page, 'admin-page');
+  await page.context().close();
+});
+
+await step('project settings: a bad site is reported on its line', async () => {
+  const page = await newPage();
+  await page.goto(`${base}/demo/?as=ada&view=project-settings&project=HELP`);
+  const s = page.frameLocator('#view');
+  await s.locator('#snippet').waitFor();
+  const snippet = await s.locator('#snippet').inputValue();
+  check(/^<script src="http:\/\/localhost:\d+\/static\/widget\.js" data-widget="w_[A-Za-z0-9_-]+" async><\/script>$/.test(snippet), 'snippet: ' + snippet);
+  const origins = await s.locator('#origins').inputValue();
+  await s.locator('#origins').fill(origins + '\nftp://nope');
+  await s.locator('#save').click();
+  await s.locator('#origins-error:text("Line 2")').waitFor();
+  await s.locator('#origins').fill(origins);
+  await s.locator('#save').click();
+  await s.locator('#banner:text("Saved.")').waitFor();
+  await shot(page, 'project-settings');
+  await page.context().close();
+});
+
+await step('readable at 200% zoom: the dialog content fits 240 CSS pixels', async () => {
+  const r = await (await fetch(`${base}/demo/api/signed-url?module=presence-dialog&accountId=${encodeURIComponent(ADA)}&project=HELP`)).json();
+  const page = await newPage({ width: 240, height: 300 });
+  await page.goto(r.url);
+  await page.locator('#me-state:not(:text("Loading…"))').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+  await page.context().close();
+});
+
+await step('dark mode follows the host', async () => {
+  const page = await newPage();
+  await page.goto(`${base}/demo/?as=alice&project=HELP&theme=dark`);
+  await page.click('#presence-item');
+  const frame = page.frameLocator('.dialog iframe');
+  await frame.locator('html[data-color-mode="dark"]').waitFor();
+  const bg = await frame.locator('body').evaluate((b) => getComputedStyle(b).backgroundColor);
+  check(bg === 'rgb(29, 33, 37)', 'dark surface expected, got ' + bg);
+  await shot(page.locator('.dialog'), 'presence-dialog-dark');
+  await shot(page, 'jira-dark-dialog');
+  await page.context().close();
+});
+
+await browser.close();
+for (const [what, ms] of timings) console.log(`TIMING click→portal icon ${what}: ${ms} ms`);
+console.log(`${failed ? 'FAILED' : 'PASSED'}: ${failed} failed, ${skipped} skipped; screenshots in ${artifacts}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,382 @@
+package handlers
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"agentpresence/models"
+)
+
+// AdminStore is what the admin read API needs of the store.
+type AdminStore interface {
+	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
+	AllOnline(ctx context.Context, tenant models.TenantID) ([]models.Status, error)
+	Events(ctx context.Context, tenant models.TenantID, f models.EventFilter) ([]models.Event, error)
+}
+
+// Admin is the read API of the Jira admin page: who is online across
+// projects, the audit log and the time-online report. Jira administrators
+// only, checked with Jira on every call (cached briefly by the directory).
+type Admin struct {
+	Store     AdminStore
+	Directory *Directory
+	Now       func() time.Time
+}
+
+// Limits of the admin read API.
+const (
+	defaultEventsLimit = 100
+	maxEventsLimit     = 10000
+	// maxReportDays bounds a report's period (a quarter).
+	maxReportDays = 92
+	// maxReportEvents bounds the changes one report may read.
+	maxReportEvents = 200_000
+)
+
+func (a *Admin) requireJiraAdmin(c echo.Context) error {
+	account := accountOf(c)
+	if account == "" {
+		return unauthorized("no_user", "the token does not name a user")
+	}
+	ok, err := a.Directory.JiraAdmin(c.Request().Context(), tenantOf(c), account)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apiError(http.StatusForbidden, "forbidden", "only Jira administrators see this")
+	}
+	return nil
+}
+
+// adminProject is one project with its online count.
+type adminProject struct {
+	Key         string `json:"key"`
+	Name        string `json:"name"`
+	OnlineCount int    `json:"onlineCount"`
+}
+
+// adminOnline is one online status.
+type adminOnline struct {
+	Project   string     `json:"project"`
+	AccountID string     `json:"accountId"`
+	Since     time.Time  `json:"since"`
+	Until     *time.Time `json:"until,omitempty"`
+	Source    string     `json:"source"`
+}
+
+type adminOnlineResponse struct {
+	Projects []adminProject `json:"projects"`
+	Online   []adminOnline  `json:"online"`
+}
+
+// Online lists every online status of the tenant, with the projects.
+func (a *Admin) Online(c echo.Context) error {
+	if err := a.requireJiraAdmin(c); err != nil {
+		return err
+	}
+	ctx, t := c.Request().Context(), tenantOf(c)
+	projects, err := a.Store.Projects(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	st, err := a.Store.AllOnline(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	keys := make(map[int64]string, len(projects))
+	counts := make(map[int64]int, len(projects))
+	resp := adminOnlineResponse{Projects: make([]adminProject, 0, len(projects)), Online: make([]adminOnline, 0, len(st))}
+	for _, p := range projects {
+		keys[p.ID] = p.Key
+	}
+	for _, s := range st {
+		key, ok := keys[s.ProjectID]
+		if !ok {
+			continue
+		}
+		counts[s.ProjectID]++
+		resp.Online = append(resp.Online, adminOnline{Project: key, AccountID: s.AccountID, Since: s.Since.UTC(),
+			Until: utcPtr(s.Until), Source: string(s.Source)})
+	}
+	for _, p := range projects {
+		resp.Projects = append(resp.Projects, adminProject{Key: p.Key, Name: p.Name, OnlineCount: counts[p.ID]})
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// adminEvent is one status change of the audit log.
+type adminEvent struct {
+	ID             int64     `json:"id"`
+	At             time.Time `json:"at"`
+	Project        string    `json:"project"`
+	AccountID      string    `json:"accountId"`
+	FromOnline     bool      `json:"fromOnline"`
+	ToOnline       bool      `json:"toOnline"`
+	Source         string    `json:"source"`
+	ActorAccountID string    `json:"actorAccountId,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+}
+
+type adminEventsResponse struct {
+	Events []adminEvent `json:"events"`
+	// NextBefore pages on: pass it as before= for older events.
+	NextBefore int64 `json:"nextBefore,omitempty"`
+}
+
+// Events answers the audit log, newest first, as JSON or CSV.
+func (a *Admin) Events(c echo.Context) error {
+	format := c.QueryParam("format")
+	if format != "" && format != "json" && format != "csv" {
+		return fieldError("format", `must be "json" or "csv"`)
+	}
+	limit := defaultEventsLimit
+	if format == "csv" {
+		limit = maxEventsLimit
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxEventsLimit {
+			return fieldError("limit", fmt.Sprintf("must be between 1 and %d", maxEventsLimit))
+		}
+		limit = n
+	}
+	f := models.EventFilter{AccountID: c.QueryParam("accountId"), Source: models.Source(c.QueryParam("source")), Limit: limit}
+	if f.Source != "" && !f.Source.Valid() {
+		return fieldError("source", "must be one of manual, schedule, admin, inactivity, expiry")
+	}
+	var err error
+	if f.From, err = timeParam(c, "from"); err != nil {
+		return err
+	}
+	if f.To, err = timeParam(c, "to"); err != nil {
+		return err
+	}
+	if v := c.QueryParam("before"); v != "" {
+		if f.BeforeID, err = strconv.ParseInt(v, 10, 64); err != nil || f.BeforeID < 1 {
+			return fieldError("before", "must be an event id")
+		}
+	}
+	if err := a.requireJiraAdmin(c); err != nil {
+		return err
+	}
+	ctx, t := c.Request().Context(), tenantOf(c)
+	keys, err := a.projectKeys(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if key := c.QueryParam("project"); key != "" {
+		if f.ProjectID = projectIDOf(keys, key); f.ProjectID == 0 {
+			return fieldError("project", "no service desk project with that key")
+		}
+	}
+	evs, err := a.Store.Events(ctx, t.ID, f)
+	if err != nil {
+		return err
+	}
+	out := make([]adminEvent, 0, len(evs))
+	for _, e := range evs {
+		out = append(out, adminEvent{ID: e.ID, At: e.At.UTC(), Project: keys[e.ProjectID], AccountID: e.AccountID,
+			FromOnline: e.FromOnline, ToOnline: e.ToOnline, Source: string(e.Source), ActorAccountID: e.ActorAccountID, Reason: e.Reason})
+	}
+	if format == "csv" {
+		return writeEventsCSV(c, out, a.Now())
+	}
+	resp := adminEventsResponse{Events: out}
+	if len(evs) == limit {
+		resp.NextBefore = evs[len(evs)-1].ID
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (a *Admin) projectKeys(ctx context.Context, tenant models.TenantID) (map[int64]string, error) {
+	projects, err := a.Store.Projects(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	keys := make(map[int64]string, len(projects))
+	for _, p := range projects {
+		keys[p.ID] = p.Key
+	}
+	return keys, nil
+}
+
+func projectIDOf(keys map[int64]string, key string) int64 {
+	for id, k := range keys {
+		if k == key {
+			return id
+		}
+	}
+	return 0
+}
+
+// writeEventsCSV writes RFC 4180 CSV (CRLF, quoted where needed) with a
+// header row. Cells that a spreadsheet would run as a formula get a
+// leading apostrophe: a reason typed by one admin must not execute on
+// another's machine.
+func writeEventsCSV(c echo.Context, evs []adminEvent, now time.Time) error {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="status-changes-%s.csv"`, now.UTC().Format("20060102-150405")))
+	c.Response().WriteHeader(http.StatusOK)
+	w := csv.NewWriter(c.Response())
+	w.UseCRLF = true
+	state := func(online bool) string {
+		if online {
+			return "online"
+		}
+		return "offline"
+	}
+	_ = w.Write([]string{"id", "at", "project", "accountId", "from", "to", "source", "actorAccountId", "reason"})
+	for _, e := range evs {
+		_ = w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), csvCell(e.Project), csvCell(e.AccountID),
+			state(e.FromOnline), state(e.ToOnline), csvCell(e.Source), csvCell(e.ActorAccountID), csvCell(e.Reason)})
+	}
+	w.Flush()
+	return w.Error()
+}
+
+// csvCell defuses formula injection (CWE-1236).
+func csvCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// timeParam reads an RFC 3339 instant or a YYYY-MM-DD date (UTC midnight).
+func timeParam(c echo.Context, name string) (time.Time, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.Parse(time.DateOnly, v); err == nil {
+		return d, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fieldError(name, "must be a date (2026-11-25) or an RFC 3339 time")
+	}
+	return t.UTC(), nil
+}
+
+// reportAgent is one agent's online seconds per day of the report.
+type reportAgent struct {
+	AccountID    string  `json:"accountId"`
+	TotalSeconds int64   `json:"totalSeconds"`
+	Seconds      []int64 `json:"seconds"`
+}
+
+type reportResponse struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Days are the UTC days of [from, to); Seconds line up with them.
+	Days   []string      `json:"days"`
+	Agents []reportAgent `json:"agents"`
+}
+
+// Report answers how long each agent was online per UTC day, in any
+// project (or in one with project=).
+func (a *Admin) Report(c echo.Context) error {
+	now := a.Now().UTC()
+	today := now.Truncate(24 * time.Hour)
+	from, err := timeParam(c, "from")
+	if err != nil {
+		return err
+	}
+	to, err := timeParam(c, "to")
+	if err != nil {
+		return err
+	}
+	if to.IsZero() {
+		to = today.AddDate(0, 0, 1)
+	}
+	if from.IsZero() {
+		from = to.AddDate(0, 0, -7)
+	}
+	from = from.Truncate(24 * time.Hour)
+	if t := to.Truncate(24 * time.Hour); t.Before(to) {
+		to = t.AddDate(0, 0, 1)
+	}
+	if !from.Before(to) {
+		return fieldError("to", "must be after from")
+	}
+	if to.Sub(from) > maxReportDays*24*time.Hour {
+		return fieldError("to", fmt.Sprintf("the period may be at most %d days", maxReportDays))
+	}
+	if err := a.requireJiraAdmin(c); err != nil {
+		return err
+	}
+	ctx, t := c.Request().Context(), tenantOf(c)
+	var projectID int64
+	if key := c.QueryParam("project"); key != "" {
+		keys, err := a.projectKeys(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		if projectID = projectIDOf(keys, key); projectID == 0 {
+			return fieldError("project", "no service desk project with that key")
+		}
+	}
+	events, err := a.eventsSince(ctx, t.ID, projectID, from)
+	if err != nil {
+		return err
+	}
+	current, err := a.Store.AllOnline(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if projectID != 0 {
+		kept := current[:0]
+		for _, s := range current {
+			if s.ProjectID == projectID {
+				kept = append(kept, s)
+			}
+		}
+		current = kept
+	}
+	resp := reportResponse{From: from, To: to, Agents: []reportAgent{}}
+	index := map[string]int{}
+	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+		index[d.Format(time.DateOnly)] = len(resp.Days)
+		resp.Days = append(resp.Days, d.Format(time.DateOnly))
+	}
+	for _, d := range models.OnlineReport(events, current, from, to, now) {
+		n := len(resp.Agents)
+		if n == 0 || resp.Agents[n-1].AccountID != d.AccountID {
+			resp.Agents = append(resp.Agents, reportAgent{AccountID: d.AccountID, Seconds: make([]int64, len(resp.Days))})
+			n++
+		}
+		if i, ok := index[d.Day.Format(time.DateOnly)]; ok {
+			resp.Agents[n-1].Seconds[i] += d.Seconds
+			resp.Agents[n-1].TotalSeconds += d.Seconds
+		}
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// eventsSince reads every change from `from` on, page by page.
+func (a *Admin) eventsSince(ctx context.Context, tenant models.TenantID, projectID int64, from time.Time) ([]models.Event, error) {
+	var all []models.Event
+	f := models.EventFilter{ProjectID: projectID, From: from, Limit: maxEventsLimit}
+	for {
+		page, err := a.Store.Events(ctx, tenant, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if len(page) < f.Limit {
+			return all, nil
+		}
+		if len(all) >= maxReportEvents {
+			return nil, fieldError("from", "too many status changes since then; choose a later start")
+		}
+		f.BeforeID = page[len(page)-1].ID
+	}
+}

@@ -1,0 +1,190 @@
+// The Jira admin page: auto-offline, who is online across projects, the
+// status-change log (filters, CSV export) and the time-online report.
+import { api, users, initPage, resize, h, when, show, token, BASE } from './connect.js';
+import { stackedBars } from './chart.js';
+
+const $ = (id) => document.getElementById(id);
+const day = (d) => d.toISOString().slice(0, 10);
+const addDays = (d, n) => new Date(d.getTime() + n * 86_400_000);
+const known = new Set(); // accounts seen anywhere on the page, for the agent filter
+let nextBefore = 0;
+
+function person(who) {
+  return [who.avatar ? h('img', { class: 'avatar', src: who.avatar, alt: '' }) : null, who.name];
+}
+
+async function remember(ids) {
+  const fresh = ids.filter((id) => id && !known.has(id));
+  for (const id of fresh) known.add(id);
+  if (!fresh.length) return;
+  const names = await users([...known]);
+  const sel = $('f-agent');
+  const current = sel.value;
+  const opts = [...known].map((id) => ({ id, name: names.get(id).name })).sort((a, b) => a.name.localeCompare(b.name));
+  sel.replaceChildren(h('option', { value: '', text: 'All agents' }), ...opts.map((o) => h('option', { value: o.id, text: o.name })));
+  sel.value = current;
+}
+
+async function loadSettings() {
+  const s = await api('GET', 'api/v1/settings');
+  $('auto-offline').value = s.autoOfflineMinutes;
+}
+
+async function loadOnline() {
+  const r = await api('GET', 'api/v1/admin/online');
+  for (const id of ['f-project', 'r-project']) {
+    const sel = $(id);
+    if (sel.options.length === 1) sel.append(...r.projects.map((p) => h('option', { value: p.key, text: p.name + ' (' + p.key + ')' })));
+  }
+  $('project-counts').textContent = r.projects.map((p) => p.key + ': ' + p.onlineCount + ' online').join(' · ');
+  const names = await users(r.online.map((o) => o.accountId));
+  await remember(r.online.map((o) => o.accountId));
+  $('online-empty').hidden = r.online.length > 0;
+  $('online').replaceChildren(...r.online.map((o) => h('tr', {},
+    h('td', {}, person(names.get(o.accountId))), h('td', { text: o.project }), h('td', { text: when(o.since) }),
+    h('td', { text: o.until ? when(o.until) : '—' }), h('td', { text: o.source }))));
+}
+
+function filterQuery() {
+  const q = new URLSearchParams();
+  const from = $('f-from').value;
+  const to = $('f-to').value;
+  if ($('f-project').value) q.set('project', $('f-project').value);
+  if ($('f-agent').value) q.set('accountId', $('f-agent').value);
+  if ($('f-source').value) q.set('source', $('f-source').value);
+  // The dates are the admin's local days.
+  if (from) q.set('from', new Date(from + 'T00:00').toISOString());
+  if (to) {
+    const end = new Date(to + 'T00:00');
+    end.setDate(end.getDate() + 1);
+    q.set('to', end.toISOString());
+  }
+  return q;
+}
+
+function filterError(e) {
+  const field = { from: 'f-from', to: 'f-to' }[e.field];
+  if (!field) return false;
+  $(field).setAttribute('aria-invalid', 'true');
+  $('f-error').textContent = e.detail;
+  return true;
+}
+
+async function loadEvents(more) {
+  $('f-error').textContent = '';
+  for (const id of ['f-from', 'f-to']) $(id).removeAttribute('aria-invalid');
+  const q = filterQuery();
+  q.set('limit', '25');
+  if (more) q.set('before', String(nextBefore));
+  let r;
+  try {
+    r = await api('GET', 'api/v1/admin/events?' + q);
+  } catch (e) {
+    if (!filterError(e)) show($('banner'), e.message, 'error');
+    return;
+  }
+  const ids = r.events.flatMap((e) => [e.accountId, e.actorAccountId]).filter(Boolean);
+  const names = await users(ids);
+  await remember(r.events.map((e) => e.accountId));
+  const state = (on) => (on ? 'online' : 'offline');
+  const rows = r.events.map((e) => h('tr', {},
+    h('td', { text: when(e.at) }), h('td', {}, person(names.get(e.accountId))), h('td', { text: e.project }),
+    h('td', { text: state(e.fromOnline) + ' → ' + state(e.toOnline) }), h('td', { text: e.source }),
+    h('td', { text: e.actorAccountId ? names.get(e.actorAccountId).name : '' }), h('td', { text: e.reason || '' })));
+  if (more) $('events').append(...rows);
+  else $('events').replaceChildren(...rows);
+  nextBefore = r.nextBefore || 0;
+  $('more').hidden = !nextBefore;
+  $('events-empty').hidden = $('events').children.length > 0;
+  resize();
+}
+
+// exportCSV downloads the filtered log; the token goes in a header, never in a URL.
+async function exportCSV() {
+  const q = filterQuery();
+  q.set('format', 'csv');
+  try {
+    const res = await fetch(new URL('api/v1/admin/events?' + q, BASE), { headers: { Authorization: 'JWT ' + (await token()) }, cache: 'no-store' });
+    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).error?.message || res.statusText);
+    const url = URL.createObjectURL(await res.blob());
+    const a = h('a', { href: url, download: 'status-changes.csv', hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    show($('banner'), 'Export failed: ' + e.message, 'error');
+  }
+}
+
+async function loadReport() {
+  const n = Number($('r-days').value);
+  const today = new Date(day(new Date()) + 'T00:00:00Z');
+  const q = new URLSearchParams({ from: day(addDays(today, 1 - n)), to: day(addDays(today, 1)) });
+  if ($('r-project').value) q.set('project', $('r-project').value);
+  const r = await api('GET', 'api/v1/admin/report?' + q);
+  const names = await users(r.agents.map((a) => a.accountId));
+  await remember(r.agents.map((a) => a.accountId));
+  const labels = r.days.map((d) => new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', timeZone: 'UTC' }).format(new Date(d + 'T00:00:00Z')));
+  // Eight colours stay apart; beyond them the smaller agents share "others".
+  const ranked = [...r.agents].sort((a, b) => b.totalSeconds - a.totalSeconds);
+  const series = ranked.slice(0, 8).map((a) => ({ name: names.get(a.accountId).name, values: a.seconds.map((x) => x / 3600) }));
+  if (ranked.length > 8) {
+    const rest = ranked.slice(8);
+    series.push({ name: rest.length + ' others', values: r.days.map((_, i) => rest.reduce((t, a) => t + a.seconds[i], 0) / 3600), others: true });
+  }
+  const chart = $('chart');
+  if (!series.length) {
+    chart.replaceChildren(h('p', { class: 'muted', text: 'Nobody was online in this period.' }));
+  } else {
+    const total = r.agents.reduce((a, x) => a + x.totalSeconds, 0) / 3600;
+    chart.replaceChildren(
+      stackedBars({ labels, series, width: chart.clientWidth, title: 'Hours online per day, ' + r.agents.length + ' agents, ' + total.toFixed(1) + ' hours in all' }),
+      h('ul', { class: 'legend' }, series.map((s, k) => h('li', {}, h('span', { class: 'swatch c' + k, 'aria-hidden': 'true' }), s.name))));
+  }
+  const fmt = (sec) => (sec / 3600).toFixed(1);
+  $('report-table').replaceChildren(
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Agent' }), labels.map((l) => h('th', { scope: 'col', class: 'num', text: l })), h('th', { scope: 'col', class: 'num', text: 'Total h' }))),
+    h('tbody', {}, r.agents.map((a) => h('tr', {}, h('th', { scope: 'row', text: names.get(a.accountId).name }),
+      a.seconds.map((x) => h('td', { class: 'num', text: fmt(x) })), h('td', { class: 'num', text: fmt(a.totalSeconds) })))));
+  resize();
+}
+
+$('settings').addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const input = $('auto-offline');
+  input.removeAttribute('aria-invalid');
+  $('auto-offline-error').textContent = '';
+  try {
+    const s = await api('PUT', 'api/v1/settings', { autoOfflineMinutes: Number(input.value) });
+    input.value = s.autoOfflineMinutes;
+    show($('banner'), 'Auto-offline saved.', 'success');
+  } catch (e) {
+    if (e.field === 'autoOfflineMinutes') {
+      input.setAttribute('aria-invalid', 'true');
+      $('auto-offline-error').textContent = e.detail;
+      input.focus();
+    } else {
+      show($('banner'), e.message, 'error');
+    }
+  }
+});
+$('filters').addEventListener('submit', (ev) => { ev.preventDefault(); loadEvents(false); });
+$('more').addEventListener('click', () => loadEvents(true));
+$('export').addEventListener('click', exportCSV);
+$('r-days').addEventListener('change', loadReport);
+$('r-project').addEventListener('change', loadReport);
+
+initPage();
+const today = new Date();
+$('f-from').value = day(addDays(today, -6));
+$('f-to').value = day(today);
+try {
+  await loadOnline();
+  $('content').hidden = false;
+  await Promise.all([loadSettings(), loadEvents(false), loadReport()]);
+} catch (e) {
+  show($('banner'), e.status === 403 ? 'Only Jira administrators can see this page.' : e.message, 'error');
+}
+resize();
+setInterval(() => { if (!document.hidden) loadOnline().catch(() => {}); }, 30_000);

@@ -1,0 +1,207 @@
+// Shared by the pages: Connect tokens, the app's API, Jira users, live
+// updates, theme and a tiny DOM builder. No framework, no build step.
+
+/** The app's base URL: this file is {base}/static/js/connect.js. */
+export const BASE = new URL('../../', import.meta.url);
+
+/** The page's query (project=…, serviceDeskId=…). Never log it: it holds the page's jwt. */
+export const query = new URLSearchParams(location.search);
+
+/** An error answered by the API: {"error":{"code","message"}}. */
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    // invalid_field messages start with the field's path: "rules[0].start: …".
+    const m = code === 'invalid_field' && /^([A-Za-z]+(?:\[\d+\])?(?:\.[A-Za-z]+(?:\[\d+\])?)*): (.*)$/s.exec(message);
+    this.field = m ? m[1] : '';
+    this.detail = m ? m[2] : message;
+  }
+}
+
+let cached = null;
+
+/** token returns a context token from Jira (AP.context.getToken), reused until shortly before it expires. */
+export async function token() {
+  if (cached && cached.exp - 30_000 > Date.now()) return cached.token;
+  const tok = await new Promise((resolve, reject) => {
+    if (!window.AP || !AP.context || !AP.context.getToken) {
+      reject(new ApiError(0, 'no_connect', 'The page must be opened from Jira.'));
+      return;
+    }
+    AP.context.getToken(resolve);
+  });
+  let exp = Date.now() + 60_000;
+  try {
+    exp = JSON.parse(atob(tok.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp * 1000;
+  } catch { /* keep the short default */ }
+  cached = { token: tok, exp };
+  return tok;
+}
+
+/** api calls the app's API with a fresh context token and returns the decoded answer. */
+export async function api(method, path, body, retried = false) {
+  const headers = { Authorization: 'JWT ' + (await token()), Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  let res;
+  try {
+    res = await fetch(new URL(path, BASE), {
+      method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, 'network', 'The app cannot be reached. Check the connection and try again.');
+  }
+  if (res.status === 401 && !retried) {
+    // The token expired on the way (a sleeping laptop): once more with a new one.
+    cached = null;
+    return api(method, path, body, true);
+  }
+  if (res.status === 204) return null;
+  const type = res.headers.get('Content-Type') || '';
+  const data = type.includes('json') ? await res.json().catch(() => null) : await res.text();
+  if (!res.ok) {
+    const e = (data && data.error) || {};
+    throw new ApiError(res.status, e.code || 'http_' + res.status, e.message || res.statusText || 'Request failed');
+  }
+  return data;
+}
+
+const people = new Map();
+
+/**
+ * users resolves account ids to {name, avatar} through Jira
+ * (AP.request /rest/api/3/user/bulk), ten ids per request: Jira's page
+ * size. Unknown or unreachable users keep their id as name.
+ */
+export async function users(ids) {
+  const missing = [...new Set(ids)].filter((id) => !people.has(id));
+  for (let i = 0; i < missing.length; i += 10) {
+    const chunk = missing.slice(i, i + 10);
+    const q = chunk.map((id) => 'accountId=' + encodeURIComponent(id)).join('&');
+    try {
+      const res = await AP.request({ url: '/rest/api/3/user/bulk?maxResults=10&' + q, type: 'GET' });
+      const page = JSON.parse(typeof res === 'string' ? res : res.body);
+      for (const u of page.values || []) {
+        const a = u.avatarUrls || {};
+        people.set(u.accountId, { name: u.displayName || u.accountId, avatar: a['48x48'] || a['32x32'] || a['24x24'] || '' });
+      }
+    } catch { /* names are a nicety; ids will do */ }
+    for (const id of chunk) if (!people.has(id)) people.set(id, { name: id, avatar: '', unknown: true });
+  }
+  return new Map(ids.map((id) => [id, people.get(id)]));
+}
+
+/**
+ * live keeps a page current: Server-Sent Events from /api/v1/events while
+ * the server offers them, else polling. onPresence gets each presence event
+ * (the counts of the user's projects and of project); refresh is called on
+ * each poll. html[data-live] says which is in use.
+ */
+export function live({ onPresence, refresh, project = '', pollMs = 15_000 }) {
+  let source = null;
+  let pollTimer = 0;
+  let retryMs = 60_000;
+  const mark = (how) => { document.documentElement.dataset.live = how; };
+  const poll = () => {
+    clearInterval(pollTimer);
+    mark('poll');
+    pollTimer = setInterval(() => { if (!document.hidden) refresh(); }, pollMs);
+  };
+  const connect = async () => {
+    let tok;
+    try { tok = await token(); } catch { poll(); return; }
+    const q = new URLSearchParams({ jwt: tok });
+    if (project) q.set('project', project);
+    source = new EventSource(new URL('api/v1/events?' + q, BASE));
+    let opened = false;
+    source.addEventListener('open', () => {
+      opened = true;
+      retryMs = 60_000;
+      clearInterval(pollTimer);
+      mark('sse');
+    });
+    source.addEventListener('presence', (ev) => {
+      try { onPresence(JSON.parse(ev.data)); } catch { /* a bad event is skipped */ }
+    });
+    source.addEventListener('error', () => {
+      // The stream ended (token expired, server restarted) or never existed
+      // (404 until the server offers events): poll, and try again later
+      // with a fresh token.
+      source.close();
+      poll();
+      if (opened) refresh();
+      setTimeout(connect, opened ? 2_000 : retryMs);
+      if (!opened) retryMs = Math.min(retryMs * 2, 15 * 60_000);
+    });
+  };
+  connect();
+}
+
+/** heartbeat tells the app the user is active, every minute while the page is visible. */
+export function heartbeat() {
+  const beat = () => { if (!document.hidden) api('POST', 'api/v1/me/heartbeat').catch(() => {}); };
+  beat();
+  setInterval(beat, 60_000);
+  document.addEventListener('visibilitychange', beat);
+}
+
+/** initPage asks Jira for its colour mode (AP.theming) and for a fitting height. */
+export function initPage() {
+  try { window.AP && AP.theming && AP.theming.initializeTheming(); } catch { /* light it is */ }
+  resize();
+}
+
+/** resize asks Jira to fit the iframe to the content. */
+export function resize() {
+  try { window.AP && AP.resize && AP.resize(); } catch { /* not framed */ }
+}
+
+/**
+ * h builds an element: h('li', {class: 'x', onclick: fn, 'aria-label': 'y'}, child…).
+ * Text is always set as text, never parsed as HTML.
+ */
+export function h(tag, props, ...kids) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v == null || v === false) continue;
+    if (k.startsWith('on')) n.addEventListener(k.slice(2), v);
+    else if (k === 'class') n.className = v;
+    else if (k === 'text') n.textContent = v;
+    else n.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const kid of kids.flat()) if (kid != null && kid !== false) n.append(kid);
+  return n;
+}
+
+/** icon returns one of the trusted inline SVG icons below, coloured by currentColor. */
+export function icon(name) {
+  const t = document.createElement('template');
+  t.innerHTML = ICONS[name];
+  const svg = t.content.firstElementChild;
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  return svg;
+}
+
+const ICONS = {
+  door: '<svg viewBox="0 0 16 16"><path fill="currentColor" d="M3 1h7a1 1 0 0 1 1 1v2H9.5V2.5h-5v11h5V12H11v2a1 1 0 0 1-1 1H3a1 1 0 0 1-1-1V2a1 1 0 0 1 1-1Zm9.3 4.3 2.7 2.7-2.7 2.7-1-1 1-1H7V6.7h5.3l-1-1 1-1.4Z"/></svg>',
+  close: '<svg viewBox="0 0 16 16"><path fill="currentColor" d="m4 3 4 4 4-4 1 1-4 4 4 4-1 1-4-4-4 4-1-1 4-4-4-4z"/></svg>',
+  plus: '<svg viewBox="0 0 16 16"><path fill="currentColor" d="M7 3h2v4h4v2H9v4H7V9H3V7h4z"/></svg>',
+};
+
+const sameDay = (a, b) => a.toDateString() === b.toDateString();
+
+/** when formats an instant briefly in the user's locale (and zone, unless one is given). */
+export function when(iso, timeZone) {
+  const d = new Date(iso);
+  const opts = { hour: '2-digit', minute: '2-digit', timeZone };
+  if (timeZone || !sameDay(d, new Date())) Object.assign(opts, { weekday: 'short', day: 'numeric', month: 'short' });
+  return new Intl.DateTimeFormat(undefined, opts).format(d);
+}
+
+/** show puts a message into a banner element; kind is '', 'error', 'success' or 'warning'. */
+export function show(el, text, kind = '') {
+  el.className = 'banner' + (kind ? ' ' + kind : '');
+  el.textContent = text || '';
+}

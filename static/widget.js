@@ -1,0 +1,180 @@
+/*
+ * Agent online status: the chat availability widget.
+ *
+ *   <script src="https://APP/static/widget.js" data-widget="WIDGET_ID" async></script>
+ *
+ * Shows the chat icon online or offline, and while offline the project's
+ * message and "Log in or register to chat". It lives in a shadow root so the
+ * host page's CSS cannot break it, and shows nothing at all when the widget
+ * is unknown or switched off, or when this site is not one of the project's
+ * allowed sites. Optional attributes: data-login-url (link of the login
+ * prompt), data-target (CSS selector of the element to render into),
+ * data-poll (seconds between status checks without live events, 2 to 300).
+ * It logs nothing and stores nothing.
+ */
+(function () {
+  'use strict';
+  var script = document.currentScript;
+  if (!script || !script.getAttribute('data-widget') || !window.fetch || !window.URL) return;
+  var id = script.getAttribute('data-widget');
+  var base = new URL('..', script.src);
+  var path = 'public/v1/widgets/' + encodeURIComponent(id) + '/';
+  var statusURL = new URL(path + 'status', base).href;
+  var eventsURL = new URL(path + 'events', base).href;
+  var login = script.getAttribute('data-login-url') || '';
+  if (!/^https?:\/\//i.test(login)) login = '';
+  var pollMs = Math.min(300, Math.max(2, Number(script.getAttribute('data-poll')) || 10)) * 1000;
+  var targetSel = script.getAttribute('data-target');
+
+  var CSS =
+    ':host{all:initial!important;display:block!important;visibility:visible!important;opacity:1!important;' +
+    'position:static!important;contain:content!important;color:#172B4D!important;' +
+    'font:400 14px/20px ui-sans-serif,-apple-system,BlinkMacSystemFont,"Segoe UI",Ubuntu,system-ui,"Helvetica Neue",sans-serif!important}' +
+    ':host([hidden]){display:none!important}' +
+    '*{box-sizing:border-box}' +
+    '.w{display:flex!important;gap:8px;align-items:flex-start;padding:8px 12px;border-radius:8px;background:#fff;' +
+    'border:1px solid #091E4224;box-shadow:0 1px 1px #091E4240,0 0 1px #091E424F;max-width:36em;margin:0;font:inherit;color:inherit}' +
+    'svg{display:block!important;width:32px;height:32px;flex:none}' +
+    '.t{display:flex!important;flex-direction:column;gap:2px;min-width:0;overflow-wrap:anywhere}' +
+    '.s{font-weight:600}' +
+    '.m{color:#44546F}' +
+    'a{color:#0C66E4;text-decoration:underline;font-weight:500}' +
+    'a:focus-visible{outline:2px solid #388BFF;outline-offset:2px;border-radius:2px}' +
+    '[hidden]{display:none!important}';
+
+  var host = null;
+  var parts = {};
+  var shown = false;
+
+  function el(tag, cls, parent) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (parent) parent.appendChild(n);
+    return n;
+  }
+
+  function build() {
+    host = document.createElement('agent-presence-chat');
+    host.hidden = true;
+    var root = host.attachShadow({ mode: 'open' });
+    if (root.adoptedStyleSheets !== undefined && window.CSSStyleSheet) {
+      try {
+        var sheet = new CSSStyleSheet();
+        sheet.replaceSync(CSS);
+        root.adoptedStyleSheets = [sheet];
+      } catch (e) { el('style', '', root).textContent = CSS; }
+    } else {
+      el('style', '', root).textContent = CSS;
+    }
+    var w = el('div', 'w', root);
+    w.setAttribute('role', 'status');
+    w.setAttribute('aria-live', 'polite');
+    var ns = 'http://www.w3.org/2000/svg';
+    var svg = document.createElementNS(ns, 'svg');
+    svg.setAttribute('viewBox', '0 0 32 32');
+    svg.setAttribute('aria-hidden', 'true');
+    var bubble = document.createElementNS(ns, 'path');
+    bubble.setAttribute('d', 'M6 5h20a3 3 0 0 1 3 3v12a3 3 0 0 1-3 3H14l-6 5v-5H6a3 3 0 0 1-3-3V8a3 3 0 0 1 3-3z');
+    var dot = document.createElementNS(ns, 'circle');
+    dot.setAttribute('cx', '24');
+    dot.setAttribute('cy', '8');
+    dot.setAttribute('r', '5');
+    dot.setAttribute('stroke', '#fff');
+    dot.setAttribute('stroke-width', '2');
+    svg.appendChild(bubble);
+    svg.appendChild(dot);
+    w.appendChild(svg);
+    var t = el('div', 't', w);
+    parts = { bubble: bubble, dot: dot, state: el('span', 's', t), msg: el('span', 'm', t), login: el(login ? 'a' : 'span', 'l', t) };
+    parts.login.textContent = 'Log in or register to chat';
+    if (login) {
+      parts.login.href = login;
+      parts.login.target = '_top';
+      parts.login.rel = 'noopener';
+    }
+    var target = null;
+    try { target = targetSel ? document.querySelector(targetSel) : null; } catch (e) { target = null; }
+    if (target) target.appendChild(host);
+    else if (script.parentNode && script.parentNode !== document.head) script.parentNode.insertBefore(host, script.nextSibling);
+    else document.body.appendChild(host);
+  }
+
+  function apply(s) {
+    if (!s || typeof s.online !== 'boolean') return;
+    if (!host) build();
+    var on = s.online;
+    parts.bubble.setAttribute('fill', on ? '#1F845A' : '#8590A2');
+    parts.dot.setAttribute('fill', on ? '#4BCE97' : '#DCDFE4');
+    parts.state.textContent = on ? 'Chat online' : 'Chat offline';
+    parts.msg.textContent = typeof s.message === 'string' ? s.message : '';
+    parts.login.hidden = !s.requiresLogin;
+    host.setAttribute('data-online', String(on));
+    host.hidden = false;
+    shown = true;
+  }
+
+  function hide() {
+    if (host) host.hidden = true;
+    shown = false;
+  }
+
+  var etag = '';
+  var timer = 0;
+  var delay = pollMs;
+
+  function later(ms) {
+    clearTimeout(timer);
+    timer = setTimeout(poll, ms);
+  }
+
+  function poll() {
+    if (document.hidden) { later(pollMs); return; }
+    var headers = etag ? { 'If-None-Match': etag } : {};
+    fetch(statusURL, { headers: headers, cache: 'no-store', credentials: 'omit', mode: 'cors', referrerPolicy: 'origin' })
+      .then(function (r) {
+        if (r.status === 304) return null;
+        if (r.status === 404) { hide(); etag = ''; delay = 300000; return null; }
+        if (!r.ok) { delay = Math.min(delay * 2, 300000); return null; }
+        etag = r.headers.get('ETag') || '';
+        delay = pollMs;
+        return r.json();
+      })
+      .then(function (s) {
+        if (s) apply(s);
+        later(delay);
+      })
+      .catch(function () {
+        // Blocked (this site is not allowed) or unreachable: nothing to show
+        // until an answer comes.
+        if (!shown || !etag) hide();
+        delay = Math.min(delay * 2, 300000);
+        later(delay);
+      });
+  }
+
+  document.addEventListener('visibilitychange', function () {
+    if (!document.hidden && !live) later(0);
+  });
+
+  var live = false;
+  if (window.EventSource) {
+    var es = new EventSource(eventsURL);
+    es.addEventListener('open', function () { live = true; clearTimeout(timer); });
+    es.addEventListener('status', function (e) {
+      try { apply(JSON.parse(e.data)); } catch (x) { /* skip a bad event */ }
+    });
+    es.addEventListener('error', function () {
+      if (es.readyState === 2) {
+        // Closed for good (no live events here, or blocked): poll instead.
+        es.close();
+        live = false;
+        later(0);
+      } else if (live) {
+        live = false;
+        later(pollMs); // reconnecting; poll meanwhile
+      }
+    });
+  } else {
+    poll();
+  }
+})();
