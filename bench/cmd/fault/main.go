@@ -699,10 +699,12 @@ func (h *harness) checkToggles(ctx context.Context) map[[2]string]bool {
 		rows.Close()
 	}
 	var lost []string
+	var lostKeys []toggleKey
 	h.mu.Lock()
 	for k, online := range h.acked {
 		t := h.ds.Tenants[k.tenant]
 		if got := onlineInDB[[2]string{t.Agents[k.agent], fmt.Sprint(t.Projects[k.project].ID)}]; got != online {
+			lostKeys = append(lostKeys, k)
 			lost = append(lost, fmt.Sprintf("acknowledged toggle lost: %s in %s acknowledged online=%t, database says %t",
 				t.Agents[k.agent], t.Projects[k.project].Key, online, got))
 		}
@@ -712,6 +714,19 @@ func (h *harness) checkToggles(ctx context.Context) map[[2]string]bool {
 	h.mu.Unlock()
 	for _, l := range lost {
 		h.fail("%s", l) // fail takes h.mu
+	}
+	for _, k := range lostKeys {
+		// What changed it last, to tell a lost write from a job's switch.
+		t := h.ds.Tenants[k.tenant]
+		var source string
+		var to bool
+		var at time.Time
+		err := h.db.QueryRowContext(ctx, `SELECT source, to_online, at FROM events WHERE tenant_id = $1 AND account_id = $2
+AND project_id = $3 ORDER BY id DESC LIMIT 1`, int64(t.ID), t.Agents[k.agent], t.Projects[k.project].ID).Scan(&source, &to, &at)
+		h.fail("  last event of %s in %s: %s to online=%t at %s (%v)", t.Agents[k.agent], t.Projects[k.project].Key, source, to, at.UTC().Format(time.TimeOnly), err)
+		if len(lostKeys) > 3 {
+			break
+		}
 	}
 	return onlineInDB
 }
@@ -724,7 +739,7 @@ func (h *harness) soak(ctx context.Context, d time.Duration) {
 	for i, p := range h.procs {
 		before[i], _ = bench.ReadUsage(p.Pid())
 	}
-	ctx, cancel := context.WithTimeout(ctx, d)
+	loadCtx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var wg sync.WaitGroup
 	var keys []toggleKey
@@ -735,10 +750,10 @@ func (h *harness) soak(ctx context.Context, d time.Duration) {
 		wg.Add(3)
 		go func() {
 			defer wg.Done()
-			h.toggler(ctx, keys[w*len(keys)/4:(w+1)*len(keys)/4], rand.New(rand.NewPCG(uint64(w), 9)))
+			h.toggler(loadCtx, keys[w*len(keys)/4:(w+1)*len(keys)/4], rand.New(rand.NewPCG(uint64(w), 9)))
 		}()
-		go func() { defer wg.Done(); h.publicProber(ctx, rand.New(rand.NewPCG(uint64(w), 8))) }()
-		go func() { defer wg.Done(); h.heartbeats(ctx, rand.New(rand.NewPCG(uint64(w), 7))) }()
+		go func() { defer wg.Done(); h.publicProber(loadCtx, rand.New(rand.NewPCG(uint64(w), 8))) }()
+		go func() { defer wg.Done(); h.heartbeats(loadCtx, rand.New(rand.NewPCG(uint64(w), 7))) }()
 	}
 	wg.Wait()
 	for i, p := range h.procs {
