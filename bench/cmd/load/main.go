@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		"postgres://postgres@127.0.0.1:54330/postgres?sslmode=disable"), "a PostgreSQL server where the harness may create a database")
 	out := flags.String("out", "", "where the JSON goes (default bench/results in the module)")
 	conns := flags.Int("conns", 64, "keep-alive connections of the load generator")
-	duration := flags.Duration("duration", 0, "measured time per scenario (default 10s full, 2s smoke)")
+	duration := flags.Duration("duration", 0, "measured time per scenario (default 10s full, 1s smoke)")
 	subscribers := flags.Int("subscribers", 0, "SSE subscribers (default 10000 full, 200 smoke)")
 	ceilingPort := flags.Int("serve-ceiling", 0, "internal: serve the ceiling on this port")
 	if err := flags.Parse(args); err != nil {
@@ -79,7 +79,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return errors.New("-full and -smoke exclude each other")
 	}
 	cfg := config{mode: "smoke", spec: bench.Spec{Tenants: 10, ProjectsPerTenant: 10, AgentsPerTenant: 100, OnlineEvery: 10},
-		conns: *conns, warmup: 500 * time.Millisecond, duration: 2 * time.Second, subscribers: 200, rounds: 3,
+		conns: *conns, warmup: 300 * time.Millisecond, duration: time.Second, subscribers: 200, rounds: 3,
 		backends: strings.Split(*backends, ","), serverURL: *serverURL, out: *out}
 	if *full {
 		cfg.mode, cfg.spec.Tenants = "full", 1000
@@ -368,6 +368,7 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	if err != nil {
 		return row, err
 	}
+	hbPhase := time.Since(hbStart)
 	heartbeat := s
 	ratio(&heartbeat, 0)
 	heartbeat.Goal = "≥ 20,000/s"
@@ -376,10 +377,10 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	if counted {
 		// Let the last flush run, and the backends report their statistics
 		// (PostgreSQL sends them when a session has been idle for a while).
-		time.Sleep(flushInterval + time.Second)
-		after := waitStable(ctx, db, backend)
-		span := time.Since(hbStart)
-		intervals := int(span/flushInterval) + 1
+		after := waitStable(ctx, db, backend, time.Now().Add(statsDelay))
+		// Flushes that can carry heartbeats: those during the phase and
+		// the one after it.
+		intervals := int(hbPhase/flushInterval) + 2
 		w := row.Writes
 		w.Counted, w.Rows, w.Intervals, w.Note = true, after-writesBefore, intervals, ""
 		w.PerAgent = float64(w.Rows) / float64(w.Agents) / float64(intervals)
@@ -434,12 +435,19 @@ func agentWrites(ctx context.Context, db *sql.DB, backend string) (int64, bool) 
 	return n, true
 }
 
-func waitStable(ctx context.Context, db *sql.DB, backend string) int64 {
+// statsDelay covers the last flush (flushInterval) and PostgreSQL's
+// reporting of an idle session's statistics (at most 10 s after it went
+// idle).
+const statsDelay = flushInterval + 11*time.Second
+
+// waitStable reads the count until it stops moving, and not before
+// notBefore.
+func waitStable(ctx context.Context, db *sql.DB, backend string, notBefore time.Time) int64 {
 	last, _ := agentWrites(ctx, db, backend)
-	for range 15 {
+	for deadline := notBefore.Add(15 * time.Second); time.Now().Before(deadline); {
 		time.Sleep(time.Second)
 		n, _ := agentWrites(ctx, db, backend)
-		if n == last && n > 0 {
+		if n == last && time.Now().After(notBefore) {
 			break
 		}
 		last = n
