@@ -17,6 +17,7 @@ import (
 type JiraAPI interface {
 	ServiceDesks(ctx context.Context, site jira.Site) ([]jira.ServiceDesk, error)
 	CheckPermissions(ctx context.Context, site jira.Site, accountID string, global []string, projectPerms []jira.ProjectPermissionQuery) (jira.PermissionResult, error)
+	User(ctx context.Context, site jira.Site, accountID string) (jira.User, error)
 }
 
 // DirectoryStore is what the directory needs of the store.
@@ -222,4 +223,17 @@ func jiraFailure(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w: %w", op, &APIError{Status: http.StatusBadGateway, Code: "jira_unavailable",
 		Message: "Jira did not answer our question about permissions; try again", Header: map[string]string{"Retry-After": "5"}}, err)
+}
+
+// UserZone is the time zone of the user's Jira profile, or "" when Jira
+// does not say (or is not reachable: the caller then falls back).
+func (d *Directory) UserZone(ctx context.Context, t models.Tenant, accountID string) string {
+	u, err := d.Jira.User(ctx, site(t), accountID)
+	if err != nil {
+		return ""
+	}
+	if _, err := models.LoadScheduleLocation(u.TimeZone); err != nil {
+		return ""
+	}
+	return u.TimeZone
 }

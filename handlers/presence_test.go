@@ -411,3 +411,28 @@ func TestJiraDownFallsBackToStoredMemberships(t *testing.T) {
 		t.Fatalf("with Jira down and nothing known: %d %s", r.status, r.body)
 	}
 }
+
+// TestScheduleDefaultsToJiraZone: a first schedule is offered in the time
+// zone of the user's Jira profile, before the browser's.
+func TestScheduleDefaultsToJiraZone(t *testing.T) {
+	env := newJiraEnv(t, models.DialectSQLite)
+	site := env.newSite()
+	env.install(site)
+	if err := site.SetUser(jirasim.UserSpec{AccountID: "alice", DisplayName: "Alice", TimeZone: "Australia/Sydney", Agent: []string{"HELP", "IT"}}); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Timezone string `json:"timezone"`
+		Enabled  bool   `json:"enabled"`
+	}
+	env.call(site, "alice", "GET", "/api/v1/me/schedule?tz=Europe/Warsaw", "").decode(t, &got)
+	if got.Timezone != "Australia/Sydney" || got.Enabled {
+		t.Fatalf("first schedule for alice: %+v", got)
+	}
+	// When Jira does not answer, the browser's zone is used.
+	site.SetDown(true)
+	env.call(site, "bob", "GET", "/api/v1/me/schedule?tz=Europe/Warsaw", "").decode(t, &got)
+	if got.Timezone != "Europe/Warsaw" {
+		t.Fatalf("first schedule for bob: %+v", got)
+	}
+}

@@ -78,7 +78,7 @@ func NewServer(d Deps) *echo.Echo {
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log}
-	schedules := &Schedules{Store: d.Store, Now: d.Now}
+	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}

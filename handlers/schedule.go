@@ -20,7 +20,9 @@ type ScheduleStore interface {
 // Schedules is the API of the caller's own weekly schedule.
 type Schedules struct {
 	Store ScheduleStore
-	Now   func() time.Time
+	// Directory tells the user's Jira time zone for a first schedule.
+	Directory *Directory
+	Now       func() time.Time
 }
 
 // scheduleRule is one weekly window in JSON.
@@ -66,8 +68,8 @@ type scheduleRequest struct {
 const previewSwitches = 5
 
 // Get answers the caller's schedule. Someone without one gets an empty,
-// disabled schedule in the zone the page sent as ?tz= (its browser's), or
-// UTC. A later version may ask Jira for the user's own time zone instead.
+// disabled schedule in their Jira profile's time zone when Jira tells it,
+// else in the zone the page sent as ?tz= (its browser's), else UTC.
 func (h *Schedules) Get(c echo.Context) error {
 	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
 	if account == "" {
@@ -75,7 +77,11 @@ func (h *Schedules) Get(c echo.Context) error {
 	}
 	sch, _, err := h.Store.ScheduleOf(ctx, t.ID, account)
 	if errors.Is(err, models.ErrNotFound) {
-		return c.JSON(http.StatusOK, toScheduleResponse(models.Schedule{Timezone: defaultZone(c.QueryParam("tz"))}, nil))
+		zone := h.Directory.UserZone(ctx, t, account)
+		if zone == "" {
+			zone = defaultZone(c.QueryParam("tz"))
+		}
+		return c.JSON(http.StatusOK, toScheduleResponse(models.Schedule{Timezone: zone}, nil))
 	}
 	if err != nil {
 		return err
