@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -38,6 +39,9 @@ type Agents struct {
 	Activity  ActivityRecorder
 	Now       func() time.Time
 	Log       *slog.Logger
+
+	// cache holds recent GET /me answers; nil turns it off.
+	cache *meCache
 }
 
 // projectState is one project as the caller sees it.
@@ -74,23 +78,58 @@ type statusRequest struct {
 // maxDurationMinutes is the longest "online for" period: one day.
 const maxDurationMinutes = 1440
 
-// Me answers the caller's state.
+// Me answers the caller's state, from the answer cache when nothing of the
+// tenant changed since it was computed.
 func (a *Agents) Me(c echo.Context) error {
-	return a.renderMe(c, c.QueryParam("project"))
-}
-
-func (a *Agents) renderMe(c echo.Context, projectKey string) error {
-	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
+	t, account := tenantOf(c), accountOf(c)
 	if account == "" {
 		return unauthorized("no_user", "the token does not name a user")
 	}
-	mine, err := a.Directory.AgentProjects(ctx, t, account)
+	key := meKey{tenant: t.ID, account: account, project: c.QueryParam("project")}
+	if a.cache != nil {
+		if body, ok := a.cache.get(key); ok {
+			return c.JSONBlob(http.StatusOK, body)
+		}
+	}
+	var stamp meStamp
+	if a.cache != nil {
+		stamp = a.cache.stamp(t.ID)
+	}
+	resp, err := a.me(c, key.project)
 	if err != nil {
 		return err
 	}
-	statuses, err := a.Store.Statuses(ctx, t.ID, account)
+	body, err := json.Marshal(resp)
+	if err != nil {
+		return fmt.Errorf("encode me: %w", err)
+	}
+	if a.cache != nil {
+		a.cache.put(key, stamp, body)
+	}
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+// renderMe answers the caller's state computed now.
+func (a *Agents) renderMe(c echo.Context, projectKey string) error {
+	resp, err := a.me(c, projectKey)
 	if err != nil {
 		return err
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+func (a *Agents) me(c echo.Context, projectKey string) (meResponse, error) {
+	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
+	if account == "" {
+		return meResponse{}, unauthorized("no_user", "the token does not name a user")
+	}
+	mine, err := a.Directory.AgentProjects(ctx, t, account)
+	if err != nil {
+		return meResponse{}, err
+	}
+	statuses, err := a.Store.Statuses(ctx, t.ID, account)
+	if err != nil {
+		return meResponse{}, err
 	}
 	byProject := make(map[int64]models.Status, len(statuses))
 	for _, s := range statuses {
@@ -107,7 +146,7 @@ func (a *Agents) renderMe(c echo.Context, projectKey string) error {
 	if current == nil && projectKey != "" {
 		p, err := a.Store.ProjectByKey(ctx, t.ID, projectKey)
 		if err != nil && !errors.Is(err, models.ErrNotFound) {
-			return err
+			return meResponse{}, err
 		}
 		if err == nil {
 			current = &p
@@ -122,7 +161,7 @@ func (a *Agents) renderMe(c echo.Context, projectKey string) error {
 	}
 	counts, err := a.Store.ProjectCounts(ctx, t.ID, ids)
 	if err != nil {
-		return err
+		return meResponse{}, err
 	}
 	online := make(map[int64]int, len(counts))
 	for _, pc := range counts {
@@ -146,7 +185,7 @@ func (a *Agents) renderMe(c echo.Context, projectKey string) error {
 		}
 		resp.CanPutOthersOffline = err == nil && jiraAdmin && projectAdmin
 	}
-	return c.JSON(http.StatusOK, resp)
+	return resp, nil
 }
 
 // state is one project as the caller sees it.

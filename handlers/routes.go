@@ -45,6 +45,10 @@ type Deps struct {
 	WidgetEvents *WidgetHub
 }
 
+// meCacheTTL bounds how long a GET /me answer is reused when no change
+// announces itself; changes drop it at once.
+const meCacheTTL = 30 * time.Second
+
 // NewServer builds the echo instance with every route of the service. The
 // routes are listed here, in one place, so that a reader (and the OpenAPI
 // test) sees the whole surface at once.
@@ -77,7 +81,9 @@ func NewServer(d Deps) *echo.Echo {
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
-	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log}
+	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,
+		cache: newMeCache(meCacheTTL, d.Now)}
+	d.Store.Watch(agents.cache.onChange)
 	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
 	public := &Public{Board: d.Board}

@@ -231,7 +231,10 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange)
 		return nil, fmt.Errorf("set status: %w: an end time goes only with online", ErrInvalid)
 	}
 	now := s.Now()
-	var events []Event
+	var (
+		events     []Event
+		untilMoved bool
+	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := s.ensureAgent(tx, tenant, ch.AccountID); err != nil {
 			return err
@@ -246,14 +249,19 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange)
 			}
 		}
 		var err error
-		events, err = switchProjects(tx, tenant, ch, switchAt{at: now})
+		events, untilMoved, err = switchProjectsMoved(tx, tenant, ch, switchAt{at: now})
 		return err
 	})
 	if err != nil {
 		return nil, translate("set status", err)
 	}
-	if len(events) > 0 {
+	switch {
+	case len(events) > 0:
 		s.changed(ctx, tenant, eventProjects(events))
+	case untilMoved:
+		// No switch, but the end of the online period moved: copies of the
+		// agent's state (answer caches) must hear of it.
+		s.changed(ctx, tenant, slices.Clone(ch.ProjectIDs))
 	}
 	return events, nil
 }
@@ -276,14 +284,22 @@ type switchAt struct {
 // number of statements whatever the number of projects, and returns the
 // events in the order of ch.ProjectIDs.
 func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, error) {
+	events, _, err := switchProjectsMoved(tx, tenant, ch, w)
+	return events, err
+}
+
+// switchProjectsMoved is switchProjects that also tells whether an online
+// row kept its state but got a new period end.
+func switchProjectsMoved(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, bool, error) {
 	at := w.at.UTC()
 	if ch.Until != nil {
 		u := ch.Until.UTC()
 		ch.Until = &u
 	}
+	moved := false
 	all := w.everywhere && !ch.Online
 	if len(ch.ProjectIDs) == 0 && !all {
-		return nil, nil
+		return nil, false, nil
 	}
 	scope := func(q string) (string, []any) {
 		args := []any{tenant, ch.AccountID}
@@ -305,22 +321,25 @@ func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) (
 			rows = append(rows, Status{TenantID: tenant, ProjectID: pid, AccountID: ch.AccountID, Online: false, Since: at, Source: ch.Source})
 		}
 		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		// Already online: a new period end replaces the old one quietly.
+		// Already online: a new period end replaces the old one, without
+		// an event (the state did not switch).
 		q, args := scope("UPDATE statuses SET until = ?")
-		if err := tx.Exec(q+" AND online = ?", append(append([]any{ch.Until}, args...), true)...).Error; err != nil {
-			return nil, err
+		res := tx.Exec(q+" AND online = ? AND until IS DISTINCT FROM ?", append(append([]any{ch.Until}, args...), true, ch.Until)...)
+		if res.Error != nil {
+			return nil, false, res.Error
 		}
+		moved = res.RowsAffected > 0
 	}
 	q, args := scope("UPDATE statuses SET online = ?, since = ?, until = ?, source = ?")
 	var switched []int64
 	if err := tx.Raw(q+" AND online = ? RETURNING project_id",
 		append(append([]any{ch.Online, at, ch.Until, ch.Source}, args...), !ch.Online)...).Scan(&switched).Error; err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(switched) == 0 {
-		return nil, nil
+		return nil, moved, nil
 	}
 	order := ch.ProjectIDs
 	if all {
@@ -341,9 +360,9 @@ func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) (
 			ToOnline: ch.Online, Source: ch.Source, ActorAccountID: ch.Actor, Reason: ch.Reason, At: at})
 	}
 	if err := tx.Create(&events).Error; err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return events, nil
+	return events, moved, nil
 }
 
 func eventProjects(events []Event) []int64 {
