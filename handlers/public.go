@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +21,8 @@ type WidgetBoard interface {
 // counts; served from memory.
 type Public struct {
 	Board WidgetBoard
+
+	bodies statusBodies
 }
 
 // widgetStatus is all a customer learns.
@@ -58,7 +62,34 @@ func (p *Public) Status(c echo.Context) error {
 	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, w.ETag) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.JSON(http.StatusOK, widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online})
+	return c.JSONBlob(http.StatusOK, p.bodies.body(w))
+}
+
+// statusBodies keeps the encoded answer of each widget state. The body is a
+// function of the strong ETag (online, available, message), so the map is
+// keyed by it and needs no invalidation; it starts afresh past a bound.
+type statusBodies struct {
+	mu    sync.RWMutex
+	byTag map[string][]byte
+}
+
+const maxStatusBodies = 100_000
+
+func (b *statusBodies) body(w models.WidgetState) []byte {
+	b.mu.RLock()
+	body, ok := b.byTag[w.ETag]
+	b.mu.RUnlock()
+	if ok {
+		return body
+	}
+	body, _ = json.Marshal(widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online}) // plain struct: cannot fail
+	b.mu.Lock()
+	if b.byTag == nil || len(b.byTag) >= maxStatusBodies {
+		b.byTag = make(map[string][]byte)
+	}
+	b.byTag[w.ETag] = body
+	b.mu.Unlock()
+	return body
 }
 
 func statusMessage(w models.WidgetState) string {
