@@ -164,55 +164,58 @@ func (d *Directory) syncProjects(ctx context.Context, t models.Tenant) error {
 // the project, as Jira says now (cached for PermissionTTL). Both are needed
 // to put another agent offline.
 func (d *Directory) Admin(ctx context.Context, t models.Tenant, accountID string, p models.Project) (jiraAdmin, projectAdmin bool, err error) {
-	key := permKey{tenant: t.ID, account: accountID, project: p.JiraID}
-	now := d.Now()
-	d.mu.Lock()
-	e, ok := d.perms[key]
-	d.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.jiraAdmin, e.projectAdmin, nil
-	}
 	id, err := strconv.ParseInt(p.JiraID, 10, 64)
 	if err != nil {
 		return false, false, fmt.Errorf("admin check: project id %q: %w", p.JiraID, err)
 	}
-	res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, []string{permJiraAdmin},
-		[]jira.ProjectPermissionQuery{{Permissions: []string{permProjectAdmin}, Projects: []int64{id}}})
-	if err != nil {
-		return false, false, jiraFailure("check admin permissions", err)
-	}
-	e = permEntry{jiraAdmin: res.HasGlobal(permJiraAdmin), projectAdmin: res.HasProject(permProjectAdmin, id), expires: now.Add(d.PermissionTTL)}
-	d.mu.Lock()
-	if d.perms == nil || len(d.perms) > 100_000 {
-		d.perms = make(map[permKey]permEntry)
-	}
-	d.perms[key] = e
-	d.mu.Unlock()
-	return e.jiraAdmin, e.projectAdmin, nil
+	e, err := d.permissions(permKey{tenant: t.ID, account: accountID, project: p.JiraID}, func() (permEntry, error) {
+		res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, []string{permJiraAdmin},
+			[]jira.ProjectPermissionQuery{{Permissions: []string{permProjectAdmin}, Projects: []int64{id}}})
+		if err != nil {
+			return permEntry{}, jiraFailure("check admin permissions", err)
+		}
+		return permEntry{jiraAdmin: res.HasGlobal(permJiraAdmin), projectAdmin: res.HasProject(permProjectAdmin, id)}, nil
+	})
+	return e.jiraAdmin, e.projectAdmin, err
 }
 
 // JiraAdmin tells whether the user is a Jira administrator.
 func (d *Directory) JiraAdmin(ctx context.Context, t models.Tenant, accountID string) (bool, error) {
-	key := permKey{tenant: t.ID, account: accountID}
+	e, err := d.permissions(permKey{tenant: t.ID, account: accountID}, func() (permEntry, error) {
+		res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, []string{permJiraAdmin}, nil)
+		if err != nil {
+			return permEntry{}, jiraFailure("check admin permission", err)
+		}
+		return permEntry{jiraAdmin: res.HasGlobal(permJiraAdmin)}, nil
+	})
+	return e.jiraAdmin, err
+}
+
+// maxPermEntries bounds the permission cache; past it, it starts afresh.
+const maxPermEntries = 100_000
+
+// permissions answers from the cache while fresh, else asks Jira through
+// ask and keeps the answer for PermissionTTL.
+func (d *Directory) permissions(key permKey, ask func() (permEntry, error)) (permEntry, error) {
 	now := d.Now()
 	d.mu.Lock()
 	e, ok := d.perms[key]
 	d.mu.Unlock()
 	if ok && now.Before(e.expires) {
-		return e.jiraAdmin, nil
+		return e, nil
 	}
-	res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, []string{permJiraAdmin}, nil)
+	e, err := ask()
 	if err != nil {
-		return false, jiraFailure("check admin permission", err)
+		return permEntry{}, err
 	}
-	e = permEntry{jiraAdmin: res.HasGlobal(permJiraAdmin), expires: now.Add(d.PermissionTTL)}
+	e.expires = now.Add(d.PermissionTTL)
 	d.mu.Lock()
-	if d.perms == nil || len(d.perms) > 100_000 {
+	if d.perms == nil || len(d.perms) >= maxPermEntries {
 		d.perms = make(map[permKey]permEntry)
 	}
 	d.perms[key] = e
 	d.mu.Unlock()
-	return e.jiraAdmin, nil
+	return e, nil
 }
 
 // jiraFailure turns a failed call to Jira into a 502 the client may retry;
