@@ -94,7 +94,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	isPostgres := strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
 	if !isPostgres && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
-		return Config{}, errors.New("config: DATABASE_URL must start with postgres:// or sqlite:")
+		return Config{}, errors.New("config: DATABASE_URL must be a postgres:// URL or sqlite:PATH")
 	}
 	if v := getenv("APP_SECRET_KEY"); v != "" {
 		if c.AppSecretKey, err = decodeKey(v); err != nil {

@@ -222,10 +222,7 @@ func (a *Agents) SetStatus(c echo.Context) error {
 			return fieldError("project", "is required when scope is \"project\"")
 		}
 	case "all":
-		if req.Project != "" {
-			// The current project may come along for the answer, but must be a
-			// project the caller knows; checked below like any other.
-		}
+		// A project, if given, only names the current project of the answer.
 	default:
 		return fieldError("scope", `must be "project" or "all"`)
 	}

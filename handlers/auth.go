@@ -126,7 +126,6 @@ type Auth struct {
 const (
 	ctxTenant  = "presence.tenant"
 	ctxAccount = "presence.account"
-	ctxClaims  = "presence.claims"
 )
 
 // Require returns a middleware that lets a request through only with a
@@ -168,7 +167,6 @@ func (a *Auth) authenticate(c echo.Context, kind TokenKind, allowDisabled bool) 
 	}
 	c.Set(ctxTenant, t)
 	c.Set(ctxAccount, claims.AccountID())
-	c.Set(ctxClaims, claims)
 	return nil
 }
 

@@ -87,20 +87,6 @@ func (h *heard) next(t *testing.T, what string, match func(models.Change) bool) 
 	}
 }
 
-func (h *heard) none(t *testing.T, what string, match func(models.Change) bool) {
-	t.Helper()
-	for {
-		select {
-		case c := <-h.ch:
-			if match(c) {
-				t.Fatalf("unexpected %s: %+v", what, c)
-			}
-		default:
-			return
-		}
-	}
-}
-
 // replicas are two stores, as two processes would have, on one database.
 type replicas struct {
 	a, b       *models.Store
