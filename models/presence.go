@@ -107,18 +107,11 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, tenant TenantID, proj
 	if origins == nil {
 		origins = []string{}
 	}
-	res := s.db.WithContext(ctx).Model(&Project{}).Where("tenant_id = ? AND id = ?", tenant, projectID).
-		Select("widget_enabled", "unavailable_message", "allowed_origins", "updated_at").
-		Updates(&Project{WidgetEnabled: ps.WidgetEnabled, UnavailableMessage: ps.UnavailableMessage,
-			AllowedOrigins: origins, UpdatedAt: s.Now()})
-	if res.Error != nil {
-		return Project{}, translate("update project settings", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return Project{}, fmt.Errorf("update project settings: %w", ErrNotFound)
-	}
-	s.changed(ctx, tenant, []int64{projectID})
-	return s.projectByID(ctx, tenant, projectID)
+	return s.updateProject(ctx, "update project settings", tenant, projectID, func(q *gorm.DB) *gorm.DB {
+		return q.Select("widget_enabled", "unavailable_message", "allowed_origins", "updated_at").
+			Updates(&Project{WidgetEnabled: ps.WidgetEnabled, UnavailableMessage: ps.UnavailableMessage,
+				AllowedOrigins: origins, UpdatedAt: s.Now()})
+	})
 }
 
 // RotateWidget gives the project a new widget id; the old one stops working.
@@ -127,13 +120,20 @@ func (s *Store) RotateWidget(ctx context.Context, tenant TenantID, projectID int
 	if err != nil {
 		return Project{}, err
 	}
-	res := s.db.WithContext(ctx).Model(&Project{}).Where("tenant_id = ? AND id = ?", tenant, projectID).
-		Updates(map[string]any{"widget_id": wid, "updated_at": s.Now()})
+	return s.updateProject(ctx, "rotate widget", tenant, projectID, func(q *gorm.DB) *gorm.DB {
+		return q.Updates(map[string]any{"widget_id": wid, "updated_at": s.Now()})
+	})
+}
+
+// updateProject applies one update to one of the tenant's projects,
+// announces it and answers the project as it is now.
+func (s *Store) updateProject(ctx context.Context, op string, tenant TenantID, projectID int64, update func(*gorm.DB) *gorm.DB) (Project, error) {
+	res := update(s.db.WithContext(ctx).Model(&Project{}).Where("tenant_id = ? AND id = ?", tenant, projectID))
 	if res.Error != nil {
-		return Project{}, translate("rotate widget", res.Error)
+		return Project{}, translate(op, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return Project{}, fmt.Errorf("rotate widget: %w", ErrNotFound)
+		return Project{}, fmt.Errorf("%s: %w", op, ErrNotFound)
 	}
 	s.changed(ctx, tenant, []int64{projectID})
 	return s.projectByID(ctx, tenant, projectID)
