@@ -290,33 +290,36 @@ type presenceEvent struct {
 // GET /me shows it) whenever they may have changed. EventSource cannot set
 // headers, so the page passes its context token as ?jwt=.
 func (e *Events) AgentStream(c echo.Context) error {
-	st, err := e.openAgentStream(c)
+	st, first, err := e.openAgentStream(c)
 	if err != nil || st == nil {
 		return err // nil with no stream: the refusal is already answered
 	}
-	defer e.Agents.hub.unsubscribe(st.sub)
-	return pump(c.Request().Context(), st.w, st.sub, e.Agents.cfg.clock, func(ev *hubEvent[models.TenantID, []models.ProjectCount]) error {
-		if ev.tomb {
-			// Something changed that the hub did not count: count for
-			// this client.
-			data, err := st.snapshot(c.Request().Context())
-			if err != nil {
-				return err
+	h := e.Agents.hub
+	return serveStream(c, stream[models.TenantID, []models.ProjectCount]{
+		hub: h, sub: st.sub, clock: e.Agents.cfg.clock,
+		done: func() { h.unsubscribe(st.sub) },
+		write: func(ctx context.Context, buf *sseBuffer, ev *hubEvent[models.TenantID, []models.ProjectCount]) error {
+			if ev.tomb {
+				// Something changed that the hub did not count: count for
+				// this client.
+				data, err := st.snapshot(ctx)
+				if err != nil {
+					return err
+				}
+				buf.event(h.eventID(ev.id), "presence", data)
+				return nil
 			}
-			st.w.event(e.Agents.hub.eventID(ev.id), "presence", data)
+			if data := presenceJSON(ev.data, st.allowed); data != nil {
+				buf.event(h.eventID(ev.id), "presence", data)
+			}
 			return nil
-		}
-		if data := presenceJSON(ev.data, st.allowed); data != nil {
-			st.w.event(e.Agents.hub.eventID(ev.id), "presence", data)
-		}
-		return nil
-	})
+		},
+	}, first)
 }
 
 // agentStream is what an agent's stream keeps while it idles.
 type agentStream struct {
 	hub     *AgentHub
-	w       *sseWriter
 	sub     *subscriber[models.TenantID, []models.ProjectCount]
 	tenant  models.TenantID
 	allowed []int64 // sorted; never nil, since nil would mean every project
@@ -330,17 +333,15 @@ func (st *agentStream) snapshot(ctx context.Context) ([]byte, error) {
 	return presenceJSON(counts, nil), nil
 }
 
-// openAgentStream authorises, subscribes and sends the first events. It is
-// apart from AgentStream so that its large frame is off the stack while
-// the stream idles: an idle stream's goroutine stack then shrinks further.
-func (e *Events) openAgentStream(c echo.Context) (*agentStream, error) {
+// openAgentStream authorises, subscribes and prepares the first events.
+func (e *Events) openAgentStream(c echo.Context) (*agentStream, *sseBuffer, error) {
 	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
 	if account == "" {
-		return nil, unauthorized("no_user", "the token does not name a user")
+		return nil, nil, unauthorized("no_user", "the token does not name a user")
 	}
 	mine, err := e.Directory.AgentProjects(ctx, t, account)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	allowed := make([]int64, 0, len(mine)+1)
 	for _, p := range mine {
@@ -352,7 +353,7 @@ func (e *Events) openAgentStream(c echo.Context) (*agentStream, error) {
 		case err == nil:
 			allowed = append(allowed, p.ID)
 		case !errors.Is(err, models.ErrNotFound):
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	slices.Sort(allowed)
@@ -361,32 +362,25 @@ func (e *Events) openAgentStream(c echo.Context) (*agentStream, error) {
 	h := e.Agents.hub
 	s, err := h.subscribe(t.ID, c.Request().Header.Get("Last-Event-ID"))
 	if err != nil {
-		return nil, refuseStream(c, err)
+		return nil, nil, refuseStream(c, err)
 	}
 	st.sub = s.sub
-	var first []byte
+	first := newSSEBuffer()
 	if !s.resumed || slices.ContainsFunc(s.replay, func(ev *hubEvent[models.TenantID, []models.ProjectCount]) bool { return ev.tomb }) {
-		if first, err = st.snapshot(ctx); err != nil {
+		data, err := st.snapshot(ctx)
+		if err != nil {
 			h.unsubscribe(s.sub)
-			return nil, err
+			return nil, nil, err
 		}
-	}
-	st.w = openStream(c)
-	if first != nil {
-		st.w.event(h.eventID(s.cursor), "presence", first)
+		first.event(h.eventID(s.cursor), "presence", data)
 	} else {
 		for _, ev := range s.replay {
 			if data := presenceJSON(ev.data, st.allowed); data != nil {
-				st.w.event(h.eventID(ev.id), "presence", data)
+				first.event(h.eventID(ev.id), "presence", data)
 			}
 		}
 	}
-	if err := st.w.flush(); err != nil {
-		st.w.end()
-		h.unsubscribe(s.sub)
-		return nil, err
-	}
-	return st, nil
+	return st, first, nil
 }
 
 // presenceJSON encodes the counts of the allowed projects (all when
@@ -409,49 +403,38 @@ func presenceJSON(counts []models.ProjectCount, allowed []int64) []byte {
 // status at once, then a "status" event whenever it changes. No token;
 // CORS as the status API; an unknown or disabled widget answers 404.
 func (e *Events) WidgetStream(c echo.Context) error {
-	w, watched, sub, err := e.openWidgetStream(c)
-	if err != nil || w == nil {
-		return err // nil with no stream: the refusal is already answered
-	}
-	defer e.Widgets.unsubscribe(watched, sub)
-	return pump(c.Request().Context(), w, sub, e.Widgets.cfg.clock, func(ev *hubEvent[string, widgetEvent]) error {
-		w.event(widgetEventID(e.Widgets.hub, ev.id, ev.data.etag), "status", ev.data.data)
-		return nil
-	})
-}
-
-// openWidgetStream subscribes and sends the first events; apart from
-// WidgetStream so that its frame is off the stack while the stream idles.
-func (e *Events) openWidgetStream(c echo.Context) (*sseWriter, *watchedWidget, *subscriber[string, widgetEvent], error) {
 	h := e.Widgets
 	lastID := c.Request().Header.Get("Last-Event-ID")
 	cur, watched, s, err := h.subscribe(c.Param("widgetId"), lastID)
 	allowCORS(c, cur) // also on the 404, like the status API
 	if err != nil {
-		return nil, nil, nil, refuseStream(c, err)
+		return refuseStream(c, err)
 	}
-	w := openStream(c)
 	// A client that resumes gets the events it missed; if its last known
 	// status (the id's third part) is still not the current one, because
 	// the widget changed while nobody here streamed it, the snapshot too.
+	first := newSSEBuffer()
 	snapshot := statusEvent(cur)
 	known := ""
 	if s.resumed {
 		_, known, _ = h.hub.parseEventID(lastID)
 		for _, ev := range s.replay {
-			w.event(widgetEventID(h.hub, ev.id, ev.data.etag), "status", ev.data.data)
+			first.event(widgetEventID(h.hub, ev.id, ev.data.etag), "status", ev.data.data)
 			known = ev.data.etag
 		}
 	}
 	if known != snapshot.etag {
-		w.event(widgetEventID(h.hub, s.cursor, snapshot.etag), "status", snapshot.data)
+		first.event(widgetEventID(h.hub, s.cursor, snapshot.etag), "status", snapshot.data)
 	}
-	if err := w.flush(); err != nil {
-		w.end()
-		h.unsubscribe(watched, s.sub)
-		return nil, nil, nil, err
-	}
-	return w, watched, s.sub, nil
+	sub := s.sub
+	return serveStream(c, stream[string, widgetEvent]{
+		hub: h.hub, sub: sub, clock: h.cfg.clock,
+		done: func() { h.unsubscribe(watched, sub) },
+		write: func(_ context.Context, buf *sseBuffer, ev *hubEvent[string, widgetEvent]) error {
+			buf.event(widgetEventID(h.hub, ev.id, ev.data.etag), "status", ev.data.data)
+			return nil
+		},
+	}, first)
 }
 
 // widgetEventID is "<epoch>.<seq>.<etag>": the status a client has seen

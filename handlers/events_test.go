@@ -540,6 +540,14 @@ func TestStreamsKeepAlive(t *testing.T) {
 	if ev := c.next(t); ev.name != ":" || ev.data != "keepalive" {
 		t.Fatalf("got %+v, want a keepalive comment", ev)
 	}
+	// And again: the timer is set anew after each write.
+	if err := f.clock.BlockUntilContext(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(25 * time.Second)
+	if ev := c.next(t); ev.name != ":" || ev.data != "keepalive" {
+		t.Fatalf("got %+v, want a second keepalive comment", ev)
+	}
 }
 
 func TestCloseEndsStreams(t *testing.T) {

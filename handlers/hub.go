@@ -1,13 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // Errors of a hub's subscription.
@@ -33,22 +33,81 @@ type hubEvent[K comparable, D any] struct {
 	tomb bool
 }
 
-// subscriber is one open stream. The hub closes ch when it lets the stream
-// go (too slow, hub closed, key ended); the stream then stops at once.
+// subscriber is one open stream's place in the hub: the events queued for
+// it and whether the hub let it go (too slow, hub closed, key ended). The
+// hub never waits for a subscriber: it queues and wakes the stream, which
+// takes the queue when it can.
 type subscriber[K comparable, D any] struct {
-	key     K
-	ch      chan *hubEvent[K, D]
-	dropped atomic.Bool
+	key   K
+	limit int
+
+	mu     sync.Mutex
+	queue  []*hubEvent[K, D] // nil while idle: an idle stream holds no buffer
+	closed bool
+	wake   func() // never blocks; nil until a stream attaches
 }
 
-// gone reports that the hub let the subscriber go; its stream stops even
-// if events are still buffered.
-func (s *subscriber[K, D]) gone() bool { return s.dropped.Load() }
+// offer queues ev and wakes the stream; false when the subscriber has
+// fallen limit events behind.
+func (s *subscriber[K, D]) offer(ev *hubEvent[K, D]) bool {
+	s.mu.Lock()
+	if len(s.queue) >= s.limit {
+		s.mu.Unlock()
+		return false
+	}
+	s.queue = append(s.queue, ev)
+	wake := s.wake
+	s.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
+	return true
+}
+
+// close marks the subscriber let go and wakes its stream, which then ends
+// without writing what is still queued.
+func (s *subscriber[K, D]) close() {
+	s.mu.Lock()
+	s.closed = true
+	wake := s.wake
+	s.mu.Unlock()
+	if wake != nil {
+		wake()
+	}
+}
+
+// attach sets how the stream is woken; it is woken at once if something
+// happened since it subscribed.
+func (s *subscriber[K, D]) attach(wake func()) {
+	s.mu.Lock()
+	s.wake = wake
+	pending := len(s.queue) > 0 || s.closed
+	s.mu.Unlock()
+	if pending {
+		wake()
+	}
+}
+
+// take hands the queued events over; closed reports that the hub let the
+// subscriber go, and then the stream stops even if events were queued.
+func (s *subscriber[K, D]) take() (evs []*hubEvent[K, D], closed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	evs, s.queue = s.queue, nil
+	return evs, s.closed
+}
+
+// gone reports that the hub let the subscriber go.
+func (s *subscriber[K, D]) gone() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
 
 // hub fans events out to subscribers by key and remembers the last events
 // so that a client reconnecting with Last-Event-ID gets what it missed.
-// It owns no goroutine: publishers call it, each stream's request
-// goroutine reads its own channel.
+// It owns no goroutine: publishers call it and streams take their queues
+// (sse.go).
 //
 // Event ids are "<epoch>.<seq>": the epoch is random per hub, so an id from
 // another replica or an earlier process is never mistaken for one of ours.
@@ -65,12 +124,21 @@ type hub[K comparable, D any] struct {
 	subs map[K]map[*subscriber[K, D]]struct{}
 	n    int
 	done bool
+
+	// ctx ends with the hub: detached streams' work (a snapshot query)
+	// runs under it; running counts their goroutines, which close awaits.
+	ctx     context.Context
+	cancel  context.CancelFunc
+	runMu   sync.Mutex // guards closing; may be taken under mu, never the reverse
+	closing bool
+	running sync.WaitGroup
 }
 
 func newHub[K comparable, D any](set hubSettings) *hub[K, D] {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
-	return &hub[K, D]{epoch: hex.EncodeToString(b), set: set,
+	ctx, cancel := context.WithCancel(context.Background())
+	return &hub[K, D]{epoch: hex.EncodeToString(b), set: set, ctx: ctx, cancel: cancel,
 		ring: make([]*hubEvent[K, D], set.history), subs: map[K]map[*subscriber[K, D]]struct{}{}}
 }
 
@@ -97,7 +165,7 @@ func (h *hub[K, D]) parseEventID(id string) (seq uint64, rest string, ok bool) {
 type subscription[K comparable, D any] struct {
 	sub *subscriber[K, D]
 	// cursor is the id of the last event before the subscription: the
-	// snapshot's id. Events after it arrive on sub.ch.
+	// snapshot's id. Events after it are queued on sub.
 	cursor uint64
 	// resumed is true when lastEventID named a point still in history;
 	// replay then holds the key's events after that point, oldest first.
@@ -117,7 +185,7 @@ func (h *hub[K, D]) subscribe(key K, lastEventID string) (subscription[K, D], er
 		return subscription[K, D]{}, errTooManyStreams
 	}
 	s := subscription[K, D]{cursor: h.seq,
-		sub: &subscriber[K, D]{key: key, ch: make(chan *hubEvent[K, D], h.set.buffer)}}
+		sub: &subscriber[K, D]{key: key, limit: h.set.buffer}}
 	if last, _, ok := h.parseEventID(lastEventID); ok && last >= h.base && last <= h.seq {
 		s.resumed = true
 		for i := range h.size {
@@ -158,8 +226,7 @@ func (h *hub[K, D]) removeLocked(sub *subscriber[K, D]) {
 // dropLocked lets a subscriber go: its stream ends.
 func (h *hub[K, D]) dropLocked(sub *subscriber[K, D]) {
 	h.removeLocked(sub)
-	sub.dropped.Store(true)
-	close(sub.ch)
+	sub.close()
 }
 
 // publish records an event and hands it to the key's subscribers without
@@ -182,9 +249,7 @@ func (h *hub[K, D]) publish(key K, data D, tomb bool) {
 	h.ring[(h.head+h.size)%len(h.ring)] = ev
 	h.size++
 	for sub := range h.subs[key] {
-		select {
-		case sub.ch <- ev:
-		default:
+		if !sub.offer(ev) {
 			h.dropLocked(sub)
 		}
 	}
@@ -228,16 +293,35 @@ func (h *hub[K, D]) forgetHistory() {
 	h.head, h.size = 0, 0
 }
 
-// close ends every stream and refuses new ones.
+// close ends every stream and refuses new ones; it returns once the
+// detached streams have closed their connections.
 func (h *hub[K, D]) close() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.done = true
 	for _, set := range h.subs {
 		for sub := range set {
 			h.dropLocked(sub)
 		}
 	}
+	h.mu.Unlock()
+	h.runMu.Lock()
+	h.closing = true
+	h.runMu.Unlock()
+	h.cancel()
+	h.running.Wait()
+}
+
+// track counts a goroutine of a detached stream; false once the hub is
+// closing, when the stream must end instead. Calling done when it ends is
+// the caller's.
+func (h *hub[K, D]) track() bool {
+	h.runMu.Lock()
+	defer h.runMu.Unlock()
+	if h.closing {
+		return false
+	}
+	h.running.Add(1)
+	return true
 }
 
 // streams counts the open streams.

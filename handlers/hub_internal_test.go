@@ -3,10 +3,13 @@ package handlers
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/labstack/echo/v4"
@@ -16,19 +19,13 @@ func testHub(buffer, history int) *hub[string, int] {
 	return newHub[string, int](hubSettings{buffer: buffer, history: history, maxStreams: 3})
 }
 
-// receive takes what a subscriber has buffered.
+// receive takes what a subscriber has queued.
 func receive(sub *subscriber[string, int]) (got []int, open bool) {
-	for {
-		select {
-		case ev, ok := <-sub.ch:
-			if !ok {
-				return got, false
-			}
-			got = append(got, ev.data)
-		default:
-			return got, true
-		}
+	evs, closed := sub.take()
+	for _, ev := range evs {
+		got = append(got, ev.data)
 	}
+	return got, !closed
 }
 
 func mustSubscribe(t *testing.T, h *hub[string, int], key, last string) subscription[string, int] {
@@ -91,7 +88,7 @@ func TestHubDropsASlowSubscriberAndNoOneElse(t *testing.T) {
 		t.Fatal("the slow subscriber was kept")
 	}
 	if _, open := receive(slow.sub); open {
-		t.Fatal("the slow subscriber's channel is open")
+		t.Fatal("the slow subscriber is still open")
 	}
 	if n := h.streams(); n != 1 {
 		t.Fatalf("%d streams, want 1", n)
@@ -195,15 +192,17 @@ func TestPumpStopsAtOnceWhenDropped(t *testing.T) {
 	h.end("a")
 	rec := httptest.NewRecorder()
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)
-	w := openStream(c)
-	if err := w.flush(); err != nil {
-		t.Fatal(err)
+	wrote, done := 0, 0
+	err := serveStream(c, stream[string, int]{hub: h, sub: s.sub, clock: clockwork.NewFakeClock(),
+		write: func(context.Context, *sseBuffer, *hubEvent[string, int]) error {
+			wrote++
+			return nil
+		},
+		done: func() { done++ },
+	}, newSSEBuffer())
+	if done != 1 {
+		t.Fatalf("done ran %d times, want once", done)
 	}
-	wrote := 0
-	err := pump(context.Background(), w, s.sub, clockwork.NewFakeClock(), func(*hubEvent[string, int]) error {
-		wrote++
-		return nil
-	})
 	if err != nil || wrote != 0 {
 		t.Fatalf("pump: %v, wrote %d events of a dropped stream", err, wrote)
 	}
@@ -225,4 +224,46 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// TestDetachedStreamCutsAClientThatStopsReading: a client that reads
+// nothing blocks its stream's write (net.Pipe has no buffer at all); the
+// stream falls behind, the hub lets it go, and the write is cut at once
+// rather than at its 30 s deadline.
+func TestDetachedStreamCutsAClientThatStopsReading(t *testing.T) {
+	h := testHub(2, 16)
+	s := mustSubscribe(t, h, "a", "")
+	server, client := net.Pipe()
+	defer client.Close()
+	done, writing := make(chan struct{}), make(chan struct{}, 4)
+	detach(server, stream[string, int]{hub: h, sub: s.sub, clock: clockwork.NewFakeClock(),
+		write: func(_ context.Context, buf *sseBuffer, ev *hubEvent[string, int]) error {
+			buf.event(h.eventID(ev.id), "n", []byte(strconv.Itoa(ev.data)))
+			writing <- struct{}{}
+			return nil
+		},
+		done: func() {
+			h.unsubscribe(s.sub)
+			close(done)
+		}})
+	h.publish("a", 1, false)
+	<-writing // the drain took the event and goes on to write it, for ever
+	for i := 2; i <= 4; i++ {
+		h.publish("a", i, false)
+	}
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream of a client that stopped reading did not end")
+	}
+	if n := h.streams(); n != 0 {
+		t.Fatalf("%d streams, want 0", n)
+	}
+	closed := make(chan struct{})
+	go func() { h.close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("close waits for a stream's goroutines that should have ended")
+	}
 }

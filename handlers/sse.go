@@ -1,11 +1,14 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jonboulle/clockwork"
@@ -25,46 +28,269 @@ const (
 	reconnectAfter, reconnectSpread = 2000, 3000
 )
 
-// sseWriter writes Server-Sent Events to one response. Events are gathered
-// in a buffer and sent by flush, with a write deadline.
-type sseWriter struct {
-	c   echo.Context
-	rc  *http.ResponseController
-	buf []byte
-}
+// sseBuffer gathers Server-Sent Events text before one write.
+type sseBuffer struct{ b []byte }
 
-// openStream answers 200 with the event-stream headers and a retry delay.
-// (The server's ReadTimeout does not end a stream: net/http lifts the read
-// deadline once the request is read.)
-func openStream(c echo.Context) *sseWriter {
-	h := c.Response().Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-	c.Response().WriteHeader(http.StatusOK)
-	s := &sseWriter{c: c, rc: http.NewResponseController(c.Response()), buf: make([]byte, 0, 256)}
-	s.buf = append(s.buf, "retry: "...)
-	s.buf = strconv.AppendInt(s.buf, int64(reconnectAfter+rand.IntN(reconnectSpread)), 10)
-	s.buf = append(s.buf, "\n\n"...)
+// newSSEBuffer starts a stream's first write with its reconnection delay.
+func newSSEBuffer() *sseBuffer {
+	s := &sseBuffer{b: make([]byte, 0, 256)}
+	s.b = append(s.b, "retry: "...)
+	s.b = strconv.AppendInt(s.b, int64(reconnectAfter+rand.IntN(reconnectSpread)), 10)
+	s.b = append(s.b, "\n\n"...)
 	return s
 }
 
 // event adds one event; data is a single line of JSON.
-func (s *sseWriter) event(id, name string, data []byte) {
-	s.buf = append(s.buf, "id: "...)
-	s.buf = append(s.buf, id...)
-	s.buf = append(s.buf, "\nevent: "...)
-	s.buf = append(s.buf, name...)
-	s.buf = append(s.buf, "\ndata: "...)
-	s.buf = append(s.buf, data...)
-	s.buf = append(s.buf, "\n\n"...)
+func (s *sseBuffer) event(id, name string, data []byte) {
+	s.b = append(s.b, "id: "...)
+	s.b = append(s.b, id...)
+	s.b = append(s.b, "\nevent: "...)
+	s.b = append(s.b, name...)
+	s.b = append(s.b, "\ndata: "...)
+	s.b = append(s.b, data...)
+	s.b = append(s.b, "\n\n"...)
 }
 
 // comment adds a comment line, which clients ignore.
-func (s *sseWriter) comment(text string) {
-	s.buf = append(s.buf, ": "...)
-	s.buf = append(s.buf, text...)
-	s.buf = append(s.buf, "\n\n"...)
+func (s *sseBuffer) comment(text string) {
+	s.b = append(s.b, ": "...)
+	s.b = append(s.b, text...)
+	s.b = append(s.b, "\n\n"...)
+}
+
+// stream is what serveStream needs to follow one subscriber.
+type stream[K comparable, D any] struct {
+	hub   *hub[K, D]
+	sub   *subscriber[K, D]
+	clock clockwork.Clock
+	// write adds an event to buf as this client should see it (or
+	// nothing); an error ends the stream.
+	write func(ctx context.Context, buf *sseBuffer, ev *hubEvent[K, D]) error
+	// done runs once when the stream has ended: it unsubscribes.
+	done func()
+}
+
+// serveStream answers 200 with the event-stream headers and first (the
+// snapshot or the replay), then sends the subscriber's events and
+// keepalives until the client leaves or the hub lets the subscriber go.
+//
+// Over HTTP/1.1 the connection is taken from net/http (hijacked) and the
+// stream is detached: an idle stream then costs a parked 1-byte read and a
+// timer instead of a request goroutine with its deep stack and net/http's
+// buffers, which is what lets one replica hold tens of thousands of
+// customers' pages. Where hijacking is not possible (HTTP/2) the request's
+// goroutine follows the stream.
+func serveStream[K comparable, D any](c echo.Context, st stream[K, D], first *sseBuffer) error {
+	conn, err := hijackStream(c, first.b)
+	switch {
+	case err == nil:
+		detach(conn, st)
+		return nil
+	case errors.Is(err, http.ErrNotSupported):
+		defer st.done()
+		w := openResponseStream(c)
+		defer w.end()
+		w.buf.b = append(w.buf.b, first.b...)
+		if err := w.flush(); err != nil {
+			return err
+		}
+		return pump(c.Request().Context(), w, st)
+	default:
+		st.done()
+		return err
+	}
+}
+
+// streamHeaders are the event stream's own headers; middleware and the
+// handler may have added others (CORS, security), which are sent too.
+func streamHeaders(h http.Header) {
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+}
+
+// hijackStream takes the connection and writes the response head and
+// first. The body is delimited by the connection's close, as HTTP/1.1
+// allows, so no chunked framing is needed afterwards. ErrNotSupported:
+// nothing was written and the response is still net/http's.
+func hijackStream(c echo.Context, first []byte) (net.Conn, error) {
+	if c.Request().ProtoMajor != 1 {
+		return nil, http.ErrNotSupported
+	}
+	h := c.Response().Header()
+	streamHeaders(h)
+	h.Set("Connection", "close")
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+	conn, _, err := http.NewResponseController(c.Response()).Hijack()
+	if err != nil {
+		return nil, err
+	}
+	// The echo response is done with: the request log reports 200, and
+	// nothing tries to answer on a connection that is no longer net/http's.
+	c.Response().Status, c.Response().Committed = http.StatusOK, true
+	head := bytes.NewBuffer(make([]byte, 0, 512+len(first)))
+	head.WriteString("HTTP/1.1 200 OK\r\n")
+	_ = h.Write(head) // a bytes.Buffer does not fail
+	head.WriteString("\r\n")
+	head.Write(first)
+	if err = conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err == nil {
+		_, err = conn.Write(head.Bytes())
+	}
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// detachedStream follows a subscriber on a hijacked connection. It has no
+// goroutine of its own while idle: a wake (an event, the keepalive timer,
+// the client leaving) starts a drain goroutine that writes what is due and
+// exits. A parked read notices the client leaving.
+type detachedStream[K comparable, D any] struct {
+	stream[K, D]
+	conn  net.Conn
+	timer clockwork.Timer
+
+	mu        sync.Mutex
+	running   bool // a drain goroutine is on it
+	kicked    bool // something happened since the drain last looked
+	keepalive bool // the keepalive timer fired
+	left      bool // the client closed its side
+	finished  bool
+}
+
+func detach[K comparable, D any](conn net.Conn, st stream[K, D]) {
+	d := &detachedStream[K, D]{stream: st, conn: conn}
+	if !st.hub.track() { // the hub is closing: clients reconnect elsewhere
+		conn.Close()
+		st.done()
+		return
+	}
+	d.timer = st.clock.AfterFunc(keepaliveEvery, func() {
+		d.mu.Lock()
+		d.keepalive = true
+		d.mu.Unlock()
+		d.kick()
+	})
+	go d.watchClient()
+	st.sub.attach(d.kick)
+}
+
+// watchClient parks in a read until the client closes the connection (or
+// the stream closes it). A client sends nothing on an event stream; bytes
+// it might send are read and ignored.
+func (d *detachedStream[K, D]) watchClient() {
+	defer d.hub.running.Done()
+	var b [1]byte
+	for {
+		if _, err := d.conn.Read(b[:]); err != nil {
+			break
+		}
+	}
+	d.mu.Lock()
+	d.left = true
+	d.mu.Unlock()
+	d.kick()
+}
+
+// kick makes sure a drain goroutine will look at the stream. It never
+// blocks: the hub calls it under its lock.
+func (d *detachedStream[K, D]) kick() {
+	if d.sub.gone() {
+		// Let go (maybe for falling behind): a drain stuck writing to a
+		// client that stopped reading is cut now, not at its deadline.
+		d.conn.Close()
+	}
+	d.mu.Lock()
+	d.kicked = true
+	if d.running || d.finished {
+		d.mu.Unlock()
+		return
+	}
+	d.running = true
+	d.mu.Unlock()
+	if !d.hub.track() {
+		// The hub is closing and has let every subscriber go; closing the
+		// connection ends the read, and nothing else is left to do.
+		d.conn.Close()
+		return
+	}
+	go d.drain()
+}
+
+// drain writes what is due until nothing is, then exits; or ends the
+// stream.
+func (d *detachedStream[K, D]) drain() {
+	defer d.hub.running.Done()
+	var buf sseBuffer
+	for {
+		d.mu.Lock()
+		if !d.kicked {
+			d.running = false
+			d.mu.Unlock()
+			return
+		}
+		keepalive, left := d.keepalive, d.left
+		d.kicked, d.keepalive = false, false
+		d.mu.Unlock()
+
+		evs, closed := d.sub.take()
+		if closed || left {
+			d.finish()
+			return
+		}
+		buf.b = buf.b[:0]
+		for _, ev := range evs {
+			if err := d.write(d.hub.ctx, &buf, ev); err != nil {
+				d.finish()
+				return
+			}
+		}
+		if keepalive {
+			buf.comment("keepalive")
+		}
+		if len(buf.b) == 0 {
+			continue
+		}
+		if err := d.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
+			d.finish()
+			return
+		}
+		if _, err := d.conn.Write(buf.b); err != nil {
+			d.finish()
+			return
+		}
+		d.timer.Reset(keepaliveEvery)
+	}
+}
+
+// finish ends the stream: the client sees the connection close and
+// reconnects (resuming from its last id) if it still wants events.
+func (d *detachedStream[K, D]) finish() {
+	d.mu.Lock()
+	d.finished, d.running = true, false
+	d.mu.Unlock()
+	d.timer.Stop()
+	d.conn.Close()
+	d.done()
+}
+
+// sseWriter writes a stream through net/http's response, for connections
+// that cannot be hijacked.
+type sseWriter struct {
+	c   echo.Context
+	rc  *http.ResponseController
+	buf sseBuffer
+}
+
+// openResponseStream answers 200 with the event-stream headers.
+// (The server's ReadTimeout does not end a stream: net/http lifts the read
+// deadline once the request is read.)
+func openResponseStream(c echo.Context) *sseWriter {
+	streamHeaders(c.Response().Header())
+	c.Response().WriteHeader(http.StatusOK)
+	return &sseWriter{c: c, rc: http.NewResponseController(c.Response())}
 }
 
 // flush sends what was gathered.
@@ -72,14 +298,14 @@ func (s *sseWriter) flush() error {
 	if err := s.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
 	}
-	if len(s.buf) > 0 {
-		if _, err := s.c.Response().Write(s.buf); err != nil {
+	if len(s.buf.b) > 0 {
+		if _, err := s.c.Response().Write(s.buf.b); err != nil {
 			return err
 		}
-		s.buf = s.buf[:0]
+		s.buf.b = s.buf.b[:0]
 	}
-	if cap(s.buf) > 4096 {
-		s.buf = make([]byte, 0, 256) // a long replay's buffer is not kept while idle
+	if cap(s.buf.b) > 4096 {
+		s.buf.b = nil // a long replay's buffer is not kept while idle
 	}
 	return s.rc.Flush()
 }
@@ -92,30 +318,36 @@ func (s *sseWriter) end() {
 	_ = s.rc.SetWriteDeadline(time.Time{})
 }
 
-// pump streams a subscriber's events until the client leaves, the hub lets
-// the subscriber go, or a write fails; write adds an event to the writer
-// (or nothing, if the event is not for this client). It runs in the
-// request's goroutine: a stream has no goroutine of its own.
-func pump[K comparable, D any](ctx context.Context, s *sseWriter, sub *subscriber[K, D], clock clockwork.Clock,
-	write func(*hubEvent[K, D]) error) error {
-	defer s.end()
-	tick := clock.NewTicker(keepaliveEvery)
+// pump follows the stream in the request's goroutine until the client
+// leaves, the hub lets the subscriber go, or a write fails.
+func pump[K comparable, D any](ctx context.Context, w *sseWriter, st stream[K, D]) error {
+	wake := make(chan struct{}, 1)
+	st.sub.attach(func() {
+		select {
+		case wake <- struct{}{}:
+		default: // already woken
+		}
+	})
+	tick := st.clock.NewTicker(keepaliveEvery)
 	defer tick.Stop()
 	for {
 		select {
-		case ev, ok := <-sub.ch:
-			if !ok || sub.gone() {
+		case <-wake:
+			evs, closed := st.sub.take()
+			if closed {
 				return nil
 			}
-			if err := write(ev); err != nil {
-				return err
+			for _, ev := range evs {
+				if err := st.write(ctx, &w.buf, ev); err != nil {
+					return err
+				}
 			}
 		case <-tick.Chan():
-			s.comment("keepalive")
+			w.buf.comment("keepalive")
 		case <-ctx.Done():
 			return nil
 		}
-		if err := s.flush(); err != nil {
+		if err := w.flush(); err != nil {
 			return err
 		}
 	}
@@ -125,7 +357,8 @@ func pump[K comparable, D any](ctx context.Context, s *sseWriter, sub *subscribe
 // stream with a short retry, so that the client reconnects (to another
 // replica) instead of giving up as EventSource does on an error status.
 func goAway(c echo.Context) error {
-	s := openStream(c)
-	defer s.end()
-	return s.flush()
+	w := openResponseStream(c)
+	defer w.end()
+	w.buf = *newSSEBuffer()
+	return w.flush()
 }

@@ -55,6 +55,7 @@ type config struct {
 	backends    []string
 	serverURL   string
 	out         string
+	fanoutOnly  bool
 }
 
 func run(ctx context.Context, args []string, log *slog.Logger) error {
@@ -69,6 +70,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	duration := flags.Duration("duration", 0, "measured time per scenario (default 10s full, 1s smoke)")
 	subscribers := flags.Int("subscribers", 0, "SSE subscribers (default 10000 full, 200 smoke)")
 	ceilingPort := flags.Int("serve-ceiling", 0, "internal: serve the ceiling on this port")
+	fanoutOnly := flags.Bool("fanout-only", false, "only the live fan-out (and its memory), when working on the streams")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -80,7 +82,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	cfg := config{mode: "smoke", spec: bench.Spec{Tenants: 10, ProjectsPerTenant: 10, AgentsPerTenant: 100, OnlineEvery: 10},
 		conns: *conns, warmup: 300 * time.Millisecond, duration: time.Second, subscribers: 200, rounds: 3,
-		backends: strings.Split(*backends, ","), serverURL: *serverURL, out: *out}
+		backends: strings.Split(*backends, ","), serverURL: *serverURL, out: *out, fanoutOnly: *fanoutOnly}
 	if *full {
 		cfg.mode, cfg.spec.Tenants = "full", 1000
 		cfg.warmup, cfg.duration, cfg.subscribers, cfg.rounds = 2*time.Second, 10*time.Second, 10000, 10
@@ -277,6 +279,10 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	}
 	defer db.Close()
 
+	if cfg.fanoutOnly {
+		row.Fanout, err = fanout(ctx, log, cfg, app, ds)
+		return row, err
+	}
 	// The ceiling first, in the same minute as the app's scenarios.
 	ceil, err := measure(ctx, cfg, "ceiling: echo constant", ceiling, func(w, i int) *http.Request {
 		return get(ceiling.URL+"/ceiling/x", nil)
