@@ -152,6 +152,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		mux.Handle("/", e)
 		handler = mux
 	}
+	if cfg.BenchCeiling {
+		handler = withCeiling(handler)
+	}
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

@@ -37,6 +37,8 @@ type Config struct {
 	RateLimits bool
 	// TrustProxy takes client addresses from X-Forwarded-For.
 	TrustProxy bool
+	// BenchCeiling serves the load harness's ceiling (ceiling.go).
+	BenchCeiling bool
 }
 
 // Defaults that the README's configuration table repeats.
@@ -87,6 +89,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.Demo = isTrue(getenv("DEMO"))
 	c.RateLimits = getenv("RATE_LIMITS") != "off"
 	c.TrustProxy = isTrue(getenv("TRUST_PROXY"))
+	c.BenchCeiling = isTrue(getenv("BENCH_CEILING"))
 
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -167,7 +170,7 @@ func (c Config) fields() []any {
 		"app_key", c.AppKey, "app_name", c.AppName, "install_keys_url", c.InstallKeysURL,
 		"jwt_leeway", c.JWTLeeway.String(), "retention", c.Retention.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "app_secret_key", secret, "demo", c.Demo,
-		"rate_limits", c.RateLimits, "trust_proxy", c.TrustProxy,
+		"rate_limits", c.RateLimits, "trust_proxy", c.TrustProxy, "bench_ceiling", c.BenchCeiling,
 	}
 }
 

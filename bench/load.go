@@ -43,9 +43,9 @@ func NewClient(conns int) *http.Client {
 	}
 }
 
-// Load runs conns workers on keep-alive connections for warmup+d; only
+// Measure runs conns workers on keep-alive connections for warmup+d; only
 // what completes after warmup is counted.
-func Load(ctx context.Context, conns int, warmup, d time.Duration, next RequestFunc) LoadResult {
+func Measure(ctx context.Context, conns int, warmup, d time.Duration, next RequestFunc) Run {
 	client := NewClient(conns)
 	defer client.CloseIdleConnections()
 	start := time.Now()
@@ -88,25 +88,70 @@ func Load(ctx context.Context, conns int, warmup, d time.Duration, next RequestF
 		}()
 	}
 	wg.Wait()
-	r := LoadResult{Status: map[int]int{}, Errs: map[string]int{}, Duration: d}
-	var all []time.Duration
+	r := Run{status: map[int]int{}, errs: map[string]int{}, d: d}
 	for _, p := range parts {
-		all = append(all, p.lat...)
+		r.lat = append(r.lat, p.lat...)
 		for s, n := range p.status {
-			r.Status[s] += n
+			r.status[s] += n
 		}
 		for e, n := range p.errs {
-			r.Errs[e] += n
-			r.Errors += n
+			r.errs[e] += n
 		}
 	}
-	r.Requests = len(all)
-	r.RPS = float64(len(all)) / d.Seconds()
+	return r
+}
+
+// Load runs conns workers on keep-alive connections for warmup+d; only
+// what completes after warmup is counted.
+func Load(ctx context.Context, conns int, warmup, d time.Duration, next RequestFunc) LoadResult {
+	return Measure(ctx, conns, warmup, d, next).Result()
+}
+
+// Run is what one or more bounded runs measured, before it is summed up:
+// runs of one workload taken in slices add up to one result.
+type Run struct {
+	lat    []time.Duration
+	status map[int]int
+	errs   map[string]int
+	d      time.Duration
+}
+
+// Add counts o's requests and measured time in r.
+func (r *Run) Add(o Run) {
+	if r.status == nil {
+		r.status, r.errs = map[int]int{}, map[string]int{}
+	}
+	r.lat = append(r.lat, o.lat...)
+	for s, n := range o.status {
+		r.status[s] += n
+	}
+	for e, n := range o.errs {
+		r.errs[e] += n
+	}
+	r.d += o.d
+}
+
+// Result sums the run up: requests/s over the measured time, latency
+// quantiles, answers by status, errors by kind.
+func (r Run) Result() LoadResult {
+	res := LoadResult{Status: map[int]int{}, Errs: map[string]int{}, Duration: r.d}
+	for s, n := range r.status {
+		res.Status[s] = n
+	}
+	for e, n := range r.errs {
+		res.Errs[e] = n
+		res.Errors += n
+	}
+	all := slices.Clone(r.lat)
+	res.Requests = len(all)
+	if r.d > 0 {
+		res.RPS = float64(len(all)) / r.d.Seconds()
+	}
 	if len(all) > 0 {
 		slices.Sort(all)
-		r.P50, r.P99, r.Max = Ms(Quantile(all, 0.50)), Ms(Quantile(all, 0.99)), Ms(all[len(all)-1])
+		res.P50, res.P99, res.Max = Ms(Quantile(all, 0.50)), Ms(Quantile(all, 0.99)), Ms(all[len(all)-1])
 	}
-	return r
+	return res
 }
 
 // Quantile of sorted durations (nearest rank).

@@ -175,12 +175,11 @@ func writeDeadline(timeout time.Duration) echo.MiddlewareFunc {
 	}
 }
 
-// securityHeaders are set on every answer; pages add their own policy.
+// securityHeaders are set on every answer; pages add their own policy
+// (with Referrer-Policy, which only documents use).
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		h := c.Response().Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
+		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
 		return next(c)
 	}
 }

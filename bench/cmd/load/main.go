@@ -1,5 +1,6 @@
 // Command load measures the service against a bare echo handler returning a
-// constant (the ceiling), on PostgreSQL and on SQLite, with a seeded data
+// constant (the ceiling, served by the app binary itself on the same port
+// with BENCH_CEILING=1), on PostgreSQL and on SQLite, with a seeded data
 // set: public widget status with and without If-None-Match, the agent API's
 // GET /api/v1/me with distinct tokens of many tenants, heartbeats and the
 // database writes they cause, and the live fan-out to SSE subscribers.
@@ -190,8 +191,9 @@ func firstNonEmpty(vs ...string) string {
 // ceilingBody is as long as a widget status answer.
 var ceilingBody = []byte(`{"online":true,"message":"We are online. Start a chat.","requiresLogin":false}`)
 
-// serveCeiling is the reference: echo, one route, a constant answer, in a
-// process of its own like the app.
+// serveCeiling is a second reference, shown but not used for the ratios:
+// echo, one route, a constant answer, in a small process of its own
+// (without the app's heap to collect).
 func serveCeiling(ctx context.Context, port int) error {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -206,6 +208,55 @@ func serveCeiling(ctx context.Context, port int) error {
 		return err
 	}
 	return nil
+}
+
+// measureInterleaved measures a scenario in slices alternating with the
+// ceiling's (ceiling first in one pair, the scenario first in the next), so
+// that a shared machine's changing load falls on both alike: the ratio of
+// the two is then steadier than that of runs a minute apart. The scenario
+// comes back with CeilingRPS and Ratio set; CPU is the app's in the
+// scenario's own slices.
+func measureInterleaved(ctx context.Context, cfg config, name string, p *bench.Proc, ceiling, next bench.RequestFunc) (bench.Scenario, error) {
+	pairs := 5
+	if cfg.mode == "smoke" {
+		pairs = 2
+	}
+	slice := cfg.duration / time.Duration(pairs)
+	warmup := min(cfg.warmup, 300*time.Millisecond)
+	var mine, theirs bench.Run
+	var cpu, wall time.Duration
+	for i := range 2 * pairs {
+		own := i%2 == 0
+		if (i/2)%2 == 1 {
+			own = !own
+		}
+		if !own {
+			theirs.Add(bench.Measure(ctx, cfg.conns, warmup, slice, ceiling))
+			continue
+		}
+		before, err := bench.ReadUsage(p.Pid())
+		if err != nil {
+			return bench.Scenario{}, err
+		}
+		start := time.Now()
+		mine.Add(bench.Measure(ctx, cfg.conns, warmup, slice, next))
+		wall += time.Since(start)
+		after, err := bench.ReadUsage(p.Pid())
+		if err != nil {
+			return bench.Scenario{}, err
+		}
+		cpu += after.CPU - before.CPU
+	}
+	after, err := bench.ReadUsage(p.Pid())
+	if err != nil {
+		return bench.Scenario{}, err
+	}
+	s := bench.Scenario{Name: name, Load: mine.Result(), CPUCores: cpu.Seconds() / wall.Seconds(),
+		RSSMiB: float64(after.RSSKiB) / 1024}
+	if s.CeilingRPS = theirs.Result().RPS; s.CeilingRPS > 0 {
+		s.Ratio = s.Load.RPS / s.CeilingRPS
+	}
+	return s, nil
 }
 
 // measure runs one scenario and reads the target process's CPU and memory.
@@ -259,7 +310,7 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	}
 	env := []string{fmt.Sprintf("PORT=%d", port), fmt.Sprintf("BASE_URL=http://127.0.0.1:%d", port), "DATABASE_URL=" + dbURL,
 		"APP_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key), "RATE_LIMITS=off", "LOG_LEVEL=warn",
-		"CONNECT_INSTALL_KEYS_URL=http://127.0.0.1:9", "DEMO="}
+		"CONNECT_INSTALL_KEYS_URL=http://127.0.0.1:9", "DEMO=", "BENCH_CEILING=1"}
 	app, err := bench.Start(ctx, "app-"+backend, bin, nil, env, port, filepath.Join(tmp, "app-"+backend+".log"))
 	if err != nil {
 		return row, err
@@ -283,15 +334,22 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 		row.Fanout, err = fanout(ctx, log, cfg, app, ds)
 		return row, err
 	}
-	// The ceiling first, in the same minute as the app's scenarios.
-	ceil, err := measure(ctx, cfg, "ceiling: echo constant", ceiling, func(w, i int) *http.Request {
-		return get(ceiling.URL+"/ceiling/x", nil)
-	})
+	// The ceiling first, in the same minute as the app's scenarios: a bare
+	// echo handler in the app's binary and server (BENCH_CEILING).
+	ceilingURL := app.URL + "/bench/ceiling"
+	ceilingNext := func(w, i int) *http.Request { return get(ceilingURL, nil) }
+	ceil, err := measure(ctx, cfg, "ceiling: echo constant (in the app)", app, ceilingNext)
 	if err != nil {
 		return row, err
 	}
 	ceil.Ratio = 1
 	row.Scenarios = append(row.Scenarios, ceil)
+	separate, err := measure(ctx, cfg, "reference: echo constant in a process of its own", ceiling, func(w, i int) *http.Request {
+		return get(ceiling.URL+"/ceiling/x", nil)
+	})
+	if err != nil {
+		return row, err
+	}
 	// The machine may be shared: the ceiling is measured again after the
 	// app's scenarios and the ratios taken to the higher of the two.
 	type withGoal struct {
@@ -313,7 +371,7 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 		}
 	}
 	pick := func(w, i, n int) int { return (w*7919 + i*104729) % n }
-	s, err := measure(ctx, cfg, "widget status 200", app, func(w, i int) *http.Request {
+	s, err := measureInterleaved(ctx, cfg, "widget status 200", app, ceilingNext, func(w, i int) *http.Request {
 		return get(app.URL+"/public/v1/widgets/"+widgets[pick(w, i, len(widgets))]+"/status", nil)
 	})
 	if err != nil {
@@ -331,7 +389,7 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 		resp.Body.Close()
 		etags[i] = resp.Header.Get("ETag")
 	}
-	s, err = measure(ctx, cfg, "widget status 304 (If-None-Match)", app, func(w, i int) *http.Request {
+	s, err = measureInterleaved(ctx, cfg, "widget status 304 (If-None-Match)", app, ceilingNext, func(w, i int) *http.Request {
 		k := pick(w, i, len(etags))
 		return get(app.URL+"/public/v1/widgets/"+widgets[k]+"/status", map[string]string{"If-None-Match": etags[k]})
 	})
@@ -354,7 +412,7 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	if err := bench.RefreshMemberships(ctx, db, backend == "postgres", time.Now()); err != nil {
 		return row, err
 	}
-	s, err = measure(ctx, cfg, fmt.Sprintf("GET /api/v1/me (%d agents of %d tenants)", len(callers), len(ds.Tenants)), app, func(w, i int) *http.Request {
+	s, err = measureInterleaved(ctx, cfg, fmt.Sprintf("GET /api/v1/me (%d agents of %d tenants)", len(callers), len(ds.Tenants)), app, ceilingNext, func(w, i int) *http.Request {
 		return get(app.URL+"/api/v1/me", map[string]string{"Authorization": callers[pick(w, i, len(callers))].auth})
 	})
 	if err != nil {
@@ -393,17 +451,18 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 		w.Met = bench.Bool(w.Rows <= int64(w.Agents*intervals))
 	}
 
-	ceil2, err := measure(ctx, cfg, "ceiling again, after the app's scenarios", ceiling, func(w, i int) *http.Request {
-		return get(ceiling.URL+"/ceiling/x", nil)
-	})
+	ceil2, err := measure(ctx, cfg, "ceiling again, after the app's scenarios", app, ceilingNext)
 	if err != nil {
 		return row, err
 	}
 	best := max(ceil.Load.RPS, ceil2.Load.RPS)
 	ceil2.Ratio = ceil2.Load.RPS / best
 	row.Scenarios[0].Ratio = ceil.Load.RPS / best
+	scenarios = append(scenarios, withGoal{s: &separate})
 	for _, sc := range scenarios {
-		sc.s.Ratio = sc.s.Load.RPS / best
+		if sc.s.CeilingRPS == 0 {
+			sc.s.Ratio = sc.s.Load.RPS / best
+		}
 		if sc.goal > 0 {
 			sc.s.Met = bench.Bool(sc.s.Ratio >= sc.goal && sc.s.Load.Errors == 0)
 		}
