@@ -2,6 +2,8 @@ module agentpresence
 
 go 1.26.0
 
+toolchain go1.26.11
+
 require (
 	github.com/dlclark/regexp2 v1.12.0
 	github.com/glebarez/sqlite v1.11.0
