@@ -116,6 +116,9 @@ type Run struct {
 	d      time.Duration
 }
 
+// Requests counts the requests measured so far.
+func (r *Run) Requests() int { return len(r.lat) }
+
 // Add counts o's requests and measured time in r.
 func (r *Run) Add(o Run) {
 	if r.status == nil {
