@@ -95,6 +95,9 @@ func serveStream[K comparable, D any](c echo.Context, st stream[K, D], first *ss
 			return err
 		}
 		return pump(c.Request().Context(), w, st)
+	case errors.Is(err, errClientLeft):
+		st.done()
+		return nil
 	default:
 		st.done()
 		return err
@@ -138,10 +141,14 @@ func hijackStream(c echo.Context, first []byte) (net.Conn, error) {
 	}
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, errClientLeft
 	}
 	return conn, nil
 }
+
+// errClientLeft: the client left before its stream's head was written;
+// there is nobody to answer.
+var errClientLeft = errors.New("the client left before the stream started")
 
 // detachedStream follows a subscriber on a hijacked connection. It has no
 // goroutine of its own while idle: a wake (an event, the keepalive timer,
