@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -150,15 +149,7 @@ func TestStreamsOverHTTP2(t *testing.T) {
 	if s := c.next(t).status(t); !s.Online {
 		t.Fatalf("after going online: %+v", s)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-	defer cancel()
-	if err := f.clock.BlockUntilContext(ctx, 1); err != nil { // the stream's ticker
-		t.Fatal(err)
-	}
-	f.clock.Advance(25 * time.Second)
-	if ev := c.next(t); ev.name != ":" || ev.data != "keepalive" {
-		t.Fatalf("got %+v, want a keepalive comment", ev)
-	}
+	expectKeepalive(t, f, c)
 	c.resp.Body.Close()
 	waitStreams(t, f, 0)
 }
