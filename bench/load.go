@@ -50,18 +50,13 @@ func Measure(ctx context.Context, conns int, warmup, d time.Duration, next Reque
 	defer client.CloseIdleConnections()
 	start := time.Now()
 	from, until := start.Add(warmup), start.Add(warmup+d)
-	type part struct {
-		lat    []time.Duration
-		status map[int]int
-		errs   map[string]int
-	}
-	parts := make([]part, conns)
+	parts := make([]Run, conns)
 	var wg sync.WaitGroup
 	for w := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p := part{lat: make([]time.Duration, 0, 4096), status: map[int]int{}, errs: map[string]int{}}
+			p := Run{lat: make([]time.Duration, 0, 4096), status: map[int]int{}, errs: map[string]int{}}
 			for i := 0; ctx.Err() == nil; i++ {
 				t0 := time.Now()
 				if t0.After(until) {
@@ -88,15 +83,10 @@ func Measure(ctx context.Context, conns int, warmup, d time.Duration, next Reque
 		}()
 	}
 	wg.Wait()
-	r := Run{status: map[int]int{}, errs: map[string]int{}, d: d}
+	// The workers' parts carry no measured time: the window is counted once.
+	r := Run{d: d}
 	for _, p := range parts {
-		r.lat = append(r.lat, p.lat...)
-		for s, n := range p.status {
-			r.status[s] += n
-		}
-		for e, n := range p.errs {
-			r.errs[e] += n
-		}
+		r.Add(p)
 	}
 	return r
 }
