@@ -33,6 +33,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"agentpresence/bench"
+	"agentpresence/jobs"
 )
 
 func main() {
@@ -451,7 +452,7 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 		after := waitStable(ctx, db, backend, time.Now().Add(statsDelay))
 		// Flushes that can carry heartbeats: those during the phase and
 		// the one after it.
-		intervals := int(hbPhase/flushInterval) + 2
+		intervals := int(hbPhase/jobs.FlushInterval) + 2
 		w := row.Writes
 		w.Counted, w.Rows, w.Intervals, w.Note = true, after-writesBefore, intervals, ""
 		w.PerAgent = float64(w.Rows) / float64(w.Agents) / float64(intervals)
@@ -485,9 +486,6 @@ func runRow(ctx context.Context, log *slog.Logger, cfg config, backend, bin, tmp
 	return row, nil
 }
 
-// flushInterval is the app's activity flush period (jobs.FlushInterval).
-const flushInterval = 5 * time.Second
-
 func driverOf(backend string) string {
 	if backend == "postgres" {
 		return "pgx"
@@ -507,10 +505,10 @@ func agentWrites(ctx context.Context, db *sql.DB, backend string) (int64, bool) 
 	return n, true
 }
 
-// statsDelay covers the last flush (flushInterval) and PostgreSQL's
+// statsDelay covers the last flush (jobs.FlushInterval) and PostgreSQL's
 // reporting of an idle session's statistics (at most 10 s after it went
 // idle).
-const statsDelay = flushInterval + 11*time.Second
+const statsDelay = jobs.FlushInterval + 11*time.Second
 
 // waitStable reads the count until it stops moving, and not before
 // notBefore.
