@@ -11,6 +11,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -65,7 +66,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	full := flags.Bool("full", false, "the full run: 1,000 tenants × 10 projects, 100,000 agents, 10 s per scenario, 10,000 subscribers")
 	smoke := flags.Bool("smoke", false, "a few seconds on 10 tenants (the default; what CI runs)")
 	backends := flags.String("backends", "postgres,sqlite", "which rows to run")
-	serverURL := flags.String("database-url", firstNonEmpty(os.Getenv("BENCH_DATABASE_URL"), os.Getenv("TEST_DATABASE_URL"),
+	serverURL := flags.String("database-url", cmp.Or(os.Getenv("BENCH_DATABASE_URL"), os.Getenv("TEST_DATABASE_URL"),
 		"postgres://postgres@127.0.0.1:54330/postgres?sslmode=disable"), "a PostgreSQL server where the harness may create a database")
 	out := flags.String("out", "", "where the JSON goes (default bench/results in the module)")
 	conns := flags.Int("conns", 64, "keep-alive connections of the load generator")
@@ -178,15 +179,6 @@ func check(cfg config, r *bench.Report) error {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // ceilingBody is as long as a widget status answer.
