@@ -180,7 +180,7 @@ func check(r io.Reader, w io.Writer, pol policy) (failed bool, err error) {
 
 // judge returns FAIL, WARN or ALLOW and the reason.
 func (p policy) judge(v *vuln) (verdict, why string) {
-	if v.module == "stdlib" || v.module == "toolchain" {
+	if v.stdlib() {
 		if v.fixed == "" {
 			return "WARN", "no fixed Go release yet"
 		}
@@ -226,8 +226,12 @@ func shorter(a, b []frame) bool {
 	return false
 }
 
+// stdlib reports whether the vulnerability is in Go itself, which
+// govulncheck names as module "stdlib" or "toolchain".
+func (v *vuln) stdlib() bool { return v.module == "stdlib" || v.module == "toolchain" }
+
 func (v *vuln) where() string {
-	if v.module == "stdlib" || v.module == "toolchain" {
+	if v.stdlib() {
 		return "in the standard library of " + goRelease(v.version)
 	}
 	return "in " + v.module + "@" + v.version
@@ -288,7 +292,7 @@ func (v *vuln) fixedName() string {
 	switch {
 	case v.fixed == "":
 		return "none"
-	case v.module == "stdlib" || v.module == "toolchain":
+	case v.stdlib():
 		return goRelease(v.fixed)
 	}
 	return v.fixed
