@@ -108,7 +108,14 @@ function renderAgents() {
 
 function confirm(accountId) {
   confirming = accountId;
-  focusNext = accountId ? { account: accountId, action: 'cancel' } : null;
+  focusNext = { account: accountId, action: 'cancel' };
+  renderAgents();
+}
+
+// cancelConfirm closes the open confirmation; the focus goes back to its door.
+function cancelConfirm() {
+  focusNext = { account: confirming, action: 'door' };
+  confirming = '';
   renderAgents();
 }
 
@@ -124,7 +131,7 @@ function agentRow(a, who) {
     row.append(h('div', { class: 'confirm', role: 'group', 'aria-label': 'Put ' + who.name + ' offline?' },
       h('span', { text: 'Put ' + who.name + ' offline in ' + me.project.key + '?' }),
       h('button', { type: 'button', class: 'danger', 'data-action': 'confirm-offline', onclick: () => putOffline(a.accountId, who.name) }, 'Put offline'),
-      h('button', { type: 'button', 'data-action': 'cancel', onclick: () => { confirming = ''; focusNext = { account: a.accountId, action: 'door' }; renderAgents(); } }, 'Cancel')));
+      h('button', { type: 'button', 'data-action': 'cancel', onclick: cancelConfirm }, 'Cancel')));
   } else {
     row.append(h('button', {
       type: 'button', class: 'subtle icon', 'data-action': 'door', title: 'Put ' + who.name + ' offline',
@@ -222,11 +229,7 @@ $('go-online').addEventListener('click', () => setStatus(true));
 $('go-offline').addEventListener('click', () => setStatus(false));
 $('schedule').addEventListener('click', () => AP.dialog.create({ key: 'schedule-dialog', chrome: true }));
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && confirming) {
-    focusNext = { account: confirming, action: 'door' };
-    confirming = '';
-    renderAgents();
-  }
+  if (e.key === 'Escape' && confirming) cancelConfirm();
 });
 
 initPage();
