@@ -174,15 +174,14 @@ func (c Config) fields() []any {
 	}
 }
 
+// maskDatabaseURL hides the password; a URL without credentials is logged
+// as given.
 func maskDatabaseURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return u.Redacted()
 }
 
 func isTrue(v string) bool { return v == "1" || v == "true" }
