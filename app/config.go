@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"agentpresence/handlers/connect"
 )
 
 // Config is everything the service reads from its environment. It is read
@@ -41,13 +43,13 @@ type Config struct {
 	BenchCeiling bool
 }
 
-// Defaults that the README's configuration table repeats.
+// Defaults that the README's configuration table repeats; the install-keys
+// server's is connect.DefaultInstallKeysURL.
 const (
-	defaultPort           = 8080
-	defaultAppKey         = "io.agentpresence.jsm-online-status"
-	defaultAppName        = "Agent online status"
-	defaultInstallKeysURL = "https://connect-install-keys.atlassian.com"
-	defaultSQLitePath     = "data/presence.db"
+	defaultPort       = 8080
+	defaultAppKey     = "io.agentpresence.jsm-online-status"
+	defaultAppName    = "Agent online status"
+	defaultSQLitePath = "data/presence.db"
 )
 
 // LoadConfig reads the configuration through getenv. A missing
@@ -58,7 +60,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Port:            defaultPort,
 		AppKey:          orDefault(getenv("APP_KEY"), defaultAppKey),
 		AppName:         orDefault(getenv("APP_NAME"), defaultAppName),
-		InstallKeysURL:  strings.TrimRight(orDefault(getenv("CONNECT_INSTALL_KEYS_URL"), defaultInstallKeysURL), "/"),
+		InstallKeysURL:  strings.TrimRight(orDefault(getenv("CONNECT_INSTALL_KEYS_URL"), connect.DefaultInstallKeysURL), "/"),
 		JWTLeeway:       30 * time.Second,
 		Retention:       30 * 24 * time.Hour,
 		ShutdownTimeout: 20 * time.Second,
@@ -174,15 +176,14 @@ func (c Config) fields() []any {
 	}
 }
 
+// maskDatabaseURL hides the password; a URL without credentials is logged
+// as given.
 func maskDatabaseURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.User == nil {
 		return raw
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return u.Redacted()
 }
 
 func isTrue(v string) bool { return v == "1" || v == "true" }

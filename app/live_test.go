@@ -93,6 +93,22 @@ func (r *streamReader) ended(t *testing.T) {
 	}
 }
 
+// installProject installs a tenant with one project, HELP, whose widget the
+// streams follow.
+func installProject(t *testing.T, store *models.Store) (models.TenantID, models.Project) {
+	t.Helper()
+	ctx := context.Background()
+	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tenant.ID, ps[0]
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -116,22 +132,15 @@ func TestLiveUpdatesCrossReplicas(t *testing.T) {
 	defer client.CloseIdleConnections()
 
 	ctx := context.Background()
-	tenant, err := a.Store().SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := a.Store().SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	widget := ps[0].WidgetID
+	tenant, help := installProject(t, a.Store())
+	widget := help.WidgetID
 	waitFor(t, "B to learn of A's new project", func() bool { _, ok := b.board.Widget(widget); return ok })
 
 	stream := openWidgetStream(t, client, b, widget)
 	if first := stream.next(t); !strings.Contains(first, `"online":false`) {
 		t.Fatalf("first event %s", first)
 	}
-	if _, err := a.Store().SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{ps[0].ID},
+	if _, err := a.Store().SetStatus(ctx, tenant, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{help.ID},
 		Online: true, Source: models.SourceManual}); err != nil {
 		t.Fatal(err)
 	}
@@ -155,16 +164,8 @@ func TestShutdownEndsStreams(t *testing.T) {
 	a := startReplica(t, dbtest.URL(t, models.DialectSQLite))
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
-	ctx := context.Background()
-	tenant, err := a.Store().SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := a.Store().SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream := openWidgetStream(t, client, a, ps[0].WidgetID)
+	_, help := installProject(t, a.Store())
+	stream := openWidgetStream(t, client, a, help.WidgetID)
 	stream.next(t)
 	if d := shutdown(t, a); d > 5*time.Second {
 		t.Fatalf("shutdown took %s with a stream open", d)

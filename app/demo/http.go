@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"agentpresence/handlers/jira"
@@ -209,7 +210,7 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	for _, p := range h.site.Projects() {
 		keys = append(keys, p.Key)
 	}
-	if !contains(keys, project) {
+	if !slices.Contains(keys, project) {
 		project = "HELP"
 	}
 	theme := "light"
@@ -238,15 +239,6 @@ func deskOf(h *Host, key string) string {
 		}
 	}
 	return "1"
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (h *Host) portal(w http.ResponseWriter, r *http.Request) {
