@@ -32,15 +32,12 @@ func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []Projec
 		if err := tx.Model(&Project{}).Where("tenant_id = ?", tenant).Pluck("jira_id", &known).Error; err != nil {
 			return err
 		}
-		added = false
-		for _, r := range refs {
-			if r.JiraID != "" && r.Key != "" && !slices.Contains(known, r.JiraID) {
-				added = true
-			}
-		}
 		for _, r := range refs {
 			if r.JiraID == "" || r.Key == "" {
 				continue
+			}
+			if !slices.Contains(known, r.JiraID) {
+				added = true
 			}
 			wid, err := newWidgetID()
 			if err != nil {
