@@ -246,7 +246,7 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange)
 			}
 		}
 		var err error
-		events, untilMoved, err = switchProjectsMoved(tx, tenant, ch, switchAt{at: now})
+		events, untilMoved, err = switchProjects(tx, tenant, ch, switchAt{at: now})
 		return err
 	})
 	if err != nil {
@@ -279,15 +279,9 @@ type switchAt struct {
 // conditional updates (WHERE online = old state), so two writers racing on
 // one row produce one effective change and one event. It costs a fixed
 // number of statements whatever the number of projects, and returns the
-// events in the order of ch.ProjectIDs.
-func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, error) {
-	events, _, err := switchProjectsMoved(tx, tenant, ch, w)
-	return events, err
-}
-
-// switchProjectsMoved is switchProjects that also tells whether an online
-// row kept its state but got a new period end.
-func switchProjectsMoved(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, bool, error) {
+// events in the order of ch.ProjectIDs, then whether an online row kept its
+// state but got a new period end.
+func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, bool, error) {
 	at := w.at.UTC()
 	if ch.Until != nil {
 		u := ch.Until.UTC()
