@@ -76,13 +76,6 @@ func (b *Board) Widget(widgetID string) (WidgetState, bool) {
 	return w, ok
 }
 
-// Len counts the widgets on the board.
-func (b *Board) Len() int {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return len(b.byWidget)
-}
-
 type widgetRow struct {
 	ProjectID          int64
 	TenantID           TenantID

@@ -36,10 +36,6 @@ type Change struct {
 // not block on clients.
 type ChangeFunc func(ctx context.Context, ch Change)
 
-// ChangeListener hears that projects' customer-facing state may have
-// changed; nil projectIDs means every project of the tenant.
-type ChangeListener func(ctx context.Context, tenant TenantID, projectIDs []int64)
-
 // watchers is a list of ChangeFuncs, called in the order they were added.
 // The slice is replaced, never changed in place, so notify iterates a
 // snapshot without holding the lock while listeners run.
@@ -103,16 +99,6 @@ func (s *Store) Origin() string { return s.origin }
 // delivers it) on another replica. Listeners run in the order they were
 // added; stop removes this one.
 func (s *Store) Watch(fn ChangeFunc) (stop func()) { return s.watchers.add(fn) }
-
-// Subscribe adds a listener of project changes made here or elsewhere. It
-// does not hear resynchronisations; use Watch for those.
-func (s *Store) Subscribe(fn ChangeListener) {
-	s.Watch(func(ctx context.Context, ch Change) {
-		if !ch.Resync {
-			fn(ctx, ch.Tenant, ch.ProjectIDs)
-		}
-	})
-}
 
 // Deliver hands a change that another replica made (or a resync) to this
 // replica's listeners. A bus calls it; it does not publish the change again.

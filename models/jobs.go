@@ -232,7 +232,7 @@ WHERE id = ? AND next_switch_at = ? RETURNING schedule`, next, nextOnline, now, 
 		}
 		ch := StatusChange{AccountID: a.AccountID, ProjectIDs: projects, Online: online, Source: SourceSchedule}
 		var err error
-		events, err = switchProjects(tx, a.TenantID, ch, switchAt{at: at, everywhere: !online, notChangedAfter: true})
+		events, _, err = switchProjects(tx, a.TenantID, ch, switchAt{at: at, everywhere: !online, notChangedAfter: true})
 		return err
 	})
 	switch {

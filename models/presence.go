@@ -32,15 +32,12 @@ func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []Projec
 		if err := tx.Model(&Project{}).Where("tenant_id = ?", tenant).Pluck("jira_id", &known).Error; err != nil {
 			return err
 		}
-		added = false
-		for _, r := range refs {
-			if r.JiraID != "" && r.Key != "" && !slices.Contains(known, r.JiraID) {
-				added = true
-			}
-		}
 		for _, r := range refs {
 			if r.JiraID == "" || r.Key == "" {
 				continue
+			}
+			if !slices.Contains(known, r.JiraID) {
+				added = true
 			}
 			wid, err := newWidgetID()
 			if err != nil {
@@ -249,7 +246,7 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange)
 			}
 		}
 		var err error
-		events, untilMoved, err = switchProjectsMoved(tx, tenant, ch, switchAt{at: now})
+		events, untilMoved, err = switchProjects(tx, tenant, ch, switchAt{at: now})
 		return err
 	})
 	if err != nil {
@@ -282,15 +279,9 @@ type switchAt struct {
 // conditional updates (WHERE online = old state), so two writers racing on
 // one row produce one effective change and one event. It costs a fixed
 // number of statements whatever the number of projects, and returns the
-// events in the order of ch.ProjectIDs.
-func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, error) {
-	events, _, err := switchProjectsMoved(tx, tenant, ch, w)
-	return events, err
-}
-
-// switchProjectsMoved is switchProjects that also tells whether an online
-// row kept its state but got a new period end.
-func switchProjectsMoved(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, bool, error) {
+// events in the order of ch.ProjectIDs, then whether an online row kept its
+// state but got a new period end.
+func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, bool, error) {
 	at := w.at.UTC()
 	if ch.Until != nil {
 		u := ch.Until.UTC()

@@ -211,12 +211,17 @@ func (s Schedule) Transitions(from time.Time, n int) ([]ScheduleTransition, erro
 // midnight of the date the window starts on.
 const scheduleDayMinutes = 24 * 60
 
+// scheduleRange is a half-open [start, end) range: minutes for a
+// scheduleSpan, Unix seconds for a scheduleInterval. Both are merged by
+// scheduleMerge.
+type scheduleRange[T int | int64] struct {
+	start, end T
+}
+
 // scheduleSpan is a window relative to its start date: start in
 // [0, 1440), end in (start, 2880]; end > 1440 means it runs into the next
 // date.
-type scheduleSpan struct {
-	start, end int
-}
+type scheduleSpan = scheduleRange[int]
 
 // scheduleOverride is a parsed exception. day counts days since 1970-01-01.
 type scheduleOverride struct {
@@ -248,9 +253,7 @@ func (o scheduleOverridesByDay) Less(i, j int) bool {
 
 // scheduleInterval is a half-open [start, end) interval of Unix seconds.
 // Windows are minute-aligned, so whole seconds are exact.
-type scheduleInterval struct {
-	start, end int64
-}
+type scheduleInterval = scheduleRange[int64]
 
 // scheduleEval is a validated Schedule prepared for evaluation. It lives for
 // one call only; the *time.Location it holds is immutable, so a caller of
@@ -338,7 +341,7 @@ func (s Schedule) compileIn(ev *scheduleEval, loc *time.Location) error {
 					backing = append(backing, parsed[i].span)
 				}
 			}
-			ev.weekly[wd] = scheduleMergeSpans(backing[from:len(backing):len(backing)])
+			ev.weekly[wd] = scheduleMerge(backing[from:len(backing):len(backing)])
 		}
 		ev.alwaysOn = scheduleCoversWeek(&ev.weekly)
 	}
@@ -557,27 +560,29 @@ func scheduleDaysFromCivil(y, m, d int) int64 {
 	return int64(era)*146097 + int64(doe) - 719468
 }
 
-// scheduleMergeSpans sorts spans of one start date and merges overlapping or
-// adjacent ones in place. Merging in wall-clock minutes is safe because the
-// wall-clock-to-instant mapping used later is monotonic. Insertion sort
-// suits the at most MaxScheduleRules spans and does not allocate.
-func scheduleMergeSpans(spans []scheduleSpan) []scheduleSpan {
-	for i := 1; i < len(spans); i++ {
-		for j := i; j > 0 && spans[j].start < spans[j-1].start; j-- {
-			spans[j], spans[j-1] = spans[j-1], spans[j]
+// scheduleMerge sorts ranges by start and merges overlapping or adjacent
+// ones in place. It merges the spans of one start date (merging in
+// wall-clock minutes is safe because the wall-clock-to-instant mapping used
+// later is monotonic) and the intervals next gathers. Insertion sort suits
+// both inputs: at most MaxScheduleRules spans, and a few intervals almost
+// sorted because dates are generated in order; it does not allocate.
+func scheduleMerge[T int | int64](rs []scheduleRange[T]) []scheduleRange[T] {
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].start < rs[j-1].start; j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
 		}
 	}
-	if len(spans) < 2 {
-		return spans
+	if len(rs) < 2 {
+		return rs
 	}
-	out := spans[:1]
-	for _, sp := range spans[1:] {
+	out := rs[:1]
+	for _, r := range rs[1:] {
 		last := &out[len(out)-1]
-		if sp.start <= last.end {
-			last.end = max(last.end, sp.end)
+		if r.start <= last.end {
+			last.end = max(last.end, r.end)
 			continue
 		}
-		out = append(out, sp)
+		out = append(out, r)
 	}
 	return out
 }
@@ -752,7 +757,7 @@ func (ev *scheduleEval) next(after time.Time) (time.Time, bool, bool) {
 	ivs := buf[:0]
 	for day <= last {
 		day, ivs = ev.advance(ivs, day, last, sec, &cursor)
-		ivs = scheduleMergeIntervals(ivs)
+		ivs = scheduleMerge(ivs)
 		if len(ivs) == 0 {
 			continue
 		}
@@ -803,28 +808,4 @@ func (ev *scheduleEval) advance(ivs []scheduleInterval, day, last, floor int64, 
 		return nextOverride, ivs
 	}
 	return day + 1, ev.appendWindows(ivs, day, floor, cursor)
-}
-
-// scheduleMergeIntervals sorts intervals by start and merges overlapping or
-// adjacent ones in place. Insertion sort suits the input: it is tiny and
-// almost sorted because dates are generated in order.
-func scheduleMergeIntervals(ivs []scheduleInterval) []scheduleInterval {
-	for i := 1; i < len(ivs); i++ {
-		for j := i; j > 0 && ivs[j].start < ivs[j-1].start; j-- {
-			ivs[j], ivs[j-1] = ivs[j-1], ivs[j]
-		}
-	}
-	if len(ivs) < 2 {
-		return ivs
-	}
-	out := ivs[:1]
-	for _, iv := range ivs[1:] {
-		last := &out[len(out)-1]
-		if iv.start <= last.end {
-			last.end = max(last.end, iv.end)
-			continue
-		}
-		out = append(out, iv)
-	}
-	return out
 }

@@ -80,13 +80,9 @@ func (s *Store) openSecret(t Tenant) (Tenant, error) {
 // stays until the retention job purges it.
 func (s *Store) MarkUninstalled(ctx context.Context, id TenantID) error {
 	now := s.Now()
-	res := s.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).
-		Updates(map[string]any{"installed": false, "uninstalled_at": now, "updated_at": now})
-	if res.Error != nil {
-		return translate("mark uninstalled", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("mark uninstalled: %w", ErrNotFound)
+	if err := s.updateTenant(ctx, "mark uninstalled", id,
+		map[string]any{"installed": false, "uninstalled_at": now, "updated_at": now}); err != nil {
+		return err
 	}
 	s.tenantChanged(ctx, id)
 	return nil
@@ -101,14 +97,23 @@ func (s *Store) SetEnabled(ctx context.Context, id TenantID, enabled bool) error
 	} else {
 		fields["disabled_at"] = now
 	}
-	res := s.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).Updates(fields)
-	if res.Error != nil {
-		return translate("set enabled", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("set enabled: %w", ErrNotFound)
+	if err := s.updateTenant(ctx, "set enabled", id, fields); err != nil {
+		return err
 	}
 	s.tenantChanged(ctx, id)
+	return nil
+}
+
+// updateTenant writes fields of one tenant row; a tenant that does not
+// exist is ErrNotFound.
+func (s *Store) updateTenant(ctx context.Context, op string, id TenantID, fields map[string]any) error {
+	res := s.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).Updates(fields)
+	if res.Error != nil {
+		return translate(op, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	}
 	return nil
 }
 
@@ -142,13 +147,6 @@ func (s *Store) SetAutoOffline(ctx context.Context, id TenantID, minutes int) er
 	if minutes < 0 || minutes > 7*24*60 {
 		return fmt.Errorf("set auto-offline: %w: minutes must be 0..10080", ErrInvalid)
 	}
-	res := s.db.WithContext(ctx).Model(&Tenant{}).Where("id = ?", id).
-		Updates(map[string]any{"auto_offline_minutes": minutes, "updated_at": s.Now()})
-	if res.Error != nil {
-		return translate("set auto-offline", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("set auto-offline: %w", ErrNotFound)
-	}
-	return nil
+	return s.updateTenant(ctx, "set auto-offline", id,
+		map[string]any{"auto_offline_minutes": minutes, "updated_at": s.Now()})
 }
