@@ -4,7 +4,9 @@ import { api, users, initPage, resize, h, when, show, token, BASE } from './conn
 import { stackedBars } from './chart.js';
 
 const $ = (id) => document.getElementById(id);
-const day = (d) => d.toISOString().slice(0, 10);
+const day = (d) => d.toISOString().slice(0, 10); // a UTC day: the report's days are UTC
+// A local day, as the log filter's date inputs mean them (filterQuery).
+const localDay = (d) => [d.getFullYear(), d.getMonth() + 1, d.getDate()].map((n) => String(n).padStart(2, '0')).join('-');
 const addDays = (d, n) => new Date(d.getTime() + n * 86_400_000);
 const known = new Set(); // accounts seen anywhere on the page, for the agent filter
 let nextBefore = 0;
@@ -177,8 +179,10 @@ $('r-project').addEventListener('change', loadReport);
 
 initPage();
 const today = new Date();
-$('f-from').value = day(addDays(today, -6));
-$('f-to').value = day(today);
+const weekAgo = new Date(today);
+weekAgo.setDate(today.getDate() - 6); // local calendar days, whatever DST does
+$('f-from').value = localDay(weekAgo);
+$('f-to').value = localDay(today);
 try {
   await loadOnline();
   $('content').hidden = false;

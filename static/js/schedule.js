@@ -178,7 +178,10 @@ $('form').addEventListener('submit', async (ev) => {
 
 initPage();
 try {
-  render(await api('GET', 'api/v1/me/schedule'));
+  // Someone without a schedule is offered one in their Jira time zone, else
+  // in this browser's (handlers.Schedules.Get).
+  const here = Intl.DateTimeFormat().resolvedOptions().timeZone || '';
+  render(await api('GET', 'api/v1/me/schedule?tz=' + encodeURIComponent(here)));
   $('form').hidden = false;
 } catch (e) {
   if (e.status === 404 && e.code === 'not_found') {

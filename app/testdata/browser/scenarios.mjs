@@ -52,8 +52,8 @@ function check(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-async function newPage(viewport = { width: 1280, height: 800 }) {
-  const ctx = await browser.newContext({ viewport, acceptDownloads: true });
+async function newPage(viewport = { width: 1280, height: 800 }, options = {}) {
+  const ctx = await browser.newContext({ viewport, acceptDownloads: true, ...options });
   const page = await ctx.newPage();
   page.consoleMessages = [];
   page.on('console', (m) => page.consoleMessages.push({ type: m.type(), text: m.text(), url: m.location().url || '' }));
@@ -270,6 +270,17 @@ await step('admin page: online now, log with CSV export, chart', async () => {
   await shot(admin.locator('#report-h').locator('..'), 'admin-report');
   await page.setViewportSize({ width: 1280, height: 2400 });
   await shot(page, 'admin-page');
+  await page.context().close();
+});
+
+await step('admin log filter defaults to the local days, also far east of UTC', async () => {
+  // UTC+14: for most of the UTC day the local date is already tomorrow.
+  const page = await newPage({ width: 1280, height: 1000 }, { timezoneId: 'Pacific/Kiritimati' });
+  await page.goto(`${base}/demo/?as=ada&view=admin`);
+  const admin = page.frameLocator('#view');
+  await admin.locator('#content:not([hidden])').waitFor();
+  const [to, today] = await admin.locator('#f-to').evaluate((el) => [el.value, new Date().toLocaleDateString('en-CA')]);
+  check(to === today, `the log filter ends on ${to}; the admin's local day is ${today}`);
   await page.context().close();
 });
 
