@@ -230,9 +230,8 @@ func (h *WidgetHub) unwatchLocked(w *watchedWidget) {
 func (h *WidgetHub) subscribe(id, lastEventID string) (cur models.WidgetState, w *watchedWidget, s subscription[string, widgetEvent], err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	cur, ok := h.board.Widget(id)
-	if len(id) > maxWidgetIDLen || !ok || !cur.Available {
-		return models.WidgetState{}, nil, s, apiError(http.StatusNotFound, "not_found", "unknown widget")
+	if cur, err = availableWidget(h.board, id); err != nil {
+		return cur, nil, s, err
 	}
 	if s, err = h.hub.subscribe(id, lastEventID); err != nil {
 		return cur, nil, s, err
