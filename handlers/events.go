@@ -261,8 +261,7 @@ func (h *WidgetHub) unsubscribe(w *watchedWidget, sub *subscriber[string, widget
 
 // statusEvent is the status API's answer, ready to send.
 func statusEvent(w models.WidgetState) widgetEvent {
-	data, _ := json.Marshal(widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online}) // plain struct: cannot fail
-	return widgetEvent{etag: strings.Trim(w.ETag, `"`), data: data}
+	return widgetEvent{etag: strings.Trim(w.ETag, `"`), data: statusJSON(w)}
 }
 
 // Events serves the live streams: the agents' counts and the widgets'

@@ -82,13 +82,20 @@ func (b *statusBodies) body(w models.WidgetState) []byte {
 	if ok {
 		return body
 	}
-	body, _ = json.Marshal(widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online}) // plain struct: cannot fail
+	body = statusJSON(w)
 	b.mu.Lock()
 	if b.byTag == nil || len(b.byTag) >= maxStatusBodies {
 		b.byTag = make(map[string][]byte)
 	}
 	b.byTag[w.ETag] = body
 	b.mu.Unlock()
+	return body
+}
+
+// statusJSON is what a customer learns of a widget state, as the status API
+// answers it and its stream sends it.
+func statusJSON(w models.WidgetState) []byte {
+	body, _ := json.Marshal(widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online}) // plain struct: cannot fail
 	return body
 }
 
