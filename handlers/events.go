@@ -345,7 +345,9 @@ func (e *Events) openAgentStream(c echo.Context) (*agentStream, *sseBuffer, erro
 	for _, p := range mine {
 		allowed = append(allowed, p.ID)
 	}
-	if key := c.QueryParam("project"); key != "" {
+	// The page's project is looked up only when it is not one of the
+	// caller's, as GET /me does.
+	if key := c.QueryParam("project"); key != "" && !slices.ContainsFunc(mine, func(p models.Project) bool { return p.Key == key }) {
 		p, err := e.Store.ProjectByKey(ctx, t.ID, key)
 		switch {
 		case err == nil:
