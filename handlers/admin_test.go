@@ -2,8 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -42,12 +40,8 @@ func newAdminFixture(t *testing.T) *adminFixture {
 func newAdminFixtureWith(t *testing.T, adjust func(*handlers.Deps)) *adminFixture {
 	t.Helper()
 	env := newTestEnvWith(t, models.DialectSQLite, adjust)
-	// The install key signs nothing here; a small one keeps the test fast.
-	key, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := jirasim.New(jirasim.Options{AppKey: "io.example.presence", InstallKey: key, Now: env.clock.Now})
+	// The install key signs nothing here; the binary's shared one costs nothing.
+	site, err := jirasim.New(jirasim.Options{AppKey: "io.example.presence", InstallKey: installKey(), Now: env.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

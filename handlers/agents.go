@@ -251,10 +251,8 @@ func (a *Agents) SetStatus(c echo.Context) error {
 			ids = append(ids, p.ID)
 		}
 	} else {
-		p, err := a.Directory.Project(ctx, t, req.Project)
-		if errors.Is(err, models.ErrNotFound) {
-			return apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
-		} else if err != nil {
+		p, err := a.projectForCaller(c, req.Project)
+		if err != nil {
 			return err
 		}
 		if !containsProject(mine, p.ID) {
@@ -296,9 +294,10 @@ type onlineAgentsResponse struct {
 	Agents []onlineAgent `json:"agents"`
 }
 
-// projectForCaller resolves {key} in the caller's tenant.
-func (a *Agents) projectForCaller(c echo.Context) (models.Project, error) {
-	p, err := a.Directory.Project(c.Request().Context(), tenantOf(c), c.Param("key"))
+// projectForCaller resolves a project key in the caller's tenant; an
+// unknown key is a 404.
+func (a *Agents) projectForCaller(c echo.Context, key string) (models.Project, error) {
+	p, err := a.Directory.Project(c.Request().Context(), tenantOf(c), key)
 	if errors.Is(err, models.ErrNotFound) {
 		return models.Project{}, apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
 	}
@@ -307,7 +306,7 @@ func (a *Agents) projectForCaller(c echo.Context) (models.Project, error) {
 
 // OnlineAgents lists who is online in a project; for its agents and admins.
 func (a *Agents) OnlineAgents(c echo.Context) error {
-	p, err := a.projectForCaller(c)
+	p, err := a.projectForCaller(c, c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -361,7 +360,7 @@ func (a *Agents) PutOffline(c echo.Context) error {
 	if req.Scope != "" && req.Scope != "project" && req.Scope != "all" {
 		return fieldError("scope", `must be "project" or "all"`)
 	}
-	p, err := a.projectForCaller(c)
+	p, err := a.projectForCaller(c, c.Param("key"))
 	if err != nil {
 		return err
 	}

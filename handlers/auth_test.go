@@ -2,8 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -77,10 +75,7 @@ func TestAuthTamperMatrix(t *testing.T) {
 	if err := env.store.MarkUninstalled(ctx, gone.ID); err != nil {
 		t.Fatal(err)
 	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey := installKey() // any RSA key: the algorithm is what is refused
 	now := env.clock.Now()
 	pagePath := "/pages/presence?project=HELP"
 	pageQSH := connect.QSH("GET", "/pages/presence", "project=HELP", "")

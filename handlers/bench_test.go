@@ -11,6 +11,7 @@ import (
 
 	"agentpresence/app/jirasim"
 	"agentpresence/models"
+	"agentpresence/models/dbtest"
 )
 
 // The benchmarks run the real router in process (no network), so the
@@ -56,7 +57,7 @@ func BenchmarkPublicStatus(b *testing.B) {
 }
 
 func BenchmarkMe(b *testing.B) {
-	for _, dialect := range dialects(b) {
+	for _, dialect := range dbtest.Dialects(b) {
 		b.Run(string(dialect), func(b *testing.B) {
 			env := newBenchEnvOn(b, dialect)
 			// Distinct, valid tokens of one tenant, made before the clock starts.

@@ -148,16 +148,10 @@ func (d *Directory) Project(ctx context.Context, t models.Tenant, key string) (m
 	if !errors.Is(err, models.ErrNotFound) {
 		return p, err
 	}
-	if err := d.syncProjects(ctx, t); err != nil {
+	if _, _, err := d.SyncProjects(ctx, t); err != nil {
 		return models.Project{}, err
 	}
 	return d.Store.ProjectByKey(ctx, t.ID, key)
-}
-
-// syncProjects records the site's service desk projects as Jira lists them.
-func (d *Directory) syncProjects(ctx context.Context, t models.Tenant) error {
-	_, _, err := d.SyncProjects(ctx, t)
-	return err
 }
 
 // Admin tells whether the user is Jira administrator and administrator of

@@ -230,9 +230,8 @@ func (h *WidgetHub) unwatchLocked(w *watchedWidget) {
 func (h *WidgetHub) subscribe(id, lastEventID string) (cur models.WidgetState, w *watchedWidget, s subscription[string, widgetEvent], err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	cur, ok := h.board.Widget(id)
-	if len(id) > maxWidgetIDLen || !ok || !cur.Available {
-		return models.WidgetState{}, nil, s, apiError(http.StatusNotFound, "not_found", "unknown widget")
+	if cur, err = availableWidget(h.board, id); err != nil {
+		return cur, nil, s, err
 	}
 	if s, err = h.hub.subscribe(id, lastEventID); err != nil {
 		return cur, nil, s, err
@@ -262,8 +261,7 @@ func (h *WidgetHub) unsubscribe(w *watchedWidget, sub *subscriber[string, widget
 
 // statusEvent is the status API's answer, ready to send.
 func statusEvent(w models.WidgetState) widgetEvent {
-	data, _ := json.Marshal(widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online}) // plain struct: cannot fail
-	return widgetEvent{etag: strings.Trim(w.ETag, `"`), data: data}
+	return widgetEvent{etag: strings.Trim(w.ETag, `"`), data: statusJSON(w)}
 }
 
 // Events serves the live streams: the agents' counts and the widgets'
@@ -347,7 +345,9 @@ func (e *Events) openAgentStream(c echo.Context) (*agentStream, *sseBuffer, erro
 	for _, p := range mine {
 		allowed = append(allowed, p.ID)
 	}
-	if key := c.QueryParam("project"); key != "" {
+	// The page's project is looked up only when it is not one of the
+	// caller's, as GET /me does.
+	if key := c.QueryParam("project"); key != "" && !slices.ContainsFunc(mine, func(p models.Project) bool { return p.Key == key }) {
 		p, err := e.Store.ProjectByKey(ctx, t.ID, key)
 		switch {
 		case err == nil:

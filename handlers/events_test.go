@@ -433,6 +433,10 @@ func TestAgentStreamSendsTheCallersCounts(t *testing.T) {
 		if got := c.next(t).counts(t); len(got) != 1 || got["HELP"] != 0 {
 			t.Fatalf("snapshot %v, want HELP only, 0 online", got)
 		}
+		// The page's project when it is one of the caller's: no other.
+		if got := dial(t, f.srv, f.agentPath(t, "alice", "HELP"), nil).next(t).counts(t); len(got) != 1 || got["HELP"] != 0 {
+			t.Fatalf("snapshot with ?project=HELP: %v", got)
+		}
 		withIT := dial(t, f.srv, f.agentPath(t, "alice", "IT"), nil)
 		if got := withIT.next(t).counts(t); len(got) != 2 {
 			t.Fatalf("snapshot with ?project=IT: %v", got)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,7 +49,7 @@ func TestHubFansOutByKey(t *testing.T) {
 		sub    subscription[string, int]
 		expect []int
 	}{{"a1", a1, []int{1}}, {"a2", a2, []int{1}}, {"b", b, []int{2}}} {
-		if got, open := receive(tt.sub.sub); !equalInts(got, tt.expect) || !open {
+		if got, open := receive(tt.sub.sub); !slices.Equal(got, tt.expect) || !open {
 			t.Errorf("%s got %v (open %t), want %v", tt.name, got, open, tt.expect)
 		}
 	}
@@ -61,7 +62,7 @@ func TestHubFansOutByKey(t *testing.T) {
 	if got, _ := receive(a1.sub); len(got) != 0 {
 		t.Fatalf("an unsubscribed stream got %v", got)
 	}
-	if got, _ := receive(a2.sub); !equalInts(got, []int{4}) {
+	if got, _ := receive(a2.sub); !slices.Equal(got, []int{4}) {
 		t.Fatalf("a2 got %v", got)
 	}
 	if n := h.streams(); n != 2 {
@@ -81,7 +82,7 @@ func TestHubDropsASlowSubscriberAndNoOneElse(t *testing.T) {
 		}
 		got = append(got, evs...)
 	}
-	if !equalInts(got, []int{1, 2, 3, 4, 5}) {
+	if !slices.Equal(got, []int{1, 2, 3, 4, 5}) {
 		t.Fatalf("the fast subscriber got %v", got)
 	}
 	if !slow.sub.gone() {
@@ -129,7 +130,7 @@ func TestHubResumesFromItsHistory(t *testing.T) {
 		for _, ev := range s.replay {
 			got = append(got, ev.data)
 		}
-		if s.resumed != tt.expectResum || !equalInts(got, tt.expect) || s.cursor != 3 {
+		if s.resumed != tt.expectResum || !slices.Equal(got, tt.expect) || s.cursor != 3 {
 			t.Errorf("%s: resumed %t replay %v cursor %d, want %t %v 3", tt.name, s.resumed, got, s.cursor, tt.expectResum, tt.expect)
 		}
 		h.unsubscribe(s.sub)
@@ -212,18 +213,6 @@ func TestPumpStopsAtOnceWhenDropped(t *testing.T) {
 	if !strings.HasPrefix(rec.Body.String(), "retry: ") {
 		t.Fatalf("body %q", rec.Body.String())
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // TestDetachedStreamCutsAClientThatStopsReading: a client that reads

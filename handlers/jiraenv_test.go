@@ -240,9 +240,6 @@ func (env *jiraEnv) call(site *jirasim.Site, user, method, path, body string, he
 	return apiResult{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
-// dialects lists the databases the test runs on.
-func dialects(t testing.TB) []models.Dialect { return dbtest.Dialects(t) }
-
 // firstEvent reads a live stream up to the end of its first event (a line
 // starting "data:" followed by a blank line); streams never end by themselves.
 func firstEvent(r io.Reader) []byte {

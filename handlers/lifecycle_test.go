@@ -17,6 +17,7 @@ import (
 	"agentpresence/app/jirasim"
 	"agentpresence/handlers/connect"
 	"agentpresence/models"
+	"agentpresence/models/dbtest"
 )
 
 func statusOf(t *testing.T, err error) int {
@@ -55,65 +56,63 @@ func sendInstall(t *testing.T, site *jirasim.Site, token string, body func([]byt
 }
 
 func TestLifecycle(t *testing.T) {
-	for _, dialect := range dialects(t) {
-		t.Run(string(dialect), func(t *testing.T) {
-			env := newJiraEnv(t, dialect)
-			site := env.newSite()
-			ctx := context.Background()
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		env := newJiraEnv(t, dialect)
+		site := env.newSite()
+		ctx := context.Background()
 
-			// First install: stored, secret sealed, tokens work.
-			tn := env.install(site)
-			if !tn.Active() || string(tn.SharedSecret) != string(site.SharedSecret()) {
-				t.Fatalf("installed tenant %+v", tn)
-			}
-			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
-				t.Fatalf("token after install: %d %s", r.status, r.body)
-			}
+		// First install: stored, secret sealed, tokens work.
+		tn := env.install(site)
+		if !tn.Active() || string(tn.SharedSecret) != string(site.SharedSecret()) {
+			t.Fatalf("installed tenant %+v", tn)
+		}
+		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+			t.Fatalf("token after install: %d %s", r.status, r.body)
+		}
 
-			// Reinstall with a new secret: same row, old tokens stop working.
-			oldToken := site.ContextToken("alice")
-			site.RotateSecret()
-			if err := site.Install(ctx); err != nil {
-				t.Fatal(err)
-			}
-			again, err := env.store.TenantByClientKey(ctx, site.ClientKey())
-			if err != nil || again.ID != tn.ID {
-				t.Fatalf("reinstall: %v id %d vs %d", err, again.ID, tn.ID)
-			}
-			r := env.call(nil, "", "GET", "/api/v1/settings", "", "Authorization", "JWT "+oldToken)
-			if r.status != http.StatusUnauthorized || r.errorCode(t) != "bad_signature" {
-				t.Fatalf("old token after reinstall: %d %s", r.status, r.body)
-			}
-			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
-				t.Fatalf("new token after reinstall: %d %s", r.status, r.body)
-			}
+		// Reinstall with a new secret: same row, old tokens stop working.
+		oldToken := site.ContextToken("alice")
+		site.RotateSecret()
+		if err := site.Install(ctx); err != nil {
+			t.Fatal(err)
+		}
+		again, err := env.store.TenantByClientKey(ctx, site.ClientKey())
+		if err != nil || again.ID != tn.ID {
+			t.Fatalf("reinstall: %v id %d vs %d", err, again.ID, tn.ID)
+		}
+		r := env.call(nil, "", "GET", "/api/v1/settings", "", "Authorization", "JWT "+oldToken)
+		if r.status != http.StatusUnauthorized || r.errorCode(t) != "bad_signature" {
+			t.Fatalf("old token after reinstall: %d %s", r.status, r.body)
+		}
+		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+			t.Fatalf("new token after reinstall: %d %s", r.status, r.body)
+		}
 
-			// Disabled: 403 for the agent API; enabled again: works.
-			if err := site.Disable(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusForbidden || r.errorCode(t) != "tenant_disabled" {
-				t.Fatalf("disabled: %d %s", r.status, r.body)
-			}
-			if err := site.Enable(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
-				t.Fatalf("enabled again: %d %s", r.status, r.body)
-			}
+		// Disabled: 403 for the agent API; enabled again: works.
+		if err := site.Disable(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusForbidden || r.errorCode(t) != "tenant_disabled" {
+			t.Fatalf("disabled: %d %s", r.status, r.body)
+		}
+		if err := site.Enable(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+			t.Fatalf("enabled again: %d %s", r.status, r.body)
+		}
 
-			// Uninstalled: tokens stop at once, data kept.
-			if err := site.Uninstall(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "unknown_tenant" {
-				t.Fatalf("after uninstall: %d %s", r.status, r.body)
-			}
-			if _, err := env.store.TenantByClientKey(ctx, site.ClientKey()); err != nil {
-				t.Fatalf("uninstalled tenant's data is gone at once: %v", err)
-			}
-		})
-	}
+		// Uninstalled: tokens stop at once, data kept.
+		if err := site.Uninstall(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "unknown_tenant" {
+			t.Fatalf("after uninstall: %d %s", r.status, r.body)
+		}
+		if _, err := env.store.TenantByClientKey(ctx, site.ClientKey()); err != nil {
+			t.Fatalf("uninstalled tenant's data is gone at once: %v", err)
+		}
+	})
 }
 
 func TestInstallRejections(t *testing.T) {

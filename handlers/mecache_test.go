@@ -6,15 +6,14 @@ import (
 	"time"
 
 	"agentpresence/models"
+	"agentpresence/models/dbtest"
 )
 
 // TestMeAnswerCacheFollowsChanges: repeated GET /me answers come from the
 // cache, yet every change (another agent, the period end, the admin) shows
 // at once.
 func TestMeAnswerCacheFollowsChanges(t *testing.T) {
-	for _, dialect := range dialects(t) {
-		t.Run(string(dialect), func(t *testing.T) { testMeAnswerCache(t, dialect) })
-	}
+	dbtest.Each(t, testMeAnswerCache)
 }
 
 func testMeAnswerCache(t *testing.T, dialect models.Dialect) {

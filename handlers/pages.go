@@ -71,7 +71,6 @@ func (p *Pages) Serve(name string) echo.HandlerFunc {
 		}
 		h := c.Response().Header()
 		h.Set("Cache-Control", "no-store")
-		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		// Only Jira may frame the pages.
 		h.Set("Content-Security-Policy", strings.Join(append([]string{pagePolicy}, p.FrameAncestors...), " "))
@@ -114,7 +113,6 @@ func (p *Pages) Static(c echo.Context) error {
 	if strings.HasSuffix(name, "/") || name == "/" {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
-	c.Response().Header().Set("X-Content-Type-Options", "nosniff")
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	body, err := fs.ReadFile(p.Assets, "static"+name)
 	if err != nil {

@@ -40,7 +40,8 @@ func TestPagesSecurityHeaders(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), handlers.ConnectScriptURL) {
 			t.Errorf("%s does not load Atlassian's all.js", name)
 		}
-		if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Referrer-Policy") != "no-referrer" {
+		if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Referrer-Policy") != "no-referrer" ||
+			rec.Header().Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: %v", name, rec.Header())
 		}
 	}
@@ -113,7 +114,7 @@ func TestWidgetScriptMayBeLoadedAnywhere(t *testing.T) {
 	env := newTestEnv(t)
 	rec := do(t, env, http.MethodGet, "/static/widget.js", "", "")
 	if rec.Code != http.StatusOK || rec.Header().Get("Access-Control-Allow-Origin") != "*" ||
-		rec.Header().Get("Cross-Origin-Resource-Policy") != "cross-origin" ||
+		rec.Header().Get("Cross-Origin-Resource-Policy") != "cross-origin" || rec.Header().Get("X-Content-Type-Options") != "nosniff" ||
 		!strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") {
 		t.Fatalf("%d %v", rec.Code, rec.Header())
 	}

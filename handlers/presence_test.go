@@ -11,6 +11,7 @@ import (
 
 	"agentpresence/app/jirasim"
 	"agentpresence/models"
+	"agentpresence/models/dbtest"
 )
 
 type meJSON struct {
@@ -61,91 +62,89 @@ func (env *jiraEnv) widgetOf(tenant models.TenantID, key string) string {
 }
 
 func TestPresenceFlow(t *testing.T) {
-	for _, dialect := range dialects(t) {
-		t.Run(string(dialect), func(t *testing.T) {
-			env := newJiraEnv(t, dialect)
-			site := env.newSite()
-			tn := env.install(site)
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		env := newJiraEnv(t, dialect)
+		site := env.newSite()
+		tn := env.install(site)
 
-			m := env.me(site, "alice", "HELP")
-			if m.Project == nil || m.Project.Online || m.Project.OnlineCount != 0 || !m.IsAgent || len(m.Projects) != 2 {
-				t.Fatalf("offline by default: %+v", m)
-			}
-			wid := env.widgetOf(tn.ID, "HELP")
-			pub := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
-			if pub.status != http.StatusOK || !strings.Contains(string(pub.body), `"online":false`) || !strings.Contains(string(pub.body), `"requiresLogin":true`) {
-				t.Fatalf("public status while nobody is online: %d %s", pub.status, pub.body)
-			}
-			offETag := pub.header.Get("ETag")
+		m := env.me(site, "alice", "HELP")
+		if m.Project == nil || m.Project.Online || m.Project.OnlineCount != 0 || !m.IsAgent || len(m.Projects) != 2 {
+			t.Fatalf("offline by default: %+v", m)
+		}
+		wid := env.widgetOf(tn.ID, "HELP")
+		pub := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
+		if pub.status != http.StatusOK || !strings.Contains(string(pub.body), `"online":false`) || !strings.Contains(string(pub.body), `"requiresLogin":true`) {
+			t.Fatalf("public status while nobody is online: %d %s", pub.status, pub.body)
+		}
+		offETag := pub.header.Get("ETag")
 
-			// Online in HELP only.
-			r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"project","project":"HELP"}`)
-			if r.status != http.StatusOK {
-				t.Fatalf("go online: %d %s", r.status, r.body)
+		// Online in HELP only.
+		r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"project","project":"HELP"}`)
+		if r.status != http.StatusOK {
+			t.Fatalf("go online: %d %s", r.status, r.body)
+		}
+		var after meJSON
+		r.decode(t, &after)
+		if !after.Project.Online || after.Project.OnlineCount != 1 || after.Project.Source != "manual" {
+			t.Fatalf("state after going online: %+v", after.Project)
+		}
+		for _, p := range after.Projects {
+			if p.Key == "IT" && (p.Online || p.OnlineCount != 0) {
+				t.Fatalf("IT changed too: %+v", p)
 			}
-			var after meJSON
-			r.decode(t, &after)
-			if !after.Project.Online || after.Project.OnlineCount != 1 || after.Project.Source != "manual" {
-				t.Fatalf("state after going online: %+v", after.Project)
-			}
-			for _, p := range after.Projects {
-				if p.Key == "IT" && (p.Online || p.OnlineCount != 0) {
-					t.Fatalf("IT changed too: %+v", p)
-				}
-			}
-			pub = env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
-			if !strings.Contains(string(pub.body), `"online":true`) || !strings.Contains(string(pub.body), `"requiresLogin":false`) || pub.header.Get("ETag") == offETag {
-				t.Fatalf("public status with alice online: %s (etag %s)", pub.body, pub.header.Get("ETag"))
-			}
-			if c := pub.header.Get("Cache-Control"); !strings.Contains(c, "max-age=") {
-				t.Fatalf("Cache-Control %q", c)
-			}
-			// Conditional request.
-			nm := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "", "If-None-Match", pub.header.Get("ETag"))
-			if nm.status != http.StatusNotModified {
-				t.Fatalf("If-None-Match with the current ETag: %d", nm.status)
-			}
-			// The same request again is a no-op: no second event.
-			env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"project","project":"HELP"}`)
-			if n := len(env.events(tn.ID)); n != 1 {
-				t.Fatalf("%d events after one effective change and one no-op", n)
-			}
+		}
+		pub = env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
+		if !strings.Contains(string(pub.body), `"online":true`) || !strings.Contains(string(pub.body), `"requiresLogin":false`) || pub.header.Get("ETag") == offETag {
+			t.Fatalf("public status with alice online: %s (etag %s)", pub.body, pub.header.Get("ETag"))
+		}
+		if c := pub.header.Get("Cache-Control"); !strings.Contains(c, "max-age=") {
+			t.Fatalf("Cache-Control %q", c)
+		}
+		// Conditional request.
+		nm := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "", "If-None-Match", pub.header.Get("ETag"))
+		if nm.status != http.StatusNotModified {
+			t.Fatalf("If-None-Match with the current ETag: %d", nm.status)
+		}
+		// The same request again is a no-op: no second event.
+		env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"project","project":"HELP"}`)
+		if n := len(env.events(tn.ID)); n != 1 {
+			t.Fatalf("%d events after one effective change and one no-op", n)
+		}
 
-			// All projects, for one hour.
-			r = env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"all","project":"HELP","durationMinutes":60}`)
-			if r.status != http.StatusOK {
-				t.Fatalf("all projects: %d %s", r.status, r.body)
+		// All projects, for one hour.
+		r = env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"all","project":"HELP","durationMinutes":60}`)
+		if r.status != http.StatusOK {
+			t.Fatalf("all projects: %d %s", r.status, r.body)
+		}
+		r.decode(t, &after)
+		for _, p := range after.Projects {
+			if !p.Online || p.OnlineCount != 1 {
+				t.Fatalf("after going online everywhere: %+v", after.Projects)
 			}
-			r.decode(t, &after)
-			for _, p := range after.Projects {
-				if !p.Online || p.OnlineCount != 1 {
-					t.Fatalf("after going online everywhere: %+v", after.Projects)
-				}
-			}
-			if after.Project.Until == nil || !after.Project.Until.Equal(env.clock.Now().Add(time.Hour)) {
-				t.Fatalf("until %v, want now+1h", after.Project.Until)
-			}
-			if n := len(env.events(tn.ID)); n != 2 {
-				t.Fatalf("%d events, want 2 (IT went online)", n)
-			}
+		}
+		if after.Project.Until == nil || !after.Project.Until.Equal(env.clock.Now().Add(time.Hour)) {
+			t.Fatalf("until %v, want now+1h", after.Project.Until)
+		}
+		if n := len(env.events(tn.ID)); n != 2 {
+			t.Fatalf("%d events, want 2 (IT went online)", n)
+		}
 
-			// Offline everywhere: the widget flips back with the last agent.
-			env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":false,"scope":"all"}`)
-			pub = env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
-			if !strings.Contains(string(pub.body), `"online":false`) || pub.header.Get("ETag") != offETag {
-				t.Fatalf("after the last agent left: %s", pub.body)
+		// Offline everywhere: the widget flips back with the last agent.
+		env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":false,"scope":"all"}`)
+		pub = env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
+		if !strings.Contains(string(pub.body), `"online":false`) || pub.header.Get("ETag") != offETag {
+			t.Fatalf("after the last agent left: %s", pub.body)
+		}
+		evs := env.events(tn.ID)
+		if len(evs) != 4 {
+			t.Fatalf("%d events, want 4", len(evs))
+		}
+		for _, e := range evs {
+			if e.AccountID != "alice" || e.Source != models.SourceManual {
+				t.Fatalf("event %+v", e)
 			}
-			evs := env.events(tn.ID)
-			if len(evs) != 4 {
-				t.Fatalf("%d events, want 4", len(evs))
-			}
-			for _, e := range evs {
-				if e.AccountID != "alice" || e.Source != models.SourceManual {
-					t.Fatalf("event %+v", e)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 func TestNonAgentCannotGoOnline(t *testing.T) {
@@ -214,51 +213,49 @@ func TestBadStatusRequests(t *testing.T) {
 // TestAdminPutOffline: only a user who is Jira administrator AND project
 // administrator may put someone else offline; the four combinations.
 func TestAdminPutOffline(t *testing.T) {
-	for _, dialect := range dialects(t) {
-		t.Run(string(dialect), func(t *testing.T) {
-			env := newJiraEnv(t, dialect)
-			site := env.newSite()
-			tn := env.install(site)
-			combos := []struct {
-				jiraAdmin, projectAdmin bool
-			}{{false, false}, {true, false}, {false, true}, {true, true}}
-			for i, c := range combos {
-				actor := fmt.Sprintf("admin%d", i)
-				spec := jirasim.UserSpec{AccountID: actor, DisplayName: actor, JiraAdmin: c.jiraAdmin}
-				if c.projectAdmin {
-					spec.ProjectAdmin = []string{"HELP"}
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		env := newJiraEnv(t, dialect)
+		site := env.newSite()
+		tn := env.install(site)
+		combos := []struct {
+			jiraAdmin, projectAdmin bool
+		}{{false, false}, {true, false}, {false, true}, {true, true}}
+		for i, c := range combos {
+			actor := fmt.Sprintf("admin%d", i)
+			spec := jirasim.UserSpec{AccountID: actor, DisplayName: actor, JiraAdmin: c.jiraAdmin}
+			if c.projectAdmin {
+				spec.ProjectAdmin = []string{"HELP"}
+			}
+			if err := site.AddUser(spec); err != nil {
+				t.Fatal(err)
+			}
+			env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+			before := len(env.events(tn.ID))
+			m := env.me(site, actor, "HELP")
+			r := env.call(site, actor, "POST", "/api/v1/projects/HELP/agents/alice/offline", `{"reason":"end of shift"}`)
+			allowed := c.jiraAdmin && c.projectAdmin
+			if m.CanPutOthersOffline != allowed {
+				t.Errorf("%+v: canPutOthersOffline %v", c, m.CanPutOthersOffline)
+			}
+			if allowed {
+				if r.status != http.StatusOK {
+					t.Fatalf("%+v: %d %s", c, r.status, r.body)
 				}
-				if err := site.AddUser(spec); err != nil {
-					t.Fatal(err)
+				evs := env.events(tn.ID)
+				last := evs[0]
+				if len(evs) != before+1 || last.Source != models.SourceAdmin || last.ActorAccountID != actor || last.Reason != "end of shift" || last.ToOnline {
+					t.Fatalf("%+v: event %+v", c, last)
 				}
-				env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
-				before := len(env.events(tn.ID))
-				m := env.me(site, actor, "HELP")
-				r := env.call(site, actor, "POST", "/api/v1/projects/HELP/agents/alice/offline", `{"reason":"end of shift"}`)
-				allowed := c.jiraAdmin && c.projectAdmin
-				if m.CanPutOthersOffline != allowed {
-					t.Errorf("%+v: canPutOthersOffline %v", c, m.CanPutOthersOffline)
+			} else {
+				if r.status != http.StatusForbidden {
+					t.Fatalf("%+v: %d %s", c, r.status, r.body)
 				}
-				if allowed {
-					if r.status != http.StatusOK {
-						t.Fatalf("%+v: %d %s", c, r.status, r.body)
-					}
-					evs := env.events(tn.ID)
-					last := evs[0]
-					if len(evs) != before+1 || last.Source != models.SourceAdmin || last.ActorAccountID != actor || last.Reason != "end of shift" || last.ToOnline {
-						t.Fatalf("%+v: event %+v", c, last)
-					}
-				} else {
-					if r.status != http.StatusForbidden {
-						t.Fatalf("%+v: %d %s", c, r.status, r.body)
-					}
-					if len(env.events(tn.ID)) != before || !env.me(site, "alice", "HELP").Project.Online {
-						t.Fatalf("%+v: a refused put-offline changed something", c)
-					}
+				if len(env.events(tn.ID)) != before || !env.me(site, "alice", "HELP").Project.Online {
+					t.Fatalf("%+v: a refused put-offline changed something", c)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 func TestOnlineAgentsList(t *testing.T) {
@@ -289,27 +286,25 @@ func TestOnlineAgentsList(t *testing.T) {
 // TestConcurrentTabs: one agent toggles from several tabs at once; one
 // consistent state and one event per effective change.
 func TestConcurrentTabs(t *testing.T) {
-	for _, dialect := range dialects(t) {
-		t.Run(string(dialect), func(t *testing.T) {
-			env := newJiraEnv(t, dialect)
-			site := env.newSite()
-			tn := env.install(site)
-			env.me(site, "alice", "HELP") // memberships known before the race
-			var wg sync.WaitGroup
-			for range 10 {
-				wg.Go(func() {
-					env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
-				})
-			}
-			wg.Wait()
-			if n := len(env.events(tn.ID)); n != 1 {
-				t.Fatalf("%d events for one effective change", n)
-			}
-			if m := env.me(site, "alice", "HELP"); !m.Project.Online || m.Project.OnlineCount != 1 {
-				t.Fatalf("state %+v", m.Project)
-			}
-		})
-	}
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		env := newJiraEnv(t, dialect)
+		site := env.newSite()
+		tn := env.install(site)
+		env.me(site, "alice", "HELP") // memberships known before the race
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() {
+				env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+			})
+		}
+		wg.Wait()
+		if n := len(env.events(tn.ID)); n != 1 {
+			t.Fatalf("%d events for one effective change", n)
+		}
+		if m := env.me(site, "alice", "HELP"); !m.Project.Online || m.Project.OnlineCount != 1 {
+			t.Fatalf("state %+v", m.Project)
+		}
+	})
 }
 
 func TestPublicCORS(t *testing.T) {

@@ -35,14 +35,14 @@ type widgetStatus struct {
 // maxWidgetIDLen bounds the path parameter before any lookup.
 const maxWidgetIDLen = 64
 
-// widget finds an available widget; unknown, disabled and uninstalled all
-// answer the same 404 so that nothing is learned from the difference.
-func (p *Public) widget(c echo.Context) (models.WidgetState, error) {
-	id := c.Param("widgetId")
+// availableWidget finds an available widget for the status API, its
+// stream and their preflight; unknown, disabled and uninstalled all answer
+// the same 404 so that nothing is learned from the difference.
+func availableWidget(board WidgetBoard, id string) (models.WidgetState, error) {
 	if len(id) > maxWidgetIDLen {
 		return models.WidgetState{}, apiError(http.StatusNotFound, "not_found", "unknown widget")
 	}
-	w, ok := p.Board.Widget(id)
+	w, ok := board.Widget(id)
 	if !ok || !w.Available {
 		return models.WidgetState{}, apiError(http.StatusNotFound, "not_found", "unknown widget")
 	}
@@ -51,7 +51,7 @@ func (p *Public) widget(c echo.Context) (models.WidgetState, error) {
 
 // Status answers whether anyone is online behind a widget.
 func (p *Public) Status(c echo.Context) error {
-	w, err := p.widget(c)
+	w, err := availableWidget(p.Board, c.Param("widgetId"))
 	allowCORS(c, w) // also on the 404, so that a page can tell "gone" from "blocked"
 	if err != nil {
 		return err
@@ -82,13 +82,20 @@ func (b *statusBodies) body(w models.WidgetState) []byte {
 	if ok {
 		return body
 	}
-	body, _ = json.Marshal(widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online}) // plain struct: cannot fail
+	body = statusJSON(w)
 	b.mu.Lock()
 	if b.byTag == nil || len(b.byTag) >= maxStatusBodies {
 		b.byTag = make(map[string][]byte)
 	}
 	b.byTag[w.ETag] = body
 	b.mu.Unlock()
+	return body
+}
+
+// statusJSON is what a customer learns of a widget state, as the status API
+// answers it and its stream sends it.
+func statusJSON(w models.WidgetState) []byte {
+	body, _ := json.Marshal(widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online}) // plain struct: cannot fail
 	return body
 }
 
@@ -101,8 +108,7 @@ func statusMessage(w models.WidgetState) string {
 
 // Preflight answers CORS preflight requests for the public API.
 func (p *Public) Preflight(c echo.Context) error {
-	w, ok := p.Board.Widget(c.Param("widgetId"))
-	if ok && w.Available && allowCORS(c, w) {
+	if w, err := availableWidget(p.Board, c.Param("widgetId")); err == nil && allowCORS(c, w) {
 		h := c.Response().Header()
 		h.Set("Access-Control-Allow-Methods", "GET, OPTIONS")
 		h.Set("Access-Control-Allow-Headers", "If-None-Match, Last-Event-ID, Cache-Control")

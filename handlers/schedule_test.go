@@ -31,16 +31,7 @@ func (e *testEnv) callWithContextToken(t *testing.T, method, path, account, body
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r *http.Request
-	if body == "" {
-		r = httptest.NewRequest(method, path, nil)
-	} else {
-		r = httptest.NewRequest(method, path, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-	}
-	r.Header.Set("Authorization", "JWT "+token)
-	rec := httptest.NewRecorder()
-	e.server.ServeHTTP(rec, r)
+	rec := do(t, e, method, path, token, body)
 	var out map[string]any
 	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
 		t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, rec.Code, rec.Body.String(), err)

@@ -61,7 +61,7 @@ func toProjectSettings(p models.Project) projectSettings {
 
 // ProjectSettings shows a project's widget settings to its agents and admins.
 func (s *Settings) ProjectSettings(c echo.Context) error {
-	p, err := s.Agents.projectForCaller(c)
+	p, err := s.Agents.projectForCaller(c, c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (s *Settings) ProjectSettings(c echo.Context) error {
 
 // requireProjectAdmin resolves {key} and checks ADMINISTER_PROJECTS.
 func (s *Settings) requireProjectAdmin(c echo.Context) (models.Project, error) {
-	p, err := s.Agents.projectForCaller(c)
+	p, err := s.Agents.projectForCaller(c, c.Param("key"))
 	if err != nil {
 		return models.Project{}, err
 	}
