@@ -3,7 +3,6 @@ package handlers
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 
@@ -133,7 +132,7 @@ func allowCORS(c echo.Context, w models.WidgetState) bool {
 
 func originAllowed(origin string, w models.WidgetState) bool {
 	origin = strings.ToLower(origin)
-	if portal, err := url.Parse(w.PortalOrigin); err == nil && strings.ToLower(portal.Scheme+"://"+portal.Host) == origin {
+	if w.PortalOrigin != "" && w.PortalOrigin == origin {
 		return true
 	}
 	for _, o := range w.AllowedOrigins {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"net/url"
+	"strings"
 	"sync"
 )
 
@@ -21,7 +23,9 @@ type WidgetState struct {
 	Available      bool
 	Message        string
 	AllowedOrigins []string
-	// PortalOrigin is the tenant's Jira site, always allowed to ask.
+	// PortalOrigin is the origin (scheme://host, lower case) of the
+	// tenant's Jira site, always allowed to ask; empty if the base URL has
+	// none. Worked out once per refresh, not on every customer's poll.
 	PortalOrigin string
 	// ETag is a strong validator of the customer-visible fields.
 	ETag string
@@ -144,6 +148,14 @@ func (b *Board) Refresh(ctx context.Context, tenant TenantID, projectIDs []int64
 	return nil
 }
 
+func siteOrigin(baseURL string) string {
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host)
+}
+
 func (r widgetRow) state() WidgetState {
 	var origins []string
 	if r.AllowedOrigins != "" {
@@ -153,7 +165,7 @@ func (r widgetRow) state() WidgetState {
 	w := WidgetState{
 		WidgetID: r.WidgetID, TenantID: r.TenantID, ProjectID: r.ProjectID, ProjectKey: r.Key,
 		Online: r.Online, Available: r.WidgetEnabled && r.Installed && r.Enabled, Message: p.Message(),
-		AllowedOrigins: origins, PortalOrigin: r.BaseURL,
+		AllowedOrigins: origins, PortalOrigin: siteOrigin(r.BaseURL),
 	}
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%t\x00%t\x00%s", w.Online, w.Available, w.Message)
