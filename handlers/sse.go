@@ -104,6 +104,22 @@ func serveStream[K comparable, D any](c echo.Context, st stream[K, D], first *ss
 	}
 }
 
+// appendQueued adds the subscriber's queued events to buf as this client
+// sees them. closed: the hub let the subscriber go, and the stream ends
+// without writing what was still queued.
+func (st stream[K, D]) appendQueued(ctx context.Context, buf *sseBuffer) (closed bool, err error) {
+	evs, closed := st.sub.take()
+	if closed {
+		return true, nil
+	}
+	for _, ev := range evs {
+		if err := st.write(ctx, buf, ev); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
 // streamHeaders are the event stream's own headers; middleware and the
 // handler may have added others (CORS, security), which are sent too.
 func streamHeaders(h http.Header) {
@@ -120,14 +136,14 @@ func hijackStream(c echo.Context, first []byte) (net.Conn, error) {
 	if c.Request().ProtoMajor != 1 {
 		return nil, http.ErrNotSupported
 	}
-	h := c.Response().Header()
-	streamHeaders(h)
-	h.Set("Connection", "close")
-	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	conn, _, err := http.NewResponseController(c.Response()).Hijack()
 	if err != nil {
 		return nil, err
 	}
+	h := c.Response().Header()
+	streamHeaders(h)
+	h.Set("Connection", "close")
+	h.Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	// The echo response is done with: the request log reports 200, and
 	// nothing tries to answer on a connection that is no longer net/http's.
 	c.Response().Status, c.Response().Committed = http.StatusOK, true
@@ -242,17 +258,14 @@ func (d *detachedStream[K, D]) drain() {
 		d.kicked, d.keepalive = false, false
 		d.mu.Unlock()
 
-		evs, closed := d.sub.take()
-		if closed || left {
+		if left {
 			d.finish()
 			return
 		}
 		buf.b = buf.b[:0]
-		for _, ev := range evs {
-			if err := d.write(d.hub.ctx, &buf, ev); err != nil {
-				d.finish()
-				return
-			}
+		if closed, err := d.appendQueued(d.hub.ctx, &buf); closed || err != nil {
+			d.finish()
+			return
 		}
 		if keepalive {
 			buf.comment("keepalive")
@@ -340,14 +353,8 @@ func pump[K comparable, D any](ctx context.Context, w *sseWriter, st stream[K, D
 	for {
 		select {
 		case <-wake:
-			evs, closed := st.sub.take()
-			if closed {
-				return nil
-			}
-			for _, ev := range evs {
-				if err := st.write(ctx, &w.buf, ev); err != nil {
-					return err
-				}
+			if closed, err := st.appendQueued(ctx, &w.buf); closed || err != nil {
+				return err
 			}
 		case <-tick.Chan():
 			w.buf.comment("keepalive")
