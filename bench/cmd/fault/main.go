@@ -22,7 +22,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -371,10 +370,7 @@ func (h *harness) planSchedules(ctx context.Context, from time.Time, span time.D
 }
 
 func (h *harness) scenario(ctx context.Context, soak time.Duration) error {
-	subs, err := h.subscribe(ctx)
-	if err != nil {
-		return err
-	}
+	subs := h.subscribe(ctx)
 	defer subs.close()
 
 	loadCtx, stopLoad := context.WithCancel(ctx)
@@ -459,9 +455,8 @@ func sleepUntil(t time.Time) { time.Sleep(time.Until(t)) }
 // subscriptions are widget streams on every replica, resumed with
 // Last-Event-ID whenever they end, keeping the last status each saw.
 type subscriptions struct {
-	skipped string
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu     sync.Mutex
 	online map[subKey]bool
@@ -475,9 +470,7 @@ type subKey struct {
 }
 
 func (s *subscriptions) close() {
-	if s.cancel != nil {
-		s.cancel()
-	}
+	s.cancel()
 	s.wg.Wait()
 }
 
@@ -489,19 +482,9 @@ func (h *harness) widgets() []bench.Project {
 	return ps
 }
 
-func (h *harness) subscribe(ctx context.Context) (*subscriptions, error) {
+func (h *harness) subscribe(ctx context.Context) *subscriptions {
 	s := &subscriptions{online: map[subKey]bool{}, events: map[subKey]int{}, resume: map[subKey]int{}}
 	client := bench.NewStreamClient()
-	probe, err := bench.OpenStream(ctx, client, fmt.Sprintf("http://127.0.0.1:%d/public/v1/widgets/%s/events", h.ports[0], h.widgets()[0].WidgetID), "")
-	var se *bench.StatusError
-	if errors.As(err, &se) && se.Code == http.StatusNotFound {
-		s.skipped = "SSE routes answer 404 (live updates not merged)"
-		h.log.Warn("live subscribers skipped: " + s.skipped)
-		return s, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("subscribe: %w", err)
-	}
-	probe.Close()
 	ctx, s.cancel = context.WithCancel(ctx)
 	for i := range replicas {
 		for _, p := range h.widgets() {
@@ -540,7 +523,7 @@ func (h *harness) subscribe(ctx context.Context) (*subscriptions, error) {
 			}()
 		}
 	}
-	return s, nil
+	return s
 }
 
 // waitJobs waits until every planned switch is taken and the inactivity
@@ -641,10 +624,6 @@ func (h *harness) verify(ctx context.Context, subs *subscriptions) {
 	onlineInDB := h.checkToggles(ctx)
 
 	// Subscribers on the surviving replicas converged on every widget.
-	if subs.skipped != "" {
-		result.subsNote = subs.skipped
-		return
-	}
 	widgetOf := map[string]string{}
 	for _, p := range h.widgets() {
 		widgetOf[fmt.Sprint(p.ID)] = p.WidgetID

@@ -168,7 +168,7 @@ func check(cfg config, r *bench.Report) error {
 				problems = append(problems, fmt.Sprintf("%s %s: no request completed", row.Backend, s.Name))
 			}
 		}
-		if f := row.Fanout; f != nil && f.Skipped == "" && f.Delivered != f.Expected {
+		if f := row.Fanout; f != nil && f.Delivered != f.Expected {
 			problems = append(problems, fmt.Sprintf("%s fan-out: delivered %d of %d", row.Backend, f.Delivered, f.Expected))
 		}
 		if w := row.Writes; w != nil && w.Met != nil && !*w.Met {
@@ -536,15 +536,6 @@ func fanout(ctx context.Context, log *slog.Logger, cfg config, app *bench.Proc, 
 	widgetURL := app.URL + "/public/v1/widgets/" + p.WidgetID + "/events"
 	client := bench.NewStreamClient()
 	defer client.CloseIdleConnections()
-	probe, err := bench.OpenStream(ctx, client, widgetURL, "")
-	var se *bench.StatusError
-	if errors.As(err, &se) && se.Code == http.StatusNotFound {
-		log.Warn("live fan-out skipped: the SSE routes answer 404 (not merged yet)")
-		return &bench.Fanout{Skipped: "SSE routes answer 404 (live updates not merged)"}, nil
-	} else if err != nil {
-		return nil, fmt.Errorf("fan-out probe: %w", err)
-	}
-	probe.Close()
 
 	n, rounds := cfg.subscribers, cfg.rounds
 	now := time.Now()
