@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"agentpresence/handlers/connect"
+	"agentpresence/models"
 )
 
 // Config is everything the service reads from its environment. It is read
@@ -97,8 +98,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite:" + defaultSQLitePath
 	}
-	isPostgres := strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
-	if !isPostgres && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+	dialect, ok := models.DialectOf(c.DatabaseURL)
+	isPostgres := dialect == models.DialectPostgres
+	if !ok {
 		return Config{}, errors.New("config: DATABASE_URL must be a postgres:// URL or sqlite:PATH")
 	}
 	if v := getenv("APP_SECRET_KEY"); v != "" {
@@ -114,7 +116,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 // ensureLocalKey generates, or reads back, the key kept beside an embedded
 // SQLite database so that `go run .` works with no set-up at all.
 func (c *Config) ensureLocalKey() error {
-	if c.AppSecretKey != nil || !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+	if dialect, _ := models.DialectOf(c.DatabaseURL); c.AppSecretKey != nil || dialect != models.DialectSQLite {
 		return nil
 	}
 	path := filepath.Join(filepath.Dir(strings.TrimPrefix(c.DatabaseURL, "sqlite:")), "app-secret.key")

@@ -79,16 +79,14 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		TranslateError:         true,
 	}
 	var (
-		db      *gorm.DB
-		dialect Dialect
-		err     error
+		db  *gorm.DB
+		err error
 	)
+	dialect, ok := DialectOf(cfg.URL)
 	switch {
-	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):
-		dialect = DialectPostgres
+	case ok && dialect == DialectPostgres:
 		db, err = gorm.Open(postgres.Open(cfg.URL), gcfg)
-	case strings.HasPrefix(cfg.URL, "sqlite:"):
-		dialect = DialectSQLite
+	case ok && dialect == DialectSQLite:
 		path := strings.TrimPrefix(cfg.URL, "sqlite:")
 		if dir := filepath.Dir(path); dir != "" {
 			if mkErr := os.MkdirAll(dir, 0o700); mkErr != nil {
@@ -136,6 +134,19 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// DialectOf tells which database a URL names: "postgres://…" or
+// "postgresql://…" PostgreSQL, "sqlite:PATH" the embedded SQLite; false for
+// anything else.
+func DialectOf(url string) (Dialect, bool) {
+	switch {
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return DialectPostgres, true
+	case strings.HasPrefix(url, "sqlite:"):
+		return DialectSQLite, true
+	}
+	return "", false
 }
 
 // Dialect tells which database the store runs on.
