@@ -41,16 +41,28 @@ const requestTimeout = 10 * time.Second
 // but http(s) on a loopback host before any connection is made.
 func remoteURL(base, path string) (string, error) {
 	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("forgetest: remote base url %.80q: not an http(s) URL", base)
+	if err != nil {
+		return "", fmt.Errorf("forgetest: remote base url %.80q: %w", base, err)
 	}
-	if !forge.IsLoopbackHost(u.Hostname()) {
-		return "", fmt.Errorf("%w: %s", ErrNotLoopback, u.Hostname())
+	if err := checkLoopback(u); err != nil {
+		return "", err
 	}
 	if !strings.HasPrefix(path, "/") {
 		return "", fmt.Errorf("forgetest: path %.80q must start with /", path)
 	}
 	return strings.TrimRight(base, "/") + path, nil
+}
+
+// checkLoopback accepts http(s) URLs whose host is a loopback name or
+// address, and nothing else.
+func checkLoopback(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("forgetest: scheme %.16q: only http(s)", u.Scheme)
+	}
+	if u.Host == "" || !forge.IsLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("%w: %.80q", ErrNotLoopback, u.Hostname())
+	}
+	return nil
 }
 
 // newRequest builds a request to the remote carrying fit and any extra
@@ -212,8 +224,8 @@ func (p *Platform) ScheduledTrigger(ctx context.Context, remote, route string, i
 // Do sends req (built by this package) with a bounded timeout, checking
 // once more that it goes to a loopback host.
 func Do(req *http.Request) (*http.Response, error) {
-	if !forge.IsLoopbackHost(req.URL.Hostname()) {
-		return nil, fmt.Errorf("%w: %s", ErrNotLoopback, req.URL.Hostname())
+	if err := checkLoopback(req.URL); err != nil {
+		return nil, err
 	}
 	client := &http.Client{Timeout: requestTimeout, CheckRedirect: func(*http.Request, []*http.Request) error {
 		// Forge treats redirects as errors and never follows them.
