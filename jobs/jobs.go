@@ -34,9 +34,11 @@ type ActivityStore interface {
 	FlushActivity(ctx context.Context, b *models.ActivityBuffer) (int, error)
 }
 
-// RetentionStore deletes what uninstalled tenants left.
+// RetentionStore deletes what uninstalled tenants left, and the used
+// lifecycle tokens that expired.
 type RetentionStore interface {
 	PurgeUninstalled(ctx context.Context, before time.Time) (int, error)
+	PurgeUsedTokens(ctx context.Context, now time.Time) (int, error)
 }
 
 // maxScheduleBatches bounds one Schedules pass, so that a backlog (a
@@ -118,17 +120,23 @@ func (j *ActivityFlush) Run(ctx context.Context) error {
 	return nil
 }
 
-// Retention purges tenants uninstalled longer ago than Keep.
+// Retention purges tenants uninstalled longer ago than Keep, and forgets
+// the used lifecycle tokens that expired (the verifier refuses them by
+// their exp from then on).
 type Retention struct {
 	Store RetentionStore
 	Now   func() time.Time
 	Keep  time.Duration
 }
 
-// Run purges the tenants past retention.
+// Run purges the tenants past retention and the expired used tokens.
 func (j *Retention) Run(ctx context.Context) error {
-	if _, err := j.Store.PurgeUninstalled(ctx, j.Now().Add(-j.Keep)); err != nil {
+	now := j.Now()
+	if _, err := j.Store.PurgeUninstalled(ctx, now.Add(-j.Keep)); err != nil {
 		return fmt.Errorf("purge uninstalled: %w", err)
+	}
+	if _, err := j.Store.PurgeUsedTokens(ctx, now); err != nil {
+		return fmt.Errorf("purge used tokens: %w", err)
 	}
 	return nil
 }

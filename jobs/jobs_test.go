@@ -252,3 +252,44 @@ func TestLockerExcludesOtherSessions(t *testing.T) {
 		t.Fatal("two jobs share a lock id")
 	}
 }
+
+// TestRetentionForgetsExpiredUsedTokens: the retention job keeps a used
+// lifecycle token's digest while the token could still be accepted, and
+// deletes it after.
+func TestRetentionForgetsExpiredUsedTokens(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		e := newEnv(t, dialect)
+		ctx := context.Background()
+		e.clock.Advance(time.Second)
+		tok := &models.LifecycleToken{Digest: fmt.Sprintf("%064x", 42), IssuedAt: e.clock.Now(), KeepUntil: e.clock.Now().Add(3*time.Minute + 30*time.Second)}
+		if _, err := e.store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s2"), BaseURL: "https://acme.atlassian.net", Token: tok}); err != nil {
+			t.Fatal(err)
+		}
+		db, err := e.store.SQL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := func() int {
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM used_tokens").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		retention := &jobs.Retention{Store: e.store, Now: e.clock.Now, Keep: 30 * 24 * time.Hour}
+		e.clock.Advance(3 * time.Minute)
+		if err := retention.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := used(); n != 1 {
+			t.Fatalf("%d used tokens kept while the token lives, want 1", n)
+		}
+		e.clock.Advance(time.Minute)
+		if err := retention.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := used(); n != 0 {
+			t.Fatalf("%d used tokens kept after expiry, want 0", n)
+		}
+	})
+}
