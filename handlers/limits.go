@@ -22,13 +22,17 @@ type Limits struct {
 	PerWidget      rate.Limit
 	PerWidgetBurst int
 	// AuthFailuresPerMinute is how many refused tokens one address may send
-	// before its requests are turned away for a while.
+	// before its further refused tokens answer 429 instead of 401.
 	AuthFailuresPerMinute int
+	// StatusChangesPerMinute is how many status changes (PUT /me/status)
+	// one agent may make at once, and then per minute.
+	StatusChangesPerMinute int
 }
 
 // DefaultLimits are generous for real portals and tight for scrapers.
 func DefaultLimits() Limits {
-	return Limits{PublicPerIP: 20, PublicPerIPBurst: 60, PerWidget: 1000, PerWidgetBurst: 2000, AuthFailuresPerMinute: 30}
+	return Limits{PublicPerIP: 20, PublicPerIPBurst: 60, PerWidget: 1000, PerWidgetBurst: 2000, AuthFailuresPerMinute: 30,
+		StatusChangesPerMinute: 12}
 }
 
 func tooManyRequests(retryAfter time.Duration) *APIError {

@@ -41,6 +41,11 @@ type RetentionStore interface {
 	PurgeUsedTokens(ctx context.Context, now time.Time) (int, error)
 }
 
+// EventStore deletes audit events past their retention.
+type EventStore interface {
+	PurgeEvents(ctx context.Context, before time.Time, batch int) (int, error)
+}
+
 // maxScheduleBatches bounds one Schedules pass, so that a backlog (a
 // runner back after a pause, thousands due at 09:00) is worked off in a few
 // seconds without one pass running for ever.
@@ -137,6 +142,50 @@ func (j *Retention) Run(ctx context.Context) error {
 	}
 	if _, err := j.Store.PurgeUsedTokens(ctx, now); err != nil {
 		return fmt.Errorf("purge used tokens: %w", err)
+	}
+	return nil
+}
+
+// DefaultEventRetention is how long audit events are kept when
+// Config.EventRetention is zero: a year, as the README says.
+const DefaultEventRetention = 365 * 24 * time.Hour
+
+// DefaultEventBatch is how many events one delete removes: a short
+// transaction, so that writers of new events never wait long.
+const DefaultEventBatch = 5000
+
+// maxEventBatches bounds one EventRetention run (5 million events with the
+// default batch); a larger backlog is worked off over the next runs.
+const maxEventBatches = 1000
+
+// EventRetention deletes audit events (status changes) older than Keep,
+// for every tenant, installed or not, batch after batch. Deleting is
+// idempotent, so replicas may run it at once; the runner's lock makes one
+// of them do it.
+type EventRetention struct {
+	Store EventStore
+	Now   func() time.Time
+	Keep  time.Duration
+	// Batch is how many events one delete removes; 0 means
+	// DefaultEventBatch.
+	Batch int
+}
+
+// Run deletes the events past retention.
+func (j *EventRetention) Run(ctx context.Context) error {
+	batch := j.Batch
+	if batch <= 0 {
+		batch = DefaultEventBatch
+	}
+	before := j.Now().Add(-j.Keep)
+	for range maxEventBatches {
+		n, err := j.Store.PurgeEvents(ctx, before, batch)
+		if err != nil {
+			return fmt.Errorf("purge events: %w", err)
+		}
+		if n < batch {
+			return nil
+		}
 	}
 	return nil
 }

@@ -247,6 +247,25 @@ func (s *Store) PurgeUninstalled(ctx context.Context, before time.Time) (int, er
 	return len(ids), nil
 }
 
+// PurgeEvents deletes at most batch audit events older than before, of any
+// tenant, in one short transaction, and tells how many went; the retention
+// job calls it until a batch comes back short. On PostgreSQL concurrent
+// callers skip each other's rows instead of waiting on them.
+func (s *Store) PurgeEvents(ctx context.Context, before time.Time, batch int) (int, error) {
+	if batch <= 0 {
+		return 0, fmt.Errorf("purge events: %w: the batch must be positive", ErrInvalid)
+	}
+	pick := "SELECT id FROM events WHERE at < ? ORDER BY id LIMIT ?"
+	if s.dialect == DialectPostgres {
+		pick += " FOR UPDATE SKIP LOCKED"
+	}
+	res := s.db.WithContext(ctx).Exec("DELETE FROM events WHERE id IN ("+pick+")", before.UTC(), batch)
+	if res.Error != nil {
+		return 0, translate("purge events", res.Error)
+	}
+	return int(res.RowsAffected), nil
+}
+
 // SetAutoOffline sets the tenant-wide inactivity limit in minutes (0 = off).
 func (s *Store) SetAutoOffline(ctx context.Context, id TenantID, minutes int) error {
 	if minutes < 0 || minutes > 7*24*60 {
