@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Verifier: connect.Verifier{Leeway: cfg.JWTLeeway, Now: opts.Now},
 		Tenants:  tenants,
 		Directory: &handlers.Directory{Jira: jiraClient, Store: store, Now: opts.Now,
-			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
+			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute, MaxStale: cfg.MembershipMaxStale},
 		Board:      board,
 		Activity:   activity,
 		BaseURL:    cfg.BaseURL,
@@ -165,7 +165,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	// Jobs run on every replica; on PostgreSQL their advisory locks keep a
 	// tick on one replica at a time.
 	runner, err := jobs.NewRunner(jobs.Config{Store: store, Activity: activity, Clock: opts.Clock,
-		Retention: cfg.Retention, Log: log})
+		Retention: cfg.Retention, EventRetention: cfg.EventRetention, Log: log})
 	if err != nil {
 		_ = store.Close()
 		return nil, err

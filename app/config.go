@@ -42,6 +42,12 @@ type Config struct {
 	TrustProxy bool
 	// BenchCeiling serves the load harness's ceiling (ceiling.go).
 	BenchCeiling bool
+
+	// EventRetention is how long audit events are kept (at least a day).
+	EventRetention time.Duration
+	// MembershipMaxStale is how old a membership list may be and still let
+	// its agent go online while Jira cannot be asked (1m to 24h).
+	MembershipMaxStale time.Duration
 }
 
 // Defaults that the README's configuration table repeats; the install-keys
@@ -67,6 +73,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: 20 * time.Second,
 		LogLevel:        orDefault(getenv("LOG_LEVEL"), "info"),
 	}
+	c.EventRetention, c.MembershipMaxStale = 365*24*time.Hour, 15*time.Minute
 	var err error
 	if v := getenv("PORT"); v != "" {
 		if c.Port, err = strconv.Atoi(v); err != nil || c.Port < 0 || c.Port > 65535 {
@@ -77,7 +84,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if u, perr := url.Parse(c.BaseURL); perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return Config{}, fmt.Errorf("config: BASE_URL %q must be an absolute http(s) URL", c.BaseURL)
 	}
-	for name, dst := range map[string]*time.Duration{"JWT_LEEWAY": &c.JWTLeeway, "RETENTION": &c.Retention, "SHUTDOWN_TIMEOUT": &c.ShutdownTimeout} {
+	for name, dst := range map[string]*time.Duration{"JWT_LEEWAY": &c.JWTLeeway, "RETENTION": &c.Retention, "SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
+		"EVENT_RETENTION": &c.EventRetention, "MEMBERSHIP_MAX_STALE": &c.MembershipMaxStale} {
 		if v := getenv(name); v != "" {
 			d, perr := time.ParseDuration(v)
 			if perr != nil || d < 0 {
@@ -88,6 +96,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.JWTLeeway > 5*time.Minute {
 		return Config{}, fmt.Errorf("config: JWT_LEEWAY %s is too large (at most 5m)", c.JWTLeeway)
+	}
+	if c.EventRetention < 24*time.Hour {
+		return Config{}, fmt.Errorf("config: EVENT_RETENTION %s is too short (at least 24h)", c.EventRetention)
+	}
+	if c.MembershipMaxStale < time.Minute || c.MembershipMaxStale > 24*time.Hour {
+		return Config{}, fmt.Errorf("config: MEMBERSHIP_MAX_STALE %s must be between 1m and 24h", c.MembershipMaxStale)
 	}
 	c.Demo = isTrue(getenv("DEMO"))
 	c.RateLimits = getenv("RATE_LIMITS") != "off"
@@ -175,6 +189,7 @@ func (c Config) fields() []any {
 		"jwt_leeway", c.JWTLeeway.String(), "retention", c.Retention.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "app_secret_key", secret, "demo", c.Demo,
 		"rate_limits", c.RateLimits, "trust_proxy", c.TrustProxy, "bench_ceiling", c.BenchCeiling,
+		"event_retention", c.EventRetention.String(), "membership_max_stale", c.MembershipMaxStale.String(),
 	}
 }
 

@@ -110,3 +110,40 @@ func TestConfigLogMasksSecrets(t *testing.T) {
 		t.Fatalf("secrets in the logged config: %s", out)
 	}
 }
+
+// TestLoadConfigRetentionAndMembershipBound: EVENT_RETENTION (a year by
+// default, at least a day) and MEMBERSHIP_MAX_STALE (15 minutes by
+// default, 1m to 24h).
+func TestLoadConfigRetentionAndMembershipBound(t *testing.T) {
+	tests := []struct {
+		name       string
+		given      map[string]string
+		wantErr    string
+		events     time.Duration
+		membership time.Duration
+	}{
+		{name: "defaults", given: map[string]string{}, events: 8760 * time.Hour, membership: 15 * time.Minute},
+		{name: "set", given: map[string]string{"EVENT_RETENTION": "720h", "MEMBERSHIP_MAX_STALE": "5m"}, events: 720 * time.Hour, membership: 5 * time.Minute},
+		{name: "retention too short", given: map[string]string{"EVENT_RETENTION": "1h"}, wantErr: "EVENT_RETENTION"},
+		{name: "retention not a duration", given: map[string]string{"EVENT_RETENTION": "a year"}, wantErr: "EVENT_RETENTION"},
+		{name: "bound too short", given: map[string]string{"MEMBERSHIP_MAX_STALE": "10s"}, wantErr: "MEMBERSHIP_MAX_STALE"},
+		{name: "bound too long", given: map[string]string{"MEMBERSHIP_MAX_STALE": "48h"}, wantErr: "MEMBERSHIP_MAX_STALE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadConfig(envOf(tt.given))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.EventRetention != tt.events || c.MembershipMaxStale != tt.membership {
+				t.Fatalf("event retention %s, membership bound %s", c.EventRetention, c.MembershipMaxStale)
+			}
+		})
+	}
+}

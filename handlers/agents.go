@@ -42,6 +42,8 @@ type Agents struct {
 
 	// cache holds recent GET /me answers; nil turns it off.
 	cache *meCache
+	// statusChanges bounds each agent's status changes; nil: no bound.
+	statusChanges *statusLimiter
 }
 
 // projectState is one project as the caller sees it.
@@ -241,7 +243,16 @@ func (a *Agents) SetStatus(c echo.Context) error {
 	if account == "" {
 		return unauthorized("no_user", "the token does not name a user")
 	}
-	mine, err := a.Directory.AgentProjects(ctx, t, account)
+	if wait, ok := a.statusChanges.allow(t.ID, account); !ok {
+		return tooManyStatusChanges(wait)
+	}
+	// Going online is a right, granted on a recent list only; going
+	// offline must work whatever Jira says.
+	agentProjects := a.Directory.AgentProjects
+	if *req.Online {
+		agentProjects = a.Directory.AgentProjectsToGoOnline
+	}
+	mine, err := agentProjects(ctx, t, account)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,11 @@ type TenantCache struct {
 	mu      sync.Mutex
 	entries map[string]cachedTenant
 	keys    map[models.TenantID]string // tenant id → client key, for entries
+	// unknown remembers, until when, client keys the store did not know,
+	// so that a flood of tokens naming one unknown issuer costs one lookup
+	// per TTL. Any tenant change (an install, here or on another replica)
+	// clears it, so a new tenant is known at once.
+	unknown map[string]time.Time
 }
 
 type cachedTenant struct {
@@ -42,16 +47,37 @@ type cachedTenant struct {
 // (cheap, and a tenant costs one query to come back).
 const maxCachedTenants = 100_000
 
+// maxUnknownIssuers bounds the remembered unknown client keys, and
+// maxUnknownIssuerLen the length of one: at most about 2.5 MB. A longer key
+// (no tenant has one: the column holds 255) is looked up each time, like
+// any issuer an attacker makes up anew for each request.
+const (
+	maxUnknownIssuers   = 10_000
+	maxUnknownIssuerLen = 255
+)
+
 // Get returns the tenant of a client key, installed or not.
 func (tc *TenantCache) Get(ctx context.Context, clientKey string) (models.Tenant, error) {
 	now := tc.Now()
 	tc.mu.Lock()
 	e, ok := tc.entries[clientKey]
+	until, miss := tc.unknown[clientKey]
 	tc.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.tenant, nil
 	}
+	if miss && now.Before(until) {
+		return models.Tenant{}, fmt.Errorf("find tenant: %w", models.ErrNotFound)
+	}
 	t, err := tc.Store.TenantByClientKey(ctx, clientKey)
+	if errors.Is(err, models.ErrNotFound) && len(clientKey) <= maxUnknownIssuerLen {
+		tc.mu.Lock()
+		if tc.unknown == nil || len(tc.unknown) >= maxUnknownIssuers {
+			tc.unknown = make(map[string]time.Time)
+		}
+		tc.unknown[clientKey] = now.Add(tc.TTL)
+		tc.mu.Unlock()
+	}
 	if err != nil {
 		return models.Tenant{}, err
 	}
@@ -69,6 +95,7 @@ func (tc *TenantCache) Get(ctx context.Context, clientKey string) (models.Tenant
 // Forget drops a tenant so that the next request reads it afresh.
 func (tc *TenantCache) Forget(clientKey string) {
 	tc.mu.Lock()
+	delete(tc.unknown, clientKey)
 	if e, ok := tc.entries[clientKey]; ok {
 		delete(tc.keys, e.tenant.ID)
 		delete(tc.entries, clientKey)
@@ -93,9 +120,14 @@ func (tc *TenantCache) Invalidate(_ context.Context, ch models.Change) {
 	switch {
 	case ch.Resync:
 		tc.mu.Lock()
-		tc.entries, tc.keys = nil, nil
+		tc.entries, tc.keys, tc.unknown = nil, nil, nil
 		tc.mu.Unlock()
 	case ch.TenantChanged:
+		// The change names the tenant by id, which a remembered miss does
+		// not have; installs are rare, so every miss goes.
+		tc.mu.Lock()
+		tc.unknown = nil
+		tc.mu.Unlock()
 		tc.ForgetTenant(ch.Tenant)
 	}
 }
@@ -146,15 +178,16 @@ func (a *Auth) Require(kind TokenKind, allowDisabled bool) echo.MiddlewareFunc {
 }
 
 func (a *Auth) authenticate(c echo.Context, kind TokenKind, allowDisabled bool) error {
-	ip := c.RealIP()
-	if a.failures.blocked(ip) {
-		return tooManyRequests(time.Minute)
-	}
+	// Verified first, throttled after: a good token passes whatever else
+	// its address sent. Verifying costs an HMAC and, for an issuer not in
+	// the tenant cache, one lookup, which the cache remembers either way.
 	t, claims, err := a.verify(c.Request(), kind)
 	if err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
-			a.failures.failed(ip)
+			if wait, over := a.failures.failed(c.RealIP()); over {
+				return tooManyFailures(wait)
+			}
 		}
 		return err
 	}
@@ -207,6 +240,14 @@ func authMessage(err error) string {
 		return "the token's signature does not verify"
 	}
 	return "the token is not valid"
+}
+
+// tooManyFailures answers a refused token from an address that has spent
+// its budget of refused tokens.
+func tooManyFailures(retryAfter time.Duration) *APIError {
+	e := tooManyRequests(retryAfter)
+	e.Code, e.Message = "too_many_auth_failures", "too many refused tokens from this address; try again later"
+	return e
 }
 
 func unauthorized(code, message string) *APIError {

@@ -37,14 +37,51 @@ type Directory struct {
 	Jira  JiraAPI
 	Store DirectoryStore
 	Now   func() time.Time
-	// MembershipTTL is how long a stored membership list is trusted.
+	// MembershipTTL is how long a stored membership list is trusted for
+	// reading (counts, /me, streams); past it the list is asked of Jira
+	// again, and kept when Jira cannot answer.
 	MembershipTTL time.Duration
+	// GrantTTL is how old a stored list may be and still let its agent go
+	// online without asking Jira again; zero means DefaultGrantTTL.
+	GrantTTL time.Duration
+	// MaxStale is how old a stored list may be and still let its agent go
+	// online while Jira cannot be asked; zero means DefaultMaxStale.
+	MaxStale time.Duration
 	// PermissionTTL is how long an admin check is trusted.
 	PermissionTTL time.Duration
+	// MissInterval is how often a request naming a project the store does
+	// not know may make us list the tenant's service desks; zero means
+	// DefaultMissInterval.
+	MissInterval time.Duration
 
-	mu    sync.Mutex
-	perms map[permKey]permEntry
+	mu     sync.Mutex
+	perms  map[permKey]permEntry
+	misses map[models.TenantID]*missSync
 }
+
+// missSync is the last listing of a tenant's service desks that a miss
+// caused: when it started, and, once done is closed, how it ended.
+type missSync struct {
+	at   time.Time
+	done chan struct{}
+	err  error
+}
+
+// DefaultMissInterval bounds the Jira calls that unknown project keys and
+// desks cost: one listing per tenant and minute, however many arrive.
+const DefaultMissInterval = time.Minute
+
+// maxMissEntries bounds the remembered listings (one per tenant); past it,
+// they start afresh.
+const maxMissEntries = 100_000
+
+// Defaults of the bound on stale membership lists: a revoked agent can go
+// online for at most DefaultGrantTTL while Jira answers, DefaultMaxStale
+// while it does not.
+const (
+	DefaultGrantTTL = time.Minute
+	DefaultMaxStale = 15 * time.Minute
+)
 
 type permKey struct {
 	tenant  models.TenantID
@@ -87,6 +124,42 @@ func (d *Directory) AgentProjects(ctx context.Context, t models.Tenant, accountI
 		return nil, err
 	}
 	return fresh, nil
+}
+
+// AgentProjectsToGoOnline is AgentProjects for granting a right (going
+// online): the list must have come from Jira less than GrantTTL ago, else
+// it is asked again; when Jira cannot answer, a list younger than MaxStale
+// still grants, an older one answers 503 cannot_confirm_agent. Going
+// offline and reading need no such bound and use AgentProjects.
+func (d *Directory) AgentProjectsToGoOnline(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
+	stored, checked, err := d.Store.Memberships(ctx, t.ID, accountID)
+	if err != nil {
+		return nil, err
+	}
+	now := d.Now()
+	if checked != nil && now.Sub(*checked) < orDefault(d.GrantTTL, DefaultGrantTTL) {
+		return stored, nil
+	}
+	fresh, err := d.refresh(ctx, t, accountID)
+	var apiErr *APIError
+	switch {
+	case err == nil:
+		return fresh, nil
+	case !errors.As(err, &apiErr) || apiErr.Code != codeJiraUnavailable:
+		return nil, err // the store, or the client gone
+	case checked != nil && now.Sub(*checked) < orDefault(d.MaxStale, DefaultMaxStale):
+		return stored, nil // Jira is away briefly: the recent list still holds
+	}
+	return nil, fmt.Errorf("confirm agent: %w: %w", &APIError{Status: http.StatusServiceUnavailable, Code: "cannot_confirm_agent",
+		Message: "Jira cannot confirm now that you are a support agent, so you cannot go online; try again shortly",
+		Header:  map[string]string{"Retry-After": "30"}}, err)
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // SyncProjects records the tenant's service desk projects as Jira lists
@@ -142,16 +215,63 @@ func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID stri
 }
 
 // Project finds one of the tenant's projects by key; a key we have not
-// seen yet makes us ask Jira for the site's service desks once.
+// seen yet makes us ask Jira for the site's service desks, at most once per
+// MissInterval per tenant (RefreshOnMiss).
 func (d *Directory) Project(ctx context.Context, t models.Tenant, key string) (models.Project, error) {
 	p, err := d.Store.ProjectByKey(ctx, t.ID, key)
 	if !errors.Is(err, models.ErrNotFound) {
 		return p, err
 	}
-	if _, _, err := d.SyncProjects(ctx, t); err != nil {
+	if err := d.RefreshOnMiss(ctx, t); err != nil {
 		return models.Project{}, err
 	}
 	return d.Store.ProjectByKey(ctx, t.ID, key)
+}
+
+// RefreshOnMiss lists the tenant's service desks from Jira because a
+// request named a project (by key or desk) the store does not know. A
+// project created in Jira is found that way; but keys and desk ids come
+// from requests, so a flood of unknown ones must not cost a Jira call each:
+// within MissInterval of the last listing, a miss waits for that listing
+// (if it is still running) and answers as it did, without asking again.
+func (d *Directory) RefreshOnMiss(ctx context.Context, t models.Tenant) error {
+	for {
+		now := d.Now()
+		d.mu.Lock()
+		m, ok := d.misses[t.ID]
+		recent := ok && now.Sub(m.at) < orDefault(d.MissInterval, DefaultMissInterval)
+		if !recent {
+			if d.misses == nil || len(d.misses) >= maxMissEntries {
+				d.misses = make(map[models.TenantID]*missSync)
+			}
+			m = &missSync{at: now, done: make(chan struct{})}
+			d.misses[t.ID] = m
+		}
+		d.mu.Unlock()
+		if !recent {
+			_, _, m.err = d.SyncProjects(ctx, t)
+			if errors.Is(m.err, context.Canceled) {
+				// This caller left; that says nothing about Jira, so the
+				// next miss asks again.
+				d.mu.Lock()
+				if d.misses[t.ID] == m {
+					delete(d.misses, t.ID)
+				}
+				d.mu.Unlock()
+			}
+			close(m.done)
+			return m.err
+		}
+		select {
+		case <-m.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !errors.Is(m.err, context.Canceled) {
+			return m.err
+		}
+		// The listing we waited for was given up by its caller: try anew.
+	}
 }
 
 // Admin tells whether the user is Jira administrator and administrator of
@@ -212,13 +332,16 @@ func (d *Directory) permissions(key permKey, ask func() (permEntry, error)) (per
 	return e, nil
 }
 
+// codeJiraUnavailable is the error code of a question Jira did not answer.
+const codeJiraUnavailable = "jira_unavailable"
+
 // jiraFailure turns a failed call to Jira into a 502 the client may retry;
 // the cause is kept for the log.
 func jiraFailure(op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	return fmt.Errorf("%s: %w: %w", op, &APIError{Status: http.StatusBadGateway, Code: "jira_unavailable",
+	return fmt.Errorf("%s: %w: %w", op, &APIError{Status: http.StatusBadGateway, Code: codeJiraUnavailable,
 		Message: "Jira did not answer our question about permissions; try again", Header: map[string]string{"Retry-After": "5"}}, err)
 }
 

@@ -80,6 +80,13 @@ func newJiraEnv(t testing.TB, dialect models.Dialect) *jiraEnv {
 // newJiraEnvAt sets the log level; benchmarks log at info, as production does.
 func newJiraEnvAt(t testing.TB, dialect models.Dialect, level slog.Level) *jiraEnv {
 	t.Helper()
+	return newJiraEnvWith(t, dialect, level, nil)
+}
+
+// newJiraEnvWith lets a test adjust the dependencies before the router is
+// built.
+func newJiraEnvWith(t testing.TB, dialect models.Dialect, level slog.Level, adjust func(*handlers.Deps)) *jiraEnv {
+	t.Helper()
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	store := dbtest.Open(t, dialect, clock.Now)
 	template, err := os.ReadFile("../atlassian-connect.json")
@@ -115,7 +122,7 @@ func newJiraEnvAt(t testing.TB, dialect models.Dialect, level slog.Level) *jiraE
 	}
 	env := &jiraEnv{t: t, app: app, store: store, clock: clock, board: board, logs: &strings.Builder{}, logsMu: &sync.Mutex{}, keysDown: keysDown, activity: &models.ActivityBuffer{}}
 	log := slog.New(slog.NewJSONHandler(lockedWriter{env.logsMu, env.logs}, &slog.HandlerOptions{Level: level}))
-	e := handlers.NewServer(handlers.Deps{
+	deps := handlers.Deps{
 		Store:      store,
 		Descriptor: desc,
 		Installs:   &connect.InstallVerifier{KeysURL: keys.URL, Now: clock.Now, Leeway: 30 * time.Second},
@@ -129,7 +136,11 @@ func newJiraEnvAt(t testing.TB, dialect models.Dialect, level slog.Level) *jiraE
 		Assets:   os.DirFS(".."),
 		Log:      log,
 		Now:      clock.Now,
-	})
+	}
+	if adjust != nil {
+		adjust(&deps)
+	}
+	e := handlers.NewServer(deps)
 	env.echo, handler = e, e
 	return env
 }

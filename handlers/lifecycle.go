@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +21,7 @@ import (
 type LifecycleStore interface {
 	SaveInstall(ctx context.Context, in models.Install) (models.Tenant, error)
 	TenantByClientKey(ctx context.Context, clientKey string) (models.Tenant, error)
-	MarkUninstalled(ctx context.Context, id models.TenantID) error
+	Uninstall(ctx context.Context, id models.TenantID, tok models.LifecycleToken) error
 	SetEnabled(ctx context.Context, id models.TenantID, enabled bool) error
 }
 
@@ -71,21 +73,41 @@ func readLifecycle(c echo.Context) (lifecyclePayload, error) {
 	return p, nil
 }
 
-// verifySigned checks the RS256 install signature of a lifecycle call.
-func (l *Lifecycle) verifySigned(c echo.Context, clientKey string) error {
+// verifySigned checks the RS256 install signature of a lifecycle call and
+// answers what the store needs to accept its token once only.
+func (l *Lifecycle) verifySigned(c echo.Context, clientKey string) (models.LifecycleToken, error) {
 	token, err := connect.TokenFromRequest(c.Request())
 	if err != nil {
-		return unauthorized("no_token", "installation callbacks must be signed (signed-install)")
+		return models.LifecycleToken{}, unauthorized("no_token", "installation callbacks must be signed (signed-install)")
 	}
-	_, err = l.Installs.Verify(c.Request().Context(), token, l.BaseURL, connect.RequestQSH(c.Request(), l.BasePath), clientKey)
+	claims, err := l.Installs.Verify(c.Request().Context(), token, l.BaseURL, connect.RequestQSH(c.Request(), l.BasePath), clientKey)
 	switch {
 	case errors.Is(err, connect.ErrKeyUnavailable):
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "install_keys_unavailable",
+		return models.LifecycleToken{}, &APIError{Status: http.StatusServiceUnavailable, Code: "install_keys_unavailable",
 			Message: "the installation signing keys cannot be fetched now; try again", Header: map[string]string{"Retry-After": "10"}}
 	case err != nil:
-		return unauthorized(connect.Reason(err), authMessage(err))
+		return models.LifecycleToken{}, unauthorized(connect.Reason(err), authMessage(err))
 	}
-	return nil
+	// The verifier requires exp; iat is what orders the tenant's
+	// callbacks, so a token without it cannot be placed and is refused.
+	if claims.IssuedAt == nil {
+		return models.LifecycleToken{}, unauthorized("missing_iat", "signed lifecycle tokens must carry iat")
+	}
+	digest := sha256.Sum256([]byte(token))
+	return models.LifecycleToken{Digest: hex.EncodeToString(digest[:]), IssuedAt: claims.IssuedAt.Time,
+		KeepUntil: claims.ExpiresAt.Add(max(l.Installs.Leeway, 0))}, nil
+}
+
+// replayError answers a refused lifecycle token: 401 with a code saying
+// why, so that a real Jira retry (a new token) is told apart from a replay.
+func replayError(err error) error {
+	switch {
+	case errors.Is(err, models.ErrTokenReplayed):
+		return unauthorized("token_replayed", "this signed lifecycle token was already used")
+	case errors.Is(err, models.ErrTokenStale):
+		return unauthorized("token_stale", "this signed lifecycle token is not newer than the site's last lifecycle callback")
+	}
+	return err
 }
 
 // Installed records a new or renewed installation.
@@ -94,7 +116,8 @@ func (l *Lifecycle) Installed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := l.verifySigned(c, p.ClientKey); err != nil {
+	tok, err := l.verifySigned(c, p.ClientKey)
+	if err != nil {
 		return err
 	}
 	if p.SharedSecret == "" || p.BaseURL == "" {
@@ -103,10 +126,10 @@ func (l *Lifecycle) Installed(c echo.Context) error {
 	t, err := l.Store.SaveInstall(c.Request().Context(), models.Install{
 		ClientKey: p.ClientKey, SharedSecret: []byte(p.SharedSecret), BaseURL: p.BaseURL, DisplayURL: p.DisplayURL,
 		ProductType: p.ProductType, OAuthClientID: p.OAuthClientID, Description: p.Description,
-		ServerVersion: p.ServerVersion, PluginsVersion: p.PluginsVersion,
+		ServerVersion: p.ServerVersion, PluginsVersion: p.PluginsVersion, Token: &tok,
 	})
 	if err != nil {
-		return fmt.Errorf("installed: %w", err)
+		return fmt.Errorf("installed: %w", replayError(err))
 	}
 	l.Tenants.Forget(p.ClientKey)
 	l.Log.InfoContext(c.Request().Context(), "tenant installed", "tenant", t.ID, "base_url", t.BaseURL)
@@ -119,15 +142,16 @@ func (l *Lifecycle) Uninstalled(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := l.verifySigned(c, p.ClientKey); err != nil {
+	tok, err := l.verifySigned(c, p.ClientKey)
+	if err != nil {
 		return err
 	}
 	t, err := l.Store.TenantByClientKey(c.Request().Context(), p.ClientKey)
 	if err != nil {
 		return fmt.Errorf("uninstalled: %w", err)
 	}
-	if err := l.Store.MarkUninstalled(c.Request().Context(), t.ID); err != nil {
-		return fmt.Errorf("uninstalled: %w", err)
+	if err := l.Store.Uninstall(c.Request().Context(), t.ID, tok); err != nil {
+		return fmt.Errorf("uninstalled: %w", replayError(err))
 	}
 	l.Tenants.Forget(p.ClientKey)
 	l.Log.InfoContext(c.Request().Context(), "tenant uninstalled", "tenant", t.ID)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,8 +71,10 @@ func TestLifecycle(t *testing.T) {
 			t.Fatalf("token after install: %d %s", r.status, r.body)
 		}
 
-		// Reinstall with a new secret: same row, old tokens stop working.
+		// Reinstall with a new secret: same row, old tokens stop working. A
+		// reinstall is a new signed callback, issued later.
 		oldToken := site.ContextToken("alice")
+		env.clock.Advance(time.Second)
 		site.RotateSecret()
 		if err := site.Install(ctx); err != nil {
 			t.Fatal(err)
@@ -207,4 +210,189 @@ func withKid(token, kid string) string {
 	tok.Header["kid"] = kid
 	s, _ := tok.SignedString(installKey())
 	return s
+}
+
+// lifecycleRequest builds a site's signed lifecycle callback (event
+// "installed" or "uninstalled") as Jira would send it now, so that a test
+// can send it again later: a captured request, token and body.
+func lifecycleRequest(t *testing.T, site *jirasim.Site, event string) (token string, body []byte) {
+	t.Helper()
+	req, err := site.LifecycleRequest(context.Background(), event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err = io.ReadAll(req.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimPrefix(req.Header.Get("Authorization"), "JWT "), body
+}
+
+// sendLifecycle posts a lifecycle callback with the given token and body
+// and answers the status and the error code.
+func sendLifecycle(t *testing.T, env *jiraEnv, event, token string, body []byte) (int, string) {
+	t.Helper()
+	r := env.call(nil, "", "POST", "/lifecycle/"+event, string(body), "Authorization", "JWT "+token)
+	if r.status == http.StatusNoContent {
+		return r.status, ""
+	}
+	return r.status, r.errorCode(t)
+}
+
+// TestLifecycleReplayRefused: a signed lifecycle token is accepted once.
+// Sent again (with the same or another body), or older than the tenant's
+// last accepted signed callback, it is refused with 401 and a clear code,
+// and the tenant's secret, base URL and state stay as they were. Abuse cases
+// as a table; each starts from a fresh install.
+func TestLifecycleReplayRefused(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		env := newJiraEnv(t, dialect)
+		ctx := context.Background()
+		// evil rewrites a captured install body: the attacker's secret and
+		// Jira, same client key.
+		evil := func(b []byte) []byte {
+			b = bytes.Replace(b, []byte(`"sharedSecret":"`), []byte(`"sharedSecret":"attacker-`), 1)
+			return bytes.Replace(b, []byte(`"baseUrl":"`), []byte(`"baseUrl":"https://evil.example.com/`), 1)
+		}
+		tests := []struct {
+			name string
+			// attack runs after the site installed at the clock's now and
+			// answers the callback that must be refused.
+			attack        func(t *testing.T, site *jirasim.Site) (event, token string, body []byte)
+			code          string
+			wantInstalled bool
+		}{
+			{name: "install token replayed with another body", code: "token_replayed", wantInstalled: true,
+				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+					env.clock.Advance(time.Second)
+					tok, body := lifecycleRequest(t, site, jirasim.EventInstalled)
+					if err := sendInstall(t, site, tok, nil); err != nil {
+						t.Fatalf("first use of the token: %v", err)
+					}
+					env.clock.Advance(30 * time.Second) // still within the token's life
+					return jirasim.EventInstalled, tok, evil(body)
+				}},
+			{name: "install token replayed as is", code: "token_replayed", wantInstalled: true,
+				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+					env.clock.Advance(time.Second)
+					tok, body := lifecycleRequest(t, site, jirasim.EventInstalled)
+					if code, _ := sendLifecycle(t, env, jirasim.EventInstalled, tok, body); code != http.StatusNoContent {
+						t.Fatalf("first use of the token: %d", code)
+					}
+					return jirasim.EventInstalled, tok, body
+				}},
+			{name: "install token issued in the same second as the last install", code: "token_stale", wantInstalled: true,
+				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+					tok, err := site.SignInstall("POST", env.app.URL+"/lifecycle/installed", func(c *connect.Claims) {
+						c.ExpiresAt = jwt.NewNumericDate(c.ExpiresAt.Add(time.Second)) // another token, same iat
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, body := lifecycleRequest(t, site, jirasim.EventInstalled)
+					return jirasim.EventInstalled, tok, evil(body)
+				}},
+			{name: "install token issued before the last install", code: "token_stale", wantInstalled: true,
+				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+					env.clock.Advance(time.Second)
+					tok, body := lifecycleRequest(t, site, jirasim.EventInstalled) // captured, never delivered
+					env.clock.Advance(time.Minute)
+					if err := site.Install(ctx); err != nil {
+						t.Fatal(err)
+					}
+					return jirasim.EventInstalled, tok, evil(body)
+				}},
+			{name: "install token without iat", code: "missing_iat", wantInstalled: true,
+				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+					env.clock.Advance(time.Second)
+					tok, err := site.SignInstall("POST", env.app.URL+"/lifecycle/installed", func(c *connect.Claims) { c.IssuedAt = nil })
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, body := lifecycleRequest(t, site, jirasim.EventInstalled)
+					return jirasim.EventInstalled, tok, evil(body)
+				}},
+			{name: "uninstall token replayed after a reinstall", code: "token_replayed", wantInstalled: true,
+				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+					env.clock.Advance(time.Second)
+					tok, body := lifecycleRequest(t, site, jirasim.EventUninstalled)
+					if code, _ := sendLifecycle(t, env, jirasim.EventUninstalled, tok, body); code != http.StatusNoContent {
+						t.Fatalf("uninstall: %d", code)
+					}
+					env.clock.Advance(time.Second)
+					if err := site.Install(ctx); err != nil {
+						t.Fatalf("reinstall: %v", err)
+					}
+					return jirasim.EventUninstalled, tok, body
+				}},
+			{name: "uninstall token issued before the last install", code: "token_stale", wantInstalled: true,
+				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+					env.clock.Advance(time.Second)
+					tok, body := lifecycleRequest(t, site, jirasim.EventUninstalled) // captured, never delivered
+					env.clock.Advance(time.Second)
+					if err := site.Install(ctx); err != nil {
+						t.Fatalf("reinstall: %v", err)
+					}
+					return jirasim.EventUninstalled, tok, body
+				}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				site := env.newSite()
+				env.install(site)
+				event, tok, body := tt.attack(t, site)
+				before, err := env.store.TenantByClientKey(ctx, site.ClientKey())
+				if err != nil {
+					t.Fatal(err)
+				}
+				status, code := sendLifecycle(t, env, event, tok, body)
+				if status != http.StatusUnauthorized || code != tt.code {
+					t.Fatalf("answer %d %q, want 401 %q", status, code, tt.code)
+				}
+				after, err := env.store.TenantByClientKey(ctx, site.ClientKey())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(after.SharedSecret, before.SharedSecret) || after.BaseURL != before.BaseURL ||
+					after.Installed != tt.wantInstalled || !bytes.Equal(after.SharedSecret, site.SharedSecret()) {
+					t.Fatalf("the refused callback changed the tenant: %+v", after)
+				}
+				if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+					t.Fatalf("the site's own tokens after the refusal: %d %s", r.status, r.body)
+				}
+				env.clock.Advance(5 * time.Second)
+			})
+		}
+
+		// Two replicas racing with one captured token: the database's
+		// unique key lets exactly one of them through.
+		t.Run("one token sent many times at once", func(t *testing.T) {
+			site := env.newSite()
+			env.install(site)
+			env.clock.Advance(time.Second)
+			tok, body := lifecycleRequest(t, site, jirasim.EventInstalled)
+			const n = 8
+			var wg sync.WaitGroup
+			codes := make(chan int, n)
+			for i := range n {
+				b := body
+				if i%2 == 1 {
+					b = evil(body)
+				}
+				wg.Go(func() {
+					status, _ := sendLifecycle(t, env, jirasim.EventInstalled, tok, b)
+					codes <- status
+				})
+			}
+			wg.Wait()
+			close(codes)
+			got := map[int]int{}
+			for c := range codes {
+				got[c]++
+			}
+			if got[http.StatusNoContent] != 1 || got[http.StatusUnauthorized] != n-1 {
+				t.Fatalf("answers %v: want one 204 and %d 401", got, n-1)
+			}
+		})
+	})
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -21,13 +22,17 @@ type Limits struct {
 	PerWidget      rate.Limit
 	PerWidgetBurst int
 	// AuthFailuresPerMinute is how many refused tokens one address may send
-	// before its requests are turned away for a while.
+	// before its further refused tokens answer 429 instead of 401.
 	AuthFailuresPerMinute int
+	// StatusChangesPerMinute is how many status changes (PUT /me/status)
+	// one agent may make at once, and then per minute.
+	StatusChangesPerMinute int
 }
 
 // DefaultLimits are generous for real portals and tight for scrapers.
 func DefaultLimits() Limits {
-	return Limits{PublicPerIP: 20, PublicPerIPBurst: 60, PerWidget: 1000, PerWidgetBurst: 2000, AuthFailuresPerMinute: 30}
+	return Limits{PublicPerIP: 20, PublicPerIPBurst: 60, PerWidget: 1000, PerWidgetBurst: 2000, AuthFailuresPerMinute: 30,
+		StatusChangesPerMinute: 12}
 }
 
 func tooManyRequests(retryAfter time.Duration) *APIError {
@@ -56,52 +61,105 @@ func rateLimit(r rate.Limit, burst int, key func(c echo.Context) string) echo.Mi
 	})
 }
 
-// failureLimiter counts refused tokens per address.
+// maxFailureSources bounds the failure limiter's keys. Past it, addresses
+// without a key of their own share one overflow key: only failing requests
+// are ever throttled, so sharing harms nobody whose token verifies.
+const maxFailureSources = 65_536
+
+// failureSweepEvery is how often a full limiter may look for keys to drop;
+// a key is dropped once its budget has refilled (a minute without failures).
+const failureSweepEvery = 10 * time.Second
+
+// failureLimiter counts refused tokens per client address (an IPv4 address
+// or an IPv6 /64, the block one subscriber gets). It never refuses a
+// request by itself: Auth consults it only for a request whose token did
+// not verify, and answers that one 429 instead of 401 once the address has
+// spent its budget. So a hostile page making a NAT's browsers send bad
+// tokens, or one tenant's broken client behind Atlassian's webhook
+// addresses, cannot lock out anyone whose token is good.
 type failureLimiter struct {
 	perMinute int
 	now       func() time.Time
 
 	mu      sync.Mutex
-	sources map[string]*rate.Limiter
+	sources map[netip.Prefix]*rate.Limiter
 	swept   time.Time
 }
 
 func newFailureLimiter(perMinute int, now func() time.Time) *failureLimiter {
-	return &failureLimiter{perMinute: perMinute, now: now, sources: map[string]*rate.Limiter{}}
+	return &failureLimiter{perMinute: perMinute, now: now, sources: map[netip.Prefix]*rate.Limiter{}}
 }
 
-// blocked tells whether the address has used up its failures.
-func (f *failureLimiter) blocked(ip string) bool {
-	if f == nil || f.perMinute <= 0 {
-		return false
+// overflowSource is the key of unparsable addresses and of addresses that
+// found the limiter full.
+var overflowSource = netip.Prefix{}
+
+// sourceOf is the limiter's key for a client address: the address itself
+// for IPv4 (and IPv4-mapped IPv6), its /64 for IPv6, overflowSource for
+// anything that does not parse. No byte of the request is kept as is.
+func sourceOf(ip string) netip.Prefix {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return overflowSource
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l, ok := f.sources[ip]
-	return ok && l.TokensAt(f.now()) < 1
+	addr = addr.Unmap().WithZone("")
+	bits := 32
+	if addr.Is6() {
+		bits = 64
+	}
+	p, err := addr.Prefix(bits)
+	if err != nil {
+		return overflowSource
+	}
+	return p
 }
 
-// failed records one refused token from the address.
-func (f *failureLimiter) failed(ip string) {
+// failed records one refused token from the address and tells whether the
+// address is over its budget, and then when it may try again.
+func (f *failureLimiter) failed(ip string) (retryAfter time.Duration, over bool) {
 	if f == nil || f.perMinute <= 0 {
-		return
+		return 0, false
 	}
 	now := f.now()
+	key := sourceOf(ip)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if now.Sub(f.swept) > 5*time.Minute {
-		// Forget addresses that have recovered, so the map stays small.
-		for k, l := range f.sources {
-			if l.TokensAt(now) >= float64(f.perMinute) {
-				delete(f.sources, k)
-			}
-		}
-		f.swept = now
-	}
-	l, ok := f.sources[ip]
+	l, ok := f.sources[key]
 	if !ok {
-		l = rate.NewLimiter(rate.Limit(float64(f.perMinute)/60), f.perMinute)
-		f.sources[ip] = l
+		// One place stays free for the overflow key.
+		if len(f.sources) >= maxFailureSources-1 {
+			f.sweep(now)
+		}
+		if len(f.sources) >= maxFailureSources-1 {
+			key = overflowSource
+			l = f.sources[key]
+		}
+		if l == nil {
+			l = rate.NewLimiter(f.every(), f.perMinute)
+			f.sources[key] = l
+		}
 	}
-	l.AllowN(now, 1)
+	if l.AllowN(now, 1) {
+		return 0, false
+	}
+	// AllowN took nothing: a source that keeps failing stays throttled
+	// only until its budget refills, at perMinute a minute.
+	missing := 1 - l.TokensAt(now)
+	return time.Duration(missing / float64(f.every()) * float64(time.Second)), true
+}
+
+func (f *failureLimiter) every() rate.Limit { return rate.Limit(float64(f.perMinute) / 60) }
+
+// sweep forgets the sources whose budget has refilled, at most once every
+// failureSweepEvery so that a limiter kept full costs no scan per failure.
+func (f *failureLimiter) sweep(now time.Time) {
+	if now.Sub(f.swept) < failureSweepEvery {
+		return
+	}
+	f.swept = now
+	for k, l := range f.sources {
+		if l.TokensAt(now) >= float64(f.perMinute) {
+			delete(f.sources, k)
+		}
+	}
 }

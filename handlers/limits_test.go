@@ -2,8 +2,14 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -31,23 +37,132 @@ func TestPublicRateLimitPerIP(t *testing.T) {
 	}
 }
 
-func TestAuthFailuresTurnASourceAway(t *testing.T) {
+// from sends a request as if from addr, with a token (Authorization: JWT).
+func from(t *testing.T, env *testEnv, addr, method, target, token, body string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "JWT "+token)
+	}
+	req.RemoteAddr = net.JoinHostPort(addr, "40000")
+	rec := httptest.NewRecorder()
+	env.server.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestAuthFailureLimiterThrottlesOnlyFailures: an address (or IPv6 /64)
+// that sent more bad tokens than its budget gets 429 with Retry-After for
+// further bad tokens, but every request whose token verifies (agent API,
+// page, Jira webhook) passes: a hostile page's <img> tags must not lock out
+// a NAT's users or Atlassian's webhook addresses. Abuse cases as a table.
+func TestAuthFailureLimiterThrottlesOnlyFailures(t *testing.T) {
+	const budget = 5
 	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-		d.Limits = handlers.Limits{AuthFailuresPerMinute: 3}
+		d.Limits = handlers.Limits{AuthFailuresPerMinute: budget}
 	})
 	secret := []byte("s")
-	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck", SharedSecret: secret, BaseURL: "https://x"}); err != nil {
+	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck", SharedSecret: secret, BaseURL: "https://x.atlassian.net"}); err != nil {
 		t.Fatal(err)
 	}
-	bad := sign(t, jwt.SigningMethodHS256, claimsFor("ck", "u", connect.ContextQSH, env.clock.Now()), []byte("wrong"))
-	for i := range 3 {
-		if rec := do(t, env, http.MethodGet, "/api/v1/settings", bad, ""); rec.Code != http.StatusUnauthorized {
-			t.Fatalf("failure %d: %d", i, rec.Code)
+	now := env.clock.Now()
+	bad := sign(t, jwt.SigningMethodHS256, claimsFor("ck", "u", connect.ContextQSH, now), []byte("wrong"))
+	unknown := sign(t, jwt.SigningMethodHS256, claimsFor("ck-nobody", "u", connect.ContextQSH, now), secret)
+	good := sign(t, jwt.SigningMethodHS256, claimsFor("ck", "u", connect.ContextQSH, now), secret)
+	page := sign(t, jwt.SigningMethodHS256, claimsFor("ck", "u", connect.QSH("GET", "/pages/presence", "project=HELP", ""), now), secret)
+	hook := sign(t, jwt.SigningMethodHS256, claimsFor("ck", "", connect.QSH("POST", "/webhooks/activity", "", ""), now), secret)
+
+	// Each attacker spends the budget and one more with bad tokens (the
+	// hostile page), then the rows below are sent from the addresses given.
+	for _, attacker := range []string{"198.51.100.7", "2001:db8:1:2::1"} {
+		for i := range budget + 3 {
+			rec := from(t, env, attacker, http.MethodGet, "/api/v1/settings", bad, "")
+			if want := http.StatusUnauthorized; i < budget && rec.Code != want {
+				t.Fatalf("bad token %d from %s within the budget: %d, want %d", i, attacker, rec.Code, want)
+			}
 		}
 	}
-	good := sign(t, jwt.SigningMethodHS256, claimsFor("ck", "u", connect.ContextQSH, env.clock.Now()), secret)
-	rec := do(t, env, http.MethodGet, "/api/v1/settings", good, "")
-	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
-		t.Fatalf("after 3 failures even a good token should wait: %d", rec.Code)
+	tests := []struct {
+		name, addr, method, target, token, body string
+		status                                  int
+	}{
+		{"a valid API call from the address", "198.51.100.7", "GET", "/api/v1/settings", good, "", http.StatusOK},
+		{"a valid page load from the address", "198.51.100.7", "GET", "/pages/presence?project=HELP", page, "", http.StatusOK},
+		{"a Jira webhook from the address", "198.51.100.7", "POST", "/webhooks/activity", hook, `{"webhookEvent":"comment_created","user":{"accountId":"u"}}`, http.StatusNoContent},
+		{"a bad token from the address", "198.51.100.7", "GET", "/api/v1/settings", bad, "", http.StatusTooManyRequests},
+		{"an unknown issuer from the address", "198.51.100.7", "GET", "/api/v1/settings", unknown, "", http.StatusTooManyRequests},
+		{"no token from the address", "198.51.100.7", "GET", "/api/v1/settings", "", "", http.StatusTooManyRequests},
+		{"a bad token from another address", "198.51.100.8", "GET", "/api/v1/settings", bad, "", http.StatusUnauthorized},
+		{"a bad token from another address of the /64", "2001:db8:1:2:ffff::9", "GET", "/api/v1/settings", bad, "", http.StatusTooManyRequests},
+		{"a valid call from another address of the /64", "2001:db8:1:2:ffff::9", "GET", "/api/v1/settings", good, "", http.StatusOK},
+		{"a bad token from the next /64", "2001:db8:1:3::1", "GET", "/api/v1/settings", bad, "", http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := from(t, env, tt.addr, tt.method, tt.target, tt.token, tt.body)
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.status, rec.Body)
+			}
+			if rec.Code == http.StatusTooManyRequests && rec.Header().Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		})
+	}
+	// One bad request a second does not keep a valid one out, and once the
+	// budget refills the address gets 401s again.
+	for range 10 {
+		env.clock.Advance(time.Second)
+		from(t, env, "198.51.100.7", http.MethodGet, "/api/v1/settings", bad, "")
+		good := sign(t, jwt.SigningMethodHS256, claimsFor("ck", "u", connect.ContextQSH, env.clock.Now()), secret)
+		if rec := from(t, env, "198.51.100.7", http.MethodGet, "/api/v1/settings", good, ""); rec.Code != http.StatusOK {
+			t.Fatalf("a valid call between bad ones: %d", rec.Code)
+		}
+	}
+	env.clock.Advance(2 * time.Minute)
+	bad = sign(t, jwt.SigningMethodHS256, claimsFor("ck", "u", connect.ContextQSH, env.clock.Now()), []byte("wrong"))
+	if rec := from(t, env, "198.51.100.7", http.MethodGet, "/api/v1/settings", bad, ""); rec.Code != http.StatusUnauthorized {
+		t.Fatalf("a bad token after the budget refilled: %d, want 401", rec.Code)
+	}
+}
+
+// countingTenants counts the store lookups behind the tenant cache.
+type countingTenants struct {
+	handlers.TenantStore
+	lookups atomic.Int64
+}
+
+func (c *countingTenants) TenantByClientKey(ctx context.Context, clientKey string) (models.Tenant, error) {
+	c.lookups.Add(1)
+	return c.TenantStore.TenantByClientKey(ctx, clientKey)
+}
+
+// TestUnknownIssuerCostsOneLookup: a flood of tokens naming one unknown
+// issuer costs one database lookup per cache period, not one per request;
+// an issuer that installs is known at once (the install's change drops the
+// remembered misses).
+func TestUnknownIssuerCostsOneLookup(t *testing.T) {
+	counting := &countingTenants{}
+	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
+		counting.TenantStore = d.Store
+		d.Tenants = &handlers.TenantCache{Store: counting, TTL: 10 * time.Second, Now: d.Now}
+		d.Store.Watch(d.Tenants.Invalidate)
+	})
+	secret := []byte("s")
+	tok := sign(t, jwt.SigningMethodHS256, claimsFor("ck-later", "u", connect.ContextQSH, env.clock.Now()), secret)
+	for i := range 100 {
+		if rec := from(t, env, fmt.Sprintf("203.0.113.%d", i), http.MethodGet, "/api/v1/settings", tok, ""); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("unknown issuer: %d", rec.Code)
+		}
+	}
+	if n := counting.lookups.Load(); n != 1 {
+		t.Fatalf("%d lookups for 100 tokens of one unknown issuer, want 1", n)
+	}
+	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck-later", SharedSecret: secret, BaseURL: "https://l.atlassian.net"}); err != nil {
+		t.Fatal(err)
+	}
+	if rec := from(t, env, "203.0.113.1", http.MethodGet, "/api/v1/settings", tok, ""); rec.Code != http.StatusOK {
+		t.Fatalf("just installed issuer: %d %s", rec.Code, rec.Body)
 	}
 }

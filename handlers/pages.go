@@ -92,7 +92,7 @@ func (p *Pages) portalFooter(c echo.Context, page string) (string, error) {
 		proj, err := p.Portals.ProjectByServiceDesk(ctx, t.ID, deskID)
 		if errors.Is(err, models.ErrNotFound) && p.Directory != nil {
 			// A portal seen before any agent asked about projects.
-			if _, _, err = p.Directory.SyncProjects(ctx, t); err == nil {
+			if err = p.Directory.RefreshOnMiss(ctx, t); err == nil {
 				proj, err = p.Portals.ProjectByServiceDesk(ctx, t.ID, deskID)
 			}
 		}

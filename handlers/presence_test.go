@@ -389,7 +389,8 @@ func TestProjectSettingsAndRotation(t *testing.T) {
 }
 
 // TestJiraDownFallsBackToStoredMemberships: once known, memberships keep
-// working while Jira is unreachable; never known, the answer is 502.
+// working while Jira is unreachable (for going online within MaxStale);
+// never known, going online answers 503 cannot_confirm_agent and reading 502.
 func TestJiraDownFallsBackToStoredMemberships(t *testing.T) {
 	env := newJiraEnv(t, models.DialectSQLite)
 	site := env.newSite()
@@ -402,8 +403,12 @@ func TestJiraDownFallsBackToStoredMemberships(t *testing.T) {
 		t.Fatalf("with Jira down and a known list: %d %s", r.status, r.body)
 	}
 	r = env.call(site, "bob", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
-	if r.status != http.StatusBadGateway {
+	if r.status != http.StatusServiceUnavailable || r.errorCode(t) != "cannot_confirm_agent" {
 		t.Fatalf("with Jira down and nothing known: %d %s", r.status, r.body)
+	}
+	r = env.call(site, "bob", "GET", "/api/v1/me?project=HELP", "")
+	if r.status != http.StatusBadGateway {
+		t.Fatalf("reading with Jira down and nothing known: %d %s", r.status, r.body)
 	}
 }
 

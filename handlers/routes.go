@@ -86,7 +86,7 @@ func NewServer(d Deps) *echo.Echo {
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,
-		cache: newMeCache(meCacheTTL, d.Now)}
+		cache: newMeCache(meCacheTTL, d.Now), statusChanges: newStatusLimiter(d.Limits.StatusChangesPerMinute, d.Now)}
 	d.Store.Watch(agents.cache.onChange)
 	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}

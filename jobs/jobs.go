@@ -34,9 +34,16 @@ type ActivityStore interface {
 	FlushActivity(ctx context.Context, b *models.ActivityBuffer) (int, error)
 }
 
-// RetentionStore deletes what uninstalled tenants left.
+// RetentionStore deletes what uninstalled tenants left, and the used
+// lifecycle tokens that expired.
 type RetentionStore interface {
 	PurgeUninstalled(ctx context.Context, before time.Time) (int, error)
+	PurgeUsedTokens(ctx context.Context, now time.Time) (int, error)
+}
+
+// EventStore deletes audit events past their retention.
+type EventStore interface {
+	PurgeEvents(ctx context.Context, before time.Time, batch int) (int, error)
 }
 
 // maxScheduleBatches bounds one Schedules pass, so that a backlog (a
@@ -118,17 +125,67 @@ func (j *ActivityFlush) Run(ctx context.Context) error {
 	return nil
 }
 
-// Retention purges tenants uninstalled longer ago than Keep.
+// Retention purges tenants uninstalled longer ago than Keep, and forgets
+// the used lifecycle tokens that expired (the verifier refuses them by
+// their exp from then on).
 type Retention struct {
 	Store RetentionStore
 	Now   func() time.Time
 	Keep  time.Duration
 }
 
-// Run purges the tenants past retention.
+// Run purges the tenants past retention and the expired used tokens.
 func (j *Retention) Run(ctx context.Context) error {
-	if _, err := j.Store.PurgeUninstalled(ctx, j.Now().Add(-j.Keep)); err != nil {
+	now := j.Now()
+	if _, err := j.Store.PurgeUninstalled(ctx, now.Add(-j.Keep)); err != nil {
 		return fmt.Errorf("purge uninstalled: %w", err)
+	}
+	if _, err := j.Store.PurgeUsedTokens(ctx, now); err != nil {
+		return fmt.Errorf("purge used tokens: %w", err)
+	}
+	return nil
+}
+
+// DefaultEventRetention is how long audit events are kept when
+// Config.EventRetention is zero: a year, as the README says.
+const DefaultEventRetention = 365 * 24 * time.Hour
+
+// DefaultEventBatch is how many events one delete removes: a short
+// transaction, so that writers of new events never wait long.
+const DefaultEventBatch = 5000
+
+// maxEventBatches bounds one EventRetention run (5 million events with the
+// default batch); a larger backlog is worked off over the next runs.
+const maxEventBatches = 1000
+
+// EventRetention deletes audit events (status changes) older than Keep,
+// for every tenant, installed or not, batch after batch. Deleting is
+// idempotent, so replicas may run it at once; the runner's lock makes one
+// of them do it.
+type EventRetention struct {
+	Store EventStore
+	Now   func() time.Time
+	Keep  time.Duration
+	// Batch is how many events one delete removes; 0 means
+	// DefaultEventBatch.
+	Batch int
+}
+
+// Run deletes the events past retention.
+func (j *EventRetention) Run(ctx context.Context) error {
+	batch := j.Batch
+	if batch <= 0 {
+		batch = DefaultEventBatch
+	}
+	before := j.Now().Add(-j.Keep)
+	for range maxEventBatches {
+		n, err := j.Store.PurgeEvents(ctx, before, batch)
+		if err != nil {
+			return fmt.Errorf("purge events: %w", err)
+		}
+		if n < batch {
+			return nil
+		}
 	}
 	return nil
 }

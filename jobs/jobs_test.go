@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 type env struct {
+	url     string
 	store   *models.Store
 	clock   *clockwork.FakeClock
 	tenant  models.Tenant
@@ -31,7 +32,8 @@ type env struct {
 func newEnv(t *testing.T, dialect models.Dialect) *env {
 	t.Helper()
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)) // a Wednesday
-	store := dbtest.Open(t, dialect, clock.Now)
+	url := dbtest.URL(t, dialect)
+	store := dbtest.OpenURL(t, url, clock.Now)
 	ctx := context.Background()
 	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
 	if err != nil {
@@ -41,7 +43,7 @@ func newEnv(t *testing.T, dialect models.Dialect) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{store: store, clock: clock, tenant: tenant, project: ps[0]}
+	return &env{url: url, store: store, clock: clock, tenant: tenant, project: ps[0]}
 }
 
 func (e *env) onlineUntil(t *testing.T, account string, until time.Time) {
@@ -177,10 +179,10 @@ func TestRunnerOnFakeClock(t *testing.T) {
 		})
 		e.onlineUntil(t, "cy", e.clock.Now().Add(time.Second))
 
-		// Five jobs wait on the clock.
+		// Six jobs wait on the clock.
 		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		if err := e.clock.BlockUntilContext(bctx, 5); err != nil {
+		if err := e.clock.BlockUntilContext(bctx, 6); err != nil {
 			t.Fatalf("jobs not scheduled: %v", err)
 		}
 		if n := e.onlineCount(t); n != 1 {
@@ -251,4 +253,122 @@ func TestLockerExcludesOtherSessions(t *testing.T) {
 	if jobs.LockID("expiry") == jobs.LockID("schedules") {
 		t.Fatal("two jobs share a lock id")
 	}
+}
+
+// TestRetentionForgetsExpiredUsedTokens: the retention job keeps a used
+// lifecycle token's digest while the token could still be accepted, and
+// deletes it after.
+func TestRetentionForgetsExpiredUsedTokens(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		e := newEnv(t, dialect)
+		ctx := context.Background()
+		e.clock.Advance(time.Second)
+		tok := &models.LifecycleToken{Digest: fmt.Sprintf("%064x", 42), IssuedAt: e.clock.Now(), KeepUntil: e.clock.Now().Add(3*time.Minute + 30*time.Second)}
+		if _, err := e.store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s2"), BaseURL: "https://acme.atlassian.net", Token: tok}); err != nil {
+			t.Fatal(err)
+		}
+		db, err := e.store.SQL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		used := func() int {
+			var n int
+			if err := db.QueryRowContext(ctx, "SELECT count(*) FROM used_tokens").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		retention := &jobs.Retention{Store: e.store, Now: e.clock.Now, Keep: 30 * 24 * time.Hour}
+		e.clock.Advance(3 * time.Minute)
+		if err := retention.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := used(); n != 1 {
+			t.Fatalf("%d used tokens kept while the token lives, want 1", n)
+		}
+		e.clock.Advance(time.Minute)
+		if err := retention.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := used(); n != 0 {
+			t.Fatalf("%d used tokens kept after expiry, want 0", n)
+		}
+	})
+}
+
+// eventCount counts a tenant's audit events.
+func (e *env) eventCount(t *testing.T) int {
+	t.Helper()
+	evs, err := e.store.Events(context.Background(), e.tenant.ID, models.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(evs)
+}
+
+// TestRunnerDeletesEventsPastRetention: the runner's event retention job
+// (default: a year) deletes the audit events older than that, in batches,
+// and keeps the younger ones, for installed tenants too.
+func TestRunnerDeletesEventsPastRetention(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		e := newEnv(t, dialect)
+		ctx := context.Background()
+		for range 3 { // six old events
+			e.onlineUntil(t, "old", e.clock.Now().Add(time.Hour))
+			if _, err := e.store.SetStatus(ctx, e.tenant.ID, models.StatusChange{AccountID: "old", ProjectIDs: []int64{e.project.ID}, Source: models.SourceManual}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.clock.Advance(200 * 24 * time.Hour)
+		e.onlineUntil(t, "young", e.clock.Now().Add(365*24*time.Hour)) // no expiry during the test
+		e.clock.Advance(166 * 24 * time.Hour)                          // the first six are a year and a day old now
+		if n := e.eventCount(t); n != 7 {
+			t.Fatalf("%d events before the job, want 7", n)
+		}
+		r, err := jobs.NewRunner(jobs.Config{Store: e.store, Activity: &models.ActivityBuffer{}, Clock: e.clock, Retention: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Start()
+		t.Cleanup(func() { _ = r.Shutdown(context.Background()) })
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := e.clock.BlockUntilContext(bctx, 6); err != nil {
+			t.Fatalf("jobs not scheduled: %v", err)
+		}
+		e.clock.Advance(jobs.RetentionInterval)
+		waitFor(t, "the event retention job", func() bool { return e.eventCount(t) == 1 })
+	})
+}
+
+// TestEventRetentionWorksInBatches: one run deletes every event past
+// retention however many there are, a batch (one short transaction) at a
+// time, and none younger; two replicas running it at once do no harm.
+func TestEventRetentionWorksInBatches(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		e := newEnv(t, dialect)
+		ctx := context.Background()
+		for i := range 25 {
+			e.onlineUntil(t, fmt.Sprintf("a%d", i), e.clock.Now().Add(time.Hour))
+		}
+		e.clock.Advance(48 * time.Hour)
+		e.onlineUntil(t, "young", e.clock.Now().Add(time.Hour))
+		if n, err := e.store.PurgeEvents(ctx, e.clock.Now().Add(-24*time.Hour), 10); err != nil || n != 10 {
+			t.Fatalf("one batch: %d %v, want 10", n, err)
+		}
+		other := dbtest.OpenURL(t, e.url, e.clock.Now)
+		errs := make(chan error, 2)
+		for _, s := range []*models.Store{e.store, other} {
+			job := &jobs.EventRetention{Store: s, Now: e.clock.Now, Keep: 24 * time.Hour, Batch: 4}
+			go func() { errs <- job.Run(ctx) }()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := e.eventCount(t); n != 1 {
+			t.Fatalf("%d events left, want the young one", n)
+		}
+	})
 }

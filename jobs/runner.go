@@ -32,7 +32,10 @@ type Config struct {
 	Clock clockwork.Clock
 	// Retention is how long an uninstalled tenant's data is kept.
 	Retention time.Duration
-	Log       *slog.Logger
+	// EventRetention is how long audit events are kept; zero means
+	// DefaultEventRetention.
+	EventRetention time.Duration
+	Log            *slog.Logger
 }
 
 // Runner runs the jobs on a gocron scheduler. On PostgreSQL, replicas
@@ -85,6 +88,10 @@ func NewRunner(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("new job runner: %w", err)
 	}
 	now := cfg.Clock.Now
+	eventRetention := cfg.EventRetention
+	if eventRetention <= 0 {
+		eventRetention = DefaultEventRetention
+	}
 	r := &Runner{
 		sched:   sched,
 		flush:   &ActivityFlush{Store: cfg.Store, Buffer: cfg.Activity},
@@ -102,6 +109,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 		{"activity-flush", FlushInterval, r.flush, true},
 		{"inactivity", InactivityInterval, &Inactivity{Store: cfg.Store, Now: now}, false},
 		{"retention", RetentionInterval, &Retention{Store: cfg.Store, Now: now, Keep: cfg.Retention}, false},
+		{"event-retention", RetentionInterval, &EventRetention{Store: cfg.Store, Now: now, Keep: eventRetention}, false},
 	} {
 		if _, err := sched.NewJob(gocron.DurationJob(j.every), gocron.NewTask(r.task(j.name, j.every, j.job)),
 			gocron.WithName(j.name),

@@ -14,6 +14,11 @@ var (
 	ErrUnavailable  = errors.New("store unavailable")
 	ErrNotAnAgent   = errors.New("not a support agent of the project")
 	ErrTenantClosed = errors.New("tenant uninstalled or disabled")
+	// ErrTokenReplayed: a signed lifecycle token was accepted before.
+	ErrTokenReplayed = errors.New("lifecycle token already used")
+	// ErrTokenStale: a signed lifecycle token is not newer than the
+	// tenant's last accepted one.
+	ErrTokenStale = errors.New("lifecycle token older than the last accepted one")
 )
 
 // TenantID identifies one installation of the app in one Jira site. Every
@@ -63,9 +68,14 @@ type Tenant struct {
 	DisabledAt     *time.Time
 	// AutoOfflineMinutes puts an online agent offline after that many
 	// minutes without activity; 0 turns the feature off.
-	AutoOfflineMinutes int       `gorm:"not null;default:0"`
-	CreatedAt          time.Time `gorm:"not null"`
-	UpdatedAt          time.Time `gorm:"not null"`
+	AutoOfflineMinutes int `gorm:"not null;default:0"`
+	// SignedIAT is the iat (Unix seconds) of the last signed lifecycle
+	// callback accepted (install or uninstall): an install must be newer,
+	// an uninstall not older, so that a captured token cannot undo what
+	// came after it.
+	SignedIAT int64     `gorm:"column:signed_iat;not null;default:0"`
+	CreatedAt time.Time `gorm:"not null"`
+	UpdatedAt time.Time `gorm:"not null"`
 }
 
 // Active reports whether the tenant's tokens and widgets should work.
@@ -82,6 +92,30 @@ type Install struct {
 	Description    string
 	ServerVersion  string
 	PluginsVersion string
+	// Token is the signed callback's token, refused if used before or not
+	// newer than the tenant's last one. Nil records the install unchecked:
+	// only seeds and tests, never a request.
+	Token *LifecycleToken
+}
+
+// LifecycleToken is what the store needs of a verified signed lifecycle
+// token to accept it once only. It holds a digest, never the token.
+type LifecycleToken struct {
+	// Digest identifies the token (hex SHA-256 of its compact form).
+	Digest string
+	// IssuedAt is the token's iat, at a second's precision.
+	IssuedAt time.Time
+	// KeepUntil is when the verifier stops accepting the token anyway
+	// (exp plus the clock-skew leeway): its digest is kept until then.
+	KeepUntil time.Time
+}
+
+// UsedToken remembers a signed lifecycle token that was accepted, until it
+// expires, so that no replica accepts it again. Its primary key is what
+// makes two replicas racing with one token accept it once.
+type UsedToken struct {
+	Digest    string    `gorm:"primaryKey;size:64"`
+	ExpiresAt time.Time `gorm:"not null;index"`
 }
 
 // Project is a Jira Service Management project (a service desk) of a
@@ -178,5 +212,5 @@ type Event struct {
 	Source         Source    `gorm:"size:16;not null"`
 	ActorAccountID string    `gorm:"size:128"`
 	Reason         string    `gorm:"size:500"`
-	At             time.Time `gorm:"not null;index:ix_events_tenant_at,priority:2"`
+	At             time.Time `gorm:"not null;index:ix_events_tenant_at,priority:2;index:ix_events_at"` // alone too: the retention job's cut-off
 }

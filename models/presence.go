@@ -23,45 +23,131 @@ func newWidgetID() (string, error) {
 
 // SyncProjects records the tenant's service desk projects as Jira lists
 // them: new ones get a widget id, known ones keep theirs and their settings.
-// New projects are announced as a change, so that every replica's board
-// knows their widgets.
+// The Jira id is a project's identity and the key follows it: renamed,
+// swapped and reused keys are applied in one transaction, and a project no
+// longer listed gives up a key (or service desk id) that a listed one now
+// has. New and re-keyed projects are announced, so that every replica's
+// board and answer caches learn the keys; a sync that changes nothing
+// writes nothing.
 func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []ProjectRef) ([]Project, error) {
-	added := false
+	announce := false
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var known []string
-		if err := tx.Model(&Project{}).Where("tenant_id = ?", tenant).Pluck("jira_id", &known).Error; err != nil {
-			return err
-		}
-		for _, r := range refs {
-			if r.JiraID == "" || r.Key == "" {
-				continue
-			}
-			if !slices.Contains(known, r.JiraID) {
-				added = true
-			}
-			wid, err := newWidgetID()
-			if err != nil {
+		if s.dialect == DialectPostgres {
+			// Two requests of one tenant syncing at once take turns on the
+			// tenant's row, so the second reads what the first wrote
+			// (SQLite's immediate transactions already take turns).
+			if err := tx.Exec("SELECT id FROM tenants WHERE id = ? FOR UPDATE", tenant).Error; err != nil {
 				return err
 			}
-			p := Project{TenantID: tenant, JiraID: r.JiraID, ServiceDeskID: r.ServiceDeskID, Key: r.Key, Name: r.Name,
-				WidgetID: wid, WidgetEnabled: true, AllowedOrigins: []string{}}
-			res := tx.Clauses(clause.OnConflict{
-				Columns:   []clause.Column{{Name: "tenant_id"}, {Name: "jira_id"}},
-				DoUpdates: clause.AssignmentColumns([]string{"service_desk_id", "key", "name", "updated_at"}),
-			}).Create(&p)
-			if res.Error != nil {
-				return res.Error
-			}
 		}
-		return nil
+		var err error
+		announce, err = syncProjects(tx, tenant, refs, s.Now())
+		return err
 	})
 	if err != nil {
 		return nil, translate("sync projects", err)
 	}
-	if added {
+	if announce {
 		s.changed(ctx, tenant, nil)
 	}
 	return s.Projects(ctx, tenant)
+}
+
+// parkedKey is the key a project holds while its own is taken by another:
+// "~" and the Jira id, unique in the tenant and never a Jira key (keys are
+// letters, digits and "_"), so no request can name it.
+func parkedKey(jiraID string) string { return "~" + jiraID }
+
+// syncProjects does SyncProjects' work in tx and tells whether a project
+// was added or changed key: what the board and the answer caches, which
+// find projects by key, must hear at once (a new name reaches them within
+// their TTL). Keys are unique per tenant at every statement,
+// so a project whose key must change first moves to its parked key; only
+// then do the listed projects take their keys. That makes renames, swaps
+// and rotations work in any listing order, on both dialects, without
+// deferred constraints.
+func syncProjects(tx *gorm.DB, tenant TenantID, refs []ProjectRef, now time.Time) (bool, error) {
+	var known []Project
+	if err := tx.Where("tenant_id = ?", tenant).Find(&known).Error; err != nil {
+		return false, err
+	}
+	byJira := make(map[string]Project, len(known))
+	for _, p := range known {
+		byJira[p.JiraID] = p
+	}
+	// The listed projects, one per Jira id and per key (Jira lists each
+	// once; a repeat would only make the sync fail).
+	want := make(map[string]ProjectRef, len(refs))
+	wantKey := make(map[string]string, len(refs)) // key → Jira id
+	wantDesk := make(map[string]bool, len(refs))
+	listed := make([]ProjectRef, 0, len(refs))
+	for _, r := range refs {
+		if r.JiraID == "" || r.Key == "" {
+			continue
+		}
+		if _, dup := want[r.JiraID]; dup {
+			continue
+		}
+		if _, dup := wantKey[r.Key]; dup {
+			continue
+		}
+		want[r.JiraID], wantKey[r.Key] = r, r.JiraID
+		if r.ServiceDeskID != "" {
+			wantDesk[r.ServiceDeskID] = true
+		}
+		listed = append(listed, r)
+	}
+	rekeyed := false
+	// Step 1: every known project whose key must change, and every
+	// unlisted one holding a key a listed one wants, moves aside.
+	for _, p := range known {
+		r, isListed := want[p.JiraID]
+		holder, wanted := wantKey[p.Key]
+		move := (isListed && r.Key != p.Key) || (!isListed && wanted && holder != p.JiraID)
+		fields := map[string]any{}
+		if move && p.Key != parkedKey(p.JiraID) {
+			fields["key"] = parkedKey(p.JiraID)
+		}
+		if !isListed && p.ServiceDeskID != "" && wantDesk[p.ServiceDeskID] {
+			// A desk id is Jira's too: the portal footer finds a project
+			// by it, so the listed project must be the only one with it.
+			fields["service_desk_id"] = ""
+		}
+		if len(fields) == 0 {
+			continue
+		}
+		fields["updated_at"] = now
+		if err := tx.Model(&Project{}).Where("tenant_id = ? AND id = ?", tenant, p.ID).Updates(fields).Error; err != nil {
+			return false, err
+		}
+		rekeyed = rekeyed || fields["key"] != nil
+	}
+	// Step 2: the listed projects take their keys, names and desks; new
+	// ones are created with a widget id of their own.
+	for _, r := range listed {
+		p, isKnown := byJira[r.JiraID]
+		if !isKnown {
+			wid, err := newWidgetID()
+			if err != nil {
+				return false, err
+			}
+			if err := tx.Create(&Project{TenantID: tenant, JiraID: r.JiraID, ServiceDeskID: r.ServiceDeskID, Key: r.Key,
+				Name: r.Name, WidgetID: wid, WidgetEnabled: true, AllowedOrigins: []string{}}).Error; err != nil {
+				return false, err
+			}
+			rekeyed = true
+			continue
+		}
+		if p.Key == r.Key && p.Name == r.Name && p.ServiceDeskID == r.ServiceDeskID {
+			continue
+		}
+		if err := tx.Model(&Project{}).Where("tenant_id = ? AND id = ?", tenant, p.ID).
+			Updates(map[string]any{"key": r.Key, "name": r.Name, "service_desk_id": r.ServiceDeskID, "updated_at": now}).Error; err != nil {
+			return false, err
+		}
+		rekeyed = rekeyed || p.Key != r.Key
+	}
+	return rekeyed, nil
 }
 
 // Projects lists the tenant's projects by key.

@@ -181,7 +181,7 @@ func (s *Store) SQL() (*sql.DB, error) { return s.db.DB() }
 func (s *Store) Now() time.Time { return s.now().UTC() }
 
 func allModels() []any {
-	return []any{&Tenant{}, &Project{}, &Agent{}, &Membership{}, &Status{}, &Event{}}
+	return []any{&Tenant{}, &Project{}, &Agent{}, &Membership{}, &Status{}, &Event{}, &UsedToken{}}
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -225,7 +225,8 @@ func translate(op string, err error) error {
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("%s: %w", op, ErrConflict)
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrInvalid),
-		errors.Is(err, ErrNotAnAgent), errors.Is(err, ErrTenantClosed), errors.Is(err, context.Canceled),
+		errors.Is(err, ErrNotAnAgent), errors.Is(err, ErrTenantClosed), errors.Is(err, ErrTokenReplayed),
+		errors.Is(err, ErrTokenStale), errors.Is(err, context.Canceled),
 		errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)
 	}

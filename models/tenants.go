@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -10,10 +11,16 @@ import (
 )
 
 // SaveInstall records an installation: the first one creates the tenant, a
-// reinstall updates the secret and the state in place.
+// reinstall updates the secret and the state in place. With a Token, the
+// token is spent in the same transaction: an install whose token was used
+// before is ErrTokenReplayed, one whose iat is not newer than the tenant's
+// last signed callback ErrTokenStale, and neither changes anything.
 func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
 	if in.ClientKey == "" || len(in.SharedSecret) == 0 || in.BaseURL == "" {
 		return Tenant{}, fmt.Errorf("save install: %w: clientKey, sharedSecret and baseUrl are required", ErrInvalid)
+	}
+	if err := in.Token.check(); err != nil {
+		return Tenant{}, fmt.Errorf("save install: %w", err)
 	}
 	sealed, err := s.box.Seal(in.SharedSecret, in.ClientKey)
 	if err != nil {
@@ -26,17 +33,35 @@ func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
 		ServerVersion: in.ServerVersion, PluginsVersion: in.PluginsVersion,
 		Installed: true, Enabled: true, InstalledAt: now, EnabledAt: &now,
 	}
+	updates := map[string]any{
+		"secret_sealed": sealed, "base_url": in.BaseURL, "display_url": in.DisplayURL,
+		"product_type": in.ProductType, "oauth_client_id": in.OAuthClientID,
+		"description": in.Description, "server_version": in.ServerVersion,
+		"plugins_version": in.PluginsVersion, "installed": true, "enabled": true,
+		"installed_at": now, "uninstalled_at": nil, "enabled_at": now, "updated_at": now,
+	}
+	upsert := clause.OnConflict{Columns: []clause.Column{{Name: "client_key"}}}
+	if in.Token != nil {
+		iat := in.Token.IssuedAt.Unix()
+		t.SignedIAT, updates["signed_iat"] = iat, iat
+		// The condition sits in the upsert itself, so that two installs
+		// racing on one tenant are ordered by the row, not by whoever read
+		// it first.
+		upsert.Where = clause.Where{Exprs: []clause.Expression{clause.Expr{SQL: "tenants.signed_iat < ?", Vars: []any{iat}}}}
+	}
+	upsert.DoUpdates = clause.Assignments(updates)
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return tx.Clauses(clause.OnConflict{
-			Columns: []clause.Column{{Name: "client_key"}},
-			DoUpdates: clause.Assignments(map[string]any{
-				"secret_sealed": sealed, "base_url": in.BaseURL, "display_url": in.DisplayURL,
-				"product_type": in.ProductType, "oauth_client_id": in.OAuthClientID,
-				"description": in.Description, "server_version": in.ServerVersion,
-				"plugins_version": in.PluginsVersion, "installed": true, "enabled": true,
-				"installed_at": now, "uninstalled_at": nil, "enabled_at": now, "updated_at": now,
-			}),
-		}).Create(&t).Error
+		if err := spendToken(tx, in.Token); err != nil {
+			return err
+		}
+		res := tx.Clauses(upsert).Create(&t)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrTokenStale
+		}
+		return nil
 	})
 	if err != nil {
 		return Tenant{}, translate("save install", err)
@@ -47,6 +72,49 @@ func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
 	}
 	s.tenantChanged(ctx, saved.ID)
 	return saved, nil
+}
+
+// check tells whether a lifecycle token can be spent; nil (unchecked) can.
+func (tok *LifecycleToken) check() error {
+	if tok == nil {
+		return nil
+	}
+	if len(tok.Digest) != 64 || strings.Trim(tok.Digest, "0123456789abcdef") != "" {
+		return fmt.Errorf("%w: the token digest must be 64 lower-case hex digits", ErrInvalid)
+	}
+	if tok.IssuedAt.IsZero() || tok.KeepUntil.IsZero() {
+		return fmt.Errorf("%w: the token's iat and expiry are required", ErrInvalid)
+	}
+	return nil
+}
+
+// spendToken records a lifecycle token as used, or fails with
+// ErrTokenReplayed if it was. The digest is the primary key: of two
+// replicas inserting it at once, PostgreSQL makes the second wait for the
+// first and then find it, and SQLite takes one writer at a time.
+func spendToken(tx *gorm.DB, tok *LifecycleToken) error {
+	if tok == nil {
+		return nil
+	}
+	res := tx.Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&UsedToken{Digest: tok.Digest, ExpiresAt: tok.KeepUntil.UTC()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrTokenReplayed
+	}
+	return nil
+}
+
+// PurgeUsedTokens forgets the used lifecycle tokens that expired before
+// now: the verifier refuses them by their exp from then on.
+func (s *Store) PurgeUsedTokens(ctx context.Context, now time.Time) (int, error) {
+	res := s.db.WithContext(ctx).Where("expires_at < ?", now.UTC()).Delete(&UsedToken{})
+	if res.Error != nil {
+		return 0, translate("purge used tokens", res.Error)
+	}
+	return int(res.RowsAffected), nil
 }
 
 // TenantByClientKey finds a tenant, installed or not, with its secret opened.
@@ -83,6 +151,43 @@ func (s *Store) MarkUninstalled(ctx context.Context, id TenantID) error {
 	if err := s.updateTenant(ctx, "mark uninstalled", id,
 		map[string]any{"installed": false, "uninstalled_at": now, "updated_at": now}); err != nil {
 		return err
+	}
+	s.tenantChanged(ctx, id)
+	return nil
+}
+
+// Uninstall is MarkUninstalled for a signed callback: the token is spent in
+// the same transaction (ErrTokenReplayed if it was used before), and an
+// uninstall issued before the tenant's last signed callback is
+// ErrTokenStale: it would undo an install that came after it.
+func (s *Store) Uninstall(ctx context.Context, id TenantID, tok LifecycleToken) error {
+	if err := tok.check(); err != nil {
+		return fmt.Errorf("uninstall: %w", err)
+	}
+	now, iat := s.Now(), tok.IssuedAt.Unix()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := spendToken(tx, &tok); err != nil {
+			return err
+		}
+		res := tx.Model(&Tenant{}).Where("id = ? AND signed_iat <= ?", id, iat).
+			Updates(map[string]any{"installed": false, "uninstalled_at": now, "signed_iat": iat, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected > 0 {
+			return nil
+		}
+		var n int64
+		if err := tx.Model(&Tenant{}).Where("id = ?", id).Count(&n).Error; err != nil {
+			return err
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		return ErrTokenStale
+	})
+	if err != nil {
+		return translate("uninstall", err)
 	}
 	s.tenantChanged(ctx, id)
 	return nil
@@ -140,6 +245,25 @@ func (s *Store) PurgeUninstalled(ctx context.Context, before time.Time) (int, er
 		return 0, translate("purge uninstalled", err)
 	}
 	return len(ids), nil
+}
+
+// PurgeEvents deletes at most batch audit events older than before, of any
+// tenant, in one short transaction, and tells how many went; the retention
+// job calls it until a batch comes back short. On PostgreSQL concurrent
+// callers skip each other's rows instead of waiting on them.
+func (s *Store) PurgeEvents(ctx context.Context, before time.Time, batch int) (int, error) {
+	if batch <= 0 {
+		return 0, fmt.Errorf("purge events: %w: the batch must be positive", ErrInvalid)
+	}
+	pick := "SELECT id FROM events WHERE at < ? ORDER BY id LIMIT ?"
+	if s.dialect == DialectPostgres {
+		pick += " FOR UPDATE SKIP LOCKED"
+	}
+	res := s.db.WithContext(ctx).Exec("DELETE FROM events WHERE id IN ("+pick+")", before.UTC(), batch)
+	if res.Error != nil {
+		return 0, translate("purge events", res.Error)
+	}
+	return int(res.RowsAffected), nil
 }
 
 // SetAutoOffline sets the tenant-wide inactivity limit in minutes (0 = off).

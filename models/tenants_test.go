@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -121,6 +122,65 @@ func TestMigrationsConcurrentReplicas(t *testing.T) {
 			if _, err := s.SaveInstall(context.Background(), models.Install{ClientKey: "r", SharedSecret: []byte("x"), BaseURL: "https://r"}); err != nil {
 				t.Fatalf("replica %d: %v", i, err)
 			}
+		}
+	})
+}
+
+// lifecycleToken is a spent-once token as the lifecycle handler builds it.
+func lifecycleToken(n int, iat time.Time) *models.LifecycleToken {
+	return &models.LifecycleToken{Digest: fmt.Sprintf("%064x", n), IssuedAt: iat, KeepUntil: iat.Add(3*time.Minute + 30*time.Second)}
+}
+
+// TestInstallTokenSpentOnceAcrossReplicas: two replicas (two stores on one
+// database) handed the same token at once accept it once; the used token is
+// forgotten only after it expired, by the retention job's purge.
+func TestInstallTokenSpentOnceAcrossReplicas(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
+		url := dbtest.URL(t, dialect)
+		a, b := dbtest.OpenURL(t, url, clock.Now), dbtest.OpenURL(t, url, clock.Now)
+		ctx := context.Background()
+		if _, err := a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s0"), BaseURL: "https://a.atlassian.net",
+			Token: lifecycleToken(1, clock.Now())}); err != nil {
+			t.Fatal(err)
+		}
+		for round := range 5 {
+			clock.Advance(time.Second)
+			tok := lifecycleToken(100+round, clock.Now())
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i, s := range []*models.Store{a, b, a, b} {
+				wg.Go(func() {
+					_, errs[i] = s.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: fmt.Appendf(nil, "s%d", i),
+						BaseURL: "https://a.atlassian.net", Token: tok})
+				})
+			}
+			wg.Wait()
+			accepted := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					accepted++
+				case !errors.Is(err, models.ErrTokenReplayed):
+					t.Fatalf("round %d: %v, want ErrTokenReplayed", round, err)
+				}
+			}
+			if accepted != 1 {
+				t.Fatalf("round %d: %d replicas accepted one token, want 1 (%v)", round, accepted, errs)
+			}
+		}
+		// A token older than the last install is stale, whichever replica.
+		if _, err := b.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("old"), BaseURL: "https://a.atlassian.net",
+			Token: lifecycleToken(7, clock.Now().Add(-2*time.Second))}); !errors.Is(err, models.ErrTokenStale) {
+			t.Fatalf("older token: %v, want ErrTokenStale", err)
+		}
+		// Purge forgets only the expired.
+		if n, err := a.PurgeUsedTokens(ctx, clock.Now()); err != nil || n != 0 {
+			t.Fatalf("purge before expiry: %d %v", n, err)
+		}
+		clock.Advance(4 * time.Minute)
+		if n, err := a.PurgeUsedTokens(ctx, clock.Now()); err != nil || n != 6 {
+			t.Fatalf("purge after expiry: %d %v, want 6", n, err)
 		}
 	})
 }

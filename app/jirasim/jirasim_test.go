@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -241,6 +242,49 @@ func TestPermissionChangesAtRunTime(t *testing.T) {
 	spec.Agent[0] = "IT"
 	if u, _ := site.User("557058:new"); u.Agent[0] != "HR" || u.DisplayName != "557058:new" || u.TimeZone != "UTC" {
 		t.Errorf("user = %+v", u)
+	}
+}
+
+// TestRenameProject: a renamed project keeps its id and desk, grants follow
+// it, and its old key can be given to a new project.
+func TestRenameProject(t *testing.T) {
+	site := newSite(t, "")
+	c, js := client(site)
+	before, err := c.ServiceDesks(context.Background(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := site.RenameProject("SUP", "OLDSUP"); err != nil {
+		t.Fatal(err)
+	}
+	if err := site.AddProject(jirasim.ProjectSpec{ID: 20000, Key: "SUP"}); err != nil {
+		t.Fatalf("the old key is not free: %v", err)
+	}
+	after, err := c.ServiceDesks(context.Background(), js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after[0].ProjectID != before[0].ProjectID || after[0].ID != before[0].ID || after[0].ProjectKey != "OLDSUP" {
+		t.Errorf("renamed desk %+v, was %+v", after[0], before[0])
+	}
+	if last := after[len(after)-1]; last.ProjectKey != "SUP" || last.ProjectID != "20000" {
+		t.Errorf("new desk %+v", last)
+	}
+	if u, _ := site.User(mia); !slices.Contains(u.Agent, "OLDSUP") || slices.Contains(u.Agent, "SUP") {
+		t.Errorf("grants did not follow the project: %+v", u.Agent)
+	}
+	res, err := c.CheckPermissions(context.Background(), js, mia, nil,
+		[]jira.ProjectPermissionQuery{{Permissions: []string{"SERVICEDESK_AGENT"}, Projects: []int64{10000, 20000}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.HasProject("SERVICEDESK_AGENT", 10000) || res.HasProject("SERVICEDESK_AGENT", 20000) {
+		t.Errorf("permissions after the rename: %+v", res)
+	}
+	for _, bad := range [][2]string{{"NOPE", "X"}, {"HR", "OLDSUP"}, {"HR", ""}} {
+		if err := site.RenameProject(bad[0], bad[1]); err == nil {
+			t.Errorf("RenameProject(%q, %q) succeeded", bad[0], bad[1])
+		}
 	}
 }
 

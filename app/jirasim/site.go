@@ -325,6 +325,44 @@ func (s *Site) RemoveProject(key string) bool {
 	return len(s.projects) != n
 }
 
+// RenameProject changes a project's key, as a Jira admin can: the project
+// keeps its id, service desk and place in the list, and users' grants on it
+// follow it to the new key, since Jira grants on the project, not the key.
+// The old key is free afterwards for another project. It fails if oldKey is
+// unknown or newKey taken.
+func (s *Site) RenameProject(oldKey, newKey string) error {
+	if newKey == "" {
+		return fmt.Errorf("jirasim: rename project %q: a new key is required", oldKey)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.projects, func(p ProjectSpec) bool { return p.Key == oldKey })
+	if i < 0 {
+		return fmt.Errorf("jirasim: rename project %q: no such project", oldKey)
+	}
+	if slices.ContainsFunc(s.projects, func(p ProjectSpec) bool { return p.Key == newKey }) {
+		return fmt.Errorf("jirasim: rename project %q: key %q already used", oldKey, newKey)
+	}
+	s.projects[i].Key = newKey
+	if s.projects[i].Name == oldKey {
+		s.projects[i].Name = newKey
+	}
+	rename := func(keys []string) []string {
+		out := slices.Clone(keys)
+		for j, k := range out {
+			if k == oldKey {
+				out[j] = newKey
+			}
+		}
+		return out
+	}
+	for id, u := range s.users {
+		u.Agent, u.ProjectAdmin = rename(u.Agent), rename(u.ProjectAdmin)
+		s.users[id] = u
+	}
+	return nil
+}
+
 // Projects returns the projects in the order the site lists them.
 func (s *Site) Projects() []ProjectSpec {
 	s.mu.Lock()
