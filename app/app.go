@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	if err := cfg.ensureLocalKey(); err != nil {
 		return nil, err
 	}
-	box, err := models.NewSecretBox(cfg.AppSecretKey)
+	box, err := models.NewSecretBox(cfg.AppSecretKey, cfg.AppSecretKeyPrevious...)
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +251,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 	flags.SetOutput(stderr)
 	demo := flags.Bool("demo", false, "run the local demo host (only with a loopback BASE_URL)")
 	healthcheck := flags.Bool("healthcheck", false, "ask the local server's /healthz and exit (for container health checks)")
+	reseal := flags.Bool("reseal", false, "re-seal every tenant's shared secret under APP_SECRET_KEY and exit (key rotation; README, runbook)")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -271,6 +272,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	log.Info("config", cfg.fields()...)
+	if *reseal {
+		return resealSecrets(ctx, cfg, log)
+	}
 	if cfg.Demo && !cfg.BaseIsLoopback() {
 		return errors.New("config: the demo mode is refused unless BASE_URL is a loopback address")
 	}

@@ -30,6 +30,9 @@ type Config struct {
 	JWTLeeway      time.Duration
 	// AppSecretKey seals tenants' shared secrets (AES-256-GCM).
 	AppSecretKey []byte
+	// AppSecretKeyPrevious are earlier keys, which only open: they let a
+	// rotation of AppSecretKey run without downtime (README, runbook).
+	AppSecretKeyPrevious [][]byte
 	// Retention is how long an uninstalled tenant's data is kept.
 	Retention       time.Duration
 	ShutdownTimeout time.Duration
@@ -118,11 +121,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, errors.New("config: DATABASE_URL must be a postgres:// URL or sqlite:PATH")
 	}
 	if v := getenv("APP_SECRET_KEY"); v != "" {
-		if c.AppSecretKey, err = decodeKey(v); err != nil {
+		if c.AppSecretKey, err = decodeKey("APP_SECRET_KEY", v); err != nil {
 			return Config{}, err
 		}
 	} else if isPostgres {
 		return Config{}, errors.New("config: APP_SECRET_KEY is required with PostgreSQL: every replica must seal and open tenants' secrets with the same key (32 bytes, base64; e.g. `openssl rand -base64 32`)")
+	}
+	if c.AppSecretKeyPrevious, err = decodeKeys("APP_SECRET_KEY_PREVIOUS", getenv("APP_SECRET_KEY_PREVIOUS")); err != nil {
+		return Config{}, err
 	}
 	return c, nil
 }
@@ -150,16 +156,44 @@ func (c *Config) ensureLocalKey() error {
 	} else if err != nil {
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	c.AppSecretKey, err = decodeKey(strings.TrimSpace(string(raw)))
+	c.AppSecretKey, err = decodeKey("APP_SECRET_KEY", strings.TrimSpace(string(raw)))
 	return err
 }
 
-func decodeKey(v string) ([]byte, error) {
+func decodeKey(name, v string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(v)
 	if err != nil || len(key) != 32 {
-		return nil, errors.New("config: APP_SECRET_KEY must be 32 bytes encoded in base64")
+		return nil, fmt.Errorf("config: %s must be 32 bytes encoded in base64", name)
 	}
 	return key, nil
+}
+
+// decodeKeys reads a comma-separated list of keys; empty is none.
+func decodeKeys(name, v string) ([][]byte, error) {
+	var keys [][]byte
+	for i, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		key, err := decodeKey(fmt.Sprintf("%s (key %d)", name, i+1), part)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+// secretKeyIDs names the keys in the log by their ids, never their bytes.
+func (c Config) secretKeyIDs() (current string, previous []string) {
+	if c.AppSecretKey != nil {
+		current = models.SecretKeyID(c.AppSecretKey)
+	}
+	previous = []string{}
+	for _, k := range c.AppSecretKeyPrevious {
+		previous = append(previous, models.SecretKeyID(k))
+	}
+	return current, previous
 }
 
 // BaseIsLoopback reports whether BASE_URL points at this machine, the only
@@ -183,6 +217,7 @@ func (c Config) fields() []any {
 	if c.AppSecretKey != nil {
 		secret = "set (masked)"
 	}
+	keyID, previousIDs := c.secretKeyIDs()
 	return []any{
 		"port", c.Port, "base_url", c.BaseURL, "database", maskDatabaseURL(c.DatabaseURL),
 		"app_key", c.AppKey, "app_name", c.AppName, "install_keys_url", c.InstallKeysURL,
@@ -190,6 +225,7 @@ func (c Config) fields() []any {
 		"shutdown_timeout", c.ShutdownTimeout.String(), "app_secret_key", secret, "demo", c.Demo,
 		"rate_limits", c.RateLimits, "trust_proxy", c.TrustProxy, "bench_ceiling", c.BenchCeiling,
 		"event_retention", c.EventRetention.String(), "membership_max_stale", c.MembershipMaxStale.String(),
+		"app_secret_key_id", keyID, "app_secret_key_previous_ids", previousIDs,
 	}
 }
 

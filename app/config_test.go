@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"agentpresence/models"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -43,6 +45,15 @@ func TestLoadConfig(t *testing.T) {
 		{name: "leeway too large", given: map[string]string{"JWT_LEEWAY": "10m"}, wantErr: "too large"},
 		{name: "unknown database", given: map[string]string{"DATABASE_URL": "mysql://x"}, wantErr: "DATABASE_URL"},
 		{name: "relative base URL", given: map[string]string{"BASE_URL": "presence.example.com"}, wantErr: "BASE_URL"},
+		{name: "previous keys", given: map[string]string{"APP_SECRET_KEY_PREVIOUS": " MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=, ,YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="},
+			check: func(t *testing.T, c Config) {
+				if len(c.AppSecretKeyPrevious) != 2 || string(c.AppSecretKeyPrevious[0]) != "0123456789abcdef0123456789abcdef" ||
+					string(c.AppSecretKeyPrevious[1]) != "abcdefghijklmnopqrstuvwxyz123456" {
+					t.Fatalf("previous keys %q", c.AppSecretKeyPrevious)
+				}
+			}},
+		{name: "a previous key must be 32 bytes", given: map[string]string{"APP_SECRET_KEY_PREVIOUS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=,c2hvcnQ="},
+			wantErr: "APP_SECRET_KEY_PREVIOUS (key 2) must be 32 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,13 +112,21 @@ func TestDemoOnlyOnLoopback(t *testing.T) {
 }
 
 func TestConfigLogMasksSecrets(t *testing.T) {
-	c, err := LoadConfig(envOf(map[string]string{"DATABASE_URL": "postgres://user:hunter2@db/x", "APP_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}))
+	c, err := LoadConfig(envOf(map[string]string{"DATABASE_URL": "postgres://user:hunter2@db/x", "APP_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"APP_SECRET_KEY_PREVIOUS": "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := fmt.Sprint(c.fields()...)
-	if strings.Contains(out, "hunter2") || strings.Contains(out, "MDEyMzQ1") {
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "MDEyMzQ1") || strings.Contains(out, "YWJjZGVm") ||
+		strings.Contains(out, "0123456789abcdef") || strings.Contains(out, "abcdefghijklmnop") {
 		t.Fatalf("secrets in the logged config: %s", out)
+	}
+	// The keys' ids, which tell replicas' keys apart, are logged.
+	for _, key := range [][]byte{c.AppSecretKey, c.AppSecretKeyPrevious[0]} {
+		if id := models.SecretKeyID(key); !strings.Contains(out, id) {
+			t.Fatalf("key id %s not in the logged config: %s", id, out)
+		}
 	}
 }
 

@@ -274,3 +274,74 @@ func (s *Store) SetAutoOffline(ctx context.Context, id TenantID, minutes int) er
 	return s.updateTenant(ctx, "set auto-offline", id,
 		map[string]any{"auto_offline_minutes": minutes, "updated_at": s.Now()})
 }
+
+// DefaultResealBatch is how many tenants one ResealSecrets call looks at
+// unless told otherwise.
+const DefaultResealBatch = 200
+
+// ResealBatch is what one ResealSecrets call did.
+type ResealBatch struct {
+	// Last is the highest tenant id looked at (the call's after when none
+	// was left): the next batch starts after it.
+	Last TenantID
+	// Scanned tenants were looked at; Resealed of them were sealed under
+	// another key or in the format without key id and are now sealed under
+	// the current key.
+	Scanned, Resealed int
+	// Changed tenants got a new secret (a reinstall) between the read and
+	// the write; their row was left as the reinstall wrote it.
+	Changed int
+	// Unopenable lists the tenants whose secret no configured key opens.
+	Unopenable []TenantID
+}
+
+// ResealSecrets re-seals under the current key the shared secrets of up to
+// limit tenants with ids above after, installed or not, so that a key
+// rotated out of APP_SECRET_KEY can then be removed. A row is written only
+// if it still holds what was read, so a reinstall meanwhile is never
+// overwritten; running it twice, or on two replicas, is harmless.
+func (s *Store) ResealSecrets(ctx context.Context, after TenantID, limit int) (ResealBatch, error) {
+	if limit <= 0 {
+		limit = DefaultResealBatch
+	}
+	out := ResealBatch{Last: after}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var rows []Tenant
+		if err := tx.Select("id", "client_key", "secret_sealed").Where("id > ?", after).
+			Order("id").Limit(limit).Find(&rows).Error; err != nil {
+			return err
+		}
+		for _, t := range rows {
+			out.Scanned++
+			out.Last = t.ID
+			plain, current, err := s.box.open(t.SecretSealed, t.ClientKey)
+			switch {
+			case err != nil:
+				out.Unopenable = append(out.Unopenable, t.ID)
+				continue
+			case current:
+				continue
+			}
+			sealed, err := s.box.Seal(plain, t.ClientKey)
+			if err != nil {
+				return err
+			}
+			// UpdateColumn leaves updated_at alone: the tenant did not change.
+			res := tx.Model(&Tenant{}).Where("id = ? AND secret_sealed = ?", t.ID, t.SecretSealed).
+				UpdateColumn("secret_sealed", sealed)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				out.Changed++
+				continue
+			}
+			out.Resealed++
+		}
+		return nil
+	})
+	if err != nil {
+		return ResealBatch{}, translate("reseal secrets", err)
+	}
+	return out, nil
+}
