@@ -132,26 +132,19 @@ type adminEventsResponse struct {
 
 // Events answers the audit log, newest first, as JSON or CSV.
 func (a *Admin) Events(c echo.Context) error {
+	// The parameters' shapes were checked at the edge (checkParams).
 	format := c.QueryParam("format")
-	if format != "" && format != "json" && format != "csv" {
-		return fieldError("format", `must be "json" or "csv"`)
-	}
 	limit := defaultEventsLimit
 	if format == "csv" {
 		limit = maxEventsLimit
 	}
+	var err error
 	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxEventsLimit {
-			return fieldError("limit", fmt.Sprintf("must be between 1 and %d", maxEventsLimit))
+		if limit, err = parseEventsLimit(v); err != nil {
+			return paramError("limit", err.Error())
 		}
-		limit = n
 	}
 	f := models.EventFilter{AccountID: c.QueryParam("accountId"), Source: models.Source(c.QueryParam("source")), Limit: limit}
-	if f.Source != "" && !f.Source.Valid() {
-		return fieldError("source", "must be one of manual, schedule, admin, inactivity, expiry")
-	}
-	var err error
 	if f.From, err = timeParam(c, "from"); err != nil {
 		return err
 	}
@@ -159,8 +152,8 @@ func (a *Admin) Events(c echo.Context) error {
 		return err
 	}
 	if v := c.QueryParam("before"); v != "" {
-		if f.BeforeID, err = strconv.ParseInt(v, 10, 64); err != nil || f.BeforeID < 1 {
-			return fieldError("before", "must be an event id")
+		if f.BeforeID, err = parseBeforeID(v); err != nil {
+			return paramError("before", err.Error())
 		}
 	}
 	if err := a.requireJiraAdmin(c); err != nil {
@@ -173,7 +166,7 @@ func (a *Admin) Events(c echo.Context) error {
 	}
 	if key := c.QueryParam("project"); key != "" {
 		if f.ProjectID = projectIDOf(keys, key); f.ProjectID == 0 {
-			return fieldError("project", "no service desk project with that key")
+			return paramError("project", "no service desk project with that key")
 		}
 	}
 	evs, err := a.Store.Events(ctx, t.ID, f)
@@ -250,20 +243,17 @@ func csvCell(v string) string {
 	return v
 }
 
-// timeParam reads an RFC 3339 instant or a YYYY-MM-DD date (UTC midnight).
+// timeParam reads an instant parameter (parseTime); zero when absent.
 func timeParam(c echo.Context, name string) (time.Time, error) {
 	v := c.QueryParam(name)
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.Parse(time.DateOnly, v); err == nil {
-		return d, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
+	t, err := parseTime(v)
 	if err != nil {
-		return time.Time{}, fieldError(name, "must be a date (2026-11-25) or an RFC 3339 time")
+		return time.Time{}, paramError(name, err.Error())
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 // reportAgent is one agent's online seconds per day of the report.
@@ -305,10 +295,10 @@ func (a *Admin) Report(c echo.Context) error {
 		to = t.AddDate(0, 0, 1)
 	}
 	if !from.Before(to) {
-		return fieldError("to", "must be after from")
+		return paramError("to", "must be after from")
 	}
 	if to.Sub(from) > maxReportDays*24*time.Hour {
-		return fieldError("to", fmt.Sprintf("the period may be at most %d days", maxReportDays))
+		return paramError("to", fmt.Sprintf("the period may be at most %d days", maxReportDays))
 	}
 	if err := a.requireJiraAdmin(c); err != nil {
 		return err
@@ -321,7 +311,7 @@ func (a *Admin) Report(c echo.Context) error {
 			return err
 		}
 		if projectID = projectIDOf(keys, key); projectID == 0 {
-			return fieldError("project", "no service desk project with that key")
+			return paramError("project", "no service desk project with that key")
 		}
 	}
 	events, err := a.eventsSince(ctx, t.ID, projectID, from)
@@ -375,7 +365,7 @@ func (a *Admin) eventsSince(ctx context.Context, tenant models.TenantID, project
 			return all, nil
 		}
 		if len(all) >= maxReportEvents {
-			return nil, fieldError("from", "too many status changes since then; choose a later start")
+			return nil, paramError("from", "too many status changes since then; choose a later start")
 		}
 		f.BeforeID = page[len(page)-1].ID
 	}

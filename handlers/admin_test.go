@@ -39,7 +39,13 @@ func newAdminFixture(t *testing.T) *adminFixture {
 // newAdminFixtureWith lets a test adjust the router's dependencies.
 func newAdminFixtureWith(t *testing.T, adjust func(*handlers.Deps)) *adminFixture {
 	t.Helper()
-	env := newTestEnvWith(t, models.DialectSQLite, adjust)
+	return newAdminFixtureOn(t, models.DialectSQLite, adjust)
+}
+
+// newAdminFixtureOn builds the fixture on a given database.
+func newAdminFixtureOn(t *testing.T, dialect models.Dialect, adjust func(*handlers.Deps)) *adminFixture {
+	t.Helper()
+	env := newTestEnvWith(t, dialect, adjust)
 	// The install key signs nothing here; the binary's shared one costs nothing.
 	site, err := jirasim.New(jirasim.Options{AppKey: "io.example.presence", InstallKey: installKey(), Now: env.clock.Now})
 	if err != nil {

@@ -63,7 +63,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		// Customers' polls are the bulk of the traffic and are logged only
 		// at debug; an id for each costs more than the answer itself.
-		Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/public/") },
+		Skipper: func(c echo.Context) bool { return isPublicPath(c.Request().URL.Path) },
 	}))
 	e.Use(requestLog(d.Log))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -77,6 +77,10 @@ func NewServer(d Deps) *echo.Echo {
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(securityHeaders)
 	e.Use(writeDeadline(responseWriteTimeout))
+	// The public API is limited per client before anything else looks at
+	// the request, then every path and query parameter's shape is checked.
+	e.Use(rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, d.Now, isPublicPath))
+	e.Use(checkParams)
 
 	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath,
 		failures: newFailureLimiter(d.Limits.AuthFailuresPerMinute, d.Now)}
@@ -90,7 +94,7 @@ func NewServer(d Deps) *echo.Echo {
 	d.Store.Watch(agents.cache.onChange)
 	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
-	public := &Public{Board: d.Board}
+	public := &Public{Board: d.Board, bodies: newStatusBodies(d.Now)}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	if d.AgentEvents == nil {
@@ -138,14 +142,16 @@ func NewServer(d Deps) *echo.Echo {
 	api.GET("/admin/events", admin.Events)
 	api.GET("/admin/report", admin.Report)
 
-	perIP := rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, func(c echo.Context) string { return c.RealIP() })
-	perWidget := rateLimit(d.Limits.PerWidget, d.Limits.PerWidgetBurst, func(c echo.Context) string { return c.Param("widgetId") })
-	e.GET("/public/v1/widgets/:widgetId/status", public.Status, perIP, perWidget)
-	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight, perIP)
-	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream, perIP, perWidget)
-	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight, perIP)
+	e.GET("/public/v1/widgets/:widgetId/status", public.Status)
+	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight)
+	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream)
+	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight)
 	return e
 }
+
+// isPublicPath names the customer-facing API, which needs no token and is
+// limited per client.
+func isPublicPath(p string) bool { return strings.HasPrefix(p, "/public/") }
 
 // responseWriteTimeout bounds the writing of one ordinary answer; the
 // server has no WriteTimeout because the event streams are long.
@@ -186,7 +192,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // quietPath names the high-volume routes whose successes log at debug.
 func quietPath(p string) bool {
-	return strings.HasPrefix(p, "/public/") || p == "/healthz" || p == "/readyz" || p == "/api/v1/me/heartbeat"
+	return isPublicPath(p) || p == "/healthz" || p == "/readyz" || p == "/api/v1/me/heartbeat"
 }
 
 // noStore keeps per-user answers out of shared caches.
