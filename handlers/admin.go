@@ -1,8 +1,8 @@
 package handlers
 
 import (
+	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -209,39 +209,76 @@ func projectIDOf(keys map[int64]string, key string) int64 {
 	return 0
 }
 
-// writeEventsCSV writes RFC 4180 CSV (CRLF, quoted where needed) with a
-// header row. Cells that a spreadsheet would run as a formula get a
-// leading apostrophe: a reason typed by one admin must not execute on
-// another's machine.
+// writeEventsCSV writes RFC 4180 CSV (CRLF line ends) with a header row,
+// safe to open whichever separator a spreadsheet assumes (OWASP's CSV
+// injection rules, csvField). A reason typed by one admin must not execute
+// on another's machine.
 func writeEventsCSV(c echo.Context, evs []adminEvent, now time.Time) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="status-changes-%s.csv"`, now.UTC().Format("20060102-150405")))
 	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
-	w.UseCRLF = true
+	w := bufio.NewWriter(c.Response())
 	state := func(online bool) string {
 		if online {
 			return "online"
 		}
 		return "offline"
 	}
-	_ = w.Write([]string{"id", "at", "project", "accountId", "from", "to", "source", "actorAccountId", "reason"})
+	writeCSVRow(w, "id", "at", "project", "accountId", "from", "to", "source", "actorAccountId", "reason")
 	for _, e := range evs {
-		_ = w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), csvCell(e.Project), csvCell(e.AccountID),
-			state(e.FromOnline), state(e.ToOnline), csvCell(e.Source), csvCell(e.ActorAccountID), csvCell(e.Reason)})
+		writeCSVRow(w, strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), e.Project, e.AccountID,
+			state(e.FromOnline), state(e.ToOnline), e.Source, e.ActorAccountID, e.Reason)
 	}
-	w.Flush()
-	return w.Error()
+	return w.Flush()
 }
 
-// csvCell defuses formula injection (CWE-1236).
-func csvCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
+// writeCSVRow writes one row of csvField cells.
+func writeCSVRow(w *bufio.Writer, cells ...string) {
+	for i, v := range cells {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		_, _ = w.WriteString(csvField(v))
+	}
+	_, _ = w.WriteString("\r\n") // errors surface at Flush
+}
+
+// csvField defuses formula injection (CWE-1236) and quotes the cell where
+// either separator, a quote, a tab or a line break could split it.
+//
+// Quoting protects a cell only from a reader that splits on our separator:
+// one that splits on ";" (the default where "," is the decimal mark) sees
+// a quote in mid-field as text and starts a cell after every ";" and line
+// break inside it. So a formula trigger (= + - @, tab, CR, LF) gets an
+// apostrophe wherever a cell may start: at the start and after every ",",
+// ";", tab or line break.
+func csvField(v string) string {
+	if strings.ContainsAny(v, csvTriggers) {
+		var b strings.Builder
+		b.Grow(len(v) + 8)
+		for i := 0; i < len(v); i++ {
+			// A tab or a line break is a separator itself after the start.
+			if i == 0 && strings.IndexByte(csvTriggers, v[i]) >= 0 ||
+				i > 0 && strings.IndexByte(csvFormulaStarts, v[i]) >= 0 && strings.IndexByte(",;\t\r\n", v[i-1]) >= 0 {
+				b.WriteByte('\'')
+			}
+			b.WriteByte(v[i])
+		}
+		v = b.String()
+	}
+	if strings.ContainsAny(v, ",;\"\t\r\n") {
+		return `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
 	}
 	return v
 }
+
+// csvTriggers make a spreadsheet cell that starts with them a formula;
+// csvFormulaStarts are those that are not separators themselves.
+const (
+	csvTriggers      = "=+-@\t\r\n"
+	csvFormulaStarts = "=+-@"
+)
 
 // timeParam reads an instant parameter (parseTime); zero when absent.
 func timeParam(c echo.Context, name string) (time.Time, error) {
