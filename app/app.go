@@ -269,7 +269,11 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("config: LOG_LEVEL %q: %w", cfg.LogLevel, err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// Repeated lines pass at a bounded rate per kind (a flood of bad
+	// requests must not flood the log); the next one says how many were
+	// left out.
+	log := slog.New(handlers.NewLogThrottle(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}),
+		logLinesPerSecond, logLinesBurst))
 	log.Info("config", cfg.fields()...)
 	if cfg.Demo && !cfg.BaseIsLoopback() {
 		return errors.New("config: the demo mode is refused unless BASE_URL is a loopback address")
@@ -315,6 +319,13 @@ func checkHealth(ctx context.Context, getenv func(string) string) error {
 	}
 	return nil
 }
+
+// Each kind of log line (level, message, and a request's route and
+// status) passes at most this rate after its burst.
+const (
+	logLinesPerSecond = 50
+	logLinesBurst     = 500
+)
 
 func limits(cfg Config) handlers.Limits {
 	if !cfg.RateLimits {

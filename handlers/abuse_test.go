@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -201,5 +202,29 @@ func TestOneClientCannotStarveAWidget(t *testing.T) {
 	}
 	if refusedCustomer > 0 {
 		t.Fatalf("the customer was refused %d of 50 polls", refusedCustomer)
+	}
+}
+
+// TestHugePathsWriteShortLogLines: 200 requests with 1 MB paths used to
+// write 200 MB of request log; what is logged of a request is truncated.
+func TestHugePathsWriteShortLogLines(t *testing.T) {
+	var logs strings.Builder
+	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
+		d.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	huge := strings.Repeat("a", 1<<20)
+	targets := []string{"/nothing/" + huge, "/api/v1/projects/" + huge + "/agents", "/public/v1/widgets/w_" + huge + "/status", "/static/" + huge}
+	for i := range 200 {
+		rec := httptest.NewRecorder()
+		env.server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, targets[i%len(targets)], nil))
+		if rec.Code < 400 || rec.Code >= 500 {
+			t.Fatalf("%d", rec.Code)
+		}
+	}
+	if lines := strings.Count(logs.String(), "\n"); lines < 200 {
+		t.Fatalf("%d lines: the requests were not logged", lines)
+	}
+	if n := logs.Len(); n > 200<<10 {
+		t.Fatalf("200 requests wrote %d KiB of log", n>>10)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -216,6 +218,23 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
+// maxLoggedLen bounds what a log line takes from a request (a path may be
+// a megabyte long).
+const maxLoggedLen = 256
+
+// truncateForLog cuts a request's value to maxLoggedLen bytes (on a rune
+// boundary) and says how long it was.
+func truncateForLog(v string) string {
+	if len(v) <= maxLoggedLen {
+		return v
+	}
+	cut := maxLoggedLen
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…(" + strconv.Itoa(len(v)) + " bytes)"
+}
+
 // logRequest is apart from requestLog's closure, which stays on the stack
 // for as long as a request runs: a small frame there lets the stacks of
 // long-lived streams shrink.
@@ -235,8 +254,8 @@ func logRequest(log *slog.Logger, c echo.Context, start time.Time, err error) {
 	if !log.Enabled(c.Request().Context(), level) {
 		return
 	}
-	attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
-		"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
+	attrs := []any{"method", truncateForLog(c.Request().Method), "path", truncateForLog(c.Request().URL.Path), "route", c.Path(),
+		"status", status, "latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
 	if t := tenantOf(c); t.ID != 0 {
 		attrs = append(attrs, "tenant", t.ID)
 	}
