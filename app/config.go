@@ -178,14 +178,51 @@ func (c Config) fields() []any {
 	}
 }
 
-// maskDatabaseURL hides the password; a URL without credentials is logged
-// as given.
+// maskDatabaseURL hides the password, whether in the user part or as a
+// query parameter (password=, sslpassword=, anything naming a secret); a
+// URL that cannot be read is not logged beyond its scheme.
 func maskDatabaseURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
+	if err != nil {
+		scheme, _, _ := strings.Cut(raw, ":")
+		return scheme + ":(masked: not a valid URL)"
 	}
-	return u.Redacted()
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), masked)
+		}
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			// A pair that does not parse could be a password.
+			u.RawQuery = "(masked: not a valid query)"
+			return u.String()
+		}
+		for k := range q {
+			if secretParam(k) {
+				q.Set(k, masked)
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// masked stands for a hidden secret in the logged configuration.
+const masked = "xxxxx"
+
+// secretParam names the connection parameters that hold secrets
+// (libpq's password and sslpassword, and anything like them); paths to
+// key files (sslkey, sslcert) are not secrets.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"pass", "secret", "token", "pwd"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func isTrue(v string) bool { return v == "1" || v == "true" }
