@@ -39,7 +39,7 @@ type App struct {
 	ln     net.Listener
 	// more are the demo's other loopback listeners.
 	more []net.Listener
-	now    func() time.Time
+	now  func() time.Time
 
 	board    *models.Board
 	activity *models.ActivityBuffer
