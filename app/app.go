@@ -108,7 +108,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	store.Watch(tenants.Invalidate) // other replicas' lifecycle changes
 	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log))
 	widgetEvents := handlers.NewWidgetHub(board, handlers.WithHubLogger(log))
-	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: opts.HTTPClient, Now: opts.Now}
+	// Tenants' Jira: https to public addresses, checked by the dialer on
+	// the resolved address before connecting; loopback http only where
+	// configured (the demo's and a developer's simulated Jira).
+	jiraTargets := jira.TargetPolicy{AllowLoopback: cfg.JiraAllowLoopback || cfg.Demo}
+	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: jiraTargets.HTTPClient(jira.DefaultTimeout), Targets: jiraTargets, Now: opts.Now}
 	var demoHost *demo.Host
 	var connectScript string
 	var frameAncestors []string
@@ -144,6 +148,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Limits:     limits(cfg),
 		TrustProxy: cfg.TrustProxy,
 
+		JiraTargets:    jiraTargets,
 		ConnectScript:  connectScript,
 		FrameAncestors: frameAncestors,
 		AgentEvents:    agentEvents,

@@ -42,6 +42,9 @@ type Config struct {
 	TrustProxy bool
 	// BenchCeiling serves the load harness's ceiling (ceiling.go).
 	BenchCeiling bool
+	// JiraAllowLoopback lets tenants' Jira be http:// on a loopback address
+	// (a simulated Jira in development); the demo mode implies it.
+	JiraAllowLoopback bool
 }
 
 // Defaults that the README's configuration table repeats; the install-keys
@@ -93,6 +96,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.RateLimits = getenv("RATE_LIMITS") != "off"
 	c.TrustProxy = isTrue(getenv("TRUST_PROXY"))
 	c.BenchCeiling = isTrue(getenv("BENCH_CEILING"))
+	c.JiraAllowLoopback = isTrue(getenv("JIRA_ALLOW_LOOPBACK"))
 
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -175,6 +179,7 @@ func (c Config) fields() []any {
 		"jwt_leeway", c.JWTLeeway.String(), "retention", c.Retention.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "app_secret_key", secret, "demo", c.Demo,
 		"rate_limits", c.RateLimits, "trust_proxy", c.TrustProxy, "bench_ceiling", c.BenchCeiling,
+		"jira_allow_loopback", c.JiraAllowLoopback,
 	}
 }
 

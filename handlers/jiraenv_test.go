@@ -121,7 +121,8 @@ func newJiraEnvAt(t testing.TB, dialect models.Dialect, level slog.Level) *jiraE
 		Installs:   &connect.InstallVerifier{KeysURL: keys.URL, Now: clock.Now, Leeway: 30 * time.Second},
 		Verifier:   connect.Verifier{Leeway: 30 * time.Second, Now: clock.Now},
 		Tenants:    &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: clock.Now},
-		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: testAppKey, Now: clock.Now}, Store: store,
+		// The simulated sites are http on loopback, allowed here explicitly.
+		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: testAppKey, Now: clock.Now, Targets: loopbackJira}, Store: store,
 			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
 		Board:    board,
 		Activity: env.activity,
@@ -129,6 +130,8 @@ func newJiraEnvAt(t testing.TB, dialect models.Dialect, level slog.Level) *jiraE
 		Assets:   os.DirFS(".."),
 		Log:      log,
 		Now:      clock.Now,
+
+		JiraTargets: loopbackJira,
 	})
 	env.echo, handler = e, e
 	return env

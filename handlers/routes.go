@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"agentpresence/handlers/connect"
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -40,6 +41,9 @@ type Deps struct {
 	ConnectScript string
 	// FrameAncestors are extra origins that may frame the pages (demo mode).
 	FrameAncestors []string
+	// JiraTargets says which base URLs an install may give (the zero value:
+	// https to public addresses only).
+	JiraTargets jira.TargetPolicy
 
 	// AgentEvents and WidgetEvents are the live streams' hubs; app closes
 	// them before shutting the server down. NewServer builds them when nil.
@@ -88,7 +92,7 @@ func NewServer(d Deps) *echo.Echo {
 		failures: newFailureLimiter(d.Limits.AuthFailuresPerMinute, d.Now)}
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
-		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
+		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets}
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,
