@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -35,7 +37,9 @@ type App struct {
 	store  *models.Store
 	server *http.Server
 	ln     net.Listener
-	now    func() time.Time
+	// more are the demo's other loopback listeners.
+	more []net.Listener
+	now  func() time.Time
 
 	board    *models.Board
 	activity *models.ActivityBuffer
@@ -104,7 +108,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	store.Watch(tenants.Invalidate) // other replicas' lifecycle changes
 	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log))
 	widgetEvents := handlers.NewWidgetHub(board, handlers.WithHubLogger(log))
-	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: opts.HTTPClient, Now: opts.Now}
+	// Tenants' Jira: https to public addresses, checked by the dialer on
+	// the resolved address before connecting; loopback http only where
+	// configured (the demo's and a developer's simulated Jira).
+	jiraTargets := jira.TargetPolicy{AllowLoopback: cfg.JiraAllowLoopback || cfg.Demo}
+	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: jiraTargets.HTTPClient(jira.DefaultTimeout), Targets: jiraTargets, Now: opts.Now}
 	var demoHost *demo.Host
 	var connectScript string
 	var frameAncestors []string
@@ -140,6 +148,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Limits:     limits(cfg),
 		TrustProxy: cfg.TrustProxy,
 
+		JiraTargets:    jiraTargets,
 		ConnectScript:  connectScript,
 		FrameAncestors: frameAncestors,
 		AgentEvents:    agentEvents,
@@ -148,7 +157,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	var handler http.Handler = e
 	if demoHost != nil {
 		mux := http.NewServeMux()
-		mux.Handle("/demo/", demoHost)
+		mux.Handle("/demo/", loopbackOnly(demoHost))
 		mux.Handle("/", e)
 		handler = mux
 	}
@@ -186,17 +195,17 @@ func (a *App) Start() error {
 		}
 	}
 	a.jobs.Start()
-	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", a.cfg.Port))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	if err := a.listen(); err != nil {
+		return err
 	}
-	a.ln = ln
-	go func() {
-		if err := a.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			a.log.Error("serve", "err", err)
-		}
-	}()
-	a.log.Info("listening", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL)
+	for _, ln := range append([]net.Listener{a.ln}, a.more...) {
+		go func() {
+			if err := a.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("serve", "err", err)
+			}
+		}()
+		a.log.Info("listening", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL)
+	}
 	if a.demo != nil {
 		// Jira installs the app once it answers.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -206,6 +215,43 @@ func (a *App) Start() error {
 		}
 	}
 	return nil
+}
+
+// listen opens the configured port on every interface; in demo mode, which
+// hands out tokens to whoever asks, on the loopback addresses only (IPv4,
+// and IPv6 where the machine has it: browsers try both for localhost).
+func (a *App) listen() error {
+	if a.demo == nil {
+		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", a.cfg.Port))
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		a.ln = ln
+		return nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(a.cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	a.ln = ln
+	port := ln.Addr().(*net.TCPAddr).Port
+	if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
+		a.more = append(a.more, ln6)
+	} else {
+		a.log.Debug("no IPv6 loopback listener", "err", err)
+	}
+	return nil
+}
+
+// Addrs are all the addresses the server listens on, once started.
+func (a *App) Addrs() []string {
+	var out []string
+	for _, ln := range append([]net.Listener{a.ln}, a.more...) {
+		if ln != nil {
+			out = append(out, ln.Addr().String())
+		}
+	}
+	return out
 }
 
 // Addr is where the server listens, once started.
@@ -270,7 +316,11 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("config: LOG_LEVEL %q: %w", cfg.LogLevel, err)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// Repeated lines pass at a bounded rate per kind (a flood of bad
+	// requests must not flood the log); the next one says how many were
+	// left out.
+	log := slog.New(handlers.NewLogThrottle(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}),
+		logLinesPerSecond, logLinesBurst))
 	log.Info("config", cfg.fields()...)
 	if *reseal {
 		return resealSecrets(ctx, cfg, log)
@@ -318,6 +368,26 @@ func checkHealth(ctx context.Context, getenv func(string) string) error {
 		return fmt.Errorf("healthcheck: status %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// Each kind of log line (level, message, and a request's route and
+// status) passes at most this rate after its burst.
+const (
+	logLinesPerSecond = 50
+	logLinesBurst     = 500
+)
+
+// loopbackOnly refuses requests from another machine, whatever Host they
+// name: the demo host hands out tokens to whoever asks.
+func loopbackOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ap, err := netip.ParseAddrPort(r.RemoteAddr)
+		if err != nil || !ap.Addr().Unmap().IsLoopback() {
+			http.Error(w, "the demo answers only on this machine", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func limits(cfg Config) handlers.Limits {

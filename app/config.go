@@ -51,6 +51,9 @@ type Config struct {
 	// MembershipMaxStale is how old a membership list may be and still let
 	// its agent go online while Jira cannot be asked (1m to 24h).
 	MembershipMaxStale time.Duration
+	// JiraAllowLoopback lets tenants' Jira be http:// on a loopback address
+	// (a simulated Jira in development); the demo mode implies it.
+	JiraAllowLoopback bool
 }
 
 // Defaults that the README's configuration table repeats; the install-keys
@@ -110,6 +113,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.RateLimits = getenv("RATE_LIMITS") != "off"
 	c.TrustProxy = isTrue(getenv("TRUST_PROXY"))
 	c.BenchCeiling = isTrue(getenv("BENCH_CEILING"))
+	c.JiraAllowLoopback = isTrue(getenv("JIRA_ALLOW_LOOPBACK"))
 
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -226,17 +230,55 @@ func (c Config) fields() []any {
 		"rate_limits", c.RateLimits, "trust_proxy", c.TrustProxy, "bench_ceiling", c.BenchCeiling,
 		"event_retention", c.EventRetention.String(), "membership_max_stale", c.MembershipMaxStale.String(),
 		"app_secret_key_id", keyID, "app_secret_key_previous_ids", previousIDs,
+		"jira_allow_loopback", c.JiraAllowLoopback,
 	}
 }
 
-// maskDatabaseURL hides the password; a URL without credentials is logged
-// as given.
+// maskDatabaseURL hides the password, whether in the user part or as a
+// query parameter (password=, sslpassword=, anything naming a secret); a
+// URL that cannot be read is not logged beyond its scheme.
 func maskDatabaseURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
+	if err != nil {
+		scheme, _, _ := strings.Cut(raw, ":")
+		return scheme + ":(masked: not a valid URL)"
 	}
-	return u.Redacted()
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), masked)
+		}
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			// A pair that does not parse could be a password.
+			u.RawQuery = "(masked: not a valid query)"
+			return u.String()
+		}
+		for k := range q {
+			if secretParam(k) {
+				q.Set(k, masked)
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// masked stands for a hidden secret in the logged configuration.
+const masked = "xxxxx"
+
+// secretParam names the connection parameters that hold secrets
+// (libpq's password and sslpassword, and anything like them); paths to
+// key files (sslkey, sslcert) are not secrets.
+func secretParam(name string) bool {
+	n := strings.ToLower(name)
+	for _, s := range []string{"pass", "secret", "token", "pwd"} {
+		if strings.Contains(n, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func isTrue(v string) bool { return v == "1" || v == "true" }

@@ -112,20 +112,32 @@ func TestDemoOnlyOnLoopback(t *testing.T) {
 }
 
 func TestConfigLogMasksSecrets(t *testing.T) {
-	c, err := LoadConfig(envOf(map[string]string{"DATABASE_URL": "postgres://user:hunter2@db/x", "APP_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		"APP_SECRET_KEY_PREVIOUS": "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := fmt.Sprint(c.fields()...)
-	if strings.Contains(out, "hunter2") || strings.Contains(out, "MDEyMzQ1") || strings.Contains(out, "YWJjZGVm") ||
-		strings.Contains(out, "0123456789abcdef") || strings.Contains(out, "abcdefghijklmnop") {
-		t.Fatalf("secrets in the logged config: %s", out)
-	}
-	// The keys' ids, which tell replicas' keys apart, are logged.
-	for _, key := range [][]byte{c.AppSecretKey, c.AppSecretKeyPrevious[0]} {
-		if id := models.SecretKeyID(key); !strings.Contains(out, id) {
-			t.Fatalf("key id %s not in the logged config: %s", id, out)
+	for _, db := range []string{
+		"postgres://user:hunter2@db/x",
+		"postgres://user@db/x?password=hunter2",
+		"postgresql://user@db/x?sslmode=require&PassWord=hunter2&application_name=p",
+		"postgres://user@db/x?sslpassword=hunter2&sslkey=/etc/key.pem",
+		"postgres://user:hunter2@db/x?password=hunter2",
+		"postgres://user@db/x?password=hunter2%",
+	} {
+		c, err := LoadConfig(envOf(map[string]string{"DATABASE_URL": db, "APP_SECRET_KEY": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+			"APP_SECRET_KEY_PREVIOUS": "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY="}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := fmt.Sprint(c.fields()...)
+		if strings.Contains(out, "hunter2") || strings.Contains(out, "MDEyMzQ1") || strings.Contains(out, "YWJjZGVm") ||
+			strings.Contains(out, "0123456789abcdef") || strings.Contains(out, "abcdefghijklmnop") {
+			t.Errorf("secrets in the logged config: %s", out)
+		}
+		if !strings.Contains(out, "db/x") {
+			t.Errorf("the database is no longer named in the logged config: %s", out)
+		}
+		// The keys' ids, which tell replicas' keys apart, are logged.
+		for _, key := range [][]byte{c.AppSecretKey, c.AppSecretKeyPrevious[0]} {
+			if id := models.SecretKeyID(key); !strings.Contains(out, id) {
+				t.Fatalf("key id %s not in the logged config: %s", id, out)
+			}
 		}
 	}
 }

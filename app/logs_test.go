@@ -38,7 +38,7 @@ func TestLogsHoldNoSecretOrToken(t *testing.T) {
 	cfg := Config{Port: port, BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port),
 		DatabaseURL: "sqlite:" + filepath.Join(t.TempDir(), "p.db"), AppKey: appKey, AppName: "Presence",
 		InstallKeysURL: site.KeysURL(), AppSecretKey: []byte("0123456789abcdef0123456789abcdef"),
-		JWTLeeway: 30 * time.Second, RateLimits: true}
+		JWTLeeway: 30 * time.Second, RateLimits: true, JiraAllowLoopback: true}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	log.Info("config", cfg.fields()...)

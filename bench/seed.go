@@ -107,7 +107,7 @@ func Seed(ctx context.Context, dbURL string, key []byte, spec Spec, now time.Tim
 			"", "jira", "", "bench", "", "", true, true, now, now, 0, now, now})
 		for p := range spec.ProjectsPerTenant {
 			projectID++
-			pr := Project{ID: projectID, Key: fmt.Sprintf("P%d", p), WidgetID: fmt.Sprintf("w_bench_%05d_%02d", i+1, p)}
+			pr := Project{ID: projectID, Key: fmt.Sprintf("P%d", p), WidgetID: fmt.Sprintf("w_bench_%08d_%02d_seed", i+1, p)}
 			t.Projects = append(t.Projects, pr)
 			projects = append(projects, []any{pr.ID, int64(t.ID), fmt.Sprint(10000 + p), fmt.Sprint(p + 1), pr.Key,
 				"Project " + pr.Key, pr.WidgetID, true, "", "[]", now, now})

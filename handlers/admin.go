@@ -1,8 +1,8 @@
 package handlers
 
 import (
+	"bufio"
 	"context"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -132,26 +132,19 @@ type adminEventsResponse struct {
 
 // Events answers the audit log, newest first, as JSON or CSV.
 func (a *Admin) Events(c echo.Context) error {
+	// The parameters' shapes were checked at the edge (checkParams).
 	format := c.QueryParam("format")
-	if format != "" && format != "json" && format != "csv" {
-		return fieldError("format", `must be "json" or "csv"`)
-	}
 	limit := defaultEventsLimit
 	if format == "csv" {
 		limit = maxEventsLimit
 	}
+	var err error
 	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxEventsLimit {
-			return fieldError("limit", fmt.Sprintf("must be between 1 and %d", maxEventsLimit))
+		if limit, err = parseEventsLimit(v); err != nil {
+			return paramError("limit", err.Error())
 		}
-		limit = n
 	}
 	f := models.EventFilter{AccountID: c.QueryParam("accountId"), Source: models.Source(c.QueryParam("source")), Limit: limit}
-	if f.Source != "" && !f.Source.Valid() {
-		return fieldError("source", "must be one of manual, schedule, admin, inactivity, expiry")
-	}
-	var err error
 	if f.From, err = timeParam(c, "from"); err != nil {
 		return err
 	}
@@ -159,8 +152,8 @@ func (a *Admin) Events(c echo.Context) error {
 		return err
 	}
 	if v := c.QueryParam("before"); v != "" {
-		if f.BeforeID, err = strconv.ParseInt(v, 10, 64); err != nil || f.BeforeID < 1 {
-			return fieldError("before", "must be an event id")
+		if f.BeforeID, err = parseBeforeID(v); err != nil {
+			return paramError("before", err.Error())
 		}
 	}
 	if err := a.requireJiraAdmin(c); err != nil {
@@ -173,7 +166,7 @@ func (a *Admin) Events(c echo.Context) error {
 	}
 	if key := c.QueryParam("project"); key != "" {
 		if f.ProjectID = projectIDOf(keys, key); f.ProjectID == 0 {
-			return fieldError("project", "no service desk project with that key")
+			return paramError("project", "no service desk project with that key")
 		}
 	}
 	evs, err := a.Store.Events(ctx, t.ID, f)
@@ -216,54 +209,88 @@ func projectIDOf(keys map[int64]string, key string) int64 {
 	return 0
 }
 
-// writeEventsCSV writes RFC 4180 CSV (CRLF, quoted where needed) with a
-// header row. Cells that a spreadsheet would run as a formula get a
-// leading apostrophe: a reason typed by one admin must not execute on
-// another's machine.
+// writeEventsCSV writes RFC 4180 CSV (CRLF line ends) with a header row,
+// safe to open whichever separator a spreadsheet assumes (OWASP's CSV
+// injection rules, csvField). A reason typed by one admin must not execute
+// on another's machine.
 func writeEventsCSV(c echo.Context, evs []adminEvent, now time.Time) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="status-changes-%s.csv"`, now.UTC().Format("20060102-150405")))
 	c.Response().WriteHeader(http.StatusOK)
-	w := csv.NewWriter(c.Response())
-	w.UseCRLF = true
+	w := bufio.NewWriter(c.Response())
 	state := func(online bool) string {
 		if online {
 			return "online"
 		}
 		return "offline"
 	}
-	_ = w.Write([]string{"id", "at", "project", "accountId", "from", "to", "source", "actorAccountId", "reason"})
+	writeCSVRow(w, "id", "at", "project", "accountId", "from", "to", "source", "actorAccountId", "reason")
 	for _, e := range evs {
-		_ = w.Write([]string{strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), csvCell(e.Project), csvCell(e.AccountID),
-			state(e.FromOnline), state(e.ToOnline), csvCell(e.Source), csvCell(e.ActorAccountID), csvCell(e.Reason)})
+		writeCSVRow(w, strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), e.Project, e.AccountID,
+			state(e.FromOnline), state(e.ToOnline), e.Source, e.ActorAccountID, e.Reason)
 	}
-	w.Flush()
-	return w.Error()
+	return w.Flush()
 }
 
-// csvCell defuses formula injection (CWE-1236).
-func csvCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
+// writeCSVRow writes one row of csvField cells.
+func writeCSVRow(w *bufio.Writer, cells ...string) {
+	for i, v := range cells {
+		if i > 0 {
+			_ = w.WriteByte(',')
+		}
+		_, _ = w.WriteString(csvField(v))
+	}
+	_, _ = w.WriteString("\r\n") // errors surface at Flush
+}
+
+// csvField defuses formula injection (CWE-1236) and quotes the cell where
+// either separator, a quote, a tab or a line break could split it.
+//
+// Quoting protects a cell only from a reader that splits on our separator:
+// one that splits on ";" (the default where "," is the decimal mark) sees
+// a quote in mid-field as text and starts a cell after every ";" and line
+// break inside it. So a formula trigger (= + - @, tab, CR, LF) gets an
+// apostrophe wherever a cell may start: at the start and after every ",",
+// ";", tab or line break.
+func csvField(v string) string {
+	if strings.ContainsAny(v, csvTriggers) {
+		var b strings.Builder
+		b.Grow(len(v) + 8)
+		for i := 0; i < len(v); i++ {
+			// A tab or a line break is a separator itself after the start.
+			if i == 0 && strings.IndexByte(csvTriggers, v[i]) >= 0 ||
+				i > 0 && strings.IndexByte(csvFormulaStarts, v[i]) >= 0 && strings.IndexByte(",;\t\r\n", v[i-1]) >= 0 {
+				b.WriteByte('\'')
+			}
+			b.WriteByte(v[i])
+		}
+		v = b.String()
+	}
+	if strings.ContainsAny(v, ",;\"\t\r\n") {
+		return `"` + strings.ReplaceAll(v, `"`, `""`) + `"`
 	}
 	return v
 }
 
-// timeParam reads an RFC 3339 instant or a YYYY-MM-DD date (UTC midnight).
+// csvTriggers make a spreadsheet cell that starts with them a formula;
+// csvFormulaStarts are those that are not separators themselves.
+const (
+	csvTriggers      = "=+-@\t\r\n"
+	csvFormulaStarts = "=+-@"
+)
+
+// timeParam reads an instant parameter (parseTime); zero when absent.
 func timeParam(c echo.Context, name string) (time.Time, error) {
 	v := c.QueryParam(name)
 	if v == "" {
 		return time.Time{}, nil
 	}
-	if d, err := time.Parse(time.DateOnly, v); err == nil {
-		return d, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
+	t, err := parseTime(v)
 	if err != nil {
-		return time.Time{}, fieldError(name, "must be a date (2026-11-25) or an RFC 3339 time")
+		return time.Time{}, paramError(name, err.Error())
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 // reportAgent is one agent's online seconds per day of the report.
@@ -305,10 +332,10 @@ func (a *Admin) Report(c echo.Context) error {
 		to = t.AddDate(0, 0, 1)
 	}
 	if !from.Before(to) {
-		return fieldError("to", "must be after from")
+		return paramError("to", "must be after from")
 	}
 	if to.Sub(from) > maxReportDays*24*time.Hour {
-		return fieldError("to", fmt.Sprintf("the period may be at most %d days", maxReportDays))
+		return paramError("to", fmt.Sprintf("the period may be at most %d days", maxReportDays))
 	}
 	if err := a.requireJiraAdmin(c); err != nil {
 		return err
@@ -321,7 +348,7 @@ func (a *Admin) Report(c echo.Context) error {
 			return err
 		}
 		if projectID = projectIDOf(keys, key); projectID == 0 {
-			return fieldError("project", "no service desk project with that key")
+			return paramError("project", "no service desk project with that key")
 		}
 	}
 	events, err := a.eventsSince(ctx, t.ID, projectID, from)
@@ -375,7 +402,7 @@ func (a *Admin) eventsSince(ctx context.Context, tenant models.TenantID, project
 			return all, nil
 		}
 		if len(all) >= maxReportEvents {
-			return nil, fieldError("from", "too many status changes since then; choose a later start")
+			return nil, paramError("from", "too many status changes since then; choose a later start")
 		}
 		f.BeforeID = page[len(page)-1].ID
 	}

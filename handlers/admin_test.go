@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,13 @@ func newAdminFixture(t *testing.T) *adminFixture {
 // newAdminFixtureWith lets a test adjust the router's dependencies.
 func newAdminFixtureWith(t *testing.T, adjust func(*handlers.Deps)) *adminFixture {
 	t.Helper()
-	env := newTestEnvWith(t, models.DialectSQLite, adjust)
+	return newAdminFixtureOn(t, models.DialectSQLite, adjust)
+}
+
+// newAdminFixtureOn builds the fixture on a given database.
+func newAdminFixtureOn(t *testing.T, dialect models.Dialect, adjust func(*handlers.Deps)) *adminFixture {
+	t.Helper()
+	env := newTestEnvWith(t, dialect, adjust)
 	// The install key signs nothing here; the binary's shared one costs nothing.
 	site, err := jirasim.New(jirasim.Options{AppKey: "io.example.presence", InstallKey: installKey(), Now: env.clock.Now})
 	if err != nil {
@@ -339,6 +346,69 @@ func TestPutOfflineUnescapesTheAccount(t *testing.T) {
 		st, err := f.env.store.Statuses(context.Background(), f.tenant.ID, agentAlice)
 		if err != nil || len(st) != 1 || st[0].Online || st[0].Source != models.SourceAdmin {
 			t.Fatalf("%s: %+v %v", path, st, err)
+		}
+	}
+}
+
+// TestEventsCSVIsFormulaSafeWithEitherSeparator: whether a spreadsheet
+// splits the export on "," or on ";" (the default where "," is the decimal
+// mark), and whatever a reason holds (separators, quotes, line breaks), no
+// cell starts with a character that makes it a formula, and every reason
+// reads back whole.
+func TestEventsCSVIsFormulaSafeWithEitherSeparator(t *testing.T) {
+	f := newAdminFixture(t)
+	reasons := []string{
+		`x;=cmd|' /C calc'!A0`,
+		"x\n=cmd|' /C calc'!A0",
+		"x\r\n@SUM(1+1)*cmd|' /C calc'!A0",
+		"x,+1+1",
+		"-2+3",
+		"\t=1+1",
+		`y";=1+1;"`,
+	}
+	for _, r := range reasons {
+		f.set(t, agentAlice, true, models.SourceManual, "", "HELP")
+		f.set(t, agentAlice, false, models.SourceAdmin, r, "HELP")
+	}
+	rec := f.get(t, "/api/v1/admin/events?format=csv&source=admin", adminAda)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	for _, sep := range []rune{',', ';'} {
+		rd := csv.NewReader(strings.NewReader(rec.Body.String()))
+		rd.Comma = sep
+		// A spreadsheet reads a quote in mid-field as text.
+		rd.LazyQuotes = sep != ','
+		rd.FieldsPerRecord = -1
+		rows, err := rd.ReadAll()
+		if err != nil {
+			t.Fatalf("separator %q: %v", sep, err)
+		}
+		if sep == ',' && len(rows) != len(reasons)+1 {
+			t.Fatalf("%d rows, want %d: %q", len(rows), len(reasons)+1, rows)
+		}
+		for _, row := range rows {
+			for _, cell := range row {
+				if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+					t.Errorf("separator %q: cell %q starts a formula", sep, cell)
+				}
+			}
+		}
+	}
+	rows, _ := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+	// Read back with the file's own separator, the reasons are whole; only
+	// the apostrophes that defuse a formula were added.
+	got := map[string]bool{}
+	atStart := regexp.MustCompile(`^'([=+\-@\t\r\n])`)
+	afterSeparator := regexp.MustCompile(`([,;\t\r\n])'([=+\-@])`)
+	for _, row := range rows[1:] {
+		got[afterSeparator.ReplaceAllString(atStart.ReplaceAllString(row[8], "$1"), "$1$2")] = true
+	}
+	for _, r := range reasons {
+		// A CSV reader reads a CRLF inside a cell as LF.
+		r = strings.ReplaceAll(r, "\r\n", "\n")
+		if !got[r] {
+			t.Errorf("reason %q did not read back: %v", r, got)
 		}
 	}
 }

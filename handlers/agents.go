@@ -218,6 +218,9 @@ func (a *Agents) SetStatus(c echo.Context) error {
 	if req.Online == nil {
 		return fieldError("online", "is required (true or false)")
 	}
+	if req.Project != "" && !validProjectKey(req.Project) {
+		return fieldError("project", "must be a Jira project key")
+	}
 	switch req.Scope {
 	case "", "project":
 		if req.Project == "" {
@@ -367,6 +370,9 @@ func (a *Agents) PutOffline(c echo.Context) error {
 	}
 	if len(req.Reason) > maxReasonLen {
 		return fieldError("reason", fmt.Sprintf("must be at most %d characters", maxReasonLen))
+	}
+	if !validText(req.Reason) {
+		return fieldError("reason", "must be plain text without control characters")
 	}
 	if req.Scope != "" && req.Scope != "project" && req.Scope != "all" {
 		return fieldError("scope", `must be "project" or "all"`)

@@ -191,6 +191,11 @@ func (a *Auth) authenticate(c echo.Context, kind TokenKind, allowDisabled bool) 
 		}
 		return err
 	}
+	if sub := claims.AccountID(); sub != "" && !validAccountID(sub) {
+		// Signed by the tenant, yet not an account id: it must reach no
+		// cache, log or query (a 300-character sub was a 500).
+		return badRequest("invalid_token_subject", "the token's sub is not an Atlassian account id")
+	}
 	if !t.Installed {
 		// An uninstalled tenant's tokens stop working at once.
 		return unauthorized("unknown_tenant", "the app is not installed for this site")

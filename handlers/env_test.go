@@ -28,6 +28,10 @@ type testEnv struct {
 
 const testBaseURL = "https://presence.example.com"
 
+// loopbackJira lets the app call the simulated Jira sites, which are http
+// on loopback; production allows https to public addresses only.
+var loopbackJira = jira.TargetPolicy{AllowLoopback: true}
+
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
 	return newTestEnvOn(t, models.DialectSQLite)
@@ -64,7 +68,8 @@ func newTestEnvWith(t testing.TB, dialect models.Dialect, adjust func(*handlers.
 		Installs:   &connect.InstallVerifier{KeysURL: "http://127.0.0.1:1", Now: clock.Now},
 		Verifier:   connect.Verifier{Leeway: 30 * time.Second, Now: clock.Now},
 		Tenants:    tenants,
-		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: "io.example.presence", Now: clock.Now}, Store: store,
+		// The simulated sites are http on loopback, allowed here explicitly.
+		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: "io.example.presence", Now: clock.Now, Targets: loopbackJira}, Store: store,
 			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
 		Board:    board,
 		Activity: &models.ActivityBuffer{},

@@ -128,14 +128,16 @@ func newJiraEnvWith(t testing.TB, dialect models.Dialect, level slog.Level, adju
 		Installs:   &connect.InstallVerifier{KeysURL: keys.URL, Now: clock.Now, Leeway: 30 * time.Second},
 		Verifier:   connect.Verifier{Leeway: 30 * time.Second, Now: clock.Now},
 		Tenants:    &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: clock.Now},
-		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: testAppKey, Now: clock.Now}, Store: store,
+		// The simulated sites are http on loopback, allowed here explicitly.
+		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: testAppKey, Now: clock.Now, Targets: loopbackJira}, Store: store,
 			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
-		Board:    board,
-		Activity: env.activity,
-		BaseURL:  app.URL,
-		Assets:   os.DirFS(".."),
-		Log:      log,
-		Now:      clock.Now,
+		Board:       board,
+		Activity:    env.activity,
+		BaseURL:     app.URL,
+		Assets:      os.DirFS(".."),
+		Log:         log,
+		Now:         clock.Now,
+		JiraTargets: loopbackJira,
 	}
 	if adjust != nil {
 		adjust(&deps)

@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"agentpresence/handlers/connect"
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -35,6 +36,8 @@ type Lifecycle struct {
 	BaseURL  string
 	BasePath string
 	Log      *slog.Logger
+	// JiraTargets says which base URLs an install may give.
+	JiraTargets jira.TargetPolicy
 }
 
 // lifecyclePayload is the body Jira posts to every lifecycle callback.
@@ -51,6 +54,9 @@ type lifecyclePayload struct {
 	OAuthClientID  string `json:"oauthClientId"`
 	EventType      string `json:"eventType"`
 }
+
+// maxBaseURLLen is what the store keeps of a base URL (models.Tenant).
+const maxBaseURLLen = 512
 
 // maxLifecycleBody bounds the callbacks' bodies; Jira's are about 1 KB.
 const maxLifecycleBody = 64 << 10
@@ -122,6 +128,10 @@ func (l *Lifecycle) Installed(c echo.Context) error {
 	}
 	if p.SharedSecret == "" || p.BaseURL == "" {
 		return badRequest("missing_field", "sharedSecret and baseUrl are required on install")
+	}
+	// Checked before anything is stored or dialled: the app will call it.
+	if len(p.BaseURL) > maxBaseURLLen || l.JiraTargets.CheckBaseURL(p.BaseURL) != nil {
+		return badRequest("invalid_base_url", "baseUrl must be an https URL of a public host")
 	}
 	t, err := l.Store.SaveInstall(c.Request().Context(), models.Install{
 		ClientKey: p.ClientKey, SharedSecret: []byte(p.SharedSecret), BaseURL: p.BaseURL, DisplayURL: p.DisplayURL,

@@ -8,19 +8,19 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
+	"github.com/maypok86/otter/v2"
 	"golang.org/x/time/rate"
 )
 
 // Limits bound what one source may ask; zero rates switch a limit off
 // (the load harness measures the service without them).
 type Limits struct {
-	// PublicPerIP limits the public widget API per client address.
+	// PublicPerIP limits the public widget API per client: an IPv4
+	// address, or an IPv6 /64 (what one subscriber usually holds). There is
+	// no limit per widget: the status is served from memory, and a shared
+	// bucket let one client starve every customer of a widget.
 	PublicPerIP      rate.Limit
 	PublicPerIPBurst int
-	// PerWidget limits the public widget API per widget, whoever asks.
-	PerWidget      rate.Limit
-	PerWidgetBurst int
 	// AuthFailuresPerMinute is how many refused tokens one address may send
 	// before its further refused tokens answer 429 instead of 401.
 	AuthFailuresPerMinute int
@@ -31,8 +31,7 @@ type Limits struct {
 
 // DefaultLimits are generous for real portals and tight for scrapers.
 func DefaultLimits() Limits {
-	return Limits{PublicPerIP: 20, PublicPerIPBurst: 60, PerWidget: 1000, PerWidgetBurst: 2000, AuthFailuresPerMinute: 30,
-		StatusChangesPerMinute: 12}
+	return Limits{PublicPerIP: 20, PublicPerIPBurst: 60, AuthFailuresPerMinute: 30, StatusChangesPerMinute: 12}
 }
 
 func tooManyRequests(retryAfter time.Duration) *APIError {
@@ -44,21 +43,71 @@ func tooManyRequests(retryAfter time.Duration) *APIError {
 		Header: map[string]string{"Retry-After": strconv.Itoa(secs)}}
 }
 
-// rateLimit limits requests per key with echo's memory store.
-func rateLimit(r rate.Limit, burst int, key func(c echo.Context) string) echo.MiddlewareFunc {
+// maxLimitedClients bounds the clients a rate limiter keeps a bucket for
+// (about 200 bytes each: 20 MB at most). Past it, the least used buckets
+// go; a client whose bucket went starts with a full one.
+const maxLimitedClients = 100_000
+
+// clientLimiter limits requests per client. Its key is derived from the
+// client's address, never taken from the request as sent, so that its
+// keys have a fixed size; their number is bounded too.
+type clientLimiter struct {
+	rate    rate.Limit
+	burst   int
+	now     func() time.Time
+	buckets *otter.Cache[netip.Prefix, *rate.Limiter]
+}
+
+func newClientLimiter(r rate.Limit, burst, maxClients int, now func() time.Time) *clientLimiter {
+	// A bucket left alone for refill is full again: forgetting it then
+	// changes nothing.
+	refill := max(time.Duration(float64(burst)/float64(r)*float64(time.Second)), time.Second)
+	return &clientLimiter{rate: r, burst: burst, now: now,
+		buckets: newBoundedCache(uint64(maxClients), weighOne[netip.Prefix, *rate.Limiter], refill, now)}
+}
+
+// clientKey groups an IPv6 client by its /64 and keeps an IPv4 client's
+// address; an address that does not parse shares one bucket.
+func clientKey(ip string) netip.Prefix {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	a = a.Unmap().WithZone("")
+	bits := 32
+	if a.Is6() {
+		bits = 64
+	}
+	p, _ := a.Prefix(bits) // cannot fail: the bits fit the address
+	return p
+}
+
+// allow takes a token from the client's bucket.
+func (l *clientLimiter) allow(ip string) bool {
+	key := clientKey(ip)
+	b, ok := l.buckets.GetIfPresent(key)
+	if !ok {
+		b, _ = l.buckets.SetIfAbsent(key, rate.NewLimiter(l.rate, l.burst))
+	}
+	return b.AllowN(l.now(), 1)
+}
+
+// rateLimit limits the requests of each client on the paths it covers;
+// a zero rate switches it off.
+func rateLimit(r rate.Limit, burst int, now func() time.Time, covers func(path string) bool) echo.MiddlewareFunc {
 	if r <= 0 {
 		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
-	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-		Rate: r, Burst: burst, ExpiresIn: 3 * time.Minute})
-	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Store:               store,
-		IdentifierExtractor: func(c echo.Context) (string, error) { return key(c), nil },
-		DenyHandler: func(c echo.Context, _ string, _ error) error {
-			return tooManyRequests(time.Duration(float64(time.Second) / float64(r)))
-		},
-		ErrorHandler: func(c echo.Context, err error) error { return err },
-	})
+	l := newClientLimiter(r, burst, maxLimitedClients, now)
+	retry := time.Duration(float64(time.Second) / float64(r))
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if covers(c.Request().URL.Path) && !l.allow(c.RealIP()) {
+				return tooManyRequests(retry)
+			}
+			return next(c)
+		}
+	}
 }
 
 // maxFailureSources bounds the failure limiter's keys. Past it, addresses

@@ -5,30 +5,31 @@ import (
 	"sync"
 	"time"
 
+	"github.com/maypok86/otter/v2"
+
 	"agentpresence/models"
 )
 
 // meCache keeps recent GET /me answers in memory: the dialog asks again and
 // again, and the answer only changes when something of the tenant changes.
 // Every change of a tenant (here or, through the bus, on another replica)
-// drops its answers; a resync drops all. A generation per tenant keeps an
-// answer computed while a change landed from being stored stale. The TTL
-// bounds what no change announces (a Jira permission changed, say) to the
-// same staleness as the membership and permission caches.
+// moves the tenant's generation, and an answer of an older generation is
+// never served again; a resync moves the epoch, which retires them all. A
+// stamp taken before computing keeps an answer computed while a change
+// landed from being stored stale. The TTL bounds what no change announces
+// (a Jira permission changed, say) to the same staleness as the membership
+// and permission caches. The answers are bounded by their bytes.
 type meCache struct {
-	ttl time.Duration
-	now func() time.Time
+	answers *otter.Cache[meKey, meEntry]
 
-	mu sync.Mutex
-	// entries are kept per tenant, so that a change drops its tenant's
-	// answers at once, however many there are of other tenants.
-	entries map[models.TenantID]map[meKey]meEntry
-	size    int
-	gens    map[models.TenantID]uint64
+	mu   sync.Mutex
+	gens map[models.TenantID]uint64
 	// epoch moves on every resync, so that nothing computed before it lands.
 	epoch uint64
 }
 
+// meKey's strings were checked at the edge: an account id of at most 128
+// bytes, a project key of at most 64.
 type meKey struct {
 	tenant  models.TenantID
 	account string
@@ -36,23 +37,29 @@ type meKey struct {
 }
 
 type meEntry struct {
-	body    []byte
-	expires time.Time
+	body []byte
+	meStamp
 }
 
-// maxMeEntries bounds the cache; past it, it starts afresh.
-const maxMeEntries = 200_000
+// meCacheMaxBytes bounds the answers kept (an answer is 0.3–2 KB: tens of
+// thousands of users).
+const meCacheMaxBytes = 64 << 20
+
+// meEntryOverhead is what an entry costs besides its strings and body
+// (key, slice headers, the cache's node).
+const meEntryOverhead = 128
 
 func newMeCache(ttl time.Duration, now func() time.Time) *meCache {
-	return &meCache{ttl: ttl, now: now, entries: map[models.TenantID]map[meKey]meEntry{}, gens: map[models.TenantID]uint64{}}
+	weigh := func(k meKey, e meEntry) uint32 {
+		return uint32(min(len(k.account)+len(k.project)+len(e.body)+meEntryOverhead, meCacheMaxBytes))
+	}
+	return &meCache{answers: newBoundedCache(meCacheMaxBytes, weigh, ttl, now), gens: map[models.TenantID]uint64{}}
 }
 
-// get returns a fresh answer, if any.
+// get returns a fresh answer of the tenant's current generation, if any.
 func (m *meCache) get(k meKey) ([]byte, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	e, ok := m.entries[k.tenant][k]
-	if !ok || !m.now().Before(e.expires) {
+	e, ok := m.answers.GetIfPresent(k)
+	if !ok || e.meStamp != m.stamp(k.tenant) {
 		return nil, false
 	}
 	return e.body, true
@@ -69,35 +76,24 @@ func (m *meCache) stamp(t models.TenantID) meStamp {
 }
 
 func (m *meCache) put(k meKey, s meStamp, body []byte) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.gens[k.tenant] != s.gen || m.epoch != s.epoch {
+	if s != m.stamp(k.tenant) {
 		return
 	}
-	if m.size >= maxMeEntries {
-		m.entries, m.size = map[models.TenantID]map[meKey]meEntry{}, 0
-	}
-	tm := m.entries[k.tenant]
-	if tm == nil {
-		tm = map[meKey]meEntry{}
-		m.entries[k.tenant] = tm
-	}
-	if _, had := tm[k]; !had {
-		m.size++
-	}
-	tm[k] = meEntry{body: body, expires: m.now().Add(m.ttl)}
+	m.answers.Set(k, meEntry{body: body, meStamp: s})
+	// A change may have landed between the check and the write: then the
+	// entry carries the old stamp, and get refuses it.
 }
 
-// onChange is a models.ChangeFunc: it forgets what a change may alter.
+// onChange is a models.ChangeFunc: it retires what a change may alter.
 func (m *meCache) onChange(_ context.Context, ch models.Change) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if ch.Resync {
 		m.epoch++
-		m.entries, m.size = map[models.TenantID]map[meKey]meEntry{}, 0
-		return
+	} else {
+		m.gens[ch.Tenant]++
 	}
-	m.gens[ch.Tenant]++
-	m.size -= len(m.entries[ch.Tenant])
-	delete(m.entries, ch.Tenant)
+	m.mu.Unlock()
+	if ch.Resync {
+		m.answers.InvalidateAll()
+	}
 }

@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/maypok86/otter/v2"
 
 	"agentpresence/models"
 )
@@ -31,19 +32,17 @@ type widgetStatus struct {
 	RequiresLogin bool   `json:"requiresLogin"`
 }
 
-// maxWidgetIDLen bounds the path parameter before any lookup.
-const maxWidgetIDLen = 64
-
 // availableWidget finds an available widget for the status API, its
 // stream and their preflight; unknown, disabled and uninstalled all answer
-// the same 404 so that nothing is learned from the difference.
+// the same 404 so that nothing is learned from the difference. The id's
+// shape was checked at the edge already; checking again costs nothing.
 func availableWidget(board WidgetBoard, id string) (models.WidgetState, error) {
-	if len(id) > maxWidgetIDLen {
-		return models.WidgetState{}, apiError(http.StatusNotFound, "not_found", "unknown widget")
+	if !validWidgetID(id) {
+		return models.WidgetState{}, errUnknownWidget()
 	}
 	w, ok := board.Widget(id)
 	if !ok || !w.Available {
-		return models.WidgetState{}, apiError(http.StatusNotFound, "not_found", "unknown widget")
+		return models.WidgetState{}, errUnknownWidget()
 	}
 	return w, nil
 }
@@ -65,29 +64,30 @@ func (p *Public) Status(c echo.Context) error {
 }
 
 // statusBodies keeps the encoded answer of each widget state. The body is a
-// function of the strong ETag (online, available, message), so the map is
-// keyed by it and needs no invalidation; it starts afresh past a bound.
+// function of the strong ETag (online, available, message), so the cache
+// is keyed by it and needs no invalidation; it is bounded by bytes.
 type statusBodies struct {
-	mu    sync.RWMutex
-	byTag map[string][]byte
+	byTag *otter.Cache[string, []byte]
 }
 
-const maxStatusBodies = 100_000
+// maxStatusBodyBytes bounds the encoded answers kept (one is at most about
+// 1.1 KB: a 1,000-character message).
+const maxStatusBodyBytes = 16 << 20
 
-func (b *statusBodies) body(w models.WidgetState) []byte {
-	b.mu.RLock()
-	body, ok := b.byTag[w.ETag]
-	b.mu.RUnlock()
-	if ok {
+func newStatusBodies(now func() time.Time) statusBodies {
+	weigh := func(tag string, body []byte) uint32 { return uint32(len(tag) + len(body) + 64) }
+	return statusBodies{byTag: newBoundedCache(maxStatusBodyBytes, weigh, 0, now)}
+}
+
+func (b statusBodies) body(w models.WidgetState) []byte {
+	if b.byTag == nil {
+		return statusJSON(w)
+	}
+	if body, ok := b.byTag.GetIfPresent(w.ETag); ok {
 		return body
 	}
-	body = statusJSON(w)
-	b.mu.Lock()
-	if b.byTag == nil || len(b.byTag) >= maxStatusBodies {
-		b.byTag = make(map[string][]byte)
-	}
-	b.byTag[w.ETag] = body
-	b.mu.Unlock()
+	body := statusJSON(w)
+	b.byTag.Set(w.ETag, body)
 	return body
 }
 

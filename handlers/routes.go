@@ -4,13 +4,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"agentpresence/handlers/connect"
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -38,6 +41,9 @@ type Deps struct {
 	ConnectScript string
 	// FrameAncestors are extra origins that may frame the pages (demo mode).
 	FrameAncestors []string
+	// JiraTargets says which base URLs an install may give (the zero value:
+	// https to public addresses only).
+	JiraTargets jira.TargetPolicy
 
 	// AgentEvents and WidgetEvents are the live streams' hubs; app closes
 	// them before shutting the server down. NewServer builds them when nil.
@@ -63,7 +69,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		// Customers' polls are the bulk of the traffic and are logged only
 		// at debug; an id for each costs more than the answer itself.
-		Skipper: func(c echo.Context) bool { return strings.HasPrefix(c.Request().URL.Path, "/public/") },
+		Skipper: func(c echo.Context) bool { return isPublicPath(c.Request().URL.Path) },
 	}))
 	e.Use(requestLog(d.Log))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -77,12 +83,16 @@ func NewServer(d Deps) *echo.Echo {
 	e.Use(middleware.BodyLimit("1M"))
 	e.Use(securityHeaders)
 	e.Use(writeDeadline(responseWriteTimeout))
+	// The public API is limited per client before anything else looks at
+	// the request, then every path and query parameter's shape is checked.
+	e.Use(rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, d.Now, isPublicPath))
+	e.Use(checkParams)
 
 	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath,
 		failures: newFailureLimiter(d.Limits.AuthFailuresPerMinute, d.Now)}
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
-		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log}
+		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets}
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,
@@ -90,7 +100,7 @@ func NewServer(d Deps) *echo.Echo {
 	d.Store.Watch(agents.cache.onChange)
 	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
-	public := &Public{Board: d.Board}
+	public := &Public{Board: d.Board, bodies: newStatusBodies(d.Now)}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	if d.AgentEvents == nil {
@@ -138,14 +148,16 @@ func NewServer(d Deps) *echo.Echo {
 	api.GET("/admin/events", admin.Events)
 	api.GET("/admin/report", admin.Report)
 
-	perIP := rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, func(c echo.Context) string { return c.RealIP() })
-	perWidget := rateLimit(d.Limits.PerWidget, d.Limits.PerWidgetBurst, func(c echo.Context) string { return c.Param("widgetId") })
-	e.GET("/public/v1/widgets/:widgetId/status", public.Status, perIP, perWidget)
-	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight, perIP)
-	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream, perIP, perWidget)
-	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight, perIP)
+	e.GET("/public/v1/widgets/:widgetId/status", public.Status)
+	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight)
+	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream)
+	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight)
 	return e
 }
+
+// isPublicPath names the customer-facing API, which needs no token and is
+// limited per client.
+func isPublicPath(p string) bool { return strings.HasPrefix(p, "/public/") }
 
 // responseWriteTimeout bounds the writing of one ordinary answer; the
 // server has no WriteTimeout because the event streams are long.
@@ -186,7 +198,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // quietPath names the high-volume routes whose successes log at debug.
 func quietPath(p string) bool {
-	return strings.HasPrefix(p, "/public/") || p == "/healthz" || p == "/readyz" || p == "/api/v1/me/heartbeat"
+	return isPublicPath(p) || p == "/healthz" || p == "/readyz" || p == "/api/v1/me/heartbeat"
 }
 
 // noStore keeps per-user answers out of shared caches.
@@ -210,6 +222,23 @@ func requestLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
+// maxLoggedLen bounds what a log line takes from a request (a path may be
+// a megabyte long).
+const maxLoggedLen = 256
+
+// truncateForLog cuts a request's value to maxLoggedLen bytes (on a rune
+// boundary) and says how long it was.
+func truncateForLog(v string) string {
+	if len(v) <= maxLoggedLen {
+		return v
+	}
+	cut := maxLoggedLen
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return v[:cut] + "…(" + strconv.Itoa(len(v)) + " bytes)"
+}
+
 // logRequest is apart from requestLog's closure, which stays on the stack
 // for as long as a request runs: a small frame there lets the stacks of
 // long-lived streams shrink.
@@ -229,8 +258,8 @@ func logRequest(log *slog.Logger, c echo.Context, start time.Time, err error) {
 	if !log.Enabled(c.Request().Context(), level) {
 		return
 	}
-	attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
-		"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
+	attrs := []any{"method", truncateForLog(c.Request().Method), "path", truncateForLog(c.Request().URL.Path), "route", c.Path(),
+		"status", status, "latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
 	if t := tenantOf(c); t.ID != 0 {
 		attrs = append(attrs, "tenant", t.ID)
 	}

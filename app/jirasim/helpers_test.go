@@ -122,7 +122,7 @@ func newSite(t *testing.T, basePath string) *jirasim.Site {
 // client is the app's real Jira client and the site as the app records it
 // at install time.
 func client(site *jirasim.Site) (*jira.Client, jira.Site) {
-	return &jira.Client{AppKey: testAppKey, Now: testNow},
+	return &jira.Client{AppKey: testAppKey, Now: testNow, Targets: jira.TargetPolicy{AllowLoopback: true}},
 		jira.Site{BaseURL: site.BaseURL(), SharedSecret: site.SharedSecret()}
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"agentpresence/handlers/connect"
@@ -81,13 +82,21 @@ func (e *Error) Is(target error) bool {
 type Client struct {
 	// AppKey is the app's descriptor key, the iss of every token.
 	AppKey string
-	// HTTP sends the requests; nil means a client with DefaultTimeout.
+	// HTTP sends the requests; nil means Targets.HTTPClient with
+	// DefaultTimeout. One given here should come from Targets.HTTPClient,
+	// whose dialer refuses private addresses.
 	HTTP *http.Client
+	// Targets says which sites may be called; its zero value allows https
+	// to public addresses only.
+	Targets TargetPolicy
 	// Now is the clock for iat and exp; nil means time.Now.
 	Now func() time.Time
 	// TokenTTL is the token lifetime; zero or more than MaxTokenTTL means
 	// MaxTokenTTL.
 	TokenTTL time.Duration
+
+	defaultHTTP     sync.Once
+	defaultHTTPUsed *http.Client
 }
 
 // Site is one tenant's Jira as recorded at install time.
@@ -109,6 +118,9 @@ func (c *Client) Do(ctx context.Context, site Site, method, pathAndQuery string,
 		return fmt.Errorf("jira %s: %w", method, err)
 	}
 	what := method + " " + target.EscapedPath()
+	if err := c.Targets.CheckBaseURL(site.BaseURL); err != nil {
+		return fmt.Errorf("jira %s: %w", what, err)
+	}
 
 	now := time.Now
 	if c.Now != nil {
@@ -140,16 +152,16 @@ func (c *Client) Do(ctx context.Context, site Site, method, pathAndQuery string,
 		req.Header.Set("Content-Type", "application/json")
 	}
 
-	httpClient := c.HTTP
-	if httpClient == nil {
-		httpClient = &http.Client{Timeout: DefaultTimeout}
-	}
-	resp, err := httpClient.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		// A caller that gave up is not an outage; keep the two apart so
-		// callers do not retry or alert on their own cancellations.
+		// callers do not retry or alert on their own cancellations. A
+		// refused target is no outage either.
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return fmt.Errorf("jira %s: %w", what, ctxErr)
+		}
+		if errors.Is(err, ErrForbiddenTarget) {
+			return fmt.Errorf("jira %s: %w", what, err)
 		}
 		return fmt.Errorf("jira %s: %w: %w", what, ErrUnavailable, err)
 	}
@@ -169,6 +181,15 @@ func (c *Client) Do(ctx context.Context, site Site, method, pathAndQuery string,
 		return fmt.Errorf("jira %s: decode response: %w", what, err)
 	}
 	return nil
+}
+
+// httpClient is HTTP, or one guarded by Targets built once.
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	c.defaultHTTP.Do(func() { c.defaultHTTPUsed = c.Targets.HTTPClient(DefaultTimeout) })
+	return c.defaultHTTPUsed
 }
 
 // ttl returns the token lifetime, clamped to MaxTokenTTL.

@@ -84,7 +84,8 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func newClient() *Client {
-	return &Client{AppKey: testAppKey, Now: testNow}
+	// The test servers are http on loopback: allowed here explicitly.
+	return &Client{AppKey: testAppKey, Now: testNow, Targets: TargetPolicy{AllowLoopback: true}}
 }
 
 func TestServiceDesksPaginates(t *testing.T) {
