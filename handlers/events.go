@@ -57,6 +57,12 @@ func WithHubClock(c clockwork.Clock) HubOption { return func(cfg *hubConfig) { c
 // WithHubLogger sets where a hub reports failures.
 func WithHubLogger(log *slog.Logger) HubOption { return func(cfg *hubConfig) { cfg.log = log } }
 
+// WithHubMaxStreams sets how many streams may be open at once (20 000);
+// app sets the instance's stream cap.
+func WithHubMaxStreams(n int) HubOption {
+	return func(cfg *hubConfig) { cfg.maxStreams = max(n, 1) }
+}
+
 // WithHubLimits sets how many events a stream may fall behind before it is
 // dropped (default 16), how many recent events are kept for resuming
 // streams (256) and how many streams may be open at once (20 000).
