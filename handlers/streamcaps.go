@@ -86,23 +86,6 @@ func newStreamCaps(lim StreamLimits) *streamCaps {
 	return &streamCaps{lim: lim, byUser: map[streamUser]int{}, byAddr: map[netip.Prefix]int{}}
 }
 
-// addressKey groups a client address: IPv4 alone, IPv6 by /64 (one
-// subscriber's network). An address that does not parse (it cannot, from
-// net/http or echo's extractors) shares the zero prefix.
-func addressKey(ip string) netip.Prefix {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return netip.Prefix{}
-	}
-	a = a.Unmap().WithZone("")
-	bits := 64
-	if a.Is4() {
-		bits = 32
-	}
-	p, _ := a.Prefix(bits) // bits fit the address
-	return p
-}
-
 // streamSlot is one admitted stream's place in the counts; release gives
 // it back once, whoever calls it.
 type streamSlot struct {
@@ -120,7 +103,7 @@ func (sc *streamCaps) admit(ip string, tenant models.TenantID, account string) (
 	if sc == nil {
 		return &streamSlot{}, nil
 	}
-	slot := &streamSlot{caps: sc, addr: addressKey(ip)}
+	slot := &streamSlot{caps: sc, addr: clientKey(ip)} // IPv6 by /64, as the rate limits
 	if account != "" {
 		slot.user, slot.hasUser = streamUser{tenant: tenant, account: sha256.Sum256([]byte(account))}, true
 	}
