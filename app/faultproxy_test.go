@@ -25,6 +25,9 @@ const (
 	// streamsHold accepts streams and never forwards a byte, as a
 	// buffering proxy that waits for the end of a body does.
 	streamsHold streamMode = "hold"
+	// streamsRefuse answers new streams as the app does past a stream
+	// cap: 429 too_many_streams with Retry-After.
+	streamsRefuse streamMode = "refuse"
 )
 
 // faultProxy is an HTTP proxy on loopback that a browser context uses
@@ -51,9 +54,10 @@ type faultProxy struct {
 // proxyStats counts streams by what the proxy did with them, so that a
 // scenario can tell it did not pass vacuously.
 type proxyStats struct {
-	Passed int `json:"passed"`
-	Reset  int `json:"reset"`
-	Held   int `json:"held"`
+	Passed  int `json:"passed"`
+	Reset   int `json:"reset"`
+	Held    int `json:"held"`
+	Refused int `json:"refused"`
 }
 
 func startFaultProxy(t *testing.T, actions map[string]func(q url.Values) error) *faultProxy {
@@ -135,6 +139,19 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.forward.ServeHTTP(w, r)
 		return
 	}
+	p.mu.Lock()
+	refuse := p.mode == streamsRefuse
+	if refuse {
+		p.stats.Refused++
+	}
+	p.mu.Unlock()
+	if refuse {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, `{"error":{"code":"too_many_streams","message":"too many live streams are open"}}`)
+		return
+	}
 	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		p.t.Errorf("fault proxy: hijack: %v", err)
@@ -199,8 +216,8 @@ func isStreamPath(path string) bool {
 	return path == "/api/v1/events" || (strings.HasPrefix(path, "/public/v1/widgets/") && strings.HasSuffix(path, "/events"))
 }
 
-// control serves POST /mode?streams=pass|reset|hold, POST /stats and the
-// actions.
+// control serves POST /mode?streams=pass|reset|hold|refuse, POST /stats
+// and the actions.
 func (p *faultProxy) control(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
@@ -216,11 +233,11 @@ func (p *faultProxy) control(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == "/mode" {
 		switch m := streamMode(r.URL.Query().Get("streams")); m {
-		case streamsPass, streamsReset, streamsHold:
+		case streamsPass, streamsReset, streamsHold, streamsRefuse:
 			p.setMode(m)
 			w.WriteHeader(http.StatusNoContent)
 		default:
-			http.Error(w, "streams must be pass, reset or hold", http.StatusBadRequest)
+			http.Error(w, "streams must be pass, reset, hold or refuse", http.StatusBadRequest)
 		}
 		return
 	}

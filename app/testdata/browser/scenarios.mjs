@@ -384,6 +384,28 @@ await step('silent proxy: the icon shows from /status and follows changes by pol
   await streams('pass');
 });
 
+await step('streams refused with 429: the icon and the counts follow changes by polling', async () => {
+  await streams('refuse');
+  const before = (await control('/stats')).refused;
+  const { page, footer: f } = await proxiedPortal();
+  await f.locator(`${chat}[data-online="false"]`).waitFor({ timeout: 5_000 });
+  const agentPage = await newPage(undefined, { proxy: { server: proxy } });
+  await agentPage.goto(`${base}/demo/?as=bob&project=HELP`);
+  await agentPage.click('#presence-item');
+  const bob = agentPage.frameLocator('.dialog iframe');
+  await bob.locator('#counter[data-online="false"]').waitFor({ timeout: 10_000 });
+  await setStatus(ALICE, true);
+  await f.locator(`${chat}[data-online="true"]`).waitFor({ timeout: 20_000 });
+  await bob.locator('#counter[data-online="true"]').waitFor({ timeout: 25_000 });
+  const refused = (await control('/stats')).refused - before;
+  check(refused > 0, 'no stream was refused: the scenario proves nothing');
+  console.log(`     streams refused: ${refused}`);
+  await setStatus(ALICE, false);
+  await agentPage.context().close();
+  await page.context().close();
+  await streams('pass');
+});
+
 await step('app restart: icons and counts, direct and behind a proxy, follow a change made after it within seconds', async () => {
   // Behind the proxy, requests to the stopped app answer 502, as a load
   // balancer's would; directly, its port refuses connections.
