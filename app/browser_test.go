@@ -24,8 +24,10 @@ const chromiumPath = "/usr/bin/chromium"
 // drives the pages with headless Chromium (testdata/browser/scenarios.mjs):
 // an agent going online and offline while the portal's chat icon follows,
 // the door, the schedule editor, the external widget on an allowed and a
-// refused origin, the admin page and the project settings. Screenshots go
-// to test-artifacts/ at the repository root.
+// refused origin, the admin page and the project settings; then broken
+// streams through a fault proxy (faultproxy_test.go: reset, held, refused)
+// and a restart of the app, after which icons and counters must follow
+// within seconds. Screenshots go to test-artifacts/ at the repository root.
 //
 // Without node, Chromium or the node modules it skips, saying what to
 // install; under CI (CI set) it fails instead.
