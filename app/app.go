@@ -63,6 +63,9 @@ type Options struct {
 	Clock      clockwork.Clock
 	Now        func() time.Time
 	HTTPClient *http.Client
+	// OpenFiles reports the open-files limit that the instance's stream
+	// cap is derived from; default RLIMIT_NOFILE, raised to its hard limit.
+	OpenFiles func() (uint64, error)
 }
 
 // New opens the store and builds the server; nothing listens yet.
@@ -75,6 +78,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	}
 	if opts.HTTPClient == nil {
 		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.OpenFiles == nil {
+		opts.OpenFiles = openFilesLimit
 	}
 	if err := cfg.ensureLocalKey(); err != nil {
 		return nil, err
@@ -106,8 +112,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	activity := &models.ActivityBuffer{}
 	tenants := &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now}
 	store.Watch(tenants.Invalidate) // other replicas' lifecycle changes
-	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log))
-	widgetEvents := handlers.NewWidgetHub(board, handlers.WithHubLogger(log))
+	streams := streamLimits(cfg, opts.OpenFiles, log)
+	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log), handlers.WithHubMaxStreams(streams.Instance))
+	widgetEvents := handlers.NewWidgetHub(board, handlers.WithHubLogger(log), handlers.WithHubMaxStreams(streams.Instance))
 	// Tenants' Jira: https to public addresses, checked by the dialer on
 	// the resolved address before connecting; loopback http only where
 	// configured (the demo's and a developer's simulated Jira).
@@ -147,6 +154,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Now:        opts.Now,
 		Limits:     limits(cfg),
 		TrustProxy: cfg.TrustProxy,
+		Streams:    streams,
 
 		JiraTargets:    jiraTargets,
 		ConnectScript:  connectScript,
@@ -388,6 +396,26 @@ func loopbackOnly(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// streamLimits are the stream caps: the instance's derived from the
+// open-files limit (STREAMS_PER_INSTANCE may lower it, not raise it past
+// what the descriptors allow). RATE_LIMITS=off lifts the per-user and
+// per-address caps, as the load harness needs, but never the instance's.
+func streamLimits(cfg Config, openFiles func() (uint64, error), log *slog.Logger) handlers.StreamLimits {
+	n, err := openFiles()
+	if err != nil {
+		log.Warn("open-files limit unknown; the stream cap takes its ceiling", "err", err)
+		n = 0
+	}
+	lim := handlers.StreamLimits{PerUser: cfg.StreamsPerUser, PerAddress: cfg.StreamsPerAddress,
+		Instance: handlers.StreamInstanceCap(n, cfg.StreamsPerInstance), Lifetime: cfg.StreamLifetime}
+	if !cfg.RateLimits {
+		lim.PerUser, lim.PerAddress = 0, 0
+	}
+	log.Info("live stream caps", "open_files", n, "per_instance", lim.Instance, "per_address", lim.PerAddress,
+		"per_user", lim.PerUser, "lifetime", lim.Lifetime.String())
+	return lim
 }
 
 func limits(cfg Config) handlers.Limits {

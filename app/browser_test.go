@@ -3,12 +3,15 @@ package app
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -21,8 +24,10 @@ const chromiumPath = "/usr/bin/chromium"
 // drives the pages with headless Chromium (testdata/browser/scenarios.mjs):
 // an agent going online and offline while the portal's chat icon follows,
 // the door, the schedule editor, the external widget on an allowed and a
-// refused origin, the admin page and the project settings. Screenshots go
-// to test-artifacts/ at the repository root.
+// refused origin, the admin page and the project settings; then broken
+// streams through a fault proxy (faultproxy_test.go: reset, held, refused)
+// and a restart of the app, after which icons and counters must follow
+// within seconds. Screenshots go to test-artifacts/ at the repository root.
 //
 // Without node, Chromium or the node modules it skips, saying what to
 // install; under CI (CI set) it fails instead.
@@ -59,28 +64,36 @@ func TestBrowser(t *testing.T) {
 		"PORT": fmt.Sprint(port), "BASE_URL": base, "DEMO": "1", "LOG_LEVEL": "warn",
 		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "presence.db"),
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- Main(ctx, nil, envOf(env), logs, os.DirFS("..")) }()
+	app := &demoApp{env: env, logs: logs}
+	done := app.start()
 	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Main: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("Main did not stop")
+		if err := app.stop(); err != nil {
+			t.Error(err)
 		}
 	})
 	waitDemoReady(t, base, done, logs)
+	// The scenarios of broken streams route a browser context through
+	// this proxy; /restart?down=4s stops the app, leaves its port closed
+	// for a while (at most 10 s) as a deployment does, and starts it again
+	// on the same database.
+	proxy := startFaultProxy(t, map[string]func(url.Values) error{"/restart": func(q url.Values) error {
+		down, err := time.ParseDuration(q.Get("down"))
+		if err != nil || down < 0 || down > 10*time.Second {
+			return fmt.Errorf("down %q: a duration up to 10s", q.Get("down"))
+		}
+		if err := app.stop(); err != nil {
+			return err
+		}
+		time.Sleep(down)
+		return waitReady(base, app.start())
+	}})
 
-	sctx, stop := context.WithTimeout(ctx, 4*time.Minute)
+	sctx, stop := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer stop()
 	cmd := exec.CommandContext(sctx, node, "scenarios.mjs", base)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts, "CHROMIUM="+chromiumPath)
+	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts, "CHROMIUM="+chromiumPath, "FAULT_PROXY="+proxy.URL())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -98,10 +111,59 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
+// demoApp is the app in demo mode, run by Main in this process, that a
+// scenario may restart.
+type demoApp struct {
+	env  map[string]string
+	logs *syncBuffer
+
+	mu     sync.Mutex // start and stop run on the test's and the proxy's goroutines
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs Main; done reports its end.
+func (a *demoApp) start() (done <-chan error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan error, 1)
+	a.cancel, a.done = cancel, ch
+	go func() { ch <- Main(ctx, nil, envOf(a.env), a.logs, os.DirFS("..")) }()
+	return ch
+}
+
+// stop ends Main as SIGTERM does and waits for it; harmless twice.
+func (a *demoApp) stop() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.done == nil {
+		return nil
+	}
+	a.cancel()
+	done := a.done
+	a.done = nil
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("Main: %w", err)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("main did not stop")
+	}
+}
+
 // waitDemoReady waits until the demo host has installed the app and
 // seeded its data: the external page needs both.
 func waitDemoReady(t *testing.T, base string, done <-chan error, logs fmt.Stringer) {
 	t.Helper()
+	if err := waitReady(base, done); err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+}
+
+func waitReady(base string, done <-chan error) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(base + "/demo/external")
@@ -109,14 +171,14 @@ func waitDemoReady(t *testing.T, base string, done <-chan error, logs fmt.String
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("Main returned early: %v\n%s", err, logs)
+			return fmt.Errorf("main returned early: %w", err)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	t.Fatalf("the demo host never became ready\n%s", logs)
+	return errors.New("the demo host did not become ready within 30 s")
 }

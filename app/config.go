@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/models"
 )
@@ -54,6 +55,13 @@ type Config struct {
 	// JiraAllowLoopback lets tenants' Jira be http:// on a loopback address
 	// (a simulated Jira in development); the demo mode implies it.
 	JiraAllowLoopback bool
+	// StreamsPerUser, StreamsPerAddress and StreamsPerInstance cap the live
+	// streams (0 per instance: derived from the open-files limit);
+	// StreamLifetime ends each stream after a while (0: never).
+	StreamsPerUser     int
+	StreamsPerAddress  int
+	StreamsPerInstance int
+	StreamLifetime     time.Duration
 }
 
 // Defaults that the README's configuration table repeats; the install-keys
@@ -78,6 +86,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		Retention:       30 * 24 * time.Hour,
 		ShutdownTimeout: 20 * time.Second,
 		LogLevel:        orDefault(getenv("LOG_LEVEL"), "info"),
+
+		StreamsPerUser:    handlers.DefaultStreamsPerUser,
+		StreamsPerAddress: handlers.DefaultStreamsPerAddress,
+		StreamLifetime:    handlers.DefaultStreamLifetime,
 	}
 	c.EventRetention, c.MembershipMaxStale = 365*24*time.Hour, 15*time.Minute
 	var err error
@@ -91,7 +103,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("config: BASE_URL %q must be an absolute http(s) URL", c.BaseURL)
 	}
 	for name, dst := range map[string]*time.Duration{"JWT_LEEWAY": &c.JWTLeeway, "RETENTION": &c.Retention, "SHUTDOWN_TIMEOUT": &c.ShutdownTimeout,
-		"EVENT_RETENTION": &c.EventRetention, "MEMBERSHIP_MAX_STALE": &c.MembershipMaxStale} {
+		"EVENT_RETENTION": &c.EventRetention, "MEMBERSHIP_MAX_STALE": &c.MembershipMaxStale, "STREAM_LIFETIME": &c.StreamLifetime} {
 		if v := getenv(name); v != "" {
 			d, perr := time.ParseDuration(v)
 			if perr != nil || d < 0 {
@@ -108,6 +120,19 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.MembershipMaxStale < time.Minute || c.MembershipMaxStale > 24*time.Hour {
 		return Config{}, fmt.Errorf("config: MEMBERSHIP_MAX_STALE %s must be between 1m and 24h", c.MembershipMaxStale)
+	}
+	if c.StreamLifetime != 0 && c.StreamLifetime < time.Minute {
+		return Config{}, fmt.Errorf("config: STREAM_LIFETIME %s is too short (0 for none, else at least 1m)", c.StreamLifetime)
+	}
+	for name, dst := range map[string]*int{"STREAMS_PER_USER": &c.StreamsPerUser, "STREAMS_PER_ADDRESS": &c.StreamsPerAddress,
+		"STREAMS_PER_INSTANCE": &c.StreamsPerInstance} {
+		if v := getenv(name); v != "" {
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 0 || n > 10_000_000 {
+				return Config{}, fmt.Errorf("config: %s %q is not a count from 0 to 10000000", name, v)
+			}
+			*dst = n
+		}
 	}
 	c.Demo = isTrue(getenv("DEMO"))
 	c.RateLimits = getenv("RATE_LIMITS") != "off"
@@ -231,6 +256,8 @@ func (c Config) fields() []any {
 		"event_retention", c.EventRetention.String(), "membership_max_stale", c.MembershipMaxStale.String(),
 		"app_secret_key_id", keyID, "app_secret_key_previous_ids", previousIDs,
 		"jira_allow_loopback", c.JiraAllowLoopback,
+		"streams_per_user", c.StreamsPerUser, "streams_per_address", c.StreamsPerAddress,
+		"streams_per_instance", c.StreamsPerInstance, "stream_lifetime", c.StreamLifetime.String(),
 	}
 }
 

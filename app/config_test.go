@@ -54,6 +54,21 @@ func TestLoadConfig(t *testing.T) {
 			}},
 		{name: "a previous key must be 32 bytes", given: map[string]string{"APP_SECRET_KEY_PREVIOUS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=,c2hvcnQ="},
 			wantErr: "APP_SECRET_KEY_PREVIOUS (key 2) must be 32 bytes"},
+		{name: "stream caps default", given: map[string]string{}, check: func(t *testing.T, c Config) {
+			if c.StreamsPerUser != 10 || c.StreamsPerAddress != 300 || c.StreamsPerInstance != 0 || c.StreamLifetime != 20*time.Minute {
+				t.Fatalf("stream caps: %d per user, %d per address, %d per instance, lifetime %s",
+					c.StreamsPerUser, c.StreamsPerAddress, c.StreamsPerInstance, c.StreamLifetime)
+			}
+		}},
+		{name: "stream caps set", given: map[string]string{"STREAMS_PER_USER": "4", "STREAMS_PER_ADDRESS": "1000",
+			"STREAMS_PER_INSTANCE": "5000", "STREAM_LIFETIME": "0"}, check: func(t *testing.T, c Config) {
+			if c.StreamsPerUser != 4 || c.StreamsPerAddress != 1000 || c.StreamsPerInstance != 5000 || c.StreamLifetime != 0 {
+				t.Fatalf("stream caps: %+v", c)
+			}
+		}},
+		{name: "negative stream cap", given: map[string]string{"STREAMS_PER_ADDRESS": "-1"}, wantErr: "STREAMS_PER_ADDRESS"},
+		{name: "stream cap not a number", given: map[string]string{"STREAMS_PER_USER": "many"}, wantErr: "STREAMS_PER_USER"},
+		{name: "stream lifetime too short", given: map[string]string{"STREAM_LIFETIME": "5s"}, wantErr: "STREAM_LIFETIME"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

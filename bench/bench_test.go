@@ -14,7 +14,7 @@ import (
 func TestStreamReadsEvents(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprintf(w, "retry: 2000\n\n: keepalive\n\nid: 1\nevent: status\ndata: {\"online\":true}\n\n")
+		fmt.Fprintf(w, "retry: 2000\n\n: keepalive\n\nevent: keepalive\ndata: {}\n\nid: 1\nevent: status\ndata: {\"online\":true}\n\n")
 		w.(http.Flusher).Flush()
 		fmt.Fprintf(w, "id: 2\r\nevent: presence\r\ndata: a\r\ndata: b\r\n\r\n")
 	}))

@@ -62,8 +62,8 @@ func OpenStream(ctx context.Context, client *http.Client, url, lastEventID strin
 	return &Stream{body: resp.Body, cancel: cancel}, nil
 }
 
-// Read calls fn for every event until the stream ends; comments
-// (keepalives) are skipped.
+// Read calls fn for every event until the stream ends; keepalives (events
+// named keepalive, and comments) are skipped.
 func (s *Stream) Read(fn func(Event)) error {
 	r := bufio.NewReaderSize(s.body, 1024)
 	var name, id string
@@ -76,7 +76,7 @@ func (s *Stream) Read(fn func(Event)) error {
 		line = bytes.TrimRight(line, "\r\n")
 		switch {
 		case len(line) == 0:
-			if name != "" || data != nil {
+			if (name != "" || data != nil) && name != "keepalive" {
 				fn(Event{Name: name, ID: id, Data: data})
 			}
 			name, id, data = "", "", nil

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -58,6 +56,12 @@ func WithHubClock(c clockwork.Clock) HubOption { return func(cfg *hubConfig) { c
 
 // WithHubLogger sets where a hub reports failures.
 func WithHubLogger(log *slog.Logger) HubOption { return func(cfg *hubConfig) { cfg.log = log } }
+
+// WithHubMaxStreams sets how many streams may be open at once (20 000);
+// app sets the instance's stream cap.
+func WithHubMaxStreams(n int) HubOption {
+	return func(cfg *hubConfig) { cfg.maxStreams = max(n, 1) }
+}
 
 // WithHubLimits sets how many events a stream may fall behind before it is
 // dropped (default 16), how many recent events are kept for resuming
@@ -271,6 +275,9 @@ type Events struct {
 	Widgets   *WidgetHub
 	Store     PresenceStore
 	Directory *Directory
+
+	// caps bound the open streams (streamcaps.go); nil: no caps.
+	caps *streamCaps
 }
 
 // projectCount is one project's count as the agents' stream sends it.
@@ -294,8 +301,8 @@ func (e *Events) AgentStream(c echo.Context) error {
 	}
 	h := e.Agents.hub
 	return serveStream(c, stream[models.TenantID, []models.ProjectCount]{
-		hub: h, sub: st.sub, clock: e.Agents.cfg.clock,
-		done: func() { h.unsubscribe(st.sub) },
+		hub: h, sub: st.sub, clock: e.Agents.cfg.clock, lifetime: e.caps.lifetime(),
+		done: func() { h.unsubscribe(st.sub); st.slot.release() },
 		write: func(ctx context.Context, buf *sseBuffer, ev *hubEvent[models.TenantID, []models.ProjectCount]) error {
 			if ev.tomb {
 				// Something changed that the hub did not count: count for
@@ -319,6 +326,7 @@ func (e *Events) AgentStream(c echo.Context) error {
 type agentStream struct {
 	hub     *AgentHub
 	sub     *subscriber[models.TenantID, []models.ProjectCount]
+	slot    *streamSlot
 	tenant  models.TenantID
 	allowed []int64 // sorted; never nil, since nil would mean every project
 }
@@ -337,6 +345,17 @@ func (e *Events) openAgentStream(c echo.Context) (*agentStream, *sseBuffer, erro
 	if account == "" {
 		return nil, nil, unauthorized("no_user", "the token does not name a user")
 	}
+	// Counted before any query: a refused stream costs nothing more.
+	slot, err := e.caps.admit(c.RealIP(), t.ID, account)
+	if err != nil {
+		return nil, nil, err
+	}
+	opened := false
+	defer func() {
+		if !opened {
+			slot.release()
+		}
+	}()
 	mine, err := e.Directory.AgentProjects(ctx, t, account)
 	if err != nil {
 		return nil, nil, err
@@ -357,7 +376,7 @@ func (e *Events) openAgentStream(c echo.Context) (*agentStream, *sseBuffer, erro
 		}
 	}
 	slices.Sort(allowed)
-	st := &agentStream{hub: e.Agents, tenant: t.ID, allowed: slices.Clip(slices.Compact(allowed))}
+	st := &agentStream{hub: e.Agents, slot: slot, tenant: t.ID, allowed: slices.Clip(slices.Compact(allowed))}
 
 	h := e.Agents.hub
 	s, err := h.subscribe(t.ID, c.Request().Header.Get("Last-Event-ID"))
@@ -380,6 +399,7 @@ func (e *Events) openAgentStream(c echo.Context) (*agentStream, *sseBuffer, erro
 			}
 		}
 	}
+	opened = true
 	return st, first, nil
 }
 
@@ -404,10 +424,15 @@ func presenceJSON(counts []models.ProjectCount, allowed []int64) []byte {
 // CORS as the status API; an unknown or disabled widget answers 404.
 func (e *Events) WidgetStream(c echo.Context) error {
 	h := e.Widgets
+	slot, err := e.caps.admit(c.RealIP(), 0, "")
+	if err != nil {
+		return err
+	}
 	lastID := c.Request().Header.Get("Last-Event-ID")
 	cur, watched, s, err := h.subscribe(c.Param("widgetId"), lastID)
 	allowCORS(c, cur) // also on the 404, like the status API
 	if err != nil {
+		slot.release()
 		return refuseStream(c, err)
 	}
 	// A client that resumes gets the events it missed; if its last known
@@ -428,8 +453,8 @@ func (e *Events) WidgetStream(c echo.Context) error {
 	}
 	sub := s.sub
 	return serveStream(c, stream[string, widgetEvent]{
-		hub: h.hub, sub: sub, clock: h.cfg.clock,
-		done: func() { h.unsubscribe(watched, sub) },
+		hub: h.hub, sub: sub, clock: h.cfg.clock, lifetime: e.caps.lifetime(),
+		done: func() { h.unsubscribe(watched, sub); slot.release() },
 		write: func(_ context.Context, buf *sseBuffer, ev *hubEvent[string, widgetEvent]) error {
 			buf.event(widgetEventID(h.hub, ev.id, ev.data.etag), "status", ev.data.data)
 			return nil
@@ -449,9 +474,7 @@ func refuseStream(c echo.Context, err error) error {
 	case errors.Is(err, errHubClosed):
 		return goAway(c)
 	case errors.Is(err, errTooManyStreams):
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "too_many_streams",
-			Message: "too many live streams are open; poll the status instead or try again later",
-			Header:  map[string]string{"Retry-After": strconv.Itoa(30)}}
+		return tooManyStreams("on this server")
 	}
 	return err
 }

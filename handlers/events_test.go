@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
@@ -99,6 +100,16 @@ func (c *sseClient) next(t *testing.T) sseEvent {
 	return sseEvent{}
 }
 
+// nextData waits for the next event that is not a keepalive.
+func (c *sseClient) nextData(t *testing.T) sseEvent {
+	t.Helper()
+	for {
+		if ev := c.next(t); ev.name != "keepalive" {
+			return ev
+		}
+	}
+}
+
 // ended waits for the stream to end, skipping the events before.
 func (c *sseClient) ended(t *testing.T) {
 	t.Helper()
@@ -165,7 +176,14 @@ type liveFixture struct {
 
 func newLiveFixture(t testing.TB, dialect models.Dialect) *liveFixture {
 	t.Helper()
-	env := newTestEnvOn(t, dialect)
+	return newLiveFixtureWith(t, dialect, nil)
+}
+
+// newLiveFixtureWith lets a test adjust the dependencies (stream caps,
+// proxy trust) before the router is built.
+func newLiveFixtureWith(t testing.TB, dialect models.Dialect, adjust func(*handlers.Deps)) *liveFixture {
+	t.Helper()
+	env := newTestEnvWith(t, dialect, adjust)
 	srv := httptest.NewUnstartedServer(env.server)
 	srv.Config.ReadTimeout = 30 * time.Second // as app sets it: streams must outlive it
 	srv.Start()
@@ -188,14 +206,24 @@ func newLiveFixture(t testing.TB, dialect models.Dialect) *liveFixture {
 	for _, p := range ps {
 		f.projects[p.Key] = p
 	}
-	// Fresh memberships: the directory does not ask Jira.
-	if err := env.store.SetMemberships(ctx, tenant.ID, "alice", []int64{f.projects["HELP"].ID}); err != nil {
-		t.Fatal(err)
-	}
+	f.member(t, "alice", "HELP")
 	if err := env.board.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// member makes account an agent of the projects, with memberships fresh
+// as of the fixture's clock: the directory does not ask Jira.
+func (f *liveFixture) member(t testing.TB, account string, keys ...string) {
+	t.Helper()
+	var ids []int64
+	for _, k := range keys {
+		ids = append(ids, f.projects[k].ID)
+	}
+	if err := f.store.SetMemberships(context.Background(), f.tenant.ID, account, ids); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (f *liveFixture) set(t *testing.T, account string, online bool, key string) {
@@ -381,8 +409,12 @@ func TestWidgetStreamResumes(t *testing.T) {
 		})
 	}
 
-	// Up to date: nothing until the next change.
+	// Up to date: a keepalive at once (the client sees that the stream
+	// delivers), then nothing until the next change.
 	c := dial(t, f.srv, path, http.Header{"Last-Event-ID": {second.id}})
+	if ev := c.next(t); ev.name != "keepalive" || ev.id != "" {
+		t.Fatalf("resuming up to date starts with %+v, want a keepalive event without id", ev)
+	}
 	f.set(t, "bob", true, "HELP")
 	if s := c.next(t).status(t); !s.Online {
 		t.Fatalf("after resuming up to date, the next event is %+v", s)
@@ -541,7 +573,8 @@ func TestStreamsKeepAlive(t *testing.T) {
 }
 
 // expectKeepalive waits until the stream's keepalive timer is the fake
-// clock's one waiter, moves the clock past it and reads the comment.
+// clock's one waiter, moves the clock past it and reads the event: an
+// event, not a comment, which EventSource would not show the page.
 func expectKeepalive(t *testing.T, f *liveFixture, c *sseClient) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
@@ -550,8 +583,8 @@ func expectKeepalive(t *testing.T, f *liveFixture, c *sseClient) {
 		t.Fatal(err)
 	}
 	f.clock.Advance(25 * time.Second)
-	if ev := c.next(t); ev.name != ":" || ev.data != "keepalive" {
-		t.Fatalf("got %+v, want a keepalive comment", ev)
+	if ev := c.next(t); ev.name != "keepalive" || ev.id != "" || ev.data == "" {
+		t.Fatalf("got %+v, want a keepalive event with data and without id", ev)
 	}
 }
 

@@ -49,6 +49,9 @@ type Deps struct {
 	// them before shutting the server down. NewServer builds them when nil.
 	AgentEvents  *AgentHub
 	WidgetEvents *WidgetHub
+	// Streams caps the live streams and sets their lifetime; zero fields
+	// are no cap.
+	Streams StreamLimits
 }
 
 // meCacheTTL bounds how long a GET /me answer is reused when no change
@@ -109,7 +112,8 @@ func NewServer(d Deps) *echo.Echo {
 	if d.WidgetEvents == nil {
 		d.WidgetEvents = NewWidgetHub(d.Board, WithHubLogger(d.Log))
 	}
-	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory}
+	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory,
+		caps: newStreamCaps(d.Streams)}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)

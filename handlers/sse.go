@@ -17,19 +17,26 @@ import (
 
 // Stream timing.
 const (
-	// keepaliveEvery sends a comment on an idle stream, so that proxies
-	// and load balancers with idle timeouts of 30 s or more keep it open.
+	// keepaliveEvery sends a keepalive event on an idle stream, so that
+	// proxies and load balancers with idle timeouts of 30 s or more keep
+	// it open, and so that clients can tell a live stream from one a proxy
+	// holds without forwarding: the pages give up a stream silent for 35 s
+	// (static/widget.js, static/js/connect.js).
 	keepaliveEvery = 25 * time.Second
 	// streamWriteTimeout bounds each write: the server has no WriteTimeout
 	// (streams are long), so a client that stops reading is cut off here.
 	streamWriteTimeout = 30 * time.Second
 	// reconnectAfter is the client's reconnection delay (ms), spread so
-	// that clients of a restarting replica do not all come back at once.
-	reconnectAfter, reconnectSpread = 2000, 3000
+	// that clients of a restarting replica do not all come back at once;
+	// short, so that pages follow again within seconds of a restart.
+	reconnectAfter, reconnectSpread = 1000, 2000
 )
 
 // sseBuffer gathers Server-Sent Events text before one write.
-type sseBuffer struct{ b []byte }
+type sseBuffer struct {
+	b      []byte
+	events int // events added since the buffer was made
+}
 
 // newSSEBuffer starts a stream's first write with its reconnection delay.
 func newSSEBuffer() *sseBuffer {
@@ -49,13 +56,15 @@ func (s *sseBuffer) event(id, name string, data []byte) {
 	s.b = append(s.b, "\ndata: "...)
 	s.b = append(s.b, data...)
 	s.b = append(s.b, "\n\n"...)
+	s.events++
 }
 
-// comment adds a comment line, which clients ignore.
-func (s *sseBuffer) comment(text string) {
-	s.b = append(s.b, ": "...)
-	s.b = append(s.b, text...)
-	s.b = append(s.b, "\n\n"...)
+// keepalive adds a "keepalive" event. Not a comment: EventSource shows
+// pages no comment, and they watch for it. It has no id, so the id a
+// client resumes from stays its last real event's.
+func (s *sseBuffer) keepalive() {
+	s.b = append(s.b, "event: keepalive\ndata: {}\n\n"...)
+	s.events++
 }
 
 // stream is what serveStream needs to follow one subscriber.
@@ -66,8 +75,12 @@ type stream[K comparable, D any] struct {
 	// write adds an event to buf as this client should see it (or
 	// nothing); an error ends the stream.
 	write func(ctx context.Context, buf *sseBuffer, ev *hubEvent[K, D]) error
-	// done runs once when the stream has ended: it unsubscribes.
+	// done runs once when the stream has ended: it unsubscribes and gives
+	// the stream's slot back.
 	done func()
+	// lifetime ends the stream after a while (0: never), between events;
+	// the client reconnects with Last-Event-ID and misses nothing.
+	lifetime time.Duration
 }
 
 // serveStream answers 200 with the event-stream headers and first (the
@@ -81,6 +94,11 @@ type stream[K comparable, D any] struct {
 // customers' pages. Where hijacking is not possible (HTTP/2) the request's
 // goroutine follows the stream.
 func serveStream[K comparable, D any](c echo.Context, st stream[K, D], first *sseBuffer) error {
+	if first.events == 0 {
+		// Resumed with nothing to catch up on: an event all the same, so
+		// that the client knows at once that the stream delivers.
+		first.keepalive()
+	}
 	conn, err := hijackStream(c, first.b)
 	switch {
 	case err == nil:
@@ -172,13 +190,15 @@ var errClientLeft = errors.New("the client left before the stream started")
 // exits. A parked read notices the client leaving.
 type detachedStream[K comparable, D any] struct {
 	stream[K, D]
-	conn  net.Conn
-	timer clockwork.Timer
+	conn   net.Conn
+	timer  clockwork.Timer
+	expiry clockwork.Timer // nil without a lifetime
 
 	mu        sync.Mutex
 	running   bool // a drain goroutine is on it
 	kicked    bool // something happened since the drain last looked
 	keepalive bool // the keepalive timer fired
+	expired   bool // the stream's lifetime is over
 	left      bool // the client closed its side
 	finished  bool
 }
@@ -196,6 +216,14 @@ func detach[K comparable, D any](conn net.Conn, st stream[K, D]) {
 		d.mu.Unlock()
 		d.kick()
 	})
+	if st.lifetime > 0 {
+		d.expiry = st.clock.AfterFunc(st.lifetime, func() {
+			d.mu.Lock()
+			d.expired = true
+			d.mu.Unlock()
+			d.kick()
+		})
+	}
 	go d.watchClient()
 	st.sub.attach(d.kick)
 }
@@ -254,7 +282,7 @@ func (d *detachedStream[K, D]) drain() {
 			d.mu.Unlock()
 			return
 		}
-		keepalive, left := d.keepalive, d.left
+		keepalive, expired, left := d.keepalive, d.expired, d.left
 		d.kicked, d.keepalive = false, false
 		d.mu.Unlock()
 
@@ -267,21 +295,25 @@ func (d *detachedStream[K, D]) drain() {
 			d.finish()
 			return
 		}
-		if keepalive {
-			buf.comment("keepalive")
+		if keepalive && !expired {
+			buf.keepalive()
 		}
-		if len(buf.b) == 0 {
-			continue
+		if len(buf.b) > 0 {
+			if err := d.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
+				d.finish()
+				return
+			}
+			if _, err := d.conn.Write(buf.b); err != nil {
+				d.finish()
+				return
+			}
+			d.timer.Reset(keepaliveEvery)
 		}
-		if err := d.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
+		if expired {
+			// What was queued is written; the client resumes after it.
 			d.finish()
 			return
 		}
-		if _, err := d.conn.Write(buf.b); err != nil {
-			d.finish()
-			return
-		}
-		d.timer.Reset(keepaliveEvery)
 	}
 }
 
@@ -292,6 +324,9 @@ func (d *detachedStream[K, D]) finish() {
 	d.finished, d.running = true, false
 	d.mu.Unlock()
 	d.timer.Stop()
+	if d.expiry != nil {
+		d.expiry.Stop()
+	}
 	d.conn.Close()
 	d.done()
 }
@@ -350,6 +385,12 @@ func pump[K comparable, D any](ctx context.Context, w *sseWriter, st stream[K, D
 	})
 	tick := st.clock.NewTicker(keepaliveEvery)
 	defer tick.Stop()
+	var expiry <-chan time.Time // nil: never
+	if st.lifetime > 0 {
+		t := st.clock.NewTimer(st.lifetime)
+		defer t.Stop()
+		expiry = t.Chan()
+	}
 	for {
 		select {
 		case <-wake:
@@ -357,7 +398,9 @@ func pump[K comparable, D any](ctx context.Context, w *sseWriter, st stream[K, D
 				return err
 			}
 		case <-tick.Chan():
-			w.buf.comment("keepalive")
+			w.buf.keepalive()
+		case <-expiry:
+			return nil
 		case <-ctx.Done():
 			return nil
 		}

@@ -131,10 +131,7 @@ func TestStreamHeadIsComplete(t *testing.T) {
 // the request's goroutine, with the same events and keepalives.
 func TestStreamsOverHTTP2(t *testing.T) {
 	f := newLiveFixture(t, models.DialectSQLite)
-	srv := httptest.NewUnstartedServer(f.server)
-	srv.EnableHTTP2 = true
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
+	srv := startHTTP2(t, f)
 	c := dial(t, srv, f.widgetPath("HELP"), nil)
 	if c.resp.ProtoMajor != 2 || c.resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s %d, want HTTP/2 200", c.resp.Proto, c.resp.StatusCode)
@@ -152,4 +149,15 @@ func TestStreamsOverHTTP2(t *testing.T) {
 	expectKeepalive(t, f, c)
 	c.resp.Body.Close()
 	waitStreams(t, f, 0)
+}
+
+// startHTTP2 serves the fixture's router over HTTP/2 (TLS), where streams
+// cannot be hijacked.
+func startHTTP2(t *testing.T, f *liveFixture) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(f.server)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(func() { f.agents.Close(); f.widgets.Close(); srv.Close() })
+	return srv
 }

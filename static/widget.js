@@ -118,63 +118,149 @@
     shown = false;
   }
 
+  // Keeping current: the status is fetched first and shown, then a live
+  // stream is opened. While the stream does not deliver (not yet open,
+  // reconnecting, refused, or silenced by a proxy that holds it), the
+  // status is polled with its ETag; the last known state stays shown.
+  // The server sends a keepalive event every 25 s (handlers/sse.go), so a
+  // stream silent for longer than WATCH_MS is given up and tried again.
+  var WATCH_MS = 35000;
+  var MAX_MS = 300000;
   var etag = '';
-  var timer = 0;
-  var delay = pollMs;
+  var pollTimer = 0;
+  var failures = 0; // polls in a row that found the server unreachable
+  var limited = 0; // polls in a row answered 429
+  var es = null;
+  var live = false; // the stream delivers events
+  var lastSeen = 0;
+  var streamTimer = 0;
+  var watchTimer = 0;
+  var refused = 0; // streams in a row that failed while the server answered
+
+  // spread returns ms scaled by a random factor in [0.5, 1.5), so that the
+  // pages of a restarted server do not all come back at once.
+  function spread(ms) { return Math.min(ms, MAX_MS) * (0.5 + Math.random()); }
 
   function later(ms) {
-    clearTimeout(timer);
-    timer = setTimeout(poll, ms);
+    clearTimeout(pollTimer);
+    pollTimer = setTimeout(poll, ms);
   }
 
   function poll() {
+    if (live) return;
     if (document.hidden) { later(pollMs); return; }
     var headers = etag ? { 'If-None-Match': etag } : {};
     fetch(statusURL, { headers: headers, cache: 'no-store', credentials: 'omit', mode: 'cors', referrerPolicy: 'origin' })
       .then(function (r) {
-        if (r.status === 304) return null;
-        if (r.status === 404) { hide(); etag = ''; delay = 300000; return null; }
-        if (!r.ok) { delay = Math.min(delay * 2, 300000); return null; }
+        if (r.status === 304) return true;
+        if (r.status === 404) return null;
+        if (r.status === 429) return 429;
+        if (!r.ok) return false;
         etag = r.headers.get('ETag') || '';
-        delay = pollMs;
-        return r.json();
+        return r.json().then(function (s) { apply(s); return true; });
       })
-      .then(function (s) {
-        if (s) apply(s);
-        later(delay);
+      .then(function (ok) {
+        if (ok === null) {
+          // Unknown or switched off: show nothing, ask again much later.
+          hide();
+          etag = '';
+          stopStream();
+          later(MAX_MS);
+          return;
+        }
+        if (ok === 429) {
+          limited++;
+          later(spread(pollMs * Math.pow(2, limited)));
+          return;
+        }
+        if (!ok) { unreachable(); return; }
+        var back = failures > 0;
+        failures = 0;
+        limited = 0;
+        // First answer, or the server is back (restarted): stream now.
+        if (!es && (back || !streamTimer)) startStream(back ? 1000 : 0);
+        if (!live) later(pollMs);
       })
-      .catch(function () {
-        // Blocked (this site is not allowed) or unreachable: nothing to show
-        // until an answer comes.
-        if (!shown || !etag) hide();
-        delay = Math.min(delay * 2, 300000);
-        later(delay);
-      });
+      .catch(unreachable);
+  }
+
+  // unreachable: a network error or a 5xx (restarting, or this site is not
+  // allowed). Ask again soon, then less and less often.
+  function unreachable() {
+    if (!shown) hide();
+    failures++;
+    later(spread(1000 * Math.pow(1.5, failures - 1)));
+  }
+
+  function stopStream() {
+    clearTimeout(streamTimer);
+    clearTimeout(watchTimer);
+    streamTimer = 0;
+    if (es) es.close();
+    es = null;
+    live = false;
+  }
+
+  // startStream opens the stream after up to jitterMs.
+  function startStream(jitterMs) {
+    stopStream();
+    if (!window.EventSource) return;
+    streamTimer = setTimeout(openStream, Math.random() * jitterMs);
+  }
+
+  function openStream() {
+    var src = es = new EventSource(eventsURL);
+    lastSeen = Date.now();
+    watch();
+    src.addEventListener('status', function (e) {
+      if (src !== es) return;
+      seen();
+      // The id ends with the status's ETag: polls after a break are 304s.
+      var tag = /\.([0-9a-f]{16})$/.exec(e.lastEventId || '');
+      if (tag) etag = '"' + tag[1] + '"';
+      try { apply(JSON.parse(e.data)); } catch (x) { /* skip a bad event */ }
+    });
+    src.addEventListener('keepalive', function () { if (src === es) seen(); });
+    src.addEventListener('error', function () {
+      if (src !== es) return;
+      if (src.readyState === 2) { broken(); return; }
+      // Ended (the server restarts, or ended an old stream): EventSource
+      // comes back by itself with Last-Event-ID; poll if it takes long.
+      if (live) { live = false; later(pollMs); }
+    });
+  }
+
+  function seen() {
+    lastSeen = Date.now();
+    refused = 0;
+    if (!live) {
+      live = true;
+      clearTimeout(pollTimer);
+    }
+  }
+
+  // watch gives up a stream that has been silent for WATCH_MS.
+  function watch() {
+    clearTimeout(watchTimer);
+    var idle = Date.now() - lastSeen;
+    if (idle >= WATCH_MS) { broken(); return; }
+    watchTimer = setTimeout(watch, WATCH_MS - idle);
+  }
+
+  // broken: the stream was refused (429, a proxy's 502), failed, or
+  // stayed silent. Poll now; a poll that finds the server back after a
+  // failure opens the stream again at once, otherwise it is tried again
+  // later and later.
+  function broken() {
+    stopStream();
+    refused++;
+    streamTimer = setTimeout(function () { startStream(0); }, spread(15000 * Math.pow(2, refused - 1)));
+    later(0);
   }
 
   document.addEventListener('visibilitychange', function () {
     if (!document.hidden && !live) later(0);
   });
 
-  var live = false;
-  if (window.EventSource) {
-    var es = new EventSource(eventsURL);
-    es.addEventListener('open', function () { live = true; clearTimeout(timer); });
-    es.addEventListener('status', function (e) {
-      try { apply(JSON.parse(e.data)); } catch (x) { /* skip a bad event */ }
-    });
-    es.addEventListener('error', function () {
-      if (es.readyState === 2) {
-        // Closed for good (no live events here, or blocked): poll instead.
-        es.close();
-        live = false;
-        later(0);
-      } else if (live) {
-        live = false;
-        later(pollMs); // reconnecting; poll meanwhile
-      }
-    });
-  } else {
-    poll();
-  }
+  poll();
 })();

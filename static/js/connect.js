@@ -94,47 +94,111 @@ export async function users(ids) {
 
 /**
  * live keeps a page current: Server-Sent Events from /api/v1/events while
- * the server offers them, else polling. onPresence gets each presence event
- * (the counts of the user's projects and of project); refresh is called on
- * each poll. html[data-live] says which is in use.
+ * they deliver, else polling. onPresence gets each presence event (the
+ * counts of the user's projects and of project); refresh is called on each
+ * poll. html[data-live] says which is in use.
+ *
+ * The page keeps what it shows while the stream reconnects. The server
+ * sends a keepalive event every 25 s (handlers/sse.go): a stream silent for
+ * longer than watchMs (a proxy that holds it) is given up. A stream that
+ * ends comes back by itself (EventSource, with Last-Event-ID); one that is
+ * refused or fails is opened again at once when /healthz says the app is
+ * back (a restart behind a proxy that answered 502), else later and later
+ * (429: too many streams; 404: not offered), with a fresh token.
  */
-export function live({ onPresence, refresh, project = '', pollMs = 15_000 }) {
+export function live({ onPresence, refresh, project = '', pollMs = 15_000, watchMs = 35_000 }) {
   let source = null;
+  let streaming = false; // events arrive
+  let lastSeen = 0;
   let pollTimer = 0;
-  let retryMs = 60_000;
+  let watchTimer = 0;
+  let retryTimer = 0;
+  let refused = 0; // streams in a row refused while the app answered
+  let attempt = 0; // the current connection attempt; older ones stop
   const mark = (how) => { document.documentElement.dataset.live = how; };
+  // spread scales ms by [0.5, 1.5), so that pages do not come back at once.
+  const spread = (ms) => Math.min(ms, 15 * 60_000) * (0.5 + Math.random());
   const poll = () => {
     clearInterval(pollTimer);
     mark('poll');
     pollTimer = setInterval(() => { if (!document.hidden) refresh(); }, pollMs);
   };
-  const connect = async () => {
-    let tok;
-    try { tok = await token(); } catch { poll(); return; }
-    const q = new URLSearchParams({ jwt: tok });
-    if (project) q.set('project', project);
-    source = new EventSource(new URL('api/v1/events?' + q, BASE));
-    let opened = false;
-    source.addEventListener('open', () => {
-      opened = true;
-      retryMs = 60_000;
+  const seen = () => {
+    lastSeen = Date.now();
+    refused = 0;
+    if (!streaming) {
+      streaming = true;
       clearInterval(pollTimer);
       mark('sse');
-    });
-    source.addEventListener('presence', (ev) => {
+    }
+  };
+  const stop = () => {
+    clearTimeout(watchTimer);
+    clearTimeout(retryTimer);
+    if (source) source.close();
+    source = null;
+    streaming = false;
+  };
+  const watch = () => {
+    clearTimeout(watchTimer);
+    const idle = Date.now() - lastSeen;
+    if (idle >= watchMs) broken();
+    else watchTimer = setTimeout(watch, watchMs - idle);
+  };
+  // broken: refused (401 with an old token, 429, 404, a proxy's 502),
+  // failed, or silent. Poll meanwhile and find out whether the app is up.
+  const broken = async () => {
+    stop();
+    const mine = ++attempt;
+    poll();
+    refresh();
+    cached = null; // a new token for the next try
+    let down = 0;
+    for (;;) {
+      let up = false;
+      try {
+        up = (await fetch(new URL('healthz', BASE), { cache: 'no-store' })).ok;
+      } catch { /* unreachable */ }
+      if (mine !== attempt) return;
+      if (up) break;
+      // Every second or two at first (a restart takes seconds), then less.
+      await new Promise((r) => { retryTimer = setTimeout(r, spread(Math.min(1000 * 1.2 ** down++, 30_000))); });
+    }
+    // Back after being down: at once. Up all along: the stream was refused;
+    // the first retry is at once too (for a token that had just expired,
+    // or a new install), then later and later.
+    const wait = down > 0 || refused === 0 ? spread(500) : spread(4000 * 4 ** (refused - 1));
+    refused++;
+    retryTimer = setTimeout(connect, wait);
+  };
+  const connect = async () => {
+    stop();
+    const mine = ++attempt;
+    let tok;
+    try { tok = await token(); } catch { poll(); return; }
+    if (mine !== attempt) return;
+    const q = new URLSearchParams({ jwt: tok });
+    if (project) q.set('project', project);
+    const src = source = new EventSource(new URL('api/v1/events?' + q, BASE));
+    lastSeen = Date.now();
+    watch();
+    src.addEventListener('presence', (ev) => {
+      if (src !== source) return;
+      seen();
       try { onPresence(JSON.parse(ev.data)); } catch { /* a bad event is skipped */ }
     });
-    source.addEventListener('error', () => {
-      // The stream ended (token expired, server restarted) or never existed
-      // (404 until the server offers events): poll, and try again later
-      // with a fresh token.
-      source.close();
-      poll();
-      if (opened) refresh();
-      setTimeout(connect, opened ? 2_000 : retryMs);
-      if (!opened) retryMs = Math.min(retryMs * 2, 15 * 60_000);
+    src.addEventListener('keepalive', () => { if (src === source) seen(); });
+    src.addEventListener('error', () => {
+      if (src !== source) return;
+      if (src.readyState === EventSource.CLOSED) { broken(); return; }
+      // Ended: EventSource reconnects by itself, with Last-Event-ID.
+      if (streaming) {
+        streaming = false;
+        poll();
+      }
     });
   };
+  poll();
   connect();
 }
 

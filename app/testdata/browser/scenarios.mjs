@@ -105,6 +105,36 @@ async function tokenFor(account) {
   return (await r.json()).token;
 }
 
+// setStatus puts an agent online or offline in HELP through the API, as
+// their dialog would.
+async function setStatus(account, online) {
+  const r = await fetch(`${base}/api/v1/me/status`, {
+    method: 'PUT',
+    headers: { Authorization: 'JWT ' + (await tokenFor(account)), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ online, scope: 'project', project: 'HELP' }),
+  });
+  check(r.ok, `set ${account} ${online ? 'online' : 'offline'}: ${r.status}`);
+}
+
+// The fault proxy (app/faultproxy_test.go) sits between a browser context
+// and the app: it forwards plain requests and passes, resets or holds the
+// event streams; /restart restarts the app.
+const proxy = process.env.FAULT_PROXY;
+async function control(path) {
+  const r = await fetch(proxy + path, { method: 'POST', signal: AbortSignal.timeout(60_000) });
+  const body = await r.text();
+  check(r.ok, `${path}: ${r.status} ${body}`);
+  return body ? JSON.parse(body) : null;
+}
+const streams = (mode) => control('/mode?streams=' + mode);
+
+// A customer portal whose requests all go through the fault proxy.
+async function proxiedPortal() {
+  const page = await newPage(undefined, { proxy: { server: proxy } });
+  await page.goto(`${base}/demo/portal?desk=1`);
+  return { page, footer: page.frameLocator('#footer') };
+}
+
 // --- the scenarios ------------------------------------------------------
 
 const customer = await newPage();
@@ -315,6 +345,99 @@ await step('dark mode follows the host', async () => {
   await shot(page.locator('.dialog'), 'presence-dialog-dark');
   await shot(page, 'jira-dark-dialog');
   await page.context().close();
+});
+
+await step('stream reset at the network level: the icon shows from /status and follows changes', async () => {
+  await streams('reset');
+  const before = (await control('/stats')).reset;
+  const { page, footer: f } = await proxiedPortal();
+  await f.locator(`${chat}[data-online="false"]`).waitFor({ timeout: 5_000 });
+  await setStatus(ALICE, true);
+  await f.locator(`${chat}[data-online="true"]`).waitFor({ timeout: 20_000 });
+  check(await f.locator(chat).isVisible(), 'the icon must stay shown');
+  const resets = (await control('/stats')).reset - before;
+  check(resets > 0, 'no stream was reset: the scenario proves nothing');
+  console.log(`     streams reset: ${resets}`);
+  await setStatus(ALICE, false);
+  await page.context().close();
+});
+
+await step('silent proxy: the icon shows from /status and follows changes by polling, and so do the counts', async () => {
+  await streams('hold');
+  const before = (await control('/stats')).held;
+  const { page, footer: f } = await proxiedPortal();
+  await f.locator(`${chat}[data-online="false"]`).waitFor({ timeout: 5_000 });
+  const agentPage = await newPage(undefined, { proxy: { server: proxy } });
+  await agentPage.goto(`${base}/demo/?as=bob&project=HELP`);
+  await agentPage.click('#presence-item');
+  const bob = agentPage.frameLocator('.dialog iframe');
+  await bob.locator('#counter[data-online="false"]').waitFor({ timeout: 10_000 });
+  await setStatus(ALICE, true);
+  await f.locator(`${chat}[data-online="true"]`).waitFor({ timeout: 20_000 });
+  await bob.locator('#counter[data-online="true"]').waitFor({ timeout: 25_000 });
+  const held = (await control('/stats')).held - before;
+  check(held > 0, 'no stream was held: the scenario proves nothing');
+  console.log(`     streams held: ${held}`);
+  await setStatus(ALICE, false);
+  await agentPage.context().close();
+  await page.context().close();
+  await streams('pass');
+});
+
+await step('streams refused with 429: the icon and the counts follow changes by polling', async () => {
+  await streams('refuse');
+  const before = (await control('/stats')).refused;
+  const { page, footer: f } = await proxiedPortal();
+  await f.locator(`${chat}[data-online="false"]`).waitFor({ timeout: 5_000 });
+  const agentPage = await newPage(undefined, { proxy: { server: proxy } });
+  await agentPage.goto(`${base}/demo/?as=bob&project=HELP`);
+  await agentPage.click('#presence-item');
+  const bob = agentPage.frameLocator('.dialog iframe');
+  await bob.locator('#counter[data-online="false"]').waitFor({ timeout: 10_000 });
+  await setStatus(ALICE, true);
+  await f.locator(`${chat}[data-online="true"]`).waitFor({ timeout: 20_000 });
+  await bob.locator('#counter[data-online="true"]').waitFor({ timeout: 25_000 });
+  const refused = (await control('/stats')).refused - before;
+  check(refused > 0, 'no stream was refused: the scenario proves nothing');
+  console.log(`     streams refused: ${refused}`);
+  await setStatus(ALICE, false);
+  await agentPage.context().close();
+  await page.context().close();
+  await streams('pass');
+});
+
+await step('app restart: icons and counts, direct and behind a proxy, follow a change made after it within seconds', async () => {
+  // Behind the proxy, requests to the stopped app answer 502, as a load
+  // balancer's would; directly, its port refuses connections.
+  await streams('pass');
+  const proxied = await proxiedPortal();
+  const agentPage = await newPage(undefined, { proxy: { server: proxy } });
+  await agentPage.goto(`${base}/demo/?as=bob&project=HELP`);
+  await agentPage.click('#presence-item');
+  // Each watcher, by the state it waits for.
+  const watchers = {
+    'portal icon': (on) => footer.locator(`${chat}[data-online="${on}"]`),
+    'portal icon behind the proxy': (on) => proxied.footer.locator(`${chat}[data-online="${on}"]`),
+    "agent's counter": (on) => alice.page.frameLocator('.dialog iframe[title="Online status"]').locator(`#counter[data-online="${on}"]`),
+    "agent's counter behind the proxy": (on) => agentPage.frameLocator('.dialog iframe').locator(`#counter[data-online="${on}"]`),
+  };
+  for (const w of Object.values(watchers)) await w(false).waitFor({ timeout: 10_000 });
+  const t0 = Date.now();
+  await control('/restart?down=6s');
+  console.log(`     the app was down for 6 s and answered again after ${Date.now() - t0} ms`);
+  const t1 = Date.now();
+  await setStatus(ALICE, true);
+  // Within seconds: faster than any polling fallback (10 s, 15 s), so
+  // only a stream that came back passes.
+  const within = 6_000;
+  const took = await Promise.all(Object.entries(watchers).map(([what, w]) =>
+    w(true).waitFor({ timeout: 30_000 }).then(() => [what, Date.now() - t1], () => [what, Infinity])));
+  console.log('     change after the restart → ' + took.map(([w, ms]) => `${w}: ${ms} ms`).join(', '));
+  for (const [what, ms] of took) check(ms <= within, `the ${what} followed after ${ms} ms`);
+  await setStatus(ALICE, false);
+  await footer.locator(`${chat}[data-online="false"]`).waitFor({ timeout: 5_000 });
+  await agentPage.context().close();
+  await proxied.page.context().close();
 });
 
 await browser.close();
