@@ -177,6 +177,10 @@ func checkQueryParam(name, v string) error {
 		if v != "json" && v != "csv" {
 			problem = `must be "json" or "csv"`
 		}
+	case "days":
+		if _, err := parsePreviewDays(v); err != nil {
+			problem = err.Error()
+		}
 	case "tz":
 		if !validZoneName(v) {
 			problem = fmt.Sprintf("must be an IANA time zone name (at most %d characters)", maxZoneLen)
