@@ -287,7 +287,8 @@ export async function busy(buttons, action, fallback) {
   } finally {
     for (const b of list) { delete b.dataset.busy; b.removeAttribute('aria-disabled'); }
     if (!document.activeElement || document.activeElement === document.body) {
-      const to = [had, fallback, ...list].find((el) => el && el.isConnected && !el.hidden && !el.disabled);
+      const shown = (el) => el && el.isConnected && el.getClientRects().length > 0 && !el.disabled;
+      const to = [had, fallback, ...list].find(shown);
       if (to) to.focus();
     }
   }

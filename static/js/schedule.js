@@ -92,14 +92,24 @@ function matches(query) {
   if (!q) return zones;
   const words = q.split(/\s+/);
   const off = /^(?:utc|gmt)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$/.exec(q.replace(/\s/g, ''));
+  if (off) {
+    const m = (off[1] === '-' ? -1 : 1) * (Number(off[2]) * 60 + Number(off[3] || 0));
+    return zones.filter((z) => z.offsetMinutes === m);
+  }
+  // Best first: the name itself, then a city that starts so, then the
+  // rest (old names, countries, "utc+02:00").
+  const rank = (z) => {
+    const name = fold(z.name);
+    const city = name.slice(name.lastIndexOf('/') + 1);
+    if (name === q || city === q) return 0;
+    if (city.startsWith(q)) return 1;
+    if (name.includes(q)) return 2;
+    return 3;
+  };
   return zones.filter((z) => {
-    if (off) {
-      const m = (off[1] === '-' ? -1 : 1) * (Number(off[2]) * 60 + Number(off[3] || 0));
-      return z.offsetMinutes === m;
-    }
     const hay = fold([z.name, ...(z.aliases || []), z.countries || '', 'utc' + z.offset].join(' '));
     return words.every((w) => hay.includes(w));
-  });
+  }).map((z) => [rank(z), z]).sort((a, b) => a[0] - b[0]).map((x) => x[1]);
 }
 
 function zoneByName(name) {
