@@ -24,6 +24,7 @@ const text = {
   window: (s, e) => (e === '24:00' ? s + '–24:00 (midnight)' : s + '–' + e),
   overnight: (s, e) => 'from ' + s + ' to ' + e + ' the next day',
   dayHours: (day, list) => day + ' ' + list.join(' and '),
+  dayRange: (first, last) => first + ' to ' + last,
   noHours: (days) => 'No hours on ' + days + '.',
   and: (list) => (list.length < 2 ? list.join('') : list.slice(0, -1).join(', ') + ' and ' + list[list.length - 1]),
   zoneNow: (z) => 'UTC' + z.offset + ' now' + (z.countries ? ' · ' + z.countries : ''),
@@ -307,13 +308,22 @@ function renderDays(rules) {
 function summary() {
   const parts = [];
   const none = [];
+  // Days in a row with the same hours are said once: "Monday to Friday 09:00–17:00".
+  let run = null;
+  const flush = () => {
+    if (run) parts.push(text.dayHours(run.first === run.last ? run.first : text.dayRange(run.first, run.last), run.list));
+    run = null;
+  };
   for (const day of $('days').querySelectorAll('.day')) {
     const label = text.days[day.dataset.day];
     const list = [...day.querySelectorAll('.window')]
       .map((w) => inWords(w.querySelector('[data-role=start]').value, w.querySelector('[data-role=end]').value)).filter(Boolean);
-    if (list.length) parts.push(text.dayHours(label, list));
-    else none.push(label);
+    if (!list.length) { flush(); none.push(label); continue; }
+    if (run && run.list.join('|') === list.join('|')) { run.last = label; continue; }
+    flush();
+    run = { first: label, last: label, list };
   }
+  flush();
   const s = (parts.length ? parts.join('; ') + '. ' : '') + (none.length && parts.length ? text.noHours(text.and(none)) : '');
   if ($('summary').textContent !== s.trim()) $('summary').textContent = s.trim();
 }
