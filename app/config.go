@@ -42,6 +42,9 @@ type Config struct {
 	TrustProxy bool
 	// BenchCeiling serves the load harness's ceiling (ceiling.go).
 	BenchCeiling bool
+	// PprofAddr is the loopback address of the profiles' own listener
+	// (pprof.go); empty, the default, serves none.
+	PprofAddr string
 }
 
 // Defaults that the README's configuration table repeats; the install-keys
@@ -93,6 +96,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.RateLimits = getenv("RATE_LIMITS") != "off"
 	c.TrustProxy = isTrue(getenv("TRUST_PROXY"))
 	c.BenchCeiling = isTrue(getenv("BENCH_CEILING"))
+	if c.PprofAddr = getenv("PPROF_ADDR"); c.PprofAddr != "" {
+		if err := checkPprofAddr(c.PprofAddr); err != nil {
+			return Config{}, err
+		}
+	}
 
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -175,6 +183,7 @@ func (c Config) fields() []any {
 		"jwt_leeway", c.JWTLeeway.String(), "retention", c.Retention.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "app_secret_key", secret, "demo", c.Demo,
 		"rate_limits", c.RateLimits, "trust_proxy", c.TrustProxy, "bench_ceiling", c.BenchCeiling,
+		"pprof_addr", c.PprofAddr,
 	}
 }
 
