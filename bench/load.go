@@ -109,6 +109,14 @@ type Run struct {
 // Requests counts the requests measured so far.
 func (r *Run) Requests() int { return len(r.lat) }
 
+// RPS is requests per second of measured time.
+func (r *Run) RPS() float64 {
+	if r.d <= 0 {
+		return 0
+	}
+	return float64(len(r.lat)) / r.d.Seconds()
+}
+
 // Add counts o's requests and measured time in r.
 func (r *Run) Add(o Run) {
 	if r.status == nil {
