@@ -26,19 +26,28 @@ type Scenario struct {
 	// RatioRange is the lowest and the highest ratio of one round's
 	// slices: how steady the ratio was on a shared machine.
 	RatioRange []float64 `json:"ratio_range_by_round,omitempty"`
+	// RatioMedian is the median of the rounds' ratios, which one slice
+	// starved by other work on the machine moves less than the pooled one.
+	RatioMedian float64 `json:"ratio_median_of_rounds,omitempty"`
 	// InAppRatio is over the same handler served by the app's own binary
 	// and server (BENCH_CEILING), interleaved likewise.
 	InAppRatio float64 `json:"ratio_to_in_app_ceiling,omitempty"`
 	InAppRPS   float64 `json:"interleaved_in_app_ceiling_rps,omitempty"`
 	// TimesACE is requests/s over atlassian-connect-express's on the same
 	// request with the same tokens, interleaved likewise.
-	TimesACE      float64   `json:"times_ace,omitempty"`
-	ACERPS        float64   `json:"interleaved_ace_rps,omitempty"`
-	TimesACERange []float64 `json:"times_ace_range_by_round,omitempty"`
+	TimesACE       float64   `json:"times_ace,omitempty"`
+	ACERPS         float64   `json:"interleaved_ace_rps,omitempty"`
+	TimesACERange  []float64 `json:"times_ace_range_by_round,omitempty"`
+	TimesACEMedian float64   `json:"times_ace_median_of_rounds,omitempty"`
 	// OtherCores is the CPU that the rest of the machine (other work,
 	// PostgreSQL) used while the scenario ran, in cores: /proc/stat's busy
 	// time less that of the harness and the processes it started.
 	OtherCores float64 `json:"other_cores"`
+	// Requests/s of the scenario's slices and of the ceilings' slices,
+	// round by round, in the order they ran.
+	RPSByRound        []float64 `json:"rps_by_round,omitempty"`
+	CeilingRPSByRound []float64 `json:"ceiling_rps_by_round,omitempty"`
+	InAppRPSByRound   []float64 `json:"in_app_ceiling_rps_by_round,omitempty"`
 	// LoadAvg is the one-minute load average when the scenario ended.
 	LoadAvg float64 `json:"loadavg_1m"`
 	Note    string  `json:"note,omitempty"`
@@ -143,7 +152,7 @@ func (r *Report) Markdown() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "Run %s (%s), %d cores, %s, %d keep-alive connections, %ds per scenario, app LOG_LEVEL=%s, load average %s; %s.\n\n",
 		r.Date, r.Mode, r.Cores, r.GoVersion, r.Conns, r.DurationSec, r.LogLevel, floats(r.LoadAvg, "%.1f", " → "), r.Note)
-	sb.WriteString("| backend | scenario | req/s | × ceiling | × ceiling by round | × in-app ceiling | p50 ms | p99 ms | max ms | CPU (cores) | RSS MiB | others' CPU (cores) |\n")
+	sb.WriteString("| backend | scenario | req/s | × ceiling | × ceiling by round (median) | × in-app ceiling | p50 ms | p99 ms | max ms | CPU (cores) | RSS MiB | others' CPU (cores) |\n")
 	sb.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.Rows {
 		for _, s := range row.Scenarios {
@@ -156,7 +165,7 @@ func (r *Report) Markdown() string {
 				others = fmt.Sprintf("%.2f", s.OtherCores)
 			}
 			fmt.Fprintf(&sb, "| %s | %s%s | %.0f | %s | %s | %s | %.2f | %.2f | %.1f | %.2f | %.0f | %s |\n",
-				row.Backend, s.Name, errs, s.Load.RPS, ratio(s.Ratio), floats(s.RatioRange, "%.2f", "–"), ratio(s.InAppRatio),
+				row.Backend, s.Name, errs, s.Load.RPS, ratio(s.Ratio), byRound(s.RatioRange, s.RatioMedian), ratio(s.InAppRatio),
 				s.Load.P50, s.Load.P99, s.Load.Max, s.CPUCores, s.RSSMiB, others)
 		}
 	}
@@ -200,6 +209,13 @@ func ratio(v float64) string {
 		return ""
 	}
 	return fmt.Sprintf("%.2f", v)
+}
+
+func byRound(r []float64, median float64) string {
+	if len(r) != 2 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f–%.2f (%.2f)", r[0], r[1], median)
 }
 
 func floats(v []float64, format, sep string) string {
