@@ -17,7 +17,10 @@ type Scenario struct {
 	Name     string     `json:"name"`
 	Load     LoadResult `json:"load"`
 	CPUCores float64    `json:"cpu_cores"`
-	RSSMiB   float64    `json:"rss_mib"`
+	// GeneratorCores is the load generator's CPU in the same slices: it
+	// shares the machine's cores with what it measures.
+	GeneratorCores float64 `json:"generator_cpu_cores,omitempty"`
+	RSSMiB         float64 `json:"rss_mib"`
 	// Ratio is requests/s over the ceiling's: a bare echo handler in a
 	// process of its own, measured in the slices between the scenario's
 	// own (see interleave in cmd/load). The goals are ratios to it.

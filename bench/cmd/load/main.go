@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -99,6 +100,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	duration := flags.Duration("duration", 0, "measured time per scenario and target (default 10s full, 1s smoke)")
 	subscribers := flags.Int("subscribers", 0, "SSE subscribers (default 10000 full, 200 smoke)")
 	ceilingPort := flags.Int("serve-ceiling", 0, "internal: serve the ceiling on this port")
+	ceilingPprof := flags.Int("serve-ceiling-pprof", 0, "internal: with -serve-ceiling, serve its profiles on this loopback port")
 	scenarios := flags.String("scenarios", strings.Join(allScenarios, ","), "which scenarios to run")
 	fanoutOnly := flags.Bool("fanout-only", false, "only the live fan-out (and its memory), when working on the streams; -scenarios fanout")
 	ace := flags.String("ace", "auto", "measure atlassian-connect-express "+bench.ACEVersion+" (bench/ace) on GET /api/v1/me: on, off, or auto (on in -full)")
@@ -110,7 +112,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	if *ceilingPort != 0 {
-		return serveCeiling(ctx, *ceilingPort)
+		return serveCeiling(ctx, *ceilingPort, *ceilingPprof)
 	}
 	if *full && *smoke {
 		return errors.New("-full and -smoke exclude each other")
@@ -195,7 +197,16 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	h.ceiling, err = bench.Start(ctx, "ceiling", self, []string{"-serve-ceiling", fmt.Sprint(cport)}, nil, cport, filepath.Join(tmp, "ceiling.log"))
+	ceilingArgs := []string{"-serve-ceiling", fmt.Sprint(cport)}
+	if cfg.pprofDir != "" {
+		pport, err := bench.FreePort()
+		if err != nil {
+			return err
+		}
+		ceilingArgs = append(ceilingArgs, "-serve-ceiling-pprof", fmt.Sprint(pport))
+		h.ceilingProf = &bench.Profiler{Base: fmt.Sprintf("http://127.0.0.1:%d", pport), Dir: cfg.pprofDir}
+	}
+	h.ceiling, err = bench.Start(ctx, "ceiling", self, ceilingArgs, nil, cport, filepath.Join(tmp, "ceiling.log"))
 	if err != nil {
 		return err
 	}
@@ -249,6 +260,8 @@ type harness struct {
 	tmp     string
 	bin     string
 	ceiling *bench.Proc
+	// ceilingProf profiles the standalone ceiling (-pprof); nil: none.
+	ceilingProf *bench.Profiler
 
 	aceDir  string
 	useACE  bool
@@ -316,8 +329,18 @@ var ceilingBody = []byte(`{"online":true,"message":"We are online. Start a chat.
 
 // serveCeiling is the ceiling the goals are ratios to: echo, one route
 // with a parameter (as the widget status has), a constant answer, in a
-// small process of its own, without the app's heap to collect.
-func serveCeiling(ctx context.Context, port int) error {
+// small process of its own, without the app's heap to collect. With
+// pprofPort its profiles are served on a loopback listener of their own,
+// as the app's are with PPROF_ADDR.
+func serveCeiling(ctx context.Context, port, pprofPort int) error {
+	if pprofPort != 0 {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		ps := &http.Server{Addr: fmt.Sprintf("127.0.0.1:%d", pprofPort), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = ps.ListenAndServe() }()
+		defer ps.Close()
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
@@ -354,6 +377,8 @@ const primeWithin = 25 * time.Second
 type measured struct {
 	run       bench.Run
 	cpu, wall time.Duration
+	// generator is the load generator's (this process's) CPU.
+	generator time.Duration
 	rssKiB    int64
 	// byRound is requests/s in each round's slice.
 	byRound []float64
@@ -364,6 +389,13 @@ func (m *measured) cores() float64 {
 		return 0
 	}
 	return m.cpu.Seconds() / m.wall.Seconds()
+}
+
+func (m *measured) generatorCores() float64 {
+	if m.wall <= 0 {
+		return 0
+	}
+	return m.generator.Seconds() / m.wall.Seconds()
 }
 
 // rowState is one backend's row while it runs.
@@ -449,6 +481,10 @@ func (h *harness) interleave(ctx context.Context, row *rowState, targets []targe
 			if err != nil {
 				return nil, err
 			}
+			genBefore, err := bench.ReadUsage(os.Getpid())
+			if err != nil {
+				return nil, err
+			}
 			var wait func() error
 			if t.prof != nil {
 				name := row.backend + "-" + t.name
@@ -467,7 +503,12 @@ func (h *harness) interleave(ctx context.Context, row *rowState, targets []targe
 			if err != nil {
 				return nil, err
 			}
+			genAfter, err := bench.ReadUsage(os.Getpid())
+			if err != nil {
+				return nil, err
+			}
 			m.cpu += after.CPU - before.CPU
+			m.generator += genAfter.CPU - genBefore.CPU
 			m.rssKiB = after.RSSKiB
 			m.byRound = append(m.byRound, run.RPS())
 			m.run.Add(run)
@@ -523,6 +564,7 @@ func over(a, b float64) float64 {
 func (m *measured) add(o measured) {
 	m.run.Add(o.run)
 	m.cpu += o.cpu
+	m.generator += o.generator
 	m.wall += o.wall
 	m.rssKiB = o.rssKiB
 }
@@ -533,7 +575,7 @@ func (m *measured) add(o measured) {
 func (h *harness) ratioScenario(ctx context.Context, row *rowState, id, name string, next bench.RequestFunc, prime func(context.Context) error, peer bench.RequestFunc) (bench.Scenario, *bench.Scenario, error) {
 	targets := []target{
 		{name: id, proc: row.app, next: next, prof: row.prof, prime: prime},
-		{name: "ceiling", proc: h.ceiling, next: func(w, i int) *http.Request { return get(h.ceiling.URL+"/ceiling/x", nil) }},
+		{name: "ceiling", proc: h.ceiling, next: func(w, i int) *http.Request { return get(h.ceiling.URL+"/ceiling/x", nil) }, prof: h.ceilingProf},
 		{name: "ceiling-in-app", proc: row.app, next: func(w, i int) *http.Request { return get(row.app.URL+"/bench/ceiling", nil) }, prof: row.prof},
 	}
 	if peer != nil {
@@ -548,7 +590,7 @@ func (h *harness) ratioScenario(ctx context.Context, row *rowState, id, name str
 	own, ceil, inApp := &ms[0], &ms[1], &ms[2]
 	row.ceiling.add(*ceil)
 	row.inApp.add(*inApp)
-	s := bench.Scenario{ID: id, Name: name, Load: own.run.Result(), CPUCores: own.cores(), RSSMiB: float64(own.rssKiB) / 1024,
+	s := bench.Scenario{ID: id, Name: name, Load: own.run.Result(), CPUCores: own.cores(), GeneratorCores: own.generatorCores(), RSSMiB: float64(own.rssKiB) / 1024,
 		RPSByRound: own.byRound, CeilingRPSByRound: ceil.byRound, InAppRPSByRound: inApp.byRound,
 		CeilingRPS: ceil.run.RPS(), Ratio: over(own.run.RPS(), ceil.run.RPS()), RatioRange: ratioRange(own.byRound, ceil.byRound),
 		RatioMedian: ratioMedian(own.byRound, ceil.byRound),
@@ -560,7 +602,7 @@ func (h *harness) ratioScenario(ctx context.Context, row *rowState, id, name str
 	s.ACERPS, s.TimesACE = ace.run.RPS(), over(own.run.RPS(), ace.run.RPS())
 	s.TimesACERange, s.TimesACEMedian = ratioRange(own.byRound, ace.byRound), ratioMedian(own.byRound, ace.byRound)
 	p := bench.Scenario{ID: "ace-" + id, Name: "peer: atlassian-connect-express " + bench.ACEVersion + ", " + strings.TrimPrefix(name, "GET ") + " (same tokens, Node " + nodeVersion() + ")",
-		Load: ace.run.Result(), CPUCores: ace.cores(), RSSMiB: float64(ace.rssKiB) / 1024,
+		Load: ace.run.Result(), CPUCores: ace.cores(), GeneratorCores: ace.generatorCores(), RSSMiB: float64(ace.rssKiB) / 1024,
 		RPSByRound: ace.byRound, CeilingRPSByRound: ceil.byRound, InAppRPSByRound: inApp.byRound,
 		CeilingRPS: s.CeilingRPS, Ratio: over(ace.run.RPS(), ceil.run.RPS()), RatioRange: ratioRange(ace.byRound, ceil.byRound),
 		RatioMedian: ratioMedian(ace.byRound, ceil.byRound),
@@ -847,9 +889,10 @@ func (h *harness) runRow(ctx context.Context, backend string) (bench.Row, error)
 		c, a := &rs.ceiling, &rs.inApp
 		row.Scenarios = append(row.Scenarios,
 			bench.Scenario{ID: "ceiling", Name: "ceiling: echo constant in a process of its own (all interleaved slices)",
-				Load: c.run.Result(), CPUCores: c.cores(), RSSMiB: float64(c.rssKiB) / 1024, Ratio: 1},
+				Load: c.run.Result(), CPUCores: c.cores(), GeneratorCores: c.generatorCores(), RSSMiB: float64(c.rssKiB) / 1024, Ratio: 1},
 			bench.Scenario{ID: "ceiling-in-app", Name: "in-app ceiling: echo constant in the app's binary and server (all interleaved slices)",
-				Load: a.run.Result(), CPUCores: a.cores(), RSSMiB: float64(a.rssKiB) / 1024, Ratio: over(a.run.RPS(), c.run.RPS()), InAppRatio: 1})
+				Load: a.run.Result(), CPUCores: a.cores(), GeneratorCores: a.generatorCores(), RSSMiB: float64(a.rssKiB) / 1024,
+				Ratio: over(a.run.RPS(), c.run.RPS()), InAppRatio: 1})
 	}
 	row.Scenarios = append(row.Scenarios, scenarios...)
 
