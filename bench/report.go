@@ -122,6 +122,8 @@ type Report struct {
 	Ceiling string `json:"ceiling"`
 	// LogLevel is the app's LOG_LEVEL: at info its access log is on.
 	LogLevel string `json:"app_log_level"`
+	// AppEnv is what -app-env added to the app's environment.
+	AppEnv []string `json:"app_env,omitempty"`
 	// LoadAvg is the one-minute load average at the start and the end.
 	LoadAvg []float64 `json:"loadavg_1m"`
 	Note    string    `json:"note"`
@@ -153,8 +155,12 @@ func verdict(b *bool) string {
 // Markdown renders the tables of the README's Performance section.
 func (r *Report) Markdown() string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "Run %s (%s), %d cores, %s, %d keep-alive connections, %ds per scenario, app LOG_LEVEL=%s, load average %s; %s.\n\n",
-		r.Date, r.Mode, r.Cores, r.GoVersion, r.Conns, r.DurationSec, r.LogLevel, floats(r.LoadAvg, "%.1f", " → "), r.Note)
+	env := ""
+	if len(r.AppEnv) > 0 {
+		env = " " + strings.Join(r.AppEnv, " ")
+	}
+	fmt.Fprintf(&sb, "Run %s (%s), %d cores, %s, %d keep-alive connections, %ds per scenario, app LOG_LEVEL=%s%s, load average %s; %s.\n\n",
+		r.Date, r.Mode, r.Cores, r.GoVersion, r.Conns, r.DurationSec, r.LogLevel, env, floats(r.LoadAvg, "%.1f", " → "), r.Note)
 	sb.WriteString("| backend | scenario | req/s | × ceiling | × ceiling by round (median) | × in-app ceiling | p50 ms | p99 ms | max ms | CPU (cores) | RSS MiB | others' CPU (cores) |\n")
 	sb.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.Rows {

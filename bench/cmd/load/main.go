@@ -86,6 +86,7 @@ type config struct {
 	ace, fit    string // auto, on, off
 	pprofDir    string
 	logLevel    string
+	appEnv      []string
 }
 
 func run(ctx context.Context, args []string, log *slog.Logger) error {
@@ -108,6 +109,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	pprofDir := flags.String("pprof", "", "take CPU and allocation profiles of the app during each scenario's slices into this directory")
 	logLevel := flags.String("log-level", "info", "the app's LOG_LEVEL (info: its access log on, as in production)")
 	keep := flags.Bool("keep", false, "keep the temporary directory with the processes' logs (printed at the end)")
+	var appEnv []string
+	flags.Func("app-env", "KEY=VALUE added to the app's environment, e.g. GOGC=200 (repeatable)", func(v string) error {
+		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+			return fmt.Errorf("%q is not KEY=VALUE", v)
+		}
+		appEnv = append(appEnv, v)
+		return nil
+	})
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -125,7 +134,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := config{mode: "smoke", spec: bench.Spec{Tenants: 10, ProjectsPerTenant: 10, AgentsPerTenant: 100, OnlineEvery: 10},
 		conns: *conns, warmup: 300 * time.Millisecond, duration: time.Second, subscribers: 200, rounds: 3, perPosition: 1,
 		backends: strings.Split(*backends, ","), serverURL: *serverURL, out: *out, scenarios: map[string]bool{},
-		ace: *ace, fit: *fit, pprofDir: *pprofDir, logLevel: *logLevel}
+		ace: *ace, fit: *fit, pprofDir: *pprofDir, logLevel: *logLevel, appEnv: appEnv}
 	if *full {
 		cfg.mode, cfg.spec.Tenants = "full", 1000
 		cfg.warmup, cfg.duration, cfg.subscribers, cfg.rounds, cfg.perPosition = 2*time.Second, 10*time.Second, 10000, 10, 2
@@ -221,6 +230,7 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 
 	report := bench.NewReport(cfg.mode, cfg.conns, cfg.duration)
 	report.LogLevel = cfg.logLevel
+	report.AppEnv = cfg.appEnv
 	for _, backend := range cfg.backends {
 		row, err := h.runRow(ctx, backend)
 		if err != nil {
@@ -727,6 +737,7 @@ func (h *harness) runRow(ctx context.Context, backend string) (bench.Row, error)
 	if h.forge != nil {
 		env = append(env, h.forge.Env(h.jwksURL)...)
 	}
+	env = append(env, cfg.appEnv...) // last, so that they win
 	app, err := bench.Start(ctx, "app-"+backend, h.bin, nil, env, port, filepath.Join(h.tmp, "app-"+backend+".log"))
 	if err != nil {
 		return row, err
