@@ -419,7 +419,9 @@ type rowState struct {
 }
 
 // others measures the CPU the rest of the machine uses: /proc/stat's busy
-// time less this process's and those the harness started.
+// time less this process's and those the harness started. It is a figure
+// for the reader, not a verdict: an unreadable /proc entry counts as zero
+// rather than failing the run. PostgreSQL counts among the others.
 type others struct {
 	procs   []*bench.Proc
 	machine bench.Machine
