@@ -79,6 +79,9 @@ type config struct {
 	// perPosition is how many times each target of an interleaved
 	// scenario takes each position in the order of a round.
 	perPosition int
+	// sliceWarmup is dropped at the start of every slice but a target's
+	// first, which drops warmup.
+	sliceWarmup time.Duration
 	backends    []string
 	serverURL   string
 	out         string
@@ -132,12 +135,14 @@ func run(ctx context.Context, args []string, log *slog.Logger) error {
 		}
 	}
 	cfg := config{mode: "smoke", spec: bench.Spec{Tenants: 10, ProjectsPerTenant: 10, AgentsPerTenant: 100, OnlineEvery: 10},
-		conns: *conns, warmup: 300 * time.Millisecond, duration: time.Second, subscribers: 200, rounds: 3, perPosition: 1,
+		conns: *conns, warmup: 300 * time.Millisecond, sliceWarmup: 100 * time.Millisecond, duration: time.Second,
+		subscribers: 200, rounds: 3, perPosition: 1,
 		backends: strings.Split(*backends, ","), serverURL: *serverURL, out: *out, scenarios: map[string]bool{},
 		ace: *ace, fit: *fit, pprofDir: *pprofDir, logLevel: *logLevel, appEnv: appEnv}
 	if *full {
 		cfg.mode, cfg.spec.Tenants = "full", 1000
 		cfg.warmup, cfg.duration, cfg.subscribers, cfg.rounds, cfg.perPosition = 2*time.Second, 10*time.Second, 10000, 10, 2
+		cfg.sliceWarmup = 300 * time.Millisecond
 	}
 	if cfg.ace == "auto" {
 		cfg.ace = map[bool]string{true: "on", false: "off"}[*full]
@@ -472,7 +477,7 @@ func (h *harness) interleave(ctx context.Context, row *rowState, targets []targe
 	n := len(targets)
 	rounds := n * h.cfg.perPosition
 	slice := h.cfg.duration / time.Duration(rounds)
-	short := min(h.cfg.warmup, 300*time.Millisecond)
+	short := h.cfg.sliceWarmup
 	ms := make([]measured, n)
 	primed := make([]time.Time, n)
 	for r := range rounds {
