@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,5 +246,40 @@ func TestEnsureACEChecksTheVersion(t *testing.T) {
 		if (err != nil) != tt.wantErr {
 			t.Errorf("installed %s: %v, want error %v", tt.given, err, tt.wantErr)
 		}
+	}
+}
+
+func TestEachSendsEveryRequestOnce(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen[r.URL.Query().Get("i")]++
+		mu.Unlock()
+		if r.URL.Query().Get("i") == "bad" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	if err := Each(context.Background(), 8, 100, func(i int) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/?i=%d", srv.URL, i), nil)
+		return req
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 100 {
+		t.Fatalf("%d distinct requests, want 100", len(seen))
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Fatalf("request %s sent %d times", k, n)
+		}
+	}
+	err := Each(context.Background(), 2, 1, func(int) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/?i=bad", nil)
+		return req
+	})
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("a 401 was not reported: %v", err)
 	}
 }
