@@ -12,6 +12,7 @@ import (
 
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
+	"agentpresence/models/schedule"
 )
 
 // Sizes of the benchmark's population: 100,000 agents in 1,000 tenants, each
@@ -112,9 +113,9 @@ func benchDueSchedules(b *testing.B, online bool) []string {
 		if online {
 			start, end = at, at.Add(8*time.Hour)
 		}
-		s := models.Schedule{Timezone: zone, Enabled: true, Rules: []models.ScheduleRule{{
+		s := schedule.Schedule{Timezone: zone, Enabled: true, Rules: []schedule.Rule{{
 			Days:  []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"},
-			Start: start.Format("15:04"), End: end.Format("15:04")}}, Exceptions: []models.ScheduleException{}}
+			Start: start.Format("15:04"), End: end.Format("15:04")}}, Exceptions: []schedule.Exception{}}
 		if got, on, ok, err := s.NextTransition(benchDue.Add(-time.Second)); err != nil || !ok || !got.Equal(benchDue) || on != online {
 			b.Fatalf("%s: the due schedule switches at %v online=%v (ok %v, err %v), want %v at %v", zone, got, on, ok, err, online, benchDue)
 		}

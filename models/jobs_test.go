@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,13 +14,14 @@ import (
 
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
+	"agentpresence/models/schedule"
 )
 
 func weekdays() []string { return []string{"mon", "tue", "wed", "thu", "fri"} }
 
-func officeHours(zone string) models.Schedule {
-	return models.Schedule{Timezone: zone, Enabled: true,
-		Rules: []models.ScheduleRule{{Days: weekdays(), Start: "09:00", End: "17:00"}}}
+func officeHours(zone string) schedule.Schedule {
+	return schedule.Schedule{Timezone: zone, Enabled: true,
+		Rules: []schedule.Rule{{Days: weekdays(), Start: "09:00", End: "17:00"}}}
 }
 
 func mustLocal(t testing.TB, zone, s string) time.Time {
@@ -47,9 +49,9 @@ func (f *fixture) member(t *testing.T, account string, keys ...string) {
 	}
 }
 
-func (f *fixture) saveSchedule(t *testing.T, account string, s models.Schedule) models.Agent {
+func (f *fixture) saveSchedule(t *testing.T, account string, s schedule.Schedule) models.Agent {
 	t.Helper()
-	a, err := f.store.SaveSchedule(context.Background(), f.tenant.ID, account, s)
+	a, err := f.store.SaveSchedule(context.Background(), f.tenant.ID, account, s, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,8 +181,8 @@ func TestScheduleOnlyMemberProjects(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
 		f := newFixture(t, dialect) // Wednesday 2026-11-25 09:00 UTC
 		f.member(t, "bob", "HELP")
-		f.saveSchedule(t, "bob", models.Schedule{Timezone: "UTC", Enabled: true,
-			Rules: []models.ScheduleRule{{Days: weekdays(), Start: "10:00", End: "11:00"}}})
+		f.saveSchedule(t, "bob", schedule.Schedule{Timezone: "UTC", Enabled: true,
+			Rules: []schedule.Rule{{Days: weekdays(), Start: "10:00", End: "11:00"}}})
 		f.set(t, "bob", true, "IT") // a former agent of IT, still online there
 		f.clock.Advance(time.Hour)
 		if evs := f.tick(t); len(evs) != 1 || evs[0].ProjectID != f.projects["HELP"].ID {
@@ -254,8 +256,8 @@ func TestScheduleYearEndThroughStore(t *testing.T) {
 		const zone = "America/New_York"
 		f.clock.Advance(mustLocal(t, zone, "2026-12-30 12:00").Sub(f.clock.Now()))
 		f.member(t, "erin", "HELP")
-		f.saveSchedule(t, "erin", models.Schedule{Timezone: zone, Enabled: true,
-			Rules: []models.ScheduleRule{{Days: []string{"thu"}, Start: "22:00", End: "02:00"}}})
+		f.saveSchedule(t, "erin", schedule.Schedule{Timezone: zone, Enabled: true,
+			Rules: []schedule.Rule{{Days: []string{"thu"}, Start: "22:00", End: "02:00"}}})
 		f.clock.Advance(mustLocal(t, zone, "2026-12-31 22:00").Sub(f.clock.Now()))
 		on := f.tick(t)
 		f.clock.Advance(4 * time.Hour)
@@ -350,8 +352,8 @@ func TestSaveScheduleValidatesAndPlans(t *testing.T) {
 		}
 		bad := officeHours("UTC")
 		bad.Rules[0].Start = "9am"
-		_, err := f.store.SaveSchedule(ctx, f.tenant.ID, "ivan", bad)
-		var ve *models.ValidationError
+		_, err := f.store.SaveSchedule(ctx, f.tenant.ID, "ivan", bad, f.clock.Now())
+		var ve *schedule.ValidationError
 		if !errors.Is(err, models.ErrInvalid) || !errors.As(err, &ve) || ve.Field != "rules[0].start" {
 			t.Fatalf("invalid schedule: err %v", err)
 		}
@@ -562,7 +564,7 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 			if err := s.SetMemberships(ctx, tenant.ID, acct, ids); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.SaveSchedule(ctx, tenant.ID, acct, officeHours("UTC")); err != nil {
+			if _, err := s.SaveSchedule(ctx, tenant.ID, acct, officeHours("UTC"), clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			// A second group is online for half an hour: expiry races too.
@@ -573,6 +575,10 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 		}
 		clock.Advance(time.Hour) // 09:00: every schedule and every period is due
 
+		// Each transition is taken by one runner: the switches the runners
+		// count add up to the agents at most (a runner cancelled while its
+		// commit is under way may not count one it took).
+		var taken atomic.Int64
 		var wg sync.WaitGroup
 		for i, st := range stores {
 			wg.Go(func() {
@@ -583,7 +589,8 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 					defer cancel()
 				}
 				for range 3 {
-					_, _, err := st.ApplyDueSchedules(tickCtx, clock.Now(), 40)
+					n, _, err := st.ApplyDueSchedules(tickCtx, clock.Now(), 40)
+					taken.Add(int64(n))
 					if err != nil && i != 0 {
 						t.Errorf("runner %d: %v", i, err)
 					}
@@ -595,8 +602,12 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 		}
 		wg.Wait()
 		// Whatever the cancelled runner left is due still; a last tick ends it.
-		if _, _, err := stores[1].ApplyDueSchedules(ctx, clock.Now(), 0); err != nil {
+		n, _, err := stores[1].ApplyDueSchedules(ctx, clock.Now(), 0)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if taken.Add(int64(n)); taken.Load() > agents {
+			t.Errorf("the runners took %d switches of %d agents", taken.Load(), agents)
 		}
 		if _, err := stores[2].ExpireOnline(ctx, clock.Now()); err != nil {
 			t.Fatal(err)
@@ -669,7 +680,7 @@ func TestScheduleThatCannotBeEvaluatedLosesItsPlan(t *testing.T) {
 // zone answers the same, and refuses another zone.
 func TestNextTransitionInMatchesNextTransition(t *testing.T) {
 	s := officeHours("Australia/Sydney")
-	loc, err := models.LoadScheduleLocation("Australia/Sydney")
+	loc, err := schedule.LoadLocation("Australia/Sydney")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -684,8 +695,8 @@ func TestNextTransitionInMatchesNextTransition(t *testing.T) {
 		t.Fatal("a location of another zone was accepted")
 	}
 	for _, bad := range []string{"", "Local", "Mars/Olympus_Mons"} {
-		if _, err := models.LoadScheduleLocation(bad); err == nil {
-			t.Fatalf("LoadScheduleLocation(%q) succeeded", bad)
+		if _, err := schedule.LoadLocation(bad); err == nil {
+			t.Fatalf("LoadLocation(%q) succeeded", bad)
 		}
 	}
 }
