@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -174,11 +175,18 @@ func (s *Store) ApplyDueSchedules(ctx context.Context, now time.Time, limit int)
 	)
 	for applied < limit {
 		batch := min(scheduleTxBatch, limit-applied)
-		var due []dueAgent
-		if err := s.db.WithContext(ctx).Raw(`SELECT a.id, a.tenant_id, a.account_id, a.schedule, a.next_switch_at,
+		due := make([]dueAgent, 0, batch)
+		if err := scanRows(s.db.WithContext(ctx), `SELECT a.id, a.tenant_id, a.account_id, a.schedule, a.next_switch_at,
   a.next_switch_online, t.installed, t.enabled
 FROM agents a JOIN tenants t ON t.id = a.tenant_id
-WHERE a.next_switch_at <= ? ORDER BY a.next_switch_at, a.id LIMIT ?`, now, batch).Scan(&due).Error; err != nil {
+WHERE a.next_switch_at <= ? ORDER BY a.next_switch_at LIMIT ?`, []any{now, batch}, func(rows *sql.Rows) error {
+			var a dueAgent
+			if err := rows.Scan(&a.ID, &a.TenantID, &a.AccountID, &a.Schedule, &a.NextSwitchAt, &a.NextSwitchOnline, &a.Installed, &a.Enabled); err != nil {
+				return err
+			}
+			due = append(due, a)
+			return nil
+		}); err != nil {
 			failure = translate("apply schedules", err)
 			break
 		}
@@ -270,6 +278,14 @@ func (s *Store) applyDue(ctx context.Context, plans []duePlan, now time.Time) ([
 	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		taken = taken[:0]
+		if s.dialect == DialectPostgres {
+			// Plan each statement for the batch it gets: a plan cached for
+			// the ten rows PostgreSQL assumes an array parameter holds can
+			// take seconds over a thousand.
+			if err := tx.Exec("SET LOCAL plan_cache_mode = force_custom_plan").Error; err != nil {
+				return err
+			}
+		}
 		ids, err := s.takeDue(tx, plans, now)
 		if err != nil {
 			return err
@@ -331,12 +347,15 @@ func (s *Store) takeDue(tx *gorm.DB, plans []duePlan, now time.Time) (map[int64]
 UPDATE agents SET next_switch_at = p.next_at, next_switch_online = p.next_online, updated_at = ?
 FROM p JOIN taken ON taken.taken_id = p.agent_id WHERE ` + unchanged
 		}
-		var ids []int64
-		if err := tx.Raw(q+" RETURNING id", append(args, now)...).Scan(&ids).Error; err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
+		if err := scanRows(tx, q+" RETURNING id", append(args, now), func(rows *sql.Rows) error {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
 			taken[id] = true
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 	}
 	return taken, nil
@@ -355,18 +374,18 @@ func (s *Store) dueMemberships(tx *gorm.DB, agents []int64) (map[int64][]int64, 
 	}
 	for _, piece := range set.pieces(s.dialect) {
 		with, args := piece.cte(s.dialect)
-		var rows []struct {
-			AgentID   int64
-			ProjectID int64
-		}
-		if err := tx.Raw("WITH "+with+` SELECT d.agent_id, m.project_id FROM d
+		if err := scanRows(tx, "WITH "+with+` SELECT d.agent_id, m.project_id FROM d
 JOIN agents a ON a.id = d.agent_id
 JOIN memberships m ON m.tenant_id = a.tenant_id AND m.account_id = a.account_id
-ORDER BY m.project_id`, args...).Scan(&rows).Error; err != nil {
+ORDER BY m.project_id`, args, func(rows *sql.Rows) error {
+			var agent, project int64
+			if err := rows.Scan(&agent, &project); err != nil {
+				return err
+			}
+			out[agent] = append(out[agent], project)
+			return nil
+		}); err != nil {
 			return nil, err
-		}
-		for _, r := range rows {
-			out[r.AgentID] = append(out[r.AgentID], r.ProjectID)
 		}
 	}
 	return out, nil

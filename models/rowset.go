@@ -1,9 +1,12 @@
 package models
 
 import (
+	"database/sql"
 	"database/sql/driver"
 	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // rowSet is a set of rows that a statement receives as parameters and
@@ -117,3 +120,21 @@ type pgArray []any
 
 // Value implements driver.Valuer.
 func (a pgArray) Value() (driver.Value, error) { return []any(a), nil }
+
+// scanRows runs a query and hands each row to scan. Unlike gorm's Scan it
+// does not render the statement with its parameters for the logger, which
+// costs more than the query itself when a parameter is a thousand-row
+// array, and it reads columns without reflection.
+func scanRows(db *gorm.DB, q string, args []any, scan func(*sql.Rows) error) error {
+	rows, err := db.Raw(q, args...).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
