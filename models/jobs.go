@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -98,9 +99,9 @@ func nextSwitch(sch schedule.Schedule, loc *time.Location, after time.Time) (*ti
 const DefaultScheduleBatch = 10_000
 
 // scheduleTxBatch is how many due agents one transaction of
-// ApplyDueSchedules reads, plans and switches. It bounds the memory of a
-// batch (a schedule with a year of exceptions is 15 KB of JSON) and how
-// long the rows stay locked against agents' own toggles.
+// ApplyDueSchedules takes and switches. It bounds the plans in memory (a
+// schedule with a year of exceptions is 15 KB of JSON) and how long rows
+// stay locked against agents' own toggles.
 const scheduleTxBatch = 1000
 
 // dueAgent is an agent whose next scheduled switch has come.
@@ -136,11 +137,13 @@ type duePlan struct {
 func (p duePlan) switches() bool { return p.err == nil && p.agent.Installed && p.agent.Enabled }
 
 // ApplyDueSchedules carries out the scheduled switches that are due at now,
-// at most limit agents (earliest first), across tenants. It reads the due
-// agents by batches of 1,000 and plans each agent in Go: the state the
+// at most limit agents (earliest first), across tenants. One query streams
+// the due agents; each is planned in Go as it arrives: the state the
 // schedule has at its latest transition up to now (a runner that fell
-// behind applies only that), and its next transition. A batch is then one
-// transaction of a fixed number of statements, whatever its size:
+// behind applies only that), and its next transition. The plans are
+// carried out by batches of 1,000 while the next batch is read and
+// planned, each batch one transaction of a fixed number of statements,
+// whatever its size:
 //
 //   - one conditional update moves every plan on (WHERE next_switch_at =
 //     the planned instant AND the schedule is the one planned), so that of
@@ -166,41 +169,30 @@ func (s *Store) ApplyDueSchedules(ctx context.Context, now time.Time, limit int)
 		limit = DefaultScheduleBatch
 	}
 	now = now.UTC()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		batches = make(chan []duePlan, 1)
+		readErr error
+		reader  sync.WaitGroup
+	)
+	reader.Go(func() {
+		defer close(batches)
+		readErr = s.planDue(ctx, now, limit, batches)
+	})
 	var (
 		dropped []error
 		failure error
-		// Loading a zone costs microseconds; a tick evaluates many
-		// schedules of few zones.
-		zones = map[string]*time.Location{}
 	)
-	for applied < limit {
-		batch := min(scheduleTxBatch, limit-applied)
-		due := make([]dueAgent, 0, batch)
-		if err := scanRows(s.db.WithContext(ctx), `SELECT a.id, a.tenant_id, a.account_id, a.schedule, a.next_switch_at,
-  a.next_switch_online, t.installed, t.enabled
-FROM agents a JOIN tenants t ON t.id = a.tenant_id
-WHERE a.next_switch_at <= ? ORDER BY a.next_switch_at LIMIT ?`, []any{now, batch}, func(rows *sql.Rows) error {
-			var a dueAgent
-			if err := rows.Scan(&a.ID, &a.TenantID, &a.AccountID, &a.Schedule, &a.NextSwitchAt, &a.NextSwitchOnline, &a.Installed, &a.Enabled); err != nil {
-				return err
-			}
-			due = append(due, a)
-			return nil
-		}); err != nil {
-			failure = translate("apply schedules", err)
-			break
-		}
-		if len(due) == 0 {
-			break
-		}
-		plans := make([]duePlan, len(due))
-		for i, a := range due {
-			plans[i] = planDue(a, zones, now)
+	for plans := range batches {
+		if failure != nil {
+			continue // the reader stops on the cancel below
 		}
 		taken, evs, err := s.applyDue(ctx, plans, now)
 		if err != nil {
 			failure = translate("apply schedules", err)
-			break
+			cancel()
+			continue
 		}
 		applied += len(taken)
 		events = append(events, evs...)
@@ -209,11 +201,10 @@ WHERE a.next_switch_at <= ? ORDER BY a.next_switch_at LIMIT ?`, []any{now, batch
 				dropped = append(dropped, fmt.Errorf("apply schedule of agent %d: plan dropped: %w", p.agent.ID, p.err))
 			}
 		}
-		// A short batch: nothing more is due. None taken: other runners
-		// hold the rest.
-		if len(due) < batch || len(taken) == 0 {
-			break
-		}
+	}
+	reader.Wait()
+	if failure == nil && readErr != nil {
+		failure = translate("apply schedules", readErr)
 	}
 	s.changedBy(ctx, events)
 	if len(dropped) > maxReportedFailures {
@@ -223,13 +214,48 @@ WHERE a.next_switch_at <= ? ORDER BY a.next_switch_at LIMIT ?`, []any{now, batch
 	return applied, events, errors.Join(append(dropped, failure)...)
 }
 
+// planDue reads the agents due at now, at most limit, plans them and
+// sends the plans on by batches of scheduleTxBatch.
+func (s *Store) planDue(ctx context.Context, now time.Time, limit int, out chan<- []duePlan) error {
+	// Loading a zone costs microseconds; a tick evaluates many schedules of
+	// few zones.
+	zones := map[string]*time.Location{}
+	batch := make([]duePlan, 0, min(limit, scheduleTxBatch))
+	send := func() error {
+		select {
+		case out <- batch:
+			batch = make([]duePlan, 0, min(limit, scheduleTxBatch))
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	err := scanRows(s.db.WithContext(ctx), `SELECT a.id, a.tenant_id, a.account_id, a.schedule, a.next_switch_at,
+  a.next_switch_online, t.installed, t.enabled
+FROM agents a JOIN tenants t ON t.id = a.tenant_id
+WHERE a.next_switch_at <= ? ORDER BY a.next_switch_at LIMIT ?`, []any{now, limit}, func(rows *sql.Rows) error {
+		var a dueAgent
+		if err := rows.Scan(&a.ID, &a.TenantID, &a.AccountID, &a.Schedule, &a.NextSwitchAt, &a.NextSwitchOnline, &a.Installed, &a.Enabled); err != nil {
+			return err
+		}
+		if batch = append(batch, planAgent(a, zones, now)); len(batch) == scheduleTxBatch {
+			return send()
+		}
+		return nil
+	})
+	if err != nil || len(batch) == 0 {
+		return err
+	}
+	return send()
+}
+
 // maxReportedFailures bounds the failures one tick reports in detail, so
 // that its error stays one readable log line.
 const maxReportedFailures = 3
 
-// planDue walks an agent's schedule from its due transition to the latest
-// one up to now, and finds the first one after now.
-func planDue(a dueAgent, zones map[string]*time.Location, now time.Time) duePlan {
+// planAgent walks an agent's schedule from its due transition to the
+// latest one up to now, and finds the first one after now.
+func planAgent(a dueAgent, zones map[string]*time.Location, now time.Time) duePlan {
 	p := duePlan{agent: a, at: a.NextSwitchAt.UTC(), online: a.NextSwitchOnline}
 	if a.Schedule == nil {
 		p.err = errors.New("no schedule stored")
