@@ -283,7 +283,6 @@ func planAgent(a dueAgent, zones map[string]*time.Location, now time.Time) duePl
 		next, nextOnline, err := nextSwitch(sch, loc, p.at)
 		if err != nil {
 			p.err = err
-			p.next = nil
 			return p
 		}
 		if next == nil || next.After(now) {
@@ -303,7 +302,6 @@ func (s *Store) applyDue(ctx context.Context, plans []duePlan, now time.Time) ([
 		events []Event
 	)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		taken = taken[:0]
 		if s.dialect == DialectPostgres {
 			// Plan each statement for the batch it gets: a plan cached for
 			// the ten rows PostgreSQL assumes an array parameter holds can
@@ -353,8 +351,9 @@ func (s *Store) applyDue(ctx context.Context, plans []duePlan, now time.Time) ([
 // takeDue moves the plans on with one conditional update and returns the
 // agents whose row it took: those still planned as read (next_switch_at
 // and schedule unchanged) and, on PostgreSQL, not locked by another
-// transaction. Rows are locked in id order, so that two runners never
-// deadlock on them.
+// transaction. Skipping locked rows rather than waiting for them, the
+// tick never waits on, nor deadlocks with, another runner, an activity
+// flush or an agent's toggle; the rows it skips stay due.
 func (s *Store) takeDue(tx *gorm.DB, plans []duePlan, now time.Time) (map[int64]bool, error) {
 	set := rowSet{name: "p", columns: []rowColumn{
 		{"agent_id", "bigint"}, {"due_at", "timestamptz"}, {"schedule", "text"}, {"next_at", "timestamptz"}, {"next_online", "boolean"},
