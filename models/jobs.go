@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -169,62 +171,106 @@ func (s *Store) ApplyDueSchedules(ctx context.Context, now time.Time, limit int)
 		limit = DefaultScheduleBatch
 	}
 	now = now.UTC()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// A failed batch stops the reading; batches under way finish.
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
 	var (
-		batches = make(chan []duePlan, 1)
+		batches = make(chan dueBatch, 1)
 		readErr error
 		reader  sync.WaitGroup
 	)
 	reader.Go(func() {
 		defer close(batches)
-		readErr = s.planDue(ctx, now, limit, batches)
+		readErr = s.planDue(readCtx, now, limit, batches)
 	})
+	appliers := 1
+	if s.dialect == DialectPostgres {
+		// Batches hold disjoint agents, hence disjoint rows: two
+		// transactions at once keep two server processes busy.
+		appliers = scheduleAppliers
+	}
 	var (
-		dropped []error
-		failure error
+		mu      sync.Mutex
+		results []dueResult
+		failed  atomic.Bool
+		workers sync.WaitGroup
 	)
-	for plans := range batches {
-		if failure != nil {
-			continue // the reader stops on the cancel below
-		}
-		taken, evs, err := s.applyDue(ctx, plans, now)
-		if err != nil {
-			failure = translate("apply schedules", err)
-			cancel()
+	for range appliers {
+		workers.Go(func() {
+			for b := range batches {
+				if failed.Load() {
+					continue // left due for the next tick
+				}
+				r := dueResult{seq: b.seq}
+				r.taken, r.events, r.err = s.applyDue(ctx, b.plans, now)
+				if r.err != nil {
+					failed.Store(true)
+					stopReading()
+				}
+				mu.Lock()
+				results = append(results, r)
+				mu.Unlock()
+			}
+		})
+	}
+	workers.Wait()
+	reader.Wait()
+	// Events in the order the agents were read.
+	slices.SortFunc(results, func(a, b dueResult) int { return a.seq - b.seq })
+	var dropped, failures []error
+	for _, r := range results {
+		if r.err != nil {
+			failures = append(failures, translate("apply schedules", r.err))
 			continue
 		}
-		applied += len(taken)
-		events = append(events, evs...)
-		for _, p := range taken {
+		applied += len(r.taken)
+		events = append(events, r.events...)
+		for _, p := range r.taken {
 			if p.err != nil {
 				dropped = append(dropped, fmt.Errorf("apply schedule of agent %d: plan dropped: %w", p.agent.ID, p.err))
 			}
 		}
 	}
-	reader.Wait()
-	if failure == nil && readErr != nil {
-		failure = translate("apply schedules", readErr)
+	if len(failures) == 0 && readErr != nil {
+		failures = append(failures, translate("apply schedules", readErr))
 	}
 	s.changedBy(ctx, events)
 	if len(dropped) > maxReportedFailures {
 		n := len(dropped)
 		dropped = append(dropped[:maxReportedFailures], fmt.Errorf("apply schedules: %d more plans dropped", n-maxReportedFailures))
 	}
-	return applied, events, errors.Join(append(dropped, failure)...)
+	return applied, events, errors.Join(append(dropped, failures...)...)
+}
+
+// scheduleAppliers is how many batches of a tick PostgreSQL writes at
+// once.
+const scheduleAppliers = 2
+
+// dueBatch is a batch of plans and its place in the tick.
+type dueBatch struct {
+	seq   int
+	plans []duePlan
+}
+
+// dueResult is what applying a dueBatch did.
+type dueResult struct {
+	seq    int
+	taken  []duePlan
+	events []Event
+	err    error
 }
 
 // planDue reads the agents due at now, at most limit, plans them and
 // sends the plans on by batches of scheduleTxBatch.
-func (s *Store) planDue(ctx context.Context, now time.Time, limit int, out chan<- []duePlan) error {
+func (s *Store) planDue(ctx context.Context, now time.Time, limit int, out chan<- dueBatch) error {
 	// Loading a zone costs microseconds; a tick evaluates many schedules of
 	// few zones.
 	zones := map[string]*time.Location{}
-	batch := make([]duePlan, 0, min(limit, scheduleTxBatch))
+	batch := dueBatch{plans: make([]duePlan, 0, min(limit, scheduleTxBatch))}
 	send := func() error {
 		select {
 		case out <- batch:
-			batch = make([]duePlan, 0, min(limit, scheduleTxBatch))
+			batch = dueBatch{seq: batch.seq + 1, plans: make([]duePlan, 0, min(limit, scheduleTxBatch))}
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
@@ -238,12 +284,12 @@ WHERE a.next_switch_at <= ? ORDER BY a.next_switch_at LIMIT ?`, []any{now, limit
 		if err := rows.Scan(&a.ID, &a.TenantID, &a.AccountID, &a.Schedule, &a.NextSwitchAt, &a.NextSwitchOnline, &a.Installed, &a.Enabled); err != nil {
 			return err
 		}
-		if batch = append(batch, planAgent(a, zones, now)); len(batch) == scheduleTxBatch {
+		if batch.plans = append(batch.plans, planAgent(a, zones, now)); len(batch.plans) == scheduleTxBatch {
 			return send()
 		}
 		return nil
 	})
-	if err != nil || len(batch) == 0 {
+	if err != nil || len(batch.plans) == 0 {
 		return err
 	}
 	return send()

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -699,4 +700,78 @@ func TestNextTransitionInMatchesNextTransition(t *testing.T) {
 			t.Fatalf("LoadLocation(%q) succeeded", bad)
 		}
 	}
+}
+
+// TestScheduleTickInBatches: a tick with more agents due than one
+// transaction takes (1,000) switches every one of them once, whatever the
+// limit, and announces the tenant once.
+func TestScheduleTickInBatches(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		f := newFixture(t, dialect) // Wednesday 2026-11-25 09:00 UTC
+		ctx := context.Background()
+		raw, err := json.Marshal(officeHours("UTC"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := f.store.SQL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Seeded in two statements: the store's own calls would take
+		// thousands of transactions. Every agent is due at 09:00, online.
+		const agents = 2100
+		now := f.clock.Now()
+		seed := `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ` + fmt.Sprint(agents) + `) `
+		if _, err := db.ExecContext(ctx, rebind(dialect, seed+`INSERT INTO agents (tenant_id, account_id, schedule, next_switch_at, next_switch_online, created_at, updated_at)
+SELECT ?, 'bulk-' || i, ?, ?, true, ?, ? FROM n`), f.tenant.ID, string(raw), now, now, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, rebind(dialect, seed+`INSERT INTO memberships (tenant_id, account_id, project_id)
+SELECT ?, 'bulk-' || i, ? FROM n`), f.tenant.ID, f.projects["HELP"].ID); err != nil {
+			t.Fatal(err)
+		}
+		var changes atomic.Int64
+		stop := f.store.Watch(func(context.Context, models.Change) { changes.Add(1) })
+		defer stop()
+
+		applied, evs, err := f.store.ApplyDueSchedules(ctx, now, 1500)
+		if err != nil || applied != 1500 || len(evs) != 1500 || changes.Load() != 1 {
+			t.Fatalf("first tick: applied %d, %d events, %d changes, err %v; want 1500, 1500, 1", applied, len(evs), changes.Load(), err)
+		}
+		more, rest, err := f.store.ApplyDueSchedules(ctx, now, 0)
+		if err != nil || more != agents-1500 || len(rest) != agents-1500 {
+			t.Fatalf("second tick: applied %d, %d events, err %v; want %d", more, len(rest), err, agents-1500)
+		}
+		seen := map[string]bool{}
+		for _, e := range append(evs, rest...) {
+			if seen[e.AccountID] || !e.ToOnline || !e.At.Equal(now) || e.ProjectID != f.projects["HELP"].ID || e.ID == 0 {
+				t.Fatalf("event %+v (seen before: %v)", e, seen[e.AccountID])
+			}
+			seen[e.AccountID] = true
+		}
+		if n := f.count(t, "HELP"); n != agents {
+			t.Fatalf("%d online in HELP, want %d", n, agents)
+		}
+		if again, _, err := f.store.ApplyDueSchedules(ctx, now, 0); err != nil || again != 0 {
+			t.Fatalf("third tick: applied %d, err %v; want nothing due", again, err)
+		}
+	})
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n for the raw pool.
+func rebind(dialect models.Dialect, q string) string {
+	if dialect != models.DialectPostgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }
