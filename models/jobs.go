@@ -144,8 +144,8 @@ func (p duePlan) switches() bool { return p.err == nil && p.agent.Installed && p
 // schedule has at its latest transition up to now (a runner that fell
 // behind applies only that), and its next transition. The plans are
 // carried out by batches of 1,000 while the next batch is read and
-// planned, each batch one transaction of a fixed number of statements,
-// whatever its size:
+// planned (on PostgreSQL two batches at once), each batch one transaction
+// of a fixed number of statements, whatever its size:
 //
 //   - one conditional update moves every plan on (WHERE next_switch_at =
 //     the planned instant AND the schedule is the one planned), so that of
