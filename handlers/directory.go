@@ -11,6 +11,7 @@ import (
 
 	"agentpresence/handlers/jira"
 	"agentpresence/models"
+	"agentpresence/models/schedule"
 )
 
 // JiraAPI is what the service asks of a tenant's Jira.
@@ -352,7 +353,7 @@ func (d *Directory) UserZone(ctx context.Context, t models.Tenant, accountID str
 	if err != nil {
 		return ""
 	}
-	if _, err := models.LoadScheduleLocation(u.TimeZone); err != nil {
+	if _, err := schedule.LoadLocation(u.TimeZone); err != nil {
 		return ""
 	}
 	return u.TimeZone
