@@ -217,28 +217,28 @@ func (a *Agents) SetStatus(c echo.Context) error {
 		return err
 	}
 	if req.Online == nil {
-		return fieldError("online", "is required (true or false)")
+		return fieldError("online", "field.required_bool", nil)
 	}
 	if req.Project != "" && !validProjectKey(req.Project) {
-		return fieldError("project", "must be a Jira project key")
+		return fieldError("project", "field.project_key", nil)
 	}
 	switch req.Scope {
 	case "", "project":
 		if req.Project == "" {
-			return fieldError("project", "is required when scope is \"project\"")
+			return fieldError("project", "field.project_required", nil)
 		}
 	case "all":
 		// A project, if given, only names the current project of the answer.
 	default:
-		return fieldError("scope", `must be "project" or "all"`)
+		return fieldError("scope", "field.scope", nil)
 	}
 	var until *time.Time
 	if req.DurationMinutes != nil {
 		if !*req.Online {
-			return fieldError("durationMinutes", "goes only with online: true")
+			return fieldError("durationMinutes", "field.duration_online_only", nil)
 		}
 		if *req.DurationMinutes < 1 || *req.DurationMinutes > maxDurationMinutes {
-			return fieldError("durationMinutes", fmt.Sprintf("must be between 1 and %d", maxDurationMinutes))
+			return fieldError("durationMinutes", "problem.between", args{"Min": 1, "Max": maxDurationMinutes})
 		}
 		u := a.Now().UTC().Add(time.Duration(*req.DurationMinutes) * time.Minute)
 		until = &u
@@ -272,7 +272,7 @@ func (a *Agents) SetStatus(c echo.Context) error {
 		}
 		if !containsProject(mine, p.ID) {
 			if *req.Online {
-				return apiError(http.StatusForbidden, "not_an_agent", "you are not a support agent of "+p.Key)
+				return said(http.StatusForbidden, "not_an_agent", "error.not_an_agent_of", args{"Project": p.Key})
 			}
 			// Going offline where one is not an agent is allowed: a former
 			// agent must be able to leave.
@@ -314,7 +314,7 @@ type onlineAgentsResponse struct {
 func (a *Agents) projectForCaller(c echo.Context, key string) (models.Project, error) {
 	p, err := a.Directory.Project(c.Request().Context(), tenantOf(c), key)
 	if errors.Is(err, models.ErrNotFound) {
-		return models.Project{}, apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
+		return models.Project{}, said(http.StatusNotFound, "unknown_project", "error.unknown_project", nil)
 	}
 	return p, err
 }
@@ -336,7 +336,7 @@ func (a *Agents) OnlineAgents(c echo.Context) error {
 			return err
 		}
 		if !jiraAdmin && !projectAdmin {
-			return apiError(http.StatusForbidden, "forbidden", "only the project's agents and admins see who is online")
+			return said(http.StatusForbidden, "forbidden", "forbidden.online_list", nil)
 		}
 	}
 	st, err := a.Store.OnlineAgents(ctx, t.ID, p.ID)
@@ -371,13 +371,13 @@ func (a *Agents) PutOffline(c echo.Context) error {
 	}
 	// Characters, as the dialog's field counts them, not bytes.
 	if utf8.RuneCountInString(req.Reason) > maxReasonLen {
-		return fieldError("reason", fmt.Sprintf("must be at most %d characters", maxReasonLen))
+		return fieldError("reason", "problem.max_chars", args{"Max": maxReasonLen})
 	}
 	if !validText(req.Reason) {
-		return fieldError("reason", "must be plain text without control characters")
+		return fieldError("reason", "field.plain_text", nil)
 	}
 	if req.Scope != "" && req.Scope != "project" && req.Scope != "all" {
-		return fieldError("scope", `must be "project" or "all"`)
+		return fieldError("scope", "field.scope", nil)
 	}
 	p, err := a.projectForCaller(c, c.Param("key"))
 	if err != nil {
@@ -389,13 +389,13 @@ func (a *Agents) PutOffline(c echo.Context) error {
 		return err
 	}
 	if !jiraAdmin || !projectAdmin {
-		return apiError(http.StatusForbidden, "forbidden", "putting an agent offline needs both Jira administrator and project administrator permissions")
+		return said(http.StatusForbidden, "forbidden", "forbidden.put_offline", nil)
 	}
 	// Account ids hold a colon ("557058:…"), which clients escape; echo
 	// hands path parameters over as they came.
 	target, err := url.PathUnescape(c.Param("accountId"))
 	if err != nil || target == "" {
-		return badRequest("invalid_account", "the account id in the path is not valid")
+		return said(http.StatusBadRequest, "invalid_account", "error.invalid_account", nil)
 	}
 	ids := []int64{p.ID}
 	if req.Scope == "all" {

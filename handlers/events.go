@@ -158,10 +158,12 @@ type watchedWidget struct {
 	refs    int
 }
 
-// widgetEvent is a status as sent: its ETag and its JSON.
+// widgetEvent is a status as published: its ETag and the state, which
+// each stream words in its customer's language (statusBodies, where the
+// answer of a state in a language is encoded once for all).
 type widgetEvent struct {
-	etag string
-	data []byte
+	etag  string
+	state *models.WidgetState
 }
 
 // NewWidgetHub builds the widgets' hub, fed by the board after each
@@ -263,9 +265,9 @@ func (h *WidgetHub) unsubscribe(w *watchedWidget, sub *subscriber[string, widget
 	}
 }
 
-// statusEvent is the status API's answer, ready to send.
+// statusEvent is a state as a stream sends it.
 func statusEvent(w models.WidgetState) widgetEvent {
-	return widgetEvent{etag: strings.Trim(w.ETag, `"`), data: statusJSON(w)}
+	return widgetEvent{etag: strings.Trim(w.ETag, `"`), state: &w}
 }
 
 // Events serves the live streams: the agents' counts and the widgets'
@@ -278,6 +280,9 @@ type Events struct {
 
 	// caps bound the open streams (streamcaps.go); nil: no caps.
 	caps *streamCaps
+	// bodies words the widgets' status in their customers' languages,
+	// as the status API does.
+	bodies statusBodies
 }
 
 // projectCount is one project's count as the agents' stream sends it.
@@ -438,25 +443,32 @@ func (e *Events) WidgetStream(c echo.Context) error {
 	// A client that resumes gets the events it missed; if its last known
 	// status (the id's third part) is still not the current one, because
 	// the widget changed while nobody here streamed it, the snapshot too.
+	// Each status is sent in the customer's language, and its id carries
+	// that language's ETag, so that a poll after a break is a 304.
+	loc := e.bodies.msgs.callerLocale(c)
+	send := func(buf *sseBuffer, seq uint64, w *models.WidgetState) string {
+		enc := e.bodies.status(*w, loc)
+		tag := strings.Trim(enc.etag, `"`)
+		buf.event(widgetEventID(h.hub, seq, tag), "status", enc.body)
+		return tag
+	}
 	first := newSSEBuffer()
-	snapshot := statusEvent(cur)
 	known := ""
 	if s.resumed {
 		_, known, _ = h.hub.parseEventID(lastID)
 		for _, ev := range s.replay {
-			first.event(widgetEventID(h.hub, ev.id, ev.data.etag), "status", ev.data.data)
-			known = ev.data.etag
+			known = send(first, ev.id, ev.data.state)
 		}
 	}
-	if known != snapshot.etag {
-		first.event(widgetEventID(h.hub, s.cursor, snapshot.etag), "status", snapshot.data)
+	if snapshot := e.bodies.status(cur, loc); known != strings.Trim(snapshot.etag, `"`) {
+		send(first, s.cursor, &cur)
 	}
 	sub := s.sub
 	return serveStream(c, stream[string, widgetEvent]{
 		hub: h.hub, sub: sub, clock: h.cfg.clock, lifetime: e.caps.lifetime(),
 		done: func() { h.unsubscribe(watched, sub); slot.release() },
 		write: func(_ context.Context, buf *sseBuffer, ev *hubEvent[string, widgetEvent]) error {
-			buf.event(widgetEventID(h.hub, ev.id, ev.data.etag), "status", ev.data.data)
+			send(buf, ev.id, ev.data.state)
 			return nil
 		},
 	}, first)

@@ -52,6 +52,9 @@ type Deps struct {
 	// Streams caps the live streams and sets their lifetime; zero fields
 	// are no cap.
 	Streams StreamLimits
+	// Messages words answers in the caller's language; NewServer builds
+	// it from the embedded catalogs when nil.
+	Messages *Messages
 }
 
 // meCacheTTL bounds how long a GET /me answer is reused when no change
@@ -64,7 +67,11 @@ const meCacheTTL = 30 * time.Second
 func NewServer(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = ErrorHandler(d.Log)
+	msgs := d.Messages
+	if msgs == nil {
+		msgs = mustMessages(d.Now)
+	}
+	e.HTTPErrorHandler = ErrorHandler(d.Log, msgs)
 	e.IPExtractor = echo.ExtractIPDirect()
 	if d.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
@@ -97,13 +104,13 @@ func NewServer(d Deps) *echo.Echo {
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets}
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
-		Portals: d.Store, Directory: d.Directory}
+		Portals: d.Store, Directory: d.Directory, Messages: msgs}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,
 		cache: newMeCache(meCacheTTL, d.Now), statusChanges: newStatusLimiter(d.Limits.StatusChangesPerMinute, d.Now)}
 	d.Store.Watch(agents.cache.onChange)
 	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
-	settings := &Settings{Store: d.Store, Agents: agents}
-	public := &Public{Board: d.Board, bodies: newStatusBodies(d.Now)}
+	settings := &Settings{Store: d.Store, Agents: agents, Messages: msgs}
+	public := &Public{Board: d.Board, bodies: newStatusBodies(msgs, d.Now)}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	timezones := &Timezones{Now: d.Now}
@@ -115,7 +122,7 @@ func NewServer(d Deps) *echo.Echo {
 		d.WidgetEvents = NewWidgetHub(d.Board, WithHubLogger(d.Log))
 	}
 	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory,
-		caps: newStreamCaps(d.Streams)}
+		caps: newStreamCaps(d.Streams), bodies: public.bodies}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)

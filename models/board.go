@@ -29,6 +29,22 @@ type WidgetState struct {
 	PortalOrigin string
 	// ETag is a strong validator of the customer-visible fields.
 	ETag string
+
+	// Chat is what the project offers customers: its link and its own
+	// texts, which handlers word in the customer's language.
+	Chat WidgetChat
+}
+
+// WidgetChat is a widget's chat link and the texts its project wrote;
+// empty texts fall back to the built-in ones.
+type WidgetChat struct {
+	// URL is where customers start a chat: the project's link, else its
+	// portal's request form; empty when neither is known.
+	URL string
+	// Unavailable and Online are the project's default-language texts.
+	Unavailable, Online string
+	// Translations are the texts per language.
+	Translations map[string]Translation
 }
 
 // Board keeps every widget's state in memory so that the public status
@@ -92,10 +108,16 @@ type widgetRow struct {
 	Enabled            bool
 	BaseURL            string
 	Online             bool
+	ServiceDeskID      string
+	ChatURL            string
+	OnlineMessage      string
+	Translations       string
 }
 
 const widgetQuery = `SELECT p.id AS project_id, p.tenant_id, p.key, p.widget_id, p.widget_enabled,
   p.unavailable_message, p.allowed_origins, t.installed, t.enabled, t.base_url,
+  COALESCE(p.service_desk_id, '') AS service_desk_id, COALESCE(p.chat_url, '') AS chat_url,
+  COALESCE(p.online_message, '') AS online_message, COALESCE(p.translations, '') AS translations,
   EXISTS (SELECT 1 FROM statuses s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id AND s.online = ?) AS online
 FROM projects p JOIN tenants t ON t.id = p.tenant_id`
 
@@ -167,8 +189,24 @@ func (r widgetRow) state() WidgetState {
 		Online: r.Online, Available: r.WidgetEnabled && r.Installed && r.Enabled, Message: p.Message(),
 		AllowedOrigins: origins, PortalOrigin: siteOrigin(r.BaseURL),
 	}
+	w.Chat = r.chat()
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%t\x00%t\x00%s", w.Online, w.Available, w.Message)
+	// The chat's fields, so that a changed link or text is a new ETag.
+	fmt.Fprintf(h, "\x00%s\x00%s\x00%s\x00%s", w.Chat.URL, w.Chat.Unavailable, w.Chat.Online, r.Translations)
 	w.ETag = fmt.Sprintf(`"%016x"`, h.Sum64())
 	return w
+}
+
+// chat is the widget's link and texts. The link defaults to the request
+// form of the project's portal, where a customer can always write.
+func (r widgetRow) chat() WidgetChat {
+	c := WidgetChat{URL: r.ChatURL, Unavailable: r.UnavailableMessage, Online: r.OnlineMessage}
+	if c.URL == "" && r.ServiceDeskID != "" && siteOrigin(r.BaseURL) != "" {
+		c.URL = strings.TrimRight(r.BaseURL, "/") + "/servicedesk/customer/portal/" + url.PathEscape(r.ServiceDeskID)
+	}
+	if r.Translations != "" {
+		_ = json.Unmarshal([]byte(r.Translations), &c.Translations) // written by us as JSON; bad data means none
+	}
+	return c
 }

@@ -184,6 +184,11 @@ type ProjectSettings struct {
 	WidgetEnabled      bool
 	UnavailableMessage string
 	AllowedOrigins     []string
+	// ChatURL, OnlineMessage and Translations replace the project's when
+	// set; nil keeps them.
+	ChatURL       *string
+	OnlineMessage *string
+	Translations  *map[string]Translation
 }
 
 // UpdateProjectSettings replaces a project's widget settings.
@@ -193,9 +198,22 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, tenant TenantID, proj
 		origins = []string{}
 	}
 	return s.updateProject(ctx, "update project settings", tenant, projectID, func(q *gorm.DB) *gorm.DB {
-		return q.Select("widget_enabled", "unavailable_message", "allowed_origins", "updated_at").
-			Updates(&Project{WidgetEnabled: ps.WidgetEnabled, UnavailableMessage: ps.UnavailableMessage,
-				AllowedOrigins: origins, UpdatedAt: s.Now()})
+		cols := []any{"unavailable_message", "allowed_origins", "updated_at"}
+		p := Project{WidgetEnabled: ps.WidgetEnabled, UnavailableMessage: ps.UnavailableMessage,
+			AllowedOrigins: origins, UpdatedAt: s.Now()}
+		if ps.ChatURL != nil {
+			cols, p.ChatURL = append(cols, "chat_url"), *ps.ChatURL
+		}
+		if ps.OnlineMessage != nil {
+			cols, p.OnlineMessage = append(cols, "online_message"), *ps.OnlineMessage
+		}
+		if ps.Translations != nil {
+			cols, p.Translations = append(cols, "translations"), *ps.Translations
+			if p.Translations == nil {
+				p.Translations = map[string]Translation{}
+			}
+		}
+		return q.Select("widget_enabled", cols...).Updates(&p)
 	})
 }
 
