@@ -181,6 +181,15 @@ func TestMessageIDsInCodeAreInTheCatalog(t *testing.T) {
 	if found < 40 {
 		t.Fatalf("found %d message ids in the code: the test would prove nothing", found)
 	}
+	// The pages' keys: t('…') in the scripts, data-i18n in the pages.
+	pages := readCatalog(t, filepath.Join("..", "static", "i18n", "en.json"))
+	en, found = pages, 0
+	check(filepath.Join("..", "static", "js", "*.js"), regexp.MustCompile(`\bt\('([a-z]+\.[A-Za-z_]+)'`), "")
+	check(filepath.Join("..", "static", "pages", "*.html"), regexp.MustCompile(`data-i18n="([^"]+)"`), "")
+	check(filepath.Join("..", "static", "pages", "*.html"), regexp.MustCompile(`data-i18n-attr="[^"]*?:([^";]+)`), "")
+	if found < 150 {
+		t.Fatalf("found %d keys in the pages: the test would prove nothing", found)
+	}
 }
 
 // TestBuiltInUnavailableMessage: the English catalog and the models'

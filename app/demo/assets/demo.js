@@ -6,6 +6,7 @@
   var appOrigin = body.getAttribute('data-app-origin') || location.origin;
   var account = body.getAttribute('data-account') || '';
   var project = body.getAttribute('data-project') || '';
+  var lang = body.getAttribute('data-lang') || '';
   var enc = encodeURIComponent;
   var $ = function (id) { return document.getElementById(id); };
   var TITLES = { 'presence-dialog': ['Online status', 480, 600], 'schedule-dialog': ['My online schedule', 720, 640] };
@@ -34,7 +35,7 @@
   function openDialog(key) {
     var spec = TITLES[key];
     var opener = document.activeElement;
-    var q = 'module=' + enc(key) + '&accountId=' + enc(account) + '&project=' + enc(project);
+    var q = 'module=' + enc(key) + '&accountId=' + enc(account) + '&project=' + enc(project) + (lang ? '&lang=' + enc(lang) : '');
     getJSON('/demo/api/signed-url?' + q).then(function (r) {
       var blanket = document.createElement('div');
       blanket.className = 'blanket';
@@ -130,7 +131,7 @@
     };
     stream();
   }
-  for (var id of ['as', 'theme']) {
+  for (var id of ['as', 'theme', 'lang', 'customer']) {
     var sel = $(id);
     if (sel) sel.addEventListener('change', function (e) { e.target.form.submit(); });
   }
