@@ -20,8 +20,7 @@ func TestClientLimiterBoundsItsClients(t *testing.T) {
 	for i := range 10_000 {
 		l.allow(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
 	}
-	l.buckets.CleanUp()
-	if n := l.buckets.EstimatedSize(); n > 100 {
+	if n := l.buckets.Len(); n > 100 {
 		t.Fatalf("%d buckets kept, bound 100", n)
 	}
 
@@ -63,8 +62,7 @@ func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 		k := meKey{tenant: 1, account: fmt.Sprintf("a%d", i), project: "HELP"}
 		m.put(k, m.stamp(1), big)
 	}
-	m.answers.CleanUp()
-	if w := m.answers.WeightedSize(); w > meCacheMaxBytes {
+	if w := m.answers.Weight(); w > meCacheMaxBytes {
 		t.Fatalf("%d bytes kept, bound %d", w, meCacheMaxBytes)
 	}
 
@@ -96,5 +94,24 @@ func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 	now = now.Add(31 * time.Second)
 	if _, ok := m.get(bob); ok {
 		t.Fatal("an answer outlived its TTL")
+	}
+}
+
+// TestClientLimiterKeepsABusyClientsBucket: a client that never pauses
+// keeps its bucket, so that it gets the rate and no fresh burst. A bucket
+// is forgotten only after it went unused for its refill time.
+func TestClientLimiterKeepsABusyClientsBucket(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	l := newClientLimiter(1, 2, 100, func() time.Time { return now })
+	allowed := 0
+	for range 40 { // 20 s, a request every half second
+		if l.allow("198.51.100.7") {
+			allowed++
+		}
+		now = now.Add(500 * time.Millisecond)
+	}
+	// The burst of 2, then 1 a second.
+	if allowed > 2+20 {
+		t.Fatalf("%d requests allowed in 20 s at 1/s after a burst of 2", allowed)
 	}
 }

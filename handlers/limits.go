@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/maypok86/otter/v2"
 	"golang.org/x/time/rate"
+
+	"agentpresence/handlers/bounded"
 )
 
 // Limits bound what one source may ask; zero rates switch a limit off
@@ -55,15 +56,15 @@ type clientLimiter struct {
 	rate    rate.Limit
 	burst   int
 	now     func() time.Time
-	buckets *otter.Cache[netip.Prefix, *rate.Limiter]
+	buckets *bounded.Cache[netip.Prefix, *rate.Limiter]
 }
 
 func newClientLimiter(r rate.Limit, burst, maxClients int, now func() time.Time) *clientLimiter {
 	// A bucket left alone for refill is full again: forgetting it then
-	// changes nothing.
+	// changes nothing, while a busy client keeps its bucket.
 	refill := max(time.Duration(float64(burst)/float64(r)*float64(time.Second)), time.Second)
 	return &clientLimiter{rate: r, burst: burst, now: now,
-		buckets: newBoundedCache(uint64(maxClients), weighOne[netip.Prefix, *rate.Limiter], refill, now)}
+		buckets: bounded.New(bounded.Config[netip.Prefix, *rate.Limiter]{MaxWeight: uint64(maxClients), IdleTTL: refill, Now: now})}
 }
 
 // clientKey groups an IPv6 client by its /64 and keeps an IPv4 client's
@@ -85,9 +86,9 @@ func clientKey(ip string) netip.Prefix {
 // allow takes a token from the client's bucket.
 func (l *clientLimiter) allow(ip string) bool {
 	key := clientKey(ip)
-	b, ok := l.buckets.GetIfPresent(key)
+	b, ok := l.buckets.Get(key)
 	if !ok {
-		b, _ = l.buckets.SetIfAbsent(key, rate.NewLimiter(l.rate, l.burst))
+		b = l.buckets.GetOrSet(key, rate.NewLimiter(l.rate, l.burst))
 	}
 	return b.AllowN(l.now(), 1)
 }

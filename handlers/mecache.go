@@ -5,8 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/maypok86/otter/v2"
-
+	"agentpresence/handlers/bounded"
 	"agentpresence/models"
 )
 
@@ -20,7 +19,7 @@ import (
 // (a Jira permission changed, say) to the same staleness as the membership
 // and permission caches. The answers are bounded by their bytes.
 type meCache struct {
-	answers *otter.Cache[meKey, meEntry]
+	answers *bounded.Cache[meKey, meEntry]
 
 	mu   sync.Mutex
 	gens map[models.TenantID]uint64
@@ -53,12 +52,12 @@ func newMeCache(ttl time.Duration, now func() time.Time) *meCache {
 	weigh := func(k meKey, e meEntry) uint32 {
 		return uint32(min(len(k.account)+len(k.project)+len(e.body)+meEntryOverhead, meCacheMaxBytes))
 	}
-	return &meCache{answers: newBoundedCache(meCacheMaxBytes, weigh, ttl, now), gens: map[models.TenantID]uint64{}}
+	return &meCache{answers: bounded.New(bounded.Config[meKey, meEntry]{MaxWeight: meCacheMaxBytes, Weigh: weigh, TTL: ttl, Now: now}), gens: map[models.TenantID]uint64{}}
 }
 
 // get returns a fresh answer of the tenant's current generation, if any.
 func (m *meCache) get(k meKey) ([]byte, bool) {
-	e, ok := m.answers.GetIfPresent(k)
+	e, ok := m.answers.Get(k)
 	if !ok || e.meStamp != m.stamp(k.tenant) {
 		return nil, false
 	}
@@ -94,6 +93,6 @@ func (m *meCache) onChange(_ context.Context, ch models.Change) {
 	}
 	m.mu.Unlock()
 	if ch.Resync {
-		m.answers.InvalidateAll()
+		m.answers.Clear()
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/maypok86/otter/v2"
 
+	"agentpresence/handlers/bounded"
 	"agentpresence/models"
 )
 
@@ -67,7 +67,7 @@ func (p *Public) Status(c echo.Context) error {
 // function of the strong ETag (online, available, message), so the cache
 // is keyed by it and needs no invalidation; it is bounded by bytes.
 type statusBodies struct {
-	byTag *otter.Cache[string, []byte]
+	byTag *bounded.Cache[string, []byte]
 }
 
 // maxStatusBodyBytes bounds the encoded answers kept (one is at most about
@@ -76,14 +76,14 @@ const maxStatusBodyBytes = 16 << 20
 
 func newStatusBodies(now func() time.Time) statusBodies {
 	weigh := func(tag string, body []byte) uint32 { return uint32(len(tag) + len(body) + 64) }
-	return statusBodies{byTag: newBoundedCache(maxStatusBodyBytes, weigh, 0, now)}
+	return statusBodies{byTag: bounded.New(bounded.Config[string, []byte]{MaxWeight: maxStatusBodyBytes, Weigh: weigh, Now: now})}
 }
 
 func (b statusBodies) body(w models.WidgetState) []byte {
 	if b.byTag == nil {
 		return statusJSON(w)
 	}
-	if body, ok := b.byTag.GetIfPresent(w.ETag); ok {
+	if body, ok := b.byTag.Get(w.ETag); ok {
 		return body
 	}
 	body := statusJSON(w)
