@@ -110,7 +110,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		return nil, err
 	}
 	activity := &models.ActivityBuffer{}
-	tenants := &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now}
+	tenants := handlers.NewTenantCache(store, 10*time.Second, opts.Now)
 	store.Watch(tenants.Invalidate) // other replicas' lifecycle changes
 	streams := streamLimits(cfg, opts.OpenFiles, log)
 	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log), handlers.WithHubMaxStreams(streams.Instance))
@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Assets:     assets,
 		Log:        log,
 		Now:        opts.Now,
-		Limits:     limits(cfg),
+		Limiters:   handlers.NewLimiters(limits(cfg), opts.Now),
 		TrustProxy: cfg.TrustProxy,
 		Streams:    streams,
 

@@ -129,7 +129,7 @@ func heapAfterGC() int64 {
 // leave nothing behind in a limiter or cache. Before, each 1 MB widget id
 // kept a per-widget limiter entry and each 900 KB project a GET /me answer.
 func TestOversizedParamsPinNoMemory(t *testing.T) {
-	f := newAdminFixtureWith(t, func(d *handlers.Deps) { d.Limits = handlers.DefaultLimits() })
+	f := newAdminFixtureWith(t, func(d *handlers.Deps) { d.Limiters = handlers.NewLimiters(handlers.DefaultLimits(), d.Now) })
 	const n = 40
 	cases := []struct {
 		name    string
@@ -167,7 +167,7 @@ func TestOversizedParamsPinNoMemory(t *testing.T) {
 // customer's polls of the same widget. Before, one per-widget bucket was
 // shared by every customer, and the customer got 429s.
 func TestOneClientCannotStarveAWidget(t *testing.T) {
-	f := newAdminFixtureWith(t, func(d *handlers.Deps) { d.Limits = handlers.DefaultLimits() })
+	f := newAdminFixtureWith(t, func(d *handlers.Deps) { d.Limiters = handlers.NewLimiters(handlers.DefaultLimits(), d.Now) })
 	if err := f.env.board.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -16,15 +17,19 @@ import (
 func TestClientLimiterBoundsItsClients(t *testing.T) {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	l := newClientLimiter(1, 2, 100, clock)
+	l := newKeyedLimiter[netip.Prefix](1, 2, 100, clock)
+	allow := func(ip string) bool {
+		_, ok := l.take(clientKey(ip))
+		return ok
+	}
 	for i := range 10_000 {
-		l.allow(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+		allow(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
 	}
 	if n := l.buckets.Len(); n > 100 {
 		t.Fatalf("%d buckets kept, bound 100", n)
 	}
 
-	l = newClientLimiter(1, 2, 100, clock)
+	l = newKeyedLimiter[netip.Prefix](1, 2, 100, clock)
 	sequence := []struct {
 		ip   string
 		want bool
@@ -40,12 +45,12 @@ func TestClientLimiterBoundsItsClients(t *testing.T) {
 		{"not an address", true},
 	}
 	for i, s := range sequence {
-		if got := l.allow(s.ip); got != s.want {
+		if got := allow(s.ip); got != s.want {
 			t.Fatalf("%d %s: allowed %v, want %v", i, s.ip, got, s.want)
 		}
 	}
 	now = now.Add(time.Second) // one token back
-	if !l.allow("2001:db8:1:2::1") {
+	if !allow("2001:db8:1:2::1") {
 		t.Fatal("the /64's bucket did not refill")
 	}
 }
@@ -102,10 +107,10 @@ func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 // is forgotten only after it went unused for its refill time.
 func TestClientLimiterKeepsABusyClientsBucket(t *testing.T) {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	l := newClientLimiter(1, 2, 100, func() time.Time { return now })
+	l := NewLimiters(Limits{PublicPerIP: 1, PublicPerIPBurst: 2}, func() time.Time { return now })
 	allowed := 0
 	for range 40 { // 20 s, a request every half second
-		if l.allow("198.51.100.7") {
+		if _, ok := l.publicRequest("198.51.100.7"); ok {
 			allowed++
 		}
 		now = now.Add(500 * time.Millisecond)

@@ -57,7 +57,7 @@ func newTestEnvWith(t testing.TB, dialect models.Dialect, adjust func(*handlers.
 	}
 	board := models.NewBoard(store)
 	log := slog.New(slog.DiscardHandler)
-	tenants := &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: clock.Now}
+	tenants := handlers.NewTenantCache(store, 10*time.Second, clock.Now)
 	store.Watch(tenants.Invalidate) // as app wires it
 	agents := handlers.NewAgentHub(store, handlers.WithHubClock(clock))
 	widgets := handlers.NewWidgetHub(board, handlers.WithHubClock(clock))

@@ -21,7 +21,7 @@ import (
 // agents are not affected, and the budget refills with time.
 func TestStatusFlappingIsBounded(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnvWith(t, dialect, slog.LevelDebug, func(d *handlers.Deps) { d.Limits = handlers.DefaultLimits() })
+		env := newJiraEnvWith(t, dialect, slog.LevelDebug, func(d *handlers.Deps) { d.Limiters = handlers.NewLimiters(handlers.DefaultLimits(), d.Now) })
 		site := env.newSite()
 		tn := env.install(site)
 		const flips = 100

@@ -20,7 +20,7 @@ import (
 
 func TestPublicRateLimitPerIP(t *testing.T) {
 	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-		d.Limits = handlers.Limits{PublicPerIP: 1, PublicPerIPBurst: 3}
+		d.Limiters = handlers.NewLimiters(handlers.Limits{PublicPerIP: 1, PublicPerIPBurst: 3}, d.Now)
 	})
 	codes := map[int]int{}
 	var last *http.Response
@@ -61,7 +61,7 @@ func from(t *testing.T, env *testEnv, addr, method, target, token, body string) 
 func TestAuthFailureLimiterThrottlesOnlyFailures(t *testing.T) {
 	const budget = 5
 	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-		d.Limits = handlers.Limits{AuthFailuresPerMinute: budget}
+		d.Limiters = handlers.NewLimiters(handlers.Limits{AuthFailuresPerMinute: budget}, d.Now)
 	})
 	secret := []byte("s")
 	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck", SharedSecret: secret, BaseURL: "https://x.atlassian.net"}); err != nil {
@@ -146,7 +146,7 @@ func TestUnknownIssuerCostsOneLookup(t *testing.T) {
 	counting := &countingTenants{}
 	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
 		counting.TenantStore = d.Store
-		d.Tenants = &handlers.TenantCache{Store: counting, TTL: 10 * time.Second, Now: d.Now}
+		d.Tenants = handlers.NewTenantCache(counting, 10*time.Second, d.Now)
 		d.Store.Watch(d.Tenants.Invalidate)
 	})
 	secret := []byte("s")

@@ -33,7 +33,8 @@ type Deps struct {
 	Assets fs.FS
 	Log    *slog.Logger
 	Now    func() time.Time
-	Limits Limits
+	// Limiters are the per-client and per-agent budgets; nil: no limits.
+	Limiters *Limiters
 	// TrustProxy takes the client address from X-Forwarded-For; only behind
 	// a proxy that sets it, or anyone could pick their own address.
 	TrustProxy bool
@@ -88,18 +89,17 @@ func NewServer(d Deps) *echo.Echo {
 	e.Use(writeDeadline(responseWriteTimeout))
 	// The public API is limited per client before anything else looks at
 	// the request, then every path and query parameter's shape is checked.
-	e.Use(rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, d.Now, isPublicPath))
+	e.Use(rateLimit(d.Limiters, isPublicPath))
 	e.Use(checkParams)
 
-	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath,
-		failures: newFailureLimiter(d.Limits.AuthFailuresPerMinute, d.Now)}
+	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath, Limits: d.Limiters}
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets}
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,
-		cache: newMeCache(meCacheTTL, d.Now), statusChanges: newStatusLimiter(d.Limits.StatusChangesPerMinute, d.Now)}
+		cache: newMeCache(meCacheTTL, d.Now), statusChanges: d.Limiters.perAgent()}
 	d.Store.Watch(agents.cache.onChange)
 	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
