@@ -25,6 +25,7 @@ import (
 	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/handlers/live"
 	"agentpresence/jobs"
 	"agentpresence/models"
 	"agentpresence/models/pgbus"
@@ -113,8 +114,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	tenants := handlers.NewTenantCache(store, 10*time.Second, opts.Now)
 	store.Watch(tenants.Invalidate) // other replicas' lifecycle changes
 	streams := streamLimits(cfg, opts.OpenFiles, log)
-	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log), handlers.WithHubMaxStreams(streams.Instance))
-	widgetEvents := handlers.NewWidgetHub(board, handlers.WithHubLogger(log), handlers.WithHubMaxStreams(streams.Instance))
+	agentEvents := handlers.NewAgentHub(store, log, live.WithMaxStreams(streams.Instance))
+	widgetEvents := handlers.NewWidgetHub(board, live.WithMaxStreams(streams.Instance))
 	// Tenants' Jira: https to public addresses, checked by the dialer on
 	// the resolved address before connecting; loopback http only where
 	// configured (the demo's and a developer's simulated Jira).
@@ -154,7 +155,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		Now:        opts.Now,
 		Limiters:   handlers.NewLimiters(limits(cfg), opts.Now),
 		TrustProxy: cfg.TrustProxy,
-		Streams:    streams,
+		StreamCaps: live.NewCaps(streams),
 
 		JiraTargets:    jiraTargets,
 		ConnectScript:  connectScript,
@@ -402,14 +403,14 @@ func loopbackOnly(next http.Handler) http.Handler {
 // open-files limit (STREAMS_PER_INSTANCE may lower it, not raise it past
 // what the descriptors allow). RATE_LIMITS=off lifts the per-user and
 // per-address caps, as the load harness needs, but never the instance's.
-func streamLimits(cfg Config, openFiles func() (uint64, error), log *slog.Logger) handlers.StreamLimits {
+func streamLimits(cfg Config, openFiles func() (uint64, error), log *slog.Logger) live.Limits {
 	n, err := openFiles()
 	if err != nil {
 		log.Warn("open-files limit unknown; the stream cap takes its ceiling", "err", err)
 		n = 0
 	}
-	lim := handlers.StreamLimits{PerUser: cfg.StreamsPerUser, PerAddress: cfg.StreamsPerAddress,
-		Instance: handlers.StreamInstanceCap(n, cfg.StreamsPerInstance), Lifetime: cfg.StreamLifetime}
+	lim := live.Limits{PerUser: cfg.StreamsPerUser, PerAddress: cfg.StreamsPerAddress,
+		Instance: live.InstanceCap(n, cfg.StreamsPerInstance), Lifetime: cfg.StreamLifetime}
 	if !cfg.RateLimits {
 		lim.PerUser, lim.PerAddress = 0, 0
 	}

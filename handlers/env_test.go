@@ -12,6 +12,7 @@ import (
 	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/handlers/live"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -59,8 +60,8 @@ func newTestEnvWith(t testing.TB, dialect models.Dialect, adjust func(*handlers.
 	log := slog.New(slog.DiscardHandler)
 	tenants := handlers.NewTenantCache(store, 10*time.Second, clock.Now)
 	store.Watch(tenants.Invalidate) // as app wires it
-	agents := handlers.NewAgentHub(store, handlers.WithHubClock(clock))
-	widgets := handlers.NewWidgetHub(board, handlers.WithHubClock(clock))
+	agents := handlers.NewAgentHub(store, log, live.WithClock(clock))
+	widgets := handlers.NewWidgetHub(board, live.WithClock(clock))
 	t.Cleanup(func() { agents.Close(); widgets.Close() })
 	deps := handlers.Deps{
 		Store:      store,

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/live"
 	"agentpresence/models"
 )
 
@@ -90,7 +93,10 @@ func classify(err error) *APIError {
 		}
 		return apiError(httpErr.Code, code, msg)
 	}
+	var capErr *live.CapError
 	switch {
+	case errors.As(err, &capErr):
+		return tooManyStreams(capErr.Cap)
 	case errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer, nothing failed here.
 		return apiError(statusClientClosed, "client_closed", "the client closed the request")
@@ -109,6 +115,16 @@ func classify(err error) *APIError {
 			Message: "the service is briefly unavailable; try again", Header: map[string]string{"Retry-After": "2"}}
 	}
 	return apiError(http.StatusInternalServerError, "internal", "internal error")
+}
+
+// tooManyStreams refuses a stream beyond a cap; the page polls meanwhile.
+// The retry delay is spread so that refused clients do not come back
+// together.
+func tooManyStreams(c live.Cap) *APIError {
+	where := map[live.Cap]string{live.CapInstance: "on this server", live.CapAddress: "from this address", live.CapUser: "for this user"}[c]
+	return &APIError{Status: http.StatusTooManyRequests, Code: "too_many_streams",
+		Message: "too many live streams are open " + where + "; poll the status instead or try again later",
+		Header:  map[string]string{"Retry-After": strconv.Itoa(30 + rand.IntN(31))}}
 }
 
 // statusClientClosed is nginx's 499: the client closed the request before

@@ -14,6 +14,7 @@ import (
 
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/handlers/live"
 	"agentpresence/models"
 )
 
@@ -50,9 +51,8 @@ type Deps struct {
 	// them before shutting the server down. NewServer builds them when nil.
 	AgentEvents  *AgentHub
 	WidgetEvents *WidgetHub
-	// Streams caps the live streams and sets their lifetime; zero fields
-	// are no cap.
-	Streams StreamLimits
+	// StreamCaps cap the live streams and set their lifetime; nil: no caps.
+	StreamCaps *live.Caps
 }
 
 // meCacheTTL bounds how long a GET /me answer is reused when no change
@@ -107,13 +107,13 @@ func NewServer(d Deps) *echo.Echo {
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	if d.AgentEvents == nil {
-		d.AgentEvents = NewAgentHub(d.Store, WithHubLogger(d.Log))
+		d.AgentEvents = NewAgentHub(d.Store, d.Log)
 	}
 	if d.WidgetEvents == nil {
-		d.WidgetEvents = NewWidgetHub(d.Board, WithHubLogger(d.Log))
+		d.WidgetEvents = NewWidgetHub(d.Board)
 	}
 	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory,
-		caps: newStreamCaps(d.Streams)}
+		Caps: d.StreamCaps}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)
@@ -168,7 +168,7 @@ func isPublicPath(p string) bool { return strings.HasPrefix(p, "/public/") }
 const responseWriteTimeout = 30 * time.Second
 
 // streamRoutes are the routes that set their own write deadline on every
-// write (sse.go).
+// write (handlers/live).
 var streamRoutes = map[string]bool{"/api/v1/events": true, "/public/v1/widgets/:widgetId/events": true}
 
 // writeDeadline gives every request a write deadline of its own: timeout

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"agentpresence/handlers"
+	"agentpresence/handlers/live"
 	"agentpresence/models"
 )
 
@@ -34,10 +35,10 @@ func (f *liveFixture) open(t *testing.T, r streamReq) *sseClient {
 }
 
 // capsFixture serves with small stream caps.
-func capsFixture(t *testing.T, lim handlers.StreamLimits) *liveFixture {
+func capsFixture(t *testing.T, lim live.Limits) *liveFixture {
 	t.Helper()
 	f := newLiveFixtureWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-		d.Streams = lim
+		d.StreamCaps = live.NewCaps(lim)
 		d.TrustProxy = true
 	})
 	f.member(t, "bob", "HELP")
@@ -50,7 +51,7 @@ func capsFixture(t *testing.T, lim handlers.StreamLimits) *liveFixture {
 // (another user or address still gets a stream), and closing streams
 // gives their places back.
 func TestStreamCaps(t *testing.T) {
-	lim := handlers.StreamLimits{PerUser: 2, PerAddress: 3, Instance: 5}
+	lim := live.Limits{PerUser: 2, PerAddress: 3, Instance: 5}
 	tests := []struct {
 		name string
 		// given streams that are all admitted,
@@ -161,7 +162,7 @@ func expectPlainRequestsAnswer(t *testing.T, f *liveFixture) {
 // TestRefusedStreamsKeepNoPlace: streams that end before they start (an
 // unknown widget, a user without projects' stream) give their places back.
 func TestRefusedStreamsKeepNoPlace(t *testing.T) {
-	f := capsFixture(t, handlers.StreamLimits{PerUser: 1, PerAddress: 2, Instance: 2})
+	f := capsFixture(t, live.Limits{PerUser: 1, PerAddress: 2, Instance: 2})
 	for range 5 {
 		c := dial(t, f.srv, "/public/v1/widgets/w_unknown/events", http.Header{"X-Forwarded-For": {"192.0.2.1"}})
 		if c.resp.StatusCode != http.StatusNotFound {
@@ -173,34 +174,6 @@ func TestRefusedStreamsKeepNoPlace(t *testing.T) {
 		if c := f.open(t, r); c.resp.StatusCode != http.StatusOK {
 			t.Fatalf("%+v after refused streams: %d, want 200", r, c.resp.StatusCode)
 		}
-	}
-}
-
-// TestStreamInstanceCapFromOpenFiles: the instance cap is what the
-// open-files limit leaves after a reserve for everything else.
-func TestStreamInstanceCapFromOpenFiles(t *testing.T) {
-	tests := []struct {
-		name      string
-		openFiles uint64
-		requested int
-		expect    int
-	}{
-		{"1,024 descriptors keep 256", 1024, 0, 768},
-		{"a small limit keeps half", 256, 0, 128},
-		{"4,096 keep a quarter", 4096, 0, 3072},
-		{"20,000 keep a quarter", 20000, 0, 15000},
-		{"a large limit stops at the ceiling", 1 << 20, 0, handlers.MaxStreamsPerInstance},
-		{"asked for less", 1024, 100, 100},
-		{"asked for more than the descriptors allow", 1024, 5000, 768},
-		{"asked for more than the ceiling, and allowed", 1 << 20, 100_000, 100_000},
-		{"unknown limit", 0, 0, handlers.MaxStreamsPerInstance},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := handlers.StreamInstanceCap(tt.openFiles, tt.requested); got != tt.expect {
-				t.Fatalf("StreamInstanceCap(%d, %d) = %d, want %d", tt.openFiles, tt.requested, got, tt.expect)
-			}
-		})
 	}
 }
 
@@ -235,7 +208,7 @@ func TestStreamsEndAfterTheirLifetime(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newLiveFixtureWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-				d.Streams = handlers.StreamLimits{Lifetime: lifetime}
+				d.StreamCaps = live.NewCaps(live.Limits{Lifetime: lifetime})
 			})
 			srv := f.srv
 			if tt.http2 {
