@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -35,7 +36,7 @@ type ActivityRecorder interface {
 // Agents is the agent-facing API, called by our pages with context tokens.
 type Agents struct {
 	Store     PresenceStore
-	Directory *Directory
+	Directory *jira.Directory
 	Activity  ActivityRecorder
 	Now       func() time.Time
 	Log       *slog.Logger

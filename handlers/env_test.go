@@ -70,8 +70,8 @@ func newTestEnvWith(t testing.TB, dialect models.Dialect, adjust func(*handlers.
 		Verifier:   connect.Verifier{Leeway: 30 * time.Second, Now: clock.Now},
 		Tenants:    tenants,
 		// The simulated sites are http on loopback, allowed here explicitly.
-		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: "io.example.presence", Now: clock.Now, Targets: loopbackJira}, Store: store,
-			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
+		Directory: jira.NewDirectory(jira.DirectoryConfig{Jira: &jira.Client{AppKey: "io.example.presence", Now: clock.Now, Targets: loopbackJira}, Store: store,
+			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute}),
 		Board:    board,
 		Activity: &models.ActivityBuffer{},
 		BaseURL:  testBaseURL,

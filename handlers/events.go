@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/jira"
 	"agentpresence/handlers/live"
 	"agentpresence/models"
 )
@@ -19,7 +20,7 @@ type Events struct {
 	Agents    *AgentHub
 	Widgets   *WidgetHub
 	Store     PresenceStore
-	Directory *Directory
+	Directory *jira.Directory
 	// Caps bound the open streams; nil: no caps.
 	Caps *live.Caps
 }

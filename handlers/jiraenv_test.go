@@ -129,8 +129,8 @@ func newJiraEnvWith(t testing.TB, dialect models.Dialect, level slog.Level, adju
 		Verifier:   connect.Verifier{Leeway: 30 * time.Second, Now: clock.Now},
 		Tenants:    handlers.NewTenantCache(store, 10*time.Second, clock.Now),
 		// The simulated sites are http on loopback, allowed here explicitly.
-		Directory: &handlers.Directory{Jira: &jira.Client{AppKey: testAppKey, Now: clock.Now, Targets: loopbackJira}, Store: store,
-			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute},
+		Directory: jira.NewDirectory(jira.DirectoryConfig{Jira: &jira.Client{AppKey: testAppKey, Now: clock.Now, Targets: loopbackJira}, Store: store,
+			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute}),
 		Board:       board,
 		Activity:    env.activity,
 		BaseURL:     app.URL,

@@ -25,7 +25,7 @@ type Deps struct {
 	Installs   *connect.InstallVerifier
 	Verifier   connect.Verifier
 	Tenants    *TenantCache
-	Directory  *Directory
+	Directory  *jira.Directory
 	Board      *models.Board
 	Activity   ActivityRecorder
 	BaseURL    string

@@ -94,16 +94,32 @@ func (c *Cache[K, V]) GetOrSet(key K, value V) V {
 	return v
 }
 
-// Compute replaces the value of key with what update returns from the
-// present one (found false: none), atomically for that key; keep false
-// drops the entry instead. update must not call the cache.
-func (c *Cache[K, V]) Compute(key K, update func(old V, found bool) (value V, keep bool)) (V, bool) {
+// Op is what Compute does with an entry.
+type Op int
+
+// The outcomes of Compute's update.
+const (
+	// Leave leaves the entry as it was (absent stays absent).
+	Leave Op = iota
+	// Write stores the value update returned.
+	Write
+	// Drop removes the entry.
+	Drop
+)
+
+// Compute changes the entry of key atomically for that key: update gets
+// the present value (found false: none) and says what to do. It returns
+// the value present afterwards, if any. update must not call the cache.
+func (c *Cache[K, V]) Compute(key K, update func(old V, found bool) (V, Op)) (V, bool) {
 	return c.c.Compute(key, func(old V, found bool) (V, otter.ComputeOp) {
-		v, keep := update(old, found)
-		if !keep {
+		v, op := update(old, found)
+		switch op {
+		case Write:
+			return v, otter.WriteOp
+		case Drop:
 			return v, otter.InvalidateOp
 		}
-		return v, otter.WriteOp
+		return old, otter.CancelOp
 	})
 }
 

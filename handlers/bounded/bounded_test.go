@@ -77,12 +77,18 @@ func TestGetOrSetKeepsTheFirstValue(t *testing.T) {
 
 func TestCompute(t *testing.T) {
 	c := bounded.New(bounded.Config[string, int]{MaxWeight: 10})
-	inc := func(old int, _ bool) (int, bool) { return old + 1, true }
+	inc := func(old int, _ bool) (int, bounded.Op) { return old + 1, bounded.Write }
 	c.Compute("k", inc)
 	if v, _ := c.Compute("k", inc); v != 2 {
 		t.Fatalf("got %d, want 2", v)
 	}
-	c.Compute("k", func(int, bool) (int, bool) { return 0, false })
+	if v, ok := c.Compute("k", func(int, bool) (int, bounded.Op) { return 9, bounded.Leave }); !ok || v != 2 {
+		t.Fatalf("Leave changed the entry: %d %t", v, ok)
+	}
+	if _, ok := c.Compute("absent", func(int, bool) (int, bounded.Op) { return 9, bounded.Leave }); ok {
+		t.Fatal("Leave created an entry")
+	}
+	c.Compute("k", func(int, bool) (int, bounded.Op) { return 0, bounded.Drop })
 	if _, ok := c.Get("k"); ok {
 		t.Fatal("an entry Compute dropped is still there")
 	}
