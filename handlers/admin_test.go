@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 )
 
@@ -27,7 +27,7 @@ const (
 // answers the permission checks.
 type adminFixture struct {
 	env      *testEnv
-	site     *jirasim.Site
+	site     *jiratest.Site
 	tenant   models.Tenant
 	projects map[string]models.Project
 }
@@ -48,7 +48,7 @@ func newAdminFixtureOn(t *testing.T, dialect models.Dialect, adjust func(*handle
 	t.Helper()
 	env := newTestEnvWith(t, dialect, adjust)
 	// The install key signs nothing here; the binary's shared one costs nothing.
-	site, err := jirasim.New(jirasim.Options{AppKey: "io.example.presence", InstallKey: installKey(), Now: env.clock.Now})
+	site, err := jiratest.New(jiratest.Options{AppKey: "io.example.presence", InstallKey: installKey(), Now: env.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,12 +60,12 @@ func newAdminFixtureOn(t *testing.T, dialect models.Dialect, adjust func(*handle
 	if err := site.SetAppBaseURL(testBaseURL); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []jirasim.ProjectSpec{{ID: 10001, Key: "HELP"}, {ID: 10002, Key: "IT"}} {
+	for _, p := range []jiratest.ProjectSpec{{ID: 10001, Key: "HELP"}, {ID: 10002, Key: "IT"}} {
 		if err := site.AddProject(p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, u := range []jirasim.UserSpec{
+	for _, u := range []jiratest.UserSpec{
 		{AccountID: adminAda, JiraAdmin: true, ProjectAdmin: []string{"HELP"}},
 		{AccountID: agentAlice, Agent: []string{"HELP", "IT"}},
 		{AccountID: agentBob, Agent: []string{"HELP"}},

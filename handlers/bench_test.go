@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -87,7 +87,7 @@ func BenchmarkMe(b *testing.B) {
 // benchEnv is a jiraEnv with one installed site and alice online in HELP.
 type benchEnv struct {
 	*jiraEnv
-	site   *jirasim.Site
+	site   *jiratest.Site
 	widget string
 	etag   string
 }

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -101,7 +101,7 @@ func TestUnknownProjectKeysCostOneJiraCall(t *testing.T) {
 				}
 			})
 		}
-		if err := site.AddProject(jirasim.ProjectSpec{ID: 10009, Key: "NEW"}); err != nil {
+		if err := site.AddProject(jiratest.ProjectSpec{ID: 10009, Key: "NEW"}); err != nil {
 			t.Fatal(err)
 		}
 		env.clock.Advance(61 * time.Second)

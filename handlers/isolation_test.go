@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -19,7 +19,7 @@ func TestTenantIsolation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
 		env := newJiraEnv(t, dialect)
 		siteA, siteB := env.newSite(), env.newSite()
-		if err := siteB.AddUser(jirasim.UserSpec{AccountID: "zoe-of-b", DisplayName: "Zoe", Agent: []string{"HELP"}}); err != nil {
+		if err := siteB.AddUser(jiratest.UserSpec{AccountID: "zoe-of-b", DisplayName: "Zoe", Agent: []string{"HELP"}}); err != nil {
 			t.Fatal(err)
 		}
 		env.install(siteA)

@@ -20,10 +20,10 @@ import (
 	"github.com/jonboulle/clockwork"
 	"github.com/labstack/echo/v4"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -150,10 +150,10 @@ func newJiraEnvWith(t testing.TB, dialect models.Dialect, level slog.Level, adju
 // newSite starts a simulated Jira site with the usual people and projects:
 // HELP and IT; alice agent of both, bob agent of HELP, ada Jira admin and
 // admin of HELP, carol customer.
-func (env *jiraEnv) newSite() *jirasim.Site {
+func (env *jiraEnv) newSite() *jiratest.Site {
 	t := env.t
 	t.Helper()
-	site, err := jirasim.New(jirasim.Options{AppKey: testAppKey, InstallKey: installKey(), Kid: testKid, Now: env.clock.Now})
+	site, err := jiratest.New(jiratest.Options{AppKey: testAppKey, InstallKey: installKey(), Kid: testKid, Now: env.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,12 +165,12 @@ func (env *jiraEnv) newSite() *jirasim.Site {
 	if err := site.SetAppBaseURL(env.app.URL); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []jirasim.ProjectSpec{{ID: 10000, Key: "HELP", Name: "Help desk"}, {ID: 10001, Key: "IT", Name: "IT"}} {
+	for _, p := range []jiratest.ProjectSpec{{ID: 10000, Key: "HELP", Name: "Help desk"}, {ID: 10001, Key: "IT", Name: "IT"}} {
 		if err := site.AddProject(p); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, u := range []jirasim.UserSpec{
+	for _, u := range []jiratest.UserSpec{
 		{AccountID: "alice", DisplayName: "Alice", Agent: []string{"HELP", "IT"}},
 		{AccountID: "bob", DisplayName: "Bob", Agent: []string{"HELP"}},
 		{AccountID: "ada", DisplayName: "Ada", JiraAdmin: true, ProjectAdmin: []string{"HELP"}, Agent: []string{"HELP"}},
@@ -185,7 +185,7 @@ func (env *jiraEnv) newSite() *jirasim.Site {
 
 // install installs the site into the app, with the app fetching install
 // keys from that site's key server.
-func (env *jiraEnv) install(site *jirasim.Site) models.Tenant {
+func (env *jiraEnv) install(site *jiratest.Site) models.Tenant {
 	t := env.t
 	t.Helper()
 	if err := site.Install(context.Background()); err != nil {
@@ -219,7 +219,7 @@ func (r apiResult) errorCode(t testing.TB) string {
 }
 
 // call sends an API request as a user of a site with a context token.
-func (env *jiraEnv) call(site *jirasim.Site, user, method, path, body string, header ...string) apiResult {
+func (env *jiraEnv) call(site *jiratest.Site, user, method, path, body string, header ...string) apiResult {
 	t := env.t
 	t.Helper()
 	var rd io.Reader

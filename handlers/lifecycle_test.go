@@ -15,8 +15,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers/connect"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -26,7 +26,7 @@ func statusOf(t *testing.T, err error) int {
 	if err == nil {
 		return http.StatusNoContent
 	}
-	var se *jirasim.StatusError
+	var se *jiratest.StatusError
 	if !errors.As(err, &se) {
 		t.Fatalf("not an HTTP status error: %v", err)
 	}
@@ -34,7 +34,7 @@ func statusOf(t *testing.T, err error) int {
 }
 
 // sendInstall sends the site's install callback with its token replaced.
-func sendInstall(t *testing.T, site *jirasim.Site, token string, body func([]byte) []byte) error {
+func sendInstall(t *testing.T, site *jiratest.Site, token string, body func([]byte) []byte) error {
 	t.Helper()
 	req, err := site.InstallRequest(context.Background())
 	if err != nil {
@@ -215,7 +215,7 @@ func withKid(token, kid string) string {
 // lifecycleRequest builds a site's signed lifecycle callback (event
 // "installed" or "uninstalled") as Jira would send it now, so that a test
 // can send it again later: a captured request, token and body.
-func lifecycleRequest(t *testing.T, site *jirasim.Site, event string) (token string, body []byte) {
+func lifecycleRequest(t *testing.T, site *jiratest.Site, event string) (token string, body []byte) {
 	t.Helper()
 	req, err := site.LifecycleRequest(context.Background(), event)
 	if err != nil {
@@ -258,82 +258,82 @@ func TestLifecycleReplayRefused(t *testing.T) {
 			name string
 			// attack runs after the site installed at the clock's now and
 			// answers the callback that must be refused.
-			attack        func(t *testing.T, site *jirasim.Site) (event, token string, body []byte)
+			attack        func(t *testing.T, site *jiratest.Site) (event, token string, body []byte)
 			code          string
 			wantInstalled bool
 		}{
 			{name: "install token replayed with another body", code: "token_replayed", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventInstalled)
+					tok, body := lifecycleRequest(t, site, jiratest.EventInstalled)
 					if err := sendInstall(t, site, tok, nil); err != nil {
 						t.Fatalf("first use of the token: %v", err)
 					}
 					env.clock.Advance(30 * time.Second) // still within the token's life
-					return jirasim.EventInstalled, tok, evil(body)
+					return jiratest.EventInstalled, tok, evil(body)
 				}},
 			{name: "install token replayed as is", code: "token_replayed", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventInstalled)
-					if code, _ := sendLifecycle(t, env, jirasim.EventInstalled, tok, body); code != http.StatusNoContent {
+					tok, body := lifecycleRequest(t, site, jiratest.EventInstalled)
+					if code, _ := sendLifecycle(t, env, jiratest.EventInstalled, tok, body); code != http.StatusNoContent {
 						t.Fatalf("first use of the token: %d", code)
 					}
-					return jirasim.EventInstalled, tok, body
+					return jiratest.EventInstalled, tok, body
 				}},
 			{name: "install token issued in the same second as the last install", code: "token_stale", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					tok, err := site.SignInstall("POST", env.app.URL+"/lifecycle/installed", func(c *connect.Claims) {
 						c.ExpiresAt = jwt.NewNumericDate(c.ExpiresAt.Add(time.Second)) // another token, same iat
 					})
 					if err != nil {
 						t.Fatal(err)
 					}
-					_, body := lifecycleRequest(t, site, jirasim.EventInstalled)
-					return jirasim.EventInstalled, tok, evil(body)
+					_, body := lifecycleRequest(t, site, jiratest.EventInstalled)
+					return jiratest.EventInstalled, tok, evil(body)
 				}},
 			{name: "install token issued before the last install", code: "token_stale", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventInstalled) // captured, never delivered
+					tok, body := lifecycleRequest(t, site, jiratest.EventInstalled) // captured, never delivered
 					env.clock.Advance(time.Minute)
 					if err := site.Install(ctx); err != nil {
 						t.Fatal(err)
 					}
-					return jirasim.EventInstalled, tok, evil(body)
+					return jiratest.EventInstalled, tok, evil(body)
 				}},
 			{name: "install token without iat", code: "missing_iat", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
 					tok, err := site.SignInstall("POST", env.app.URL+"/lifecycle/installed", func(c *connect.Claims) { c.IssuedAt = nil })
 					if err != nil {
 						t.Fatal(err)
 					}
-					_, body := lifecycleRequest(t, site, jirasim.EventInstalled)
-					return jirasim.EventInstalled, tok, evil(body)
+					_, body := lifecycleRequest(t, site, jiratest.EventInstalled)
+					return jiratest.EventInstalled, tok, evil(body)
 				}},
 			{name: "uninstall token replayed after a reinstall", code: "token_replayed", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventUninstalled)
-					if code, _ := sendLifecycle(t, env, jirasim.EventUninstalled, tok, body); code != http.StatusNoContent {
+					tok, body := lifecycleRequest(t, site, jiratest.EventUninstalled)
+					if code, _ := sendLifecycle(t, env, jiratest.EventUninstalled, tok, body); code != http.StatusNoContent {
 						t.Fatalf("uninstall: %d", code)
 					}
 					env.clock.Advance(time.Second)
 					if err := site.Install(ctx); err != nil {
 						t.Fatalf("reinstall: %v", err)
 					}
-					return jirasim.EventUninstalled, tok, body
+					return jiratest.EventUninstalled, tok, body
 				}},
 			{name: "uninstall token issued before the last install", code: "token_stale", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventUninstalled) // captured, never delivered
+					tok, body := lifecycleRequest(t, site, jiratest.EventUninstalled) // captured, never delivered
 					env.clock.Advance(time.Second)
 					if err := site.Install(ctx); err != nil {
 						t.Fatalf("reinstall: %v", err)
 					}
-					return jirasim.EventUninstalled, tok, body
+					return jiratest.EventUninstalled, tok, body
 				}},
 		}
 		for _, tt := range tests {
@@ -370,7 +370,7 @@ func TestLifecycleReplayRefused(t *testing.T) {
 			site := env.newSite()
 			env.install(site)
 			env.clock.Advance(time.Second)
-			tok, body := lifecycleRequest(t, site, jirasim.EventInstalled)
+			tok, body := lifecycleRequest(t, site, jiratest.EventInstalled)
 			const n = 8
 			var wg sync.WaitGroup
 			codes := make(chan int, n)
@@ -380,7 +380,7 @@ func TestLifecycleReplayRefused(t *testing.T) {
 					b = evil(body)
 				}
 				wg.Go(func() {
-					status, _ := sendLifecycle(t, env, jirasim.EventInstalled, tok, b)
+					status, _ := sendLifecycle(t, env, jiratest.EventInstalled, tok, b)
 					codes <- status
 				})
 			}

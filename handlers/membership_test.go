@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -19,18 +19,18 @@ import (
 // reading never need Jira. Abuse cases as a table, each on a site of its
 // own whose memberships were stored at the start.
 func TestStaleMembershipBound(t *testing.T) {
-	revoke := func(t *testing.T, site *jirasim.Site) {
+	revoke := func(t *testing.T, site *jiratest.Site) {
 		u, _ := site.User("alice")
 		u.Agent = slices.DeleteFunc(u.Agent, func(k string) bool { return k == "HELP" })
 		if err := site.SetUser(u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	down := func(_ *testing.T, site *jirasim.Site) { site.SetDown(true) }
+	down := func(_ *testing.T, site *jiratest.Site) { site.SetDown(true) }
 	const online, offline, onlineAll = `{"online":true,"scope":"project","project":"HELP"}`, `{"online":false,"scope":"project","project":"HELP"}`, `{"online":true,"scope":"all"}`
 	tests := []struct {
 		name         string
-		change       func(*testing.T, *jirasim.Site)
+		change       func(*testing.T, *jiratest.Site)
 		age          time.Duration
 		method, path string
 		body         string

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 )
 
@@ -70,7 +70,7 @@ func TestPortalFooterRendersTheWidgetOfItsServiceDesk(t *testing.T) {
 		t.Fatal(err)
 	}
 	// HR exists in Jira but the app has not seen it yet.
-	if err := f.site.AddProject(jirasim.ProjectSpec{ID: 10003, Key: "HR"}); err != nil {
+	if err := f.site.AddProject(jiratest.ProjectSpec{ID: 10003, Key: "HR"}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -32,7 +32,7 @@ type meJSON struct {
 	CanPutOthersOffline bool `json:"canPutOthersOffline"`
 }
 
-func (env *jiraEnv) me(site *jirasim.Site, user, project string) meJSON {
+func (env *jiraEnv) me(site *jiratest.Site, user, project string) meJSON {
 	env.t.Helper()
 	r := env.call(site, user, "GET", "/api/v1/me?project="+project, "")
 	if r.status != http.StatusOK {
@@ -222,7 +222,7 @@ func TestAdminPutOffline(t *testing.T) {
 		}{{false, false}, {true, false}, {false, true}, {true, true}}
 		for i, c := range combos {
 			actor := fmt.Sprintf("admin%d", i)
-			spec := jirasim.UserSpec{AccountID: actor, DisplayName: actor, JiraAdmin: c.jiraAdmin}
+			spec := jiratest.UserSpec{AccountID: actor, DisplayName: actor, JiraAdmin: c.jiraAdmin}
 			if c.projectAdmin {
 				spec.ProjectAdmin = []string{"HELP"}
 			}
@@ -418,7 +418,7 @@ func TestScheduleDefaultsToJiraZone(t *testing.T) {
 	env := newJiraEnv(t, models.DialectSQLite)
 	site := env.newSite()
 	env.install(site)
-	if err := site.SetUser(jirasim.UserSpec{AccountID: "alice", DisplayName: "Alice", TimeZone: "Australia/Sydney", Agent: []string{"HELP", "IT"}}); err != nil {
+	if err := site.SetUser(jiratest.UserSpec{AccountID: "alice", DisplayName: "Alice", TimeZone: "Australia/Sydney", Agent: []string{"HELP", "IT"}}); err != nil {
 		t.Fatal(err)
 	}
 	var got struct {

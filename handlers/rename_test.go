@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
 
 // portalFooter loads the portal footer of a service desk as Jira frames it
 // (a signed URL, no user) and answers the page.
-func (env *jiraEnv) portalFooter(site *jirasim.Site, deskID string) string {
+func (env *jiraEnv) portalFooter(site *jiratest.Site, deskID string) string {
 	env.t.Helper()
 	resp, err := http.Get(site.SignedURL("GET", "/pages/portal-footer", url.Values{"serviceDeskId": {deskID}}, ""))
 	if err != nil {
@@ -38,8 +38,8 @@ func (env *jiraEnv) portalFooter(site *jirasim.Site, deskID string) string {
 // work, and every project that is still listed keeps its widget id under
 // its new key. Abuse cases as a table, each on a site of its own.
 func TestProjectKeyRenamedAndReused(t *testing.T) {
-	renames := func(pairs ...[2]string) func(*testing.T, *jirasim.Site) {
-		return func(t *testing.T, site *jirasim.Site) {
+	renames := func(pairs ...[2]string) func(*testing.T, *jiratest.Site) {
+		return func(t *testing.T, site *jiratest.Site) {
 			for _, p := range pairs {
 				if err := site.RenameProject(p[0], p[1]); err != nil {
 					t.Fatal(err)
@@ -47,8 +47,8 @@ func TestProjectKeyRenamedAndReused(t *testing.T) {
 			}
 		}
 	}
-	newHelp := func(t *testing.T, site *jirasim.Site) {
-		if err := site.AddProject(jirasim.ProjectSpec{ID: 10002, Key: "HELP", Name: "New help desk"}); err != nil {
+	newHelp := func(t *testing.T, site *jiratest.Site) {
+		if err := site.AddProject(jiratest.ProjectSpec{ID: 10002, Key: "HELP", Name: "New help desk"}); err != nil {
 			t.Fatal(err)
 		}
 		for _, u := range []string{"alice", "bob"} {
@@ -63,7 +63,7 @@ func TestProjectKeyRenamedAndReused(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		change func(*testing.T, *jirasim.Site)
+		change func(*testing.T, *jiratest.Site)
 		// keys is each Jira project id's key afterwards; a project no
 		// longer listed is left out.
 		keys map[string]string
@@ -71,7 +71,7 @@ func TestProjectKeyRenamedAndReused(t *testing.T) {
 		key string
 	}{
 		{name: "HELP renamed OLDHELP and a new HELP created",
-			change: func(t *testing.T, site *jirasim.Site) {
+			change: func(t *testing.T, site *jiratest.Site) {
 				renames([2]string{"HELP", "OLDHELP"})(t, site)
 				newHelp(t, site)
 			},
@@ -83,7 +83,7 @@ func TestProjectKeyRenamedAndReused(t *testing.T) {
 			change: renames([2]string{"HELP", "SWAP"}, [2]string{"IT", "HELP"}, [2]string{"SWAP", "IT"}),
 			keys:   map[string]string{"10000": "IT", "10001": "HELP"}, key: "HELP"},
 		{name: "HELP gone from the list and a new HELP created",
-			change: func(t *testing.T, site *jirasim.Site) { site.RemoveProject("HELP"); newHelp(t, site) },
+			change: func(t *testing.T, site *jiratest.Site) { site.RemoveProject("HELP"); newHelp(t, site) },
 			keys:   map[string]string{"10001": "IT", "10002": "HELP"}, key: "HELP"},
 	}
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 )
 
@@ -16,7 +16,7 @@ func TestWebhooksRecordActivity(t *testing.T) {
 	tn := env.install(site)
 	ctx := context.Background()
 	for _, ev := range []struct{ event, user string }{
-		{jirasim.WebhookCommentCreated, "alice"}, {jirasim.WebhookIssueUpdated, "bob"},
+		{jiratest.WebhookCommentCreated, "alice"}, {jiratest.WebhookIssueUpdated, "bob"},
 	} {
 		if err := site.SendWebhook(ctx, ev.event, ev.user); err != nil {
 			t.Fatalf("%s: %v", ev.event, err)
