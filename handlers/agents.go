@@ -42,7 +42,7 @@ type Agents struct {
 	Log       *slog.Logger
 
 	// cache holds recent GET /me answers; nil turns it off.
-	cache *meCache
+	cache *MeCache
 	// statusChanges bounds each agent's status changes; nil: no bound.
 	statusChanges *statusLimiter
 }

@@ -61,7 +61,7 @@ func TestClientLimiterBoundsItsClients(t *testing.T) {
 // stored.
 func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	m := newMeCache(30*time.Second, func() time.Time { return now })
+	m := NewMeCache(30*time.Second, func() time.Time { return now })
 	big := []byte(strings.Repeat("x", 1<<20))
 	for i := range 200 {
 		k := meKey{tenant: 1, account: fmt.Sprintf("a%d", i), project: "HELP"}
@@ -78,7 +78,7 @@ func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 	if _, ok := m.get(alice); !ok {
 		t.Fatal("a fresh answer was not served")
 	}
-	m.onChange(context.Background(), models.Change{Tenant: 1})
+	m.OnChange(context.Background(), models.Change{Tenant: 1})
 	if _, ok := m.get(alice); ok {
 		t.Fatal("an answer of before the tenant's change was served")
 	}
@@ -86,12 +86,12 @@ func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 		t.Fatal("another tenant's change retired bob's answer")
 	}
 	stale := m.stamp(1)
-	m.onChange(context.Background(), models.Change{Tenant: 1})
+	m.OnChange(context.Background(), models.Change{Tenant: 1})
 	m.put(alice, stale, []byte("stale"))
 	if _, ok := m.get(alice); ok {
 		t.Fatal("an answer computed across a change was stored")
 	}
-	m.onChange(context.Background(), models.Change{Resync: true})
+	m.OnChange(context.Background(), models.Change{Resync: true})
 	if _, ok := m.get(bob); ok {
 		t.Fatal("a resync left an answer")
 	}

@@ -81,7 +81,10 @@ func newTestEnvWith(t testing.TB, dialect models.Dialect, adjust func(*handlers.
 
 		AgentEvents:  agents,
 		WidgetEvents: widgets,
+		MeAnswers:    handlers.NewMeCache(handlers.MeCacheTTL, clock.Now),
+		StatusBodies: handlers.NewStatusBodies(clock.Now),
 	}
+	t.Cleanup(store.Watch(deps.MeAnswers.OnChange))
 	if adjust != nil {
 		adjust(&deps)
 	}

@@ -131,14 +131,20 @@ func newJiraEnvWith(t testing.TB, dialect models.Dialect, level slog.Level, adju
 		// The simulated sites are http on loopback, allowed here explicitly.
 		Directory: jira.NewDirectory(jira.DirectoryConfig{Jira: &jira.Client{AppKey: testAppKey, Now: clock.Now, Targets: loopbackJira}, Store: store,
 			Now: clock.Now, MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute}),
-		Board:       board,
-		Activity:    env.activity,
-		BaseURL:     app.URL,
-		Assets:      os.DirFS(".."),
-		Log:         log,
-		Now:         clock.Now,
-		JiraTargets: loopbackJira,
+		Board:        board,
+		Activity:     env.activity,
+		BaseURL:      app.URL,
+		Assets:       os.DirFS(".."),
+		Log:          log,
+		Now:          clock.Now,
+		JiraTargets:  loopbackJira,
+		AgentEvents:  handlers.NewAgentHub(store, log),
+		WidgetEvents: handlers.NewWidgetHub(board),
+		MeAnswers:    handlers.NewMeCache(handlers.MeCacheTTL, clock.Now),
+		StatusBodies: handlers.NewStatusBodies(clock.Now),
 	}
+	t.Cleanup(func() { deps.AgentEvents.Close(); deps.WidgetEvents.Close() })
+	t.Cleanup(store.Watch(deps.MeAnswers.OnChange))
 	if adjust != nil {
 		adjust(&deps)
 	}

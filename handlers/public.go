@@ -22,7 +22,8 @@ type WidgetBoard interface {
 type Public struct {
 	Board WidgetBoard
 
-	bodies statusBodies
+	// bodies keeps the encoded answers; nil: encoded each time.
+	bodies *StatusBodies
 }
 
 // widgetStatus is all a customer learns.
@@ -63,10 +64,10 @@ func (p *Public) Status(c echo.Context) error {
 	return c.JSONBlob(http.StatusOK, p.bodies.body(w))
 }
 
-// statusBodies keeps the encoded answer of each widget state. The body is a
+// StatusBodies keeps the encoded answer of each widget state. The body is a
 // function of the strong ETag (online, available, message), so the cache
 // is keyed by it and needs no invalidation; it is bounded by bytes.
-type statusBodies struct {
+type StatusBodies struct {
 	byTag *bounded.Cache[string, []byte]
 }
 
@@ -74,13 +75,14 @@ type statusBodies struct {
 // 1.1 KB: a 1,000-character message).
 const maxStatusBodyBytes = 16 << 20
 
-func newStatusBodies(now func() time.Time) statusBodies {
+// NewStatusBodies builds an empty cache of encoded widget statuses.
+func NewStatusBodies(now func() time.Time) *StatusBodies {
 	weigh := func(tag string, body []byte) uint32 { return uint32(len(tag) + len(body) + 64) }
-	return statusBodies{byTag: bounded.New(bounded.Config[string, []byte]{MaxWeight: maxStatusBodyBytes, Weigh: weigh, Now: now})}
+	return &StatusBodies{byTag: bounded.New(bounded.Config[string, []byte]{MaxWeight: maxStatusBodyBytes, Weigh: weigh, Now: now})}
 }
 
-func (b statusBodies) body(w models.WidgetState) []byte {
-	if b.byTag == nil {
+func (b *StatusBodies) body(w models.WidgetState) []byte {
+	if b == nil {
 		return statusJSON(w)
 	}
 	if body, ok := b.byTag.Get(w.ETag); ok {

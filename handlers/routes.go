@@ -18,7 +18,9 @@ import (
 	"agentpresence/models"
 )
 
-// Deps is everything the HTTP layer needs; app builds it once.
+// Deps is everything the HTTP layer needs, built by app (or a test): the
+// stateful collaborators (caches, limiters, hubs, the directory) are
+// constructed and fed their changes there, so that NewServer only routes.
 type Deps struct {
 	Store      *models.Store
 	Descriptor *Descriptor
@@ -47,21 +49,23 @@ type Deps struct {
 	// https to public addresses only).
 	JiraTargets jira.TargetPolicy
 
-	// AgentEvents and WidgetEvents are the live streams' hubs; app closes
-	// them before shutting the server down. NewServer builds them when nil.
+	// AgentEvents and WidgetEvents are the live streams' hubs (required);
+	// app closes them before shutting the server down.
 	AgentEvents  *AgentHub
 	WidgetEvents *WidgetHub
+	// MeAnswers keeps GET /me answers (app feeds it the store's changes);
+	// nil: none kept.
+	MeAnswers *MeCache
+	// StatusBodies keeps the public status's encoded answers; nil: none.
+	StatusBodies *StatusBodies
 	// StreamCaps cap the live streams and set their lifetime; nil: no caps.
 	StreamCaps *live.Caps
 }
 
-// meCacheTTL bounds how long a GET /me answer is reused when no change
-// announces itself; changes drop it at once.
-const meCacheTTL = 30 * time.Second
-
 // NewServer builds the echo instance with every route of the service. The
 // routes are listed here, in one place, so that a reader (and the OpenAPI
-// test) sees the whole surface at once.
+// test) sees the whole surface at once. It builds nothing else: what keeps
+// state or listens to changes comes in d.
 func NewServer(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -99,19 +103,12 @@ func NewServer(d Deps) *echo.Echo {
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,
-		cache: newMeCache(meCacheTTL, d.Now), statusChanges: d.Limiters.perAgent()}
-	d.Store.Watch(agents.cache.onChange)
+		cache: d.MeAnswers, statusChanges: d.Limiters.perAgent()}
 	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
-	public := &Public{Board: d.Board, bodies: newStatusBodies(d.Now)}
+	public := &Public{Board: d.Board, bodies: d.StatusBodies}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
-	if d.AgentEvents == nil {
-		d.AgentEvents = NewAgentHub(d.Store, d.Log)
-	}
-	if d.WidgetEvents == nil {
-		d.WidgetEvents = NewWidgetHub(d.Board)
-	}
 	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory,
 		Caps: d.StreamCaps}
 
