@@ -58,16 +58,16 @@ func sendInstall(t *testing.T, site *jiratest.Site, token string, body func([]by
 
 func TestLifecycle(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
-		site := env.newSite()
+		env := newHarness(t, on(dialect), served())
+		site := env.newSite(t)
 		ctx := context.Background()
 
 		// First install: stored, secret sealed, tokens work.
-		tn := env.install(site)
+		tn := env.install(t, site)
 		if !tn.Active() || string(tn.SharedSecret) != string(site.SharedSecret()) {
 			t.Fatalf("installed tenant %+v", tn)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
 			t.Fatalf("token after install: %d %s", r.status, r.body)
 		}
 
@@ -83,11 +83,11 @@ func TestLifecycle(t *testing.T) {
 		if err != nil || again.ID != tn.ID {
 			t.Fatalf("reinstall: %v id %d vs %d", err, again.ID, tn.ID)
 		}
-		r := env.call(nil, "", "GET", "/api/v1/settings", "", "Authorization", "JWT "+oldToken)
+		r := env.call(t, nil, "", "GET", "/api/v1/settings", "", "Authorization", "JWT "+oldToken)
 		if r.status != http.StatusUnauthorized || r.errorCode(t) != "bad_signature" {
 			t.Fatalf("old token after reinstall: %d %s", r.status, r.body)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
 			t.Fatalf("new token after reinstall: %d %s", r.status, r.body)
 		}
 
@@ -95,13 +95,13 @@ func TestLifecycle(t *testing.T) {
 		if err := site.Disable(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusForbidden || r.errorCode(t) != "tenant_disabled" {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusForbidden || r.errorCode(t) != "tenant_disabled" {
 			t.Fatalf("disabled: %d %s", r.status, r.body)
 		}
 		if err := site.Enable(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
 			t.Fatalf("enabled again: %d %s", r.status, r.body)
 		}
 
@@ -109,7 +109,7 @@ func TestLifecycle(t *testing.T) {
 		if err := site.Uninstall(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "unknown_tenant" {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "unknown_tenant" {
 			t.Fatalf("after uninstall: %d %s", r.status, r.body)
 		}
 		if _, err := env.store.TenantByClientKey(ctx, site.ClientKey()); err != nil {
@@ -119,13 +119,13 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestInstallRejections(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
+	env := newHarness(t, on(models.DialectSQLite), served())
+	site := env.newSite(t)
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	installURL := env.app.URL + "/lifecycle/installed"
+	installURL := env.baseURL + "/lifecycle/installed"
 	mutated := func(m func(*connect.Claims)) string {
 		tok, err := site.SignInstall("POST", installURL, m)
 		if err != nil {
@@ -140,7 +140,7 @@ func TestInstallRejections(t *testing.T) {
 	}
 	wrongKey := func() string {
 		c := claimsFor(site.ClientKey(), "", connect.QSH("POST", "/lifecycle/installed", "", ""), env.clock.Now())
-		c.Audience = jwt.ClaimStrings{env.app.URL}
+		c.Audience = jwt.ClaimStrings{env.baseURL}
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
 		tok.Header["kid"] = testKid
 		s, err := tok.SignedString(otherKey)
@@ -191,14 +191,12 @@ func TestInstallRejections(t *testing.T) {
 		})
 	}
 	// Audience with a trailing slash is the same app.
-	tok := mutated(func(c *connect.Claims) { c.Audience = jwt.ClaimStrings{env.app.URL + "/"} })
+	tok := mutated(func(c *connect.Claims) { c.Audience = jwt.ClaimStrings{env.baseURL + "/"} })
 	if got := statusOf(t, sendInstall(t, site, tok, nil)); got != http.StatusNoContent {
 		t.Fatalf("audience with trailing slash: %d", got)
 	}
 	// The secrets and tokens never reach the logs.
-	env.logsMu.Lock()
 	logs := env.logs.String()
-	env.logsMu.Unlock()
 	if strings.Contains(logs, string(site.SharedSecret())) || strings.Contains(logs, tok) {
 		t.Fatal("a shared secret or a token was logged")
 	}
@@ -230,9 +228,9 @@ func lifecycleRequest(t *testing.T, site *jiratest.Site, event string) (token st
 
 // sendLifecycle posts a lifecycle callback with the given token and body
 // and answers the status and the error code.
-func sendLifecycle(t *testing.T, env *jiraEnv, event, token string, body []byte) (int, string) {
+func sendLifecycle(t *testing.T, env *harness, event, token string, body []byte) (int, string) {
 	t.Helper()
-	r := env.call(nil, "", "POST", "/lifecycle/"+event, string(body), "Authorization", "JWT "+token)
+	r := env.call(t, nil, "", "POST", "/lifecycle/"+event, string(body), "Authorization", "JWT "+token)
 	if r.status == http.StatusNoContent {
 		return r.status, ""
 	}
@@ -246,7 +244,7 @@ func sendLifecycle(t *testing.T, env *jiraEnv, event, token string, body []byte)
 // as a table; each starts from a fresh install.
 func TestLifecycleReplayRefused(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
+		env := newHarness(t, on(dialect), served())
 		ctx := context.Background()
 		// evil rewrites a captured install body: the attacker's secret and
 		// Jira, same client key.
@@ -283,7 +281,7 @@ func TestLifecycleReplayRefused(t *testing.T) {
 				}},
 			{name: "install token issued in the same second as the last install", code: "token_stale", wantInstalled: true,
 				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
-					tok, err := site.SignInstall("POST", env.app.URL+"/lifecycle/installed", func(c *connect.Claims) {
+					tok, err := site.SignInstall("POST", env.baseURL+"/lifecycle/installed", func(c *connect.Claims) {
 						c.ExpiresAt = jwt.NewNumericDate(c.ExpiresAt.Add(time.Second)) // another token, same iat
 					})
 					if err != nil {
@@ -305,7 +303,7 @@ func TestLifecycleReplayRefused(t *testing.T) {
 			{name: "install token without iat", code: "missing_iat", wantInstalled: true,
 				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, err := site.SignInstall("POST", env.app.URL+"/lifecycle/installed", func(c *connect.Claims) { c.IssuedAt = nil })
+					tok, err := site.SignInstall("POST", env.baseURL+"/lifecycle/installed", func(c *connect.Claims) { c.IssuedAt = nil })
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -338,8 +336,8 @@ func TestLifecycleReplayRefused(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				site := env.newSite()
-				env.install(site)
+				site := env.newSite(t)
+				env.install(t, site)
 				event, tok, body := tt.attack(t, site)
 				before, err := env.store.TenantByClientKey(ctx, site.ClientKey())
 				if err != nil {
@@ -357,7 +355,7 @@ func TestLifecycleReplayRefused(t *testing.T) {
 					after.Installed != tt.wantInstalled || !bytes.Equal(after.SharedSecret, site.SharedSecret()) {
 					t.Fatalf("the refused callback changed the tenant: %+v", after)
 				}
-				if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+				if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
 					t.Fatalf("the site's own tokens after the refusal: %d %s", r.status, r.body)
 				}
 				env.clock.Advance(5 * time.Second)
@@ -367,8 +365,8 @@ func TestLifecycleReplayRefused(t *testing.T) {
 		// Two replicas racing with one captured token: the database's
 		// unique key lets exactly one of them through.
 		t.Run("one token sent many times at once", func(t *testing.T) {
-			site := env.newSite()
-			env.install(site)
+			site := env.newSite(t)
+			env.install(t, site)
 			env.clock.Advance(time.Second)
 			tok, body := lifecycleRequest(t, site, jiratest.EventInstalled)
 			const n = 8

@@ -47,17 +47,17 @@ func TestStaleMembershipBound(t *testing.T) {
 		{"Jira down, list a day old: reading the online list", down, 24 * time.Hour, "GET", "/api/v1/projects/HELP/agents", "", http.StatusOK, ""},
 	}
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
+		env := newHarness(t, on(dialect), served())
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				site := env.newSite()
-				env.install(site)
-				if m := env.me(site, "alice", "HELP"); !m.IsAgent {
+				site := env.newSite(t)
+				env.install(t, site)
+				if m := env.me(t, site, "alice", "HELP"); !m.IsAgent {
 					t.Fatalf("alice is not an agent of HELP at the start: %+v", m)
 				}
 				tt.change(t, site)
 				env.clock.Advance(tt.age)
-				r := env.call(site, "alice", tt.method, tt.path, tt.body)
+				r := env.call(t, site, "alice", tt.method, tt.path, tt.body)
 				if r.status != tt.status {
 					t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 				}

@@ -17,16 +17,19 @@ import (
 
 // portalFooter loads the portal footer of a service desk as Jira frames it
 // (a signed URL, no user) and answers the page.
-func (env *jiraEnv) portalFooter(site *jiratest.Site, deskID string) string {
-	env.t.Helper()
+func (h *harness) portalFooter(t testing.TB, site *jiratest.Site, deskID string) string {
+	t.Helper()
 	resp, err := http.Get(site.SignedURL("GET", "/pages/portal-footer", url.Values{"serviceDeskId": {deskID}}, ""))
 	if err != nil {
-		env.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != http.StatusOK {
-		env.t.Fatalf("portal footer of desk %s: %d %s", deskID, resp.StatusCode, body)
+		t.Fatalf("portal footer of desk %s: %d %s", deskID, resp.StatusCode, body)
 	}
 	return string(body)
 }
@@ -87,13 +90,13 @@ func TestProjectKeyRenamedAndReused(t *testing.T) {
 			keys:   map[string]string{"10001": "IT", "10002": "HELP"}, key: "HELP"},
 	}
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
+		env := newHarness(t, on(dialect), served())
 		ctx := context.Background()
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				site := env.newSite()
-				tn := env.install(site)
-				if m := env.me(site, "alice", "HELP"); !m.IsAgent {
+				site := env.newSite(t)
+				tn := env.install(t, site)
+				if m := env.me(t, site, "alice", "HELP"); !m.IsAgent {
 					t.Fatalf("alice is not an agent of HELP: %+v", m)
 				}
 				before, err := env.store.Projects(ctx, tn.ID)
@@ -109,11 +112,11 @@ func TestProjectKeyRenamedAndReused(t *testing.T) {
 				// The stored memberships go stale; the next request asks Jira.
 				env.clock.Advance(6 * time.Minute)
 
-				m := env.me(site, "alice", tt.key)
+				m := env.me(t, site, "alice", tt.key)
 				if !m.IsAgent {
 					t.Fatalf("GET /me after the change: not an agent of %s: %+v", tt.key, m)
 				}
-				r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"project","project":"`+tt.key+`"}`)
+				r := env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"scope":"project","project":"`+tt.key+`"}`)
 				if r.status != http.StatusOK {
 					t.Fatalf("going online in %s: %d %s", tt.key, r.status, r.body)
 				}
@@ -130,19 +133,19 @@ func TestProjectKeyRenamedAndReused(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if pub := env.call(nil, "", "GET", "/public/v1/widgets/"+reused.WidgetID+"/status", ""); pub.status != http.StatusOK ||
+				if pub := env.call(t, nil, "", "GET", "/public/v1/widgets/"+reused.WidgetID+"/status", ""); pub.status != http.StatusOK ||
 					!strings.Contains(string(pub.body), `"online":true`) {
 					t.Fatalf("%s's widget: %d %s", tt.key, pub.status, pub.body)
 				}
-				if r := env.call(site, "alice", "GET", "/api/v1/projects/"+tt.key+"/settings", ""); r.status != http.StatusOK ||
+				if r := env.call(t, site, "alice", "GET", "/api/v1/projects/"+tt.key+"/settings", ""); r.status != http.StatusOK ||
 					!strings.Contains(string(r.body), reused.WidgetID) {
 					t.Fatalf("%s's settings: %d %s", tt.key, r.status, r.body)
 				}
-				if page := env.portalFooter(site, reused.ServiceDeskID); !strings.Contains(page, reused.WidgetID) {
+				if page := env.portalFooter(t, site, reused.ServiceDeskID); !strings.Contains(page, reused.WidgetID) {
 					t.Fatalf("%s's portal footer does not show its widget", tt.key)
 				}
 				for jiraID, w := range widgets {
-					if pub := env.call(nil, "", "GET", "/public/v1/widgets/"+w+"/status", ""); tt.keys[jiraID] != "" && pub.status != http.StatusOK {
+					if pub := env.call(t, nil, "", "GET", "/public/v1/widgets/"+w+"/status", ""); tt.keys[jiraID] != "" && pub.status != http.StatusOK {
 						t.Fatalf("the widget of Jira project %s under its old id: %d", jiraID, pub.status)
 					}
 				}

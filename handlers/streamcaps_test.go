@@ -11,7 +11,6 @@ import (
 
 	"agentpresence/handlers"
 	"agentpresence/handlers/live"
-	"agentpresence/models"
 )
 
 // streamReq is one stream a test opens: an agent's (account set) or the
@@ -25,22 +24,22 @@ type streamReq struct {
 func widgetFrom(addr string) streamReq         { return streamReq{from: addr} }
 func agentFrom(account, addr string) streamReq { return streamReq{account: account, from: addr} }
 
-func (f *liveFixture) open(t *testing.T, r streamReq) *sseClient {
+func (f *seeded) open(t *testing.T, r streamReq) *sseClient {
 	t.Helper()
 	path := f.widgetPath("HELP")
 	if r.account != "" {
 		path = f.agentPath(t, r.account, "")
 	}
-	return dial(t, f.srv, path, http.Header{"X-Forwarded-For": {r.from}})
+	return f.dial(t, path, http.Header{"X-Forwarded-For": {r.from}})
 }
 
 // capsFixture serves with small stream caps.
-func capsFixture(t *testing.T, lim live.Limits) *liveFixture {
+func capsFixture(t *testing.T, lim live.Limits) *seeded {
 	t.Helper()
-	f := newLiveFixtureWith(t, models.DialectSQLite, func(d *handlers.Deps) {
+	f := newLive(t, withDeps(func(d *handlers.Deps) {
 		d.StreamCaps = live.NewCaps(lim)
 		d.TrustProxy = true
-	})
+	}))
 	f.member(t, "bob", "HELP")
 	return f
 }
@@ -140,21 +139,25 @@ func expectTooManyStreams(t *testing.T, c *sseClient) {
 
 // expectPlainRequestsAnswer asks /healthz and the public status over the
 // same server.
-func expectPlainRequestsAnswer(t *testing.T, f *liveFixture) {
+func expectPlainRequestsAnswer(t *testing.T, f *seeded) {
 	t.Helper()
 	for _, path := range []string{"/healthz", "/public/v1/widgets/" + f.projects["HELP"].WidgetID + "/status"} {
 		ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+path, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+path, nil)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
 		resp, err := f.srv.Client().Do(req)
 		if err != nil {
 			cancel()
 			t.Fatalf("%s: %v", path, err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		cancel()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d, want 200", path, resp.StatusCode)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d (%v), want 200", path, resp.StatusCode, err)
 		}
 	}
 }
@@ -164,7 +167,7 @@ func expectPlainRequestsAnswer(t *testing.T, f *liveFixture) {
 func TestRefusedStreamsKeepNoPlace(t *testing.T) {
 	f := capsFixture(t, live.Limits{PerUser: 1, PerAddress: 2, Instance: 2})
 	for range 5 {
-		c := dial(t, f.srv, "/public/v1/widgets/w_unknown/events", http.Header{"X-Forwarded-For": {"192.0.2.1"}})
+		c := f.dial(t, "/public/v1/widgets/w_unknown/events", http.Header{"X-Forwarded-For": {"192.0.2.1"}})
 		if c.resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("unknown widget: %d, want 404", c.resp.StatusCode)
 		}
@@ -186,7 +189,7 @@ func TestStreamsEndAfterTheirLifetime(t *testing.T) {
 		name   string
 		http2  bool
 		agent  bool
-		change func(f *liveFixture, online bool)
+		change func(f *seeded, online bool)
 		check  func(t *testing.T, ev sseEvent, online bool)
 	}{
 		{name: "widget stream", check: func(t *testing.T, ev sseEvent, online bool) {
@@ -207,9 +210,9 @@ func TestStreamsEndAfterTheirLifetime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newLiveFixtureWith(t, models.DialectSQLite, func(d *handlers.Deps) {
+			f := newLive(t, withDeps(func(d *handlers.Deps) {
 				d.StreamCaps = live.NewCaps(live.Limits{Lifetime: lifetime})
-			})
+			}))
 			srv := f.srv
 			if tt.http2 {
 				srv = startHTTP2(t, f)

@@ -11,9 +11,9 @@ import (
 )
 
 func TestWebhooksRecordActivity(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
-	tn := env.install(site)
+	env := newHarness(t, on(models.DialectSQLite), served())
+	site := env.newSite(t)
+	tn := env.install(t, site)
 	ctx := context.Background()
 	for _, ev := range []struct{ event, user string }{
 		{jiratest.WebhookCommentCreated, "alice"}, {jiratest.WebhookIssueUpdated, "bob"},
@@ -32,7 +32,7 @@ func TestWebhooksRecordActivity(t *testing.T) {
 		}
 	}
 	// A webhook needs the real qsh: a context token is refused.
-	r := env.call(site, "alice", "POST", "/webhooks/activity", `{"webhookEvent":"comment_created"}`)
+	r := env.call(t, site, "alice", "POST", "/webhooks/activity", `{"webhookEvent":"comment_created"}`)
 	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "qsh") {
 		t.Fatalf("webhook with a context token: %d %s", r.status, r.body)
 	}
