@@ -74,8 +74,13 @@ func TestDescriptorValidatesAgainstConnectSchema(t *testing.T) {
 	}
 	delete(broken, "key")
 	broken["authentication"] = map[string]any{"type": "not-a-type"}
-	b, _ := json.Marshal(broken)
-	inst, _ = jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	b, err := json.Marshal(broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
 	if schema.Validate(inst) == nil {
 		t.Fatal("a broken descriptor validated: the schema check is not effective")
 	}

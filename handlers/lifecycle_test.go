@@ -48,7 +48,10 @@ func sendInstall(t *testing.T, site *jiratest.Site, token string, body func([]by
 		}
 	}
 	if body != nil {
-		raw, _ := io.ReadAll(req.Body)
+		raw, err := io.ReadAll(req.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		nb := body(raw)
 		req.Body = io.NopCloser(bytes.NewReader(nb))
 		req.ContentLength = int64(len(nb))
@@ -160,7 +163,7 @@ func TestInstallRejections(t *testing.T) {
 		{name: "HS256 with the shared secret", token: hsToken(), status: http.StatusUnauthorized},
 		{name: "signed by another key", token: wrongKey(), status: http.StatusUnauthorized},
 		{name: "wrong audience", token: mutated(func(c *connect.Claims) { c.Audience = jwt.ClaimStrings{"https://evil.example.com"} }), status: http.StatusUnauthorized},
-		{name: "unknown kid", token: withKid(mutated(nil), "no-such-key"), status: http.StatusUnauthorized},
+		{name: "unknown kid", token: withKid(t, mutated(nil), "no-such-key"), status: http.StatusUnauthorized},
 		{name: "expired", token: mutated(func(c *connect.Claims) {
 			c.ExpiresAt = jwt.NewNumericDate(env.clock.Now().Add(-time.Hour))
 			c.IssuedAt = jwt.NewNumericDate(env.clock.Now().Add(-2 * time.Hour))
@@ -168,7 +171,7 @@ func TestInstallRejections(t *testing.T) {
 		{name: "qsh of another request", token: mutated(func(c *connect.Claims) { c.QSH = connect.QSH("POST", "/lifecycle/uninstalled", "", "") }), status: http.StatusUnauthorized},
 		{name: "iss is not the body's clientKey", token: mutated(func(c *connect.Claims) { c.Issuer = "someone-else" }), status: http.StatusUnauthorized},
 		// A kid not in the cache yet, while the key server is down.
-		{name: "key server down", token: withKid(mutated(nil), "not-cached-yet"), down: true, status: http.StatusServiceUnavailable},
+		{name: "key server down", token: withKid(t, mutated(nil), "not-cached-yet"), down: true, status: http.StatusServiceUnavailable},
 		{name: "body not JSON", token: "-", body: func([]byte) []byte { return []byte("not json") }, status: http.StatusBadRequest},
 		{name: "no clientKey", token: "-", body: func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"clientKey"`), []byte(`"clientKeyX"`), 1)
@@ -203,10 +206,19 @@ func TestInstallRejections(t *testing.T) {
 }
 
 // withKid re-signs an install token under another key id.
-func withKid(token, kid string) string {
-	tok, _ := jwt.ParseWithClaims(token, &connect.Claims{}, func(*jwt.Token) (any, error) { return &installKey().PublicKey, nil })
+func withKid(t *testing.T, token, kid string) string {
+	t.Helper()
+	// The token's times are the test clock's, not the machine's.
+	tok, err := jwt.NewParser(jwt.WithoutClaimsValidation()).ParseWithClaims(token, &connect.Claims{},
+		func(*jwt.Token) (any, error) { return &installKey().PublicKey, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
 	tok.Header["kid"] = kid
-	s, _ := tok.SignedString(installKey())
+	s, err := tok.SignedString(installKey())
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

@@ -20,7 +20,10 @@ import (
 // own whose memberships were stored at the start.
 func TestStaleMembershipBound(t *testing.T) {
 	revoke := func(t *testing.T, site *jiratest.Site) {
-		u, _ := site.User("alice")
+		u, ok := site.User("alice")
+		if !ok {
+			t.Fatal("the site has no alice")
+		}
 		u.Agent = slices.DeleteFunc(u.Agent, func(k string) bool { return k == "HELP" })
 		if err := site.SetUser(u); err != nil {
 			t.Fatal(err)

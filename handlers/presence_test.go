@@ -147,17 +147,30 @@ func TestPresenceFlow(t *testing.T) {
 	})
 }
 
+// TestNonAgentCannotGoOnline: going online needs to be a support agent of
+// the project, as Jira says; a refusal writes nothing.
 func TestNonAgentCannotGoOnline(t *testing.T) {
-	env := newHarness(t, on(models.DialectSQLite), served())
+	env := newHarness(t, served())
 	site := env.newSite(t)
 	tn := env.install(t, site)
-	r := env.call(t, site, "carol", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
-	if r.status != http.StatusForbidden || r.errorCode(t) != "not_an_agent" {
-		t.Fatalf("customer going online: %d %s", r.status, r.body)
+	tests := []struct {
+		name  string
+		given string // the caller
+		when  string // the PUT /me/status body
+		// expect status and code
+		expectStatus int
+		expectCode   string
+	}{
+		{"a customer", "carol", `{"online":true,"project":"HELP"}`, http.StatusForbidden, "not_an_agent"},
+		{"an agent of another project", "bob", `{"online":true,"project":"IT"}`, http.StatusForbidden, "not_an_agent"},
 	}
-	r = env.call(t, site, "bob", "PUT", "/api/v1/me/status", `{"online":true,"project":"IT"}`)
-	if r.status != http.StatusForbidden {
-		t.Fatalf("bob online in IT, where he is no agent: %d %s", r.status, r.body)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := env.call(t, site, tt.given, "PUT", "/api/v1/me/status", tt.when)
+			if r.status != tt.expectStatus || r.errorCode(t) != tt.expectCode {
+				t.Fatalf("%d %s, want %d %s", r.status, r.body, tt.expectStatus, tt.expectCode)
+			}
+		})
 	}
 	if n := len(env.events(t, tn.ID)); n != 0 {
 		t.Fatalf("refused requests wrote %d events", n)
@@ -342,15 +355,54 @@ func TestPublicCORS(t *testing.T) {
 	}
 }
 
+// TestProjectSettingsAndRotation: project settings are for project
+// admins, tenant settings for Jira admins, each checked with Jira; bad
+// settings are refused; rotating the widget id retires the old one.
 func TestProjectSettingsAndRotation(t *testing.T) {
-	env := newHarness(t, on(models.DialectSQLite), served())
+	env := newHarness(t, served())
 	site := env.newSite(t)
 	tn := env.install(t, site)
 	env.me(t, site, "ada", "HELP")
 	old := env.widgetOf(t, tn.ID, "HELP")
-	if r := env.call(t, site, "bob", "POST", "/api/v1/projects/HELP/widget/rotate", ""); r.status != http.StatusForbidden {
-		t.Fatalf("agent rotated the widget: %d", r.status)
+
+	const settings, tenantSettings = "/api/v1/projects/HELP/settings", "/api/v1/settings"
+	tests := []struct {
+		name  string
+		given string // the caller
+		when  req
+		// expect the status, and a part of the body ("": any)
+		expectStatus int
+		expectBody   string
+	}{
+		{"an agent rotates the widget", "bob", req{method: "POST", target: "/api/v1/projects/HELP/widget/rotate"}, 403, ""},
+		{"an agent changes the project's settings", "bob",
+			req{method: "PUT", target: settings, body: `{"widgetEnabled":true,"unavailableMessage":"","allowedOrigins":[]}`}, 403, ""},
+		{"a javascript: origin", "ada",
+			req{method: "PUT", target: settings, body: `{"widgetEnabled":true,"unavailableMessage":"x","allowedOrigins":["javascript:alert(1)"]}`}, 400, ""},
+		{"an origin with a path", "ada",
+			req{method: "PUT", target: settings, body: `{"widgetEnabled":true,"unavailableMessage":"x","allowedOrigins":["https://a.com/path"]}`}, 400, ""},
+		{"a wildcard origin", "ada",
+			req{method: "PUT", target: settings, body: `{"widgetEnabled":true,"unavailableMessage":"x","allowedOrigins":["https://*.a.com"]}`}, 400, ""},
+		{"a message of 1,001 characters", "ada",
+			req{method: "PUT", target: settings, body: `{"widgetEnabled":true,"unavailableMessage":"` + strings.Repeat("x", 1001) + `","allowedOrigins":[]}`}, 400, ""},
+		{"no message", "ada", req{method: "PUT", target: settings, body: `{"widgetEnabled":true,"allowedOrigins":[]}`}, 400, ""},
+		{"an agent changes the tenant's settings", "bob", req{method: "PUT", target: tenantSettings, body: `{"autoOfflineMinutes":15}`}, 403, ""},
+		{"a Jira admin sets auto-offline", "ada", req{method: "PUT", target: tenantSettings, body: `{"autoOfflineMinutes":15}`}, 200, `"autoOfflineMinutes":15`},
+		{"a negative auto-offline", "ada", req{method: "PUT", target: tenantSettings, body: `{"autoOfflineMinutes":-1}`}, 400, ""},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.when.token = site.ContextToken(tt.given)
+			r := env.do(t, tt.when)
+			if r.status != tt.expectStatus || !strings.Contains(string(r.body), tt.expectBody) {
+				t.Fatalf("%d %s, want %d with %q", r.status, r.body, tt.expectStatus, tt.expectBody)
+			}
+			if tt.expectStatus != http.StatusOK && env.widgetOf(t, tn.ID, "HELP") != old {
+				t.Fatal("a refused request changed the widget")
+			}
+		})
+	}
+
 	r := env.call(t, site, "ada", "POST", "/api/v1/projects/HELP/widget/rotate", "")
 	var s struct {
 		WidgetID string `json:"widgetId"`
@@ -364,30 +416,6 @@ func TestProjectSettingsAndRotation(t *testing.T) {
 	}
 	if r := env.call(t, nil, "", "GET", "/public/v1/widgets/"+s.WidgetID+"/status", ""); r.status != 200 {
 		t.Fatalf("new widget id: %d", r.status)
-	}
-	for _, bad := range []string{
-		`{"widgetEnabled":true,"unavailableMessage":"x","allowedOrigins":["javascript:alert(1)"]}`,
-		`{"widgetEnabled":true,"unavailableMessage":"x","allowedOrigins":["https://a.com/path"]}`,
-		`{"widgetEnabled":true,"unavailableMessage":"x","allowedOrigins":["https://*.a.com"]}`,
-		`{"widgetEnabled":true,"unavailableMessage":"` + strings.Repeat("x", 1001) + `","allowedOrigins":[]}`,
-		`{"widgetEnabled":true,"allowedOrigins":[]}`,
-	} {
-		if r := env.call(t, site, "ada", "PUT", "/api/v1/projects/HELP/settings", bad); r.status != 400 {
-			t.Errorf("accepted %s: %d", bad, r.status)
-		}
-	}
-	if r := env.call(t, site, "bob", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,"unavailableMessage":"","allowedOrigins":[]}`); r.status != 403 {
-		t.Fatalf("agent changed settings: %d", r.status)
-	}
-	// Tenant settings: Jira admins only.
-	if r := env.call(t, site, "bob", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":15}`); r.status != 403 {
-		t.Fatalf("agent changed tenant settings: %d", r.status)
-	}
-	if r := env.call(t, site, "ada", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":15}`); r.status != 200 || !strings.Contains(string(r.body), `"autoOfflineMinutes":15`) {
-		t.Fatalf("admin set auto-offline: %d %s", r.status, r.body)
-	}
-	if r := env.call(t, site, "ada", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":-1}`); r.status != 400 {
-		t.Fatalf("negative auto-offline accepted: %d", r.status)
 	}
 }
 

@@ -55,7 +55,10 @@ func TestProjectKeyRenamedAndReused(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, u := range []string{"alice", "bob"} {
-			spec, _ := site.User(u)
+			spec, ok := site.User(u)
+			if !ok {
+				t.Fatalf("the site has no %s", u)
+			}
 			if !slices.Contains(spec.Agent, "HELP") {
 				spec.Agent = append(spec.Agent, "HELP")
 			}

@@ -39,7 +39,10 @@ func TestInstallRefusesBaseURLsThatAreNotPublicJira(t *testing.T) {
 					t.Fatal(err)
 				}
 				body["baseUrl"] = base
-				out, _ := json.Marshal(body)
+				out, err := json.Marshal(body)
+				if err != nil {
+					t.Fatal(err)
+				}
 				return out
 			})
 			if got := statusOf(t, err); got != http.StatusBadRequest {
