@@ -488,6 +488,14 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 	if err := a.Start(); err != nil {
 		return err // Start undid everything
 	}
+	if cfg.PprofAddr != "" {
+		pp, err := startPprof(cfg.PprofAddr, log)
+		if err != nil {
+			_ = a.Shutdown(context.Background())
+			return err
+		}
+		defer pp.Close() //nolint:errcheck // the process is ending
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)

@@ -24,7 +24,9 @@ const chromiumPath = "/usr/bin/chromium"
 // drives the pages with headless Chromium (testdata/browser/scenarios.mjs):
 // an agent going online and offline while the portal's chat icon follows,
 // the door, the schedule editor, the external widget on an allowed and a
-// refused origin, the admin page and the project settings; then broken
+// refused origin, the admin page and the project settings, the dialog's
+// main action, the schedule editor's zone search, copy, ranges and preview,
+// keyboard paths, and axe-core on every page, light and dark; then broken
 // streams through a fault proxy (faultproxy_test.go: reset, held, refused)
 // and a restart of the app, after which icons and counters must follow
 // within seconds. Screenshots go to test-artifacts/ at the repository root.
@@ -50,8 +52,10 @@ func TestBrowser(t *testing.T) {
 	if _, err := os.Stat(chromiumPath); err != nil {
 		missing(chromiumPath + " is missing (apt-get install chromium)")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
-		missing("playwright-core is missing (npm ci --prefix app/testdata/browser)")
+	for _, m := range []string{"playwright-core", "axe-core"} {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", m)); err != nil {
+			missing(m + " is missing (npm ci --prefix app/testdata/browser)")
+		}
 	}
 	artifacts, err := filepath.Abs(filepath.Join("..", "test-artifacts"))
 	if err != nil {
@@ -89,7 +93,7 @@ func TestBrowser(t *testing.T) {
 		return waitReady(base, app.start())
 	}})
 
-	sctx, stop := context.WithTimeout(context.Background(), 5*time.Minute)
+	sctx, stop := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer stop()
 	cmd := exec.CommandContext(sctx, node, "scenarios.mjs", base)
 	cmd.Dir = dir

@@ -62,6 +62,9 @@ type Config struct {
 	StreamsPerAddress  int
 	StreamsPerInstance int
 	StreamLifetime     time.Duration
+	// PprofAddr is the loopback address of the profiles' own listener
+	// (pprof.go); empty, the default, serves none.
+	PprofAddr string
 }
 
 // Defaults that the README's configuration table repeats; the install-keys
@@ -139,6 +142,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.TrustProxy = isTrue(getenv("TRUST_PROXY"))
 	c.BenchCeiling = isTrue(getenv("BENCH_CEILING"))
 	c.JiraAllowLoopback = isTrue(getenv("JIRA_ALLOW_LOOPBACK"))
+	if c.PprofAddr = getenv("PPROF_ADDR"); c.PprofAddr != "" {
+		if err := checkPprofAddr(c.PprofAddr); err != nil {
+			return Config{}, err
+		}
+	}
 
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -258,6 +266,7 @@ func (c Config) fields() []any {
 		"jira_allow_loopback", c.JiraAllowLoopback,
 		"streams_per_user", c.StreamsPerUser, "streams_per_address", c.StreamsPerAddress,
 		"streams_per_instance", c.StreamsPerInstance, "stream_lifetime", c.StreamLifetime.String(),
+		"pprof_addr", c.PprofAddr,
 	}
 }
 

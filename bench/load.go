@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -109,6 +111,14 @@ type Run struct {
 // Requests counts the requests measured so far.
 func (r *Run) Requests() int { return len(r.lat) }
 
+// RPS is requests per second of measured time.
+func (r *Run) RPS() float64 {
+	if r.d <= 0 {
+		return 0
+	}
+	return float64(len(r.lat)) / r.d.Seconds()
+}
+
 // Add counts o's requests and measured time in r.
 func (r *Run) Add(o Run) {
 	if r.status == nil {
@@ -162,4 +172,45 @@ func errKind(err error) string {
 		s = s[len(s)-80:]
 	}
 	return s
+}
+
+// Each sends the requests next(0) … next(n-1) once each over conns
+// keep-alive connections, and fails on a transport error or an answer of
+// 400 or more.
+func Each(ctx context.Context, conns, n int, next func(i int) *http.Request) error {
+	client := NewClient(conns)
+	defer client.CloseIdleConnections()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		todo  = make(chan int)
+	)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range todo {
+				resp, err := client.Do(next(i).WithContext(ctx))
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode >= 400 {
+						err = fmt.Errorf("%s %s: HTTP %d", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode)
+					}
+				}
+				if err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		todo <- i
+	}
+	close(todo)
+	wg.Wait()
+	return cmp.Or(first, ctx.Err())
 }

@@ -81,11 +81,17 @@ type Proc struct {
 // Start runs bin with args and the extra environment (on top of this
 // process's), logging to logPath, and waits until GET /healthz answers.
 func Start(ctx context.Context, name, bin string, args []string, env []string, port int, logPath string) (*Proc, error) {
+	return StartIn(ctx, "", name, bin, args, env, port, logPath)
+}
+
+// StartIn is Start in the working directory dir ("" for this process's).
+func StartIn(ctx context.Context, dir, name, bin string, args []string, env []string, port int, logPath string) (*Proc, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
@@ -188,4 +194,45 @@ func ReadUsage(pid int) (Usage, error) {
 		}
 	}
 	return u, nil
+}
+
+// Machine is the whole machine's CPU time so far, summed over its cores,
+// from the first line of /proc/stat.
+type Machine struct {
+	Busy, Total time.Duration
+}
+
+// ReadMachine reads /proc/stat. Busy is user, nice, system, irq, softirq
+// and steal time; Total adds idle and iowait.
+func ReadMachine() (Machine, error) {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return Machine{}, fmt.Errorf("read machine: %w", err)
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return Machine{}, errors.New("read machine: unexpected /proc/stat")
+	}
+	var v [8]int64
+	for i := range v {
+		v[i], _ = strconv.ParseInt(f[i+1], 10, 64)
+	}
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return Machine{Busy: tick(busy), Total: tick(busy + v[3] + v[4])}, nil
+}
+
+// LoadAvg is the machine's one-minute load average from /proc/loadavg.
+func LoadAvg() float64 {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw))
+	if len(f) == 0 {
+		return 0
+	}
+	l, _ := strconv.ParseFloat(f[0], 64)
+	return l
 }

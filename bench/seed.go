@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -92,10 +93,13 @@ func Seed(ctx context.Context, dbURL string, key []byte, spec Spec, now time.Tim
 	var tenants, projects, agents, members, statuses [][]any
 	projectID := int64(0)
 	for i := range spec.Tenants {
-		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
+		// Printable, as Jira's shared secrets are: the ACE peer of the load
+		// harness keeps them as strings.
+		raw := make([]byte, 32)
+		if _, err := rand.Read(raw); err != nil {
 			return nil, fmt.Errorf("seed: %w", err)
 		}
+		secret := []byte(base64.RawURLEncoding.EncodeToString(raw))
 		t := Tenant{ID: models.TenantID(i + 1), ClientKey: fmt.Sprintf("bench-tenant-%05d", i+1), Secret: secret}
 		sealed, err := box.Seal(secret, t.ClientKey)
 		if err != nil {

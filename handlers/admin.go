@@ -109,7 +109,7 @@ func (a *Admin) Online(c echo.Context) error {
 	for _, p := range projects {
 		resp.Projects = append(resp.Projects, adminProject{Key: p.Key, Name: p.Name, OnlineCount: counts[p.ID]})
 	}
-	return c.JSON(http.StatusOK, resp)
+	return jsonWithETag(c, resp) // the admin page polls it
 }
 
 // adminEvent is one status change of the audit log.

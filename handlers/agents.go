@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -369,7 +370,8 @@ func (a *Agents) PutOffline(c echo.Context) error {
 			return err
 		}
 	}
-	if len(req.Reason) > maxReasonLen {
+	// Characters, as the dialog's field counts them, not bytes.
+	if utf8.RuneCountInString(req.Reason) > maxReasonLen {
 		return fieldError("reason", fmt.Sprintf("must be at most %d characters", maxReasonLen))
 	}
 	if !validText(req.Reason) {

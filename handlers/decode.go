@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -33,20 +34,49 @@ func decodeJSON(c echo.Context, dst any) error {
 		case errors.As(err, &tooBig):
 			return apiError(http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", maxAPIBody))
 		case errors.As(err, &typeErr):
-			return badRequest("invalid_field", fmt.Sprintf("field %q must be of type %s", typeErr.Field, typeErr.Type))
+			if typeErr.Field == "" {
+				return badRequest("invalid_json", "The body must be a JSON object.")
+			}
+			return fieldError(typeErr.Field, "must be "+jsonKind(typeErr))
 		case errors.As(err, &syntaxErr), errors.Is(err, io.ErrUnexpectedEOF):
-			return badRequest("invalid_json", "the body is not valid JSON")
+			return badRequest("invalid_json", "The body is not valid JSON.")
 		case errors.Is(err, io.EOF):
-			return badRequest("invalid_json", "a JSON body is required")
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return badRequest("invalid_field", "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
+			return badRequest("invalid_json", "A JSON body is required.")
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			// The decoder quotes the name: json: unknown field "color".
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return fieldError(name, "is not a field of this request")
 		}
-		return badRequest("invalid_json", "the body is not valid JSON")
+		return badRequest("invalid_json", "The body is not valid JSON.")
 	}
 	if dec.More() {
-		return badRequest("invalid_json", "the body must hold exactly one JSON object")
+		return badRequest("invalid_json", "The body must hold exactly one JSON object.")
 	}
 	return nil
+}
+
+// jsonKind says in words what a field's Go type takes in JSON, so that a
+// decoder's type error reads as a sentence ("must be a whole number"),
+// never as Go ("must be of type int").
+func jsonKind(e *json.UnmarshalTypeError) string {
+	t := e.Type
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.String:
+		return "text in quotes"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "an object"
 }
 
 // fieldError is a 400 that names the field at fault.

@@ -512,7 +512,8 @@ type errorJSON struct {
 // e.ServeHTTP, within a deadline so that a stream opened by mistake ends.
 func (h *harness) do(t testing.TB, r req) apiResult {
 	t.Helper()
-	var body io.Reader
+	// A server's request always has a body, if an empty one.
+	var body io.Reader = http.NoBody
 	if r.body != "" {
 		body = strings.NewReader(r.body)
 	}

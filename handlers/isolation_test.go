@@ -73,6 +73,8 @@ func TestTenantIsolation(t *testing.T) {
 			"POST /api/v1/projects/:key/widget/rotate":             {"POST", "/api/v1/projects/HELP/widget/rotate", ""},
 			"GET /api/v1/settings":                                 {"GET", "/api/v1/settings", ""},
 			"PUT /api/v1/settings":                                 {"PUT", "/api/v1/settings", `{"autoOfflineMinutes":5}`},
+			// The same zone list for everyone (it names Europe/Warsaw, B's zone).
+			"GET /api/v1/timezones": {"GET", "/api/v1/timezones", ""},
 		}
 		extra := map[string]struct{ method, path, body string }{}
 		for k, v := range isolationExtraCases() {
@@ -139,5 +141,7 @@ func isolationExtraCases() map[string]struct{ method, path, body string } {
 		"GET /api/v1/admin/online": {"GET", "/api/v1/admin/online", ""},
 		"GET /api/v1/admin/events": {"GET", "/api/v1/admin/events?accountId=zoe-of-b&project=HELP", ""},
 		"GET /api/v1/admin/report": {"GET", "/api/v1/admin/report?project=HELP", ""},
+		// Computed from the body and the zone data only: nothing of B.
+		"POST /api/v1/me/schedule/preview": {"POST", "/api/v1/me/schedule/preview", `{"timezone":"UTC","enabled":true,"rules":[]}`},
 	}
 }

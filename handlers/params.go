@@ -177,6 +177,10 @@ func checkQueryParam(name, v string) error {
 		if v != "json" && v != "csv" {
 			problem = `must be "json" or "csv"`
 		}
+	case "days":
+		if _, err := parsePreviewDays(v); err != nil {
+			problem = err.Error()
+		}
 	case "tz":
 		if !validZoneName(v) {
 			problem = fmt.Sprintf("must be an IANA time zone name (at most %d characters)", maxZoneLen)
@@ -189,10 +193,13 @@ func checkQueryParam(name, v string) error {
 }
 
 // errUnknownWidget is the one answer for a widget that cannot be shown:
-// unknown, disabled, uninstalled or not even shaped like a widget id, so
-// that nothing is learned from the difference.
+// unknown, disabled, uninstalled, not even shaped like a widget id, or
+// asked for by a page on a site the project does not allow, so that
+// nothing is learned from the difference. Any page may read it, so that
+// widget.js can tell this refusal from a network failure and stop asking.
 func errUnknownWidget() *APIError {
-	return apiError(http.StatusNotFound, "not_found", "unknown widget")
+	return &APIError{Status: http.StatusNotFound, Code: "not_found", Message: "unknown widget",
+		Header: map[string]string{"Access-Control-Allow-Origin": "*"}}
 }
 
 // checkPathParam checks one path parameter of the routes.

@@ -51,9 +51,14 @@ func availableWidget(board WidgetBoard, id string) (models.WidgetState, error) {
 // Status answers whether anyone is online behind a widget.
 func (p *Public) Status(c echo.Context) error {
 	w, err := availableWidget(p.Board, c.Param("widgetId"))
-	allowCORS(c, w) // also on the 404, so that a page can tell "gone" from "blocked"
 	if err != nil {
 		return err
+	}
+	if !allowCORS(c, w) && c.Request().Header.Get("Origin") != "" {
+		// A page on a site the project does not allow: the unknown
+		// widget's answer, which it can read, rather than a status that
+		// the browser hides from it as a network failure.
+		return errUnknownWidget()
 	}
 	h := c.Response().Header()
 	h.Set("ETag", w.ETag)

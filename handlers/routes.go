@@ -109,6 +109,8 @@ func NewServer(d Deps) *echo.Echo {
 	public := &Public{Board: d.Board, bodies: d.StatusBodies}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
+	timezones := &Timezones{Now: d.Now}
+	preview := &SchedulePreview{Now: d.Now}
 	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory,
 		Caps: d.StreamCaps}
 
@@ -137,6 +139,8 @@ func NewServer(d Deps) *echo.Echo {
 	api.POST("/me/heartbeat", agents.Heartbeat)
 	api.GET("/me/schedule", schedules.Get)
 	api.PUT("/me/schedule", schedules.Put)
+	api.POST("/me/schedule/preview", preview.Preview)
+	api.GET("/timezones", timezones.List)
 	api.GET("/projects/:key/agents", agents.OnlineAgents)
 	api.POST("/projects/:key/agents/:accountId/offline", agents.PutOffline)
 	api.GET("/projects/:key/settings", settings.ProjectSettings)

@@ -110,7 +110,7 @@ func TestPutScheduleRejects(t *testing.T) {
 		{"bad exception", `{"timezone":"UTC","enabled":true,"exceptions":[{"date":"2026-02-30","off":true}]}`,
 			"invalid_field", "exceptions[0].date: "},
 		{"no enabled", `{"timezone":"UTC","rules":[]}`, "invalid_field", "enabled: "},
-		{"unknown field", `{"timezone":"UTC","enabled":true,"holidays":[]}`, "invalid_field", "unknown field"},
+		{"unknown field", `{"timezone":"UTC","enabled":true,"holidays":[]}`, "invalid_field", "holidays: "},
 		{"not JSON", `{"timezone":`, "invalid_json", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

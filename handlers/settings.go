@@ -34,6 +34,9 @@ type projectSettings struct {
 	UnavailableMessage string   `json:"unavailableMessage"`
 	DefaultMessage     string   `json:"defaultMessage"`
 	AllowedOrigins     []string `json:"allowedOrigins"`
+	// CanEdit tells whether the caller may change them (a project
+	// administrator); the page shows them read-only otherwise.
+	CanEdit bool `json:"canEdit"`
 }
 
 // projectSettingsRequest is the body of PUT …/settings; every field is
@@ -70,14 +73,16 @@ func (s *Settings) ProjectSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !containsProject(mine, p.ID) {
-		if _, admin, err := s.Agents.Directory.Admin(ctx, t, account, p); err != nil {
-			return err
-		} else if !admin {
-			return apiError(http.StatusForbidden, "forbidden", "only the project's agents and admins see its settings")
-		}
+	_, admin, err := s.Agents.Directory.Admin(ctx, t, account, p)
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, toProjectSettings(p))
+	if !admin && !containsProject(mine, p.ID) {
+		return apiError(http.StatusForbidden, "forbidden", "only the project's agents and admins see its settings")
+	}
+	resp := toProjectSettings(p)
+	resp.CanEdit = admin
+	return c.JSON(http.StatusOK, resp)
 }
 
 // requireProjectAdmin resolves {key} and checks ADMINISTER_PROJECTS.
@@ -138,7 +143,9 @@ func (s *Settings) UpdateProjectSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toProjectSettings(p))
+	resp := toProjectSettings(p)
+	resp.CanEdit = true // requireProjectAdmin let the caller in
+	return c.JSON(http.StatusOK, resp)
 }
 
 // normalizeOrigin accepts "https://example.com[:port]" and nothing else:
@@ -162,7 +169,9 @@ func (s *Settings) RotateWidget(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toProjectSettings(p))
+	resp := toProjectSettings(p)
+	resp.CanEdit = true
+	return c.JSON(http.StatusOK, resp)
 }
 
 // tenantSettings is the JSON of the tenant-wide settings.

@@ -7,7 +7,9 @@
  * message and "Log in or register to chat". It lives in a shadow root so the
  * host page's CSS cannot break it, and shows nothing at all when the widget
  * is unknown or switched off, or when this site is not one of the project's
- * allowed sites. Optional attributes: data-login-url (link of the login
+ * allowed sites: the server then answers 404, and the widget stops at that
+ * first refusal (no retries, nothing in the console but the browser's own
+ * line for the 404). Optional attributes: data-login-url (link of the login
  * prompt), data-target (CSS selector of the element to render into),
  * data-poll (seconds between status checks without live events, 2 to 300).
  * It logs nothing and stores nothing.
@@ -146,8 +148,10 @@
     pollTimer = setTimeout(poll, ms);
   }
 
+  var stopped = false; // refused: unknown, switched off, or not allowed here
+
   function poll() {
-    if (live) return;
+    if (live || stopped) return;
     if (document.hidden) { later(pollMs); return; }
     var headers = etag ? { 'If-None-Match': etag } : {};
     fetch(statusURL, { headers: headers, cache: 'no-store', credentials: 'omit', mode: 'cors', referrerPolicy: 'origin' })
@@ -161,11 +165,12 @@
       })
       .then(function (ok) {
         if (ok === null) {
-          // Unknown or switched off: show nothing, ask again much later.
+          // Unknown, switched off, or this site is not allowed: show
+          // nothing and stop asking (a reload starts again).
+          stopped = true;
           hide();
-          etag = '';
           stopStream();
-          later(MAX_MS);
+          clearTimeout(pollTimer);
           return;
         }
         if (ok === 429) {
@@ -204,7 +209,7 @@
   // startStream opens the stream after up to jitterMs.
   function startStream(jitterMs) {
     stopStream();
-    if (!window.EventSource) return;
+    if (!window.EventSource || stopped) return;
     streamTimer = setTimeout(openStream, Math.random() * jitterMs);
   }
 
@@ -259,7 +264,7 @@
   }
 
   document.addEventListener('visibilitychange', function () {
-    if (!document.hidden && !live) later(0);
+    if (!document.hidden && !live && !stopped) later(0);
   });
 
   poll();

@@ -1,7 +1,27 @@
 // The Jira admin page: auto-offline, who is online across projects, the
 // status-change log (filters, CSV export) and the time-online report.
-import { api, users, initPage, resize, h, when, show, token, BASE } from './connect.js';
+import { api, apiIfChanged, users, initPage, resize, h, when, show, token, busy, sentence, BASE } from './connect.js';
 import { stackedBars } from './chart.js';
+
+// Every string people read, in one place for translation.
+const text = {
+  allAgents: 'All agents',
+  projectCount: (p) => p.key + ': ' + p.onlineCount + ' online',
+  noUntil: '—',
+  state: (on) => (on ? 'online' : 'offline'),
+  change: (from, to) => text.state(from) + ' → ' + text.state(to),
+  exportFailed: (m) => 'Export failed: ' + m,
+  nobodyInPeriod: 'Nobody was online in this period.',
+  chartTitle: (agents, hours) => 'Hours online per day, ' + agents + ' agents, ' + hours + ' hours in all',
+  others: (n) => n + ' others',
+  agent: 'Agent',
+  totalHours: 'Total h',
+  autoOfflineSaved: (m) => (m === 0 ? 'Saved: agents are never put offline for inactivity.' : 'Saved: agents go offline after ' + m + ' minutes without activity.'),
+  minutesNeeded: 'Enter the minutes, a whole number from 1 to 10080, or choose “Never”.',
+  fromAfterTo: 'The From date is after the To date.',
+  adminsOnly: 'Only Jira administrators can see this page.',
+  fieldLabels: { autoOfflineMinutes: 'The number of minutes', from: 'The From date', to: 'The To date' },
+};
 
 const $ = (id) => document.getElementById(id);
 const day = (d) => d.toISOString().slice(0, 10); // a UTC day: the report's days are UTC
@@ -23,28 +43,39 @@ async function remember(ids) {
   const sel = $('f-agent');
   const current = sel.value;
   const opts = [...known].map((id) => ({ id, name: names.get(id).name })).sort((a, b) => a.name.localeCompare(b.name));
-  sel.replaceChildren(h('option', { value: '', text: 'All agents' }), ...opts.map((o) => h('option', { value: o.id, text: o.name })));
+  sel.replaceChildren(h('option', { value: '', text: text.allAgents }), ...opts.map((o) => h('option', { value: o.id, text: o.name })));
   sel.value = current;
 }
 
 async function loadSettings() {
   const s = await api('GET', 'api/v1/settings');
-  $('auto-offline').value = s.autoOfflineMinutes;
+  showSettings(s.autoOfflineMinutes);
 }
 
+// showSettings: 0 is "never", an explicit choice; otherwise the minutes.
+function showSettings(minutes) {
+  $('auto-off').checked = minutes === 0;
+  $('auto-on').checked = minutes !== 0;
+  $('auto-offline').value = minutes === 0 ? '' : String(minutes);
+}
+
+// loadOnline asks for "Online now" with the ETag of the last answer: a
+// change costs one answer, no change a 304 and no redrawing.
 async function loadOnline() {
-  const r = await api('GET', 'api/v1/admin/online');
+  const { data: r, changed } = await apiIfChanged('api/v1/admin/online');
+  if (!changed) return;
   for (const id of ['f-project', 'r-project']) {
     const sel = $(id);
     if (sel.options.length === 1) sel.append(...r.projects.map((p) => h('option', { value: p.key, text: p.name + ' (' + p.key + ')' })));
   }
-  $('project-counts').textContent = r.projects.map((p) => p.key + ': ' + p.onlineCount + ' online').join(' · ');
+  $('project-counts').textContent = r.projects.map(text.projectCount).join(' · ');
   const names = await users(r.online.map((o) => o.accountId));
   await remember(r.online.map((o) => o.accountId));
   $('online-empty').hidden = r.online.length > 0;
   $('online').replaceChildren(...r.online.map((o) => h('tr', {},
     h('td', {}, person(names.get(o.accountId))), h('td', { text: o.project }), h('td', { text: when(o.since) }),
-    h('td', { text: o.until ? when(o.until) : '—' }), h('td', { text: o.source }))));
+    h('td', { text: o.until ? when(o.until) : text.noUntil }), h('td', { text: o.source }))));
+  resize();
 }
 
 function filterQuery() {
@@ -68,13 +99,19 @@ function filterError(e) {
   const field = { from: 'f-from', to: 'f-to' }[e.field];
   if (!field) return false;
   $(field).setAttribute('aria-invalid', 'true');
-  $('f-error').textContent = e.detail;
+  $('f-error').textContent = sentence(e, text.fieldLabels);
   return true;
 }
 
 async function loadEvents(more) {
   $('f-error').textContent = '';
   for (const id of ['f-from', 'f-to']) $(id).removeAttribute('aria-invalid');
+  if ($('f-from').value && $('f-to').value && $('f-from').value > $('f-to').value) {
+    for (const id of ['f-from', 'f-to']) $(id).setAttribute('aria-invalid', 'true');
+    $('f-error').textContent = text.fromAfterTo;
+    $('f-to').focus();
+    return;
+  }
   const q = filterQuery();
   q.set('limit', '25');
   if (more) q.set('before', String(nextBefore));
@@ -82,16 +119,15 @@ async function loadEvents(more) {
   try {
     r = await api('GET', 'api/v1/admin/events?' + q);
   } catch (e) {
-    if (!filterError(e)) show($('banner'), e.message, 'error');
+    if (!filterError(e)) show($('banner'), sentence(e, text.fieldLabels), 'error');
     return;
   }
   const ids = r.events.flatMap((e) => [e.accountId, e.actorAccountId]).filter(Boolean);
   const names = await users(ids);
   await remember(r.events.map((e) => e.accountId));
-  const state = (on) => (on ? 'online' : 'offline');
   const rows = r.events.map((e) => h('tr', {},
     h('td', { text: when(e.at) }), h('td', {}, person(names.get(e.accountId))), h('td', { text: e.project }),
-    h('td', { text: state(e.fromOnline) + ' → ' + state(e.toOnline) }), h('td', { text: e.source }),
+    h('td', { text: text.change(e.fromOnline, e.toOnline) }), h('td', { text: e.source }),
     h('td', { text: e.actorAccountId ? names.get(e.actorAccountId).name : '' }), h('td', { text: e.reason || '' })));
   if (more) $('events').append(...rows);
   else $('events').replaceChildren(...rows);
@@ -115,7 +151,7 @@ async function exportCSV() {
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 10_000);
   } catch (e) {
-    show($('banner'), 'Export failed: ' + e.message, 'error');
+    show($('banner'), text.exportFailed(e.message), 'error');
   }
 }
 
@@ -133,20 +169,20 @@ async function loadReport() {
   const series = ranked.slice(0, 8).map((a) => ({ name: names.get(a.accountId).name, values: a.seconds.map((x) => x / 3600) }));
   if (ranked.length > 8) {
     const rest = ranked.slice(8);
-    series.push({ name: rest.length + ' others', values: r.days.map((_, i) => rest.reduce((t, a) => t + a.seconds[i], 0) / 3600), others: true });
+    series.push({ name: text.others(rest.length), values: r.days.map((_, i) => rest.reduce((t, a) => t + a.seconds[i], 0) / 3600), others: true });
   }
   const chart = $('chart');
   if (!series.length) {
-    chart.replaceChildren(h('p', { class: 'muted', text: 'Nobody was online in this period.' }));
+    chart.replaceChildren(h('p', { class: 'muted', text: text.nobodyInPeriod }));
   } else {
     const total = r.agents.reduce((a, x) => a + x.totalSeconds, 0) / 3600;
     chart.replaceChildren(
-      stackedBars({ labels, series, width: chart.clientWidth, title: 'Hours online per day, ' + r.agents.length + ' agents, ' + total.toFixed(1) + ' hours in all' }),
+      stackedBars({ labels, series, width: chart.clientWidth, title: text.chartTitle(r.agents.length, total.toFixed(1)) }),
       h('ul', { class: 'legend' }, series.map((s, k) => h('li', {}, h('span', { class: 'swatch c' + k, 'aria-hidden': 'true' }), s.name))));
   }
   const fmt = (sec) => (sec / 3600).toFixed(1);
   $('report-table').replaceChildren(
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: 'Agent' }), labels.map((l) => h('th', { scope: 'col', class: 'num', text: l })), h('th', { scope: 'col', class: 'num', text: 'Total h' }))),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: text.agent }), labels.map((l) => h('th', { scope: 'col', class: 'num', text: l })), h('th', { scope: 'col', class: 'num', text: text.totalHours }))),
     h('tbody', {}, r.agents.map((a) => h('tr', {}, h('th', { scope: 'row', text: names.get(a.accountId).name }),
       a.seconds.map((x) => h('td', { class: 'num', text: fmt(x) })), h('td', { class: 'num', text: fmt(a.totalSeconds) })))));
   resize();
@@ -157,20 +193,32 @@ $('settings').addEventListener('submit', async (ev) => {
   const input = $('auto-offline');
   input.removeAttribute('aria-invalid');
   $('auto-offline-error').textContent = '';
-  try {
-    const s = await api('PUT', 'api/v1/settings', { autoOfflineMinutes: Number(input.value) });
-    input.value = s.autoOfflineMinutes;
-    show($('banner'), 'Auto-offline saved.', 'success');
-  } catch (e) {
-    if (e.field === 'autoOfflineMinutes') {
-      input.setAttribute('aria-invalid', 'true');
-      $('auto-offline-error').textContent = e.detail;
-      input.focus();
-    } else {
-      show($('banner'), e.message, 'error');
+  const bad = (message) => {
+    input.setAttribute('aria-invalid', 'true');
+    $('auto-offline-error').textContent = message;
+    input.focus();
+  };
+  // An empty field is not "off": off is the explicit "Never".
+  let minutes = 0;
+  if (!$('auto-off').checked) {
+    minutes = Number(input.value);
+    if (input.value.trim() === '' || !Number.isInteger(minutes) || minutes < 1 || minutes > 10080) {
+      bad(text.minutesNeeded);
+      return;
     }
   }
+  await busy($('save-settings'), async () => {
+    try {
+      const s = await api('PUT', 'api/v1/settings', { autoOfflineMinutes: minutes });
+      showSettings(s.autoOfflineMinutes);
+      show($('banner'), text.autoOfflineSaved(s.autoOfflineMinutes), 'success');
+    } catch (e) {
+      if (e.field === 'autoOfflineMinutes') bad(sentence(e, text.fieldLabels));
+      else show($('banner'), sentence(e, text.fieldLabels), 'error');
+    }
+  });
 });
+$('auto-offline').addEventListener('focus', () => { $('auto-on').checked = true; });
 $('filters').addEventListener('submit', (ev) => { ev.preventDefault(); loadEvents(false); });
 $('more').addEventListener('click', () => loadEvents(true));
 $('export').addEventListener('click', exportCSV);
@@ -188,7 +236,12 @@ try {
   $('content').hidden = false;
   await Promise.all([loadSettings(), loadEvents(false), loadReport()]);
 } catch (e) {
-  show($('banner'), e.status === 403 ? 'Only Jira administrators can see this page.' : e.message, 'error');
+  show($('banner'), e.status === 403 ? text.adminsOnly : sentence(e, text.fieldLabels), 'error');
 }
 resize();
-setInterval(() => { if (!document.hidden) loadOnline().catch(() => {}); }, 30_000);
+// "Online now" follows changes: the agents' stream carries only the
+// counts of one's own projects, so the page asks every 5 s while it is
+// seen, each time with the ETag of the last answer (a 304 when nothing
+// changed).
+setInterval(() => { if (!document.hidden) loadOnline().catch(() => {}); }, 5_000);
+document.addEventListener('visibilitychange', () => { if (!document.hidden) loadOnline().catch(() => {}); });

@@ -41,13 +41,43 @@ export async function token() {
 }
 
 /** api calls the app's API with a fresh context token and returns the decoded answer. */
-export async function api(method, path, body, retried = false) {
-  const headers = { Authorization: 'JWT ' + (await token()), Accept: 'application/json' };
+export async function api(method, path, body) {
+  return request(method, path, body, {});
+}
+
+/**
+ * apiRevalidated reads an answer that is the same for everyone and carries
+ * an ETag (GET /api/v1/timezones): the browser keeps it and asks again
+ * with If-None-Match, which costs a 304.
+ */
+export async function apiRevalidated(path) {
+  return request('GET', path, undefined, { cache: 'no-cache' });
+}
+
+const tags = new Map(); // path → {etag, data}, for apiIfChanged
+
+/**
+ * apiIfChanged polls path with the ETag of its last answer and returns
+ * {data, changed}: changed is false when the server answered 304.
+ */
+export async function apiIfChanged(path) {
+  const last = tags.get(path);
+  const headers = last ? { 'If-None-Match': last.etag } : {};
+  const res = await request('GET', path, undefined, { headers, raw: true });
+  if (res.status === 304 && last) return { data: last.data, changed: false };
+  const data = await res.json();
+  const etag = res.headers.get('ETag');
+  if (etag) tags.set(path, { etag, data });
+  return { data, changed: true };
+}
+
+async function request(method, path, body, { cache = 'no-store', headers: extra = {}, raw = false }, retried = false) {
+  const headers = { Authorization: 'JWT ' + (await token()), Accept: 'application/json', ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
     res = await fetch(new URL(path, BASE), {
-      method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, cache, body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, 'network', 'The app cannot be reached. Check the connection and try again.');
@@ -55,8 +85,9 @@ export async function api(method, path, body, retried = false) {
   if (res.status === 401 && !retried) {
     // The token expired on the way (a sleeping laptop): once more with a new one.
     cached = null;
-    return api(method, path, body, true);
+    return request(method, path, body, { cache, headers: extra, raw }, true);
   }
+  if (raw && (res.ok || res.status === 304)) return res;
   if (res.status === 204) return null;
   const type = res.headers.get('Content-Type') || '';
   const data = type.includes('json') ? await res.json().catch(() => null) : await res.text();
@@ -216,6 +247,69 @@ export function initPage() {
   resize();
 }
 
+/** closeDialog closes the Jira dialog the page is in (AP.dialog.close). */
+export function closeDialog() {
+  try { window.AP && AP.dialog && AP.dialog.close(); } catch { /* not in a dialog */ }
+}
+
+/** openDialog opens one of the app's dialog modules by key (AP.dialog.create). */
+export function openDialog(key) {
+  try { window.AP && AP.dialog && AP.dialog.create({ key, chrome: true }); } catch { /* not in Jira */ }
+}
+
+/**
+ * closeOnEscape lets Escape close the dialog from inside the frame, where
+ * Jira's own handler does not hear it. handled(event) returns true when
+ * the page used that Escape itself (closing a list or a confirmation).
+ */
+export function closeOnEscape(handled = () => false) {
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || e.defaultPrevented) return;
+    if (handled(e)) { e.preventDefault(); return; }
+    closeDialog();
+  });
+}
+
+/**
+ * busy runs action while the buttons say they are busy. They are marked
+ * aria-disabled rather than disabled, so that the one that was clicked
+ * keeps the keyboard focus (a disabled button drops it to the page body);
+ * clicks on a busy button are ignored. If the focus fell to the body all
+ * the same (the button was removed), it goes to fallback.
+ */
+export async function busy(buttons, action, fallback) {
+  const list = [].concat(buttons).filter(Boolean);
+  if (list.some((b) => b.dataset.busy)) return undefined;
+  for (const b of list) { b.dataset.busy = 'true'; b.setAttribute('aria-disabled', 'true'); }
+  const had = document.activeElement;
+  try {
+    return await action();
+  } finally {
+    for (const b of list) { delete b.dataset.busy; b.removeAttribute('aria-disabled'); }
+    if (!document.activeElement || document.activeElement === document.body) {
+      const shown = (el) => el && el.isConnected && el.getClientRects().length > 0 && !el.disabled;
+      const to = [had, fallback, ...list].find(shown);
+      if (to) to.focus();
+    }
+  }
+}
+
+/**
+ * sentence turns an API error into a sentence for people. A field error
+ * ("autoOfflineMinutes: must be a whole number") uses the page's label of
+ * the field ("Auto-offline minutes must be a whole number.").
+ */
+export function sentence(e, labels = {}) {
+  const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
+  const end = (t) => (/[.!?]$/.test(t) ? t : t + '.');
+  if (e && e.field) {
+    const base = e.field.replace(/\[\d+\].*$/, '').replace(/\..*$/, '');
+    const label = labels[e.field] || labels[base];
+    if (label) return end(cap(label + ' ' + e.detail));
+  }
+  return end(cap((e && e.message) || ''));
+}
+
 /** resize asks Jira to fit the iframe to the content. */
 export function resize() {
   try { window.AP && AP.resize && AP.resize(); } catch { /* not framed */ }
@@ -256,12 +350,25 @@ const ICONS = {
 
 const sameDay = (a, b) => a.toDateString() === b.toDateString();
 
-/** when formats an instant briefly in the user's locale (and zone, unless one is given). */
+/**
+ * when formats an instant briefly in the user's locale (and zone, unless
+ * one is given), always on a 24-hour clock: "17:00", "Mon 12 Jan, 09:00".
+ */
 export function when(iso, timeZone) {
   const d = new Date(iso);
-  const opts = { hour: '2-digit', minute: '2-digit', timeZone };
+  const opts = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone };
   if (timeZone || !sameDay(d, new Date())) Object.assign(opts, { weekday: 'short', day: 'numeric', month: 'short' });
   return new Intl.DateTimeFormat(undefined, opts).format(d);
+}
+
+/** clock formats an instant as "17:00" (24-hour) in timeZone (default: the user's). */
+export function clock(iso, timeZone) {
+  return new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone }).format(new Date(iso));
+}
+
+/** dayName formats an instant's weekday in full ("Monday") in timeZone. */
+export function dayName(iso, timeZone) {
+  return new Intl.DateTimeFormat(undefined, { weekday: 'long', timeZone }).format(new Date(iso));
 }
 
 /** show puts a message into a banner element; kind is '', 'error', 'success' or 'warning'. */

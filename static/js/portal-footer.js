@@ -1,8 +1,7 @@
 // The portal footer: widget.js draws the chat status into #app; this keeps
-// Jira's iframe as tall as the content.
-(function () {
-  'use strict';
-  var fit = function () { try { if (window.AP && AP.resize) AP.resize(); } catch (e) { /* not framed */ } };
-  if (window.ResizeObserver) new ResizeObserver(fit).observe(document.documentElement);
-  fit();
-})();
+// Jira's iframe as tall as the content (through connect.js, which holds
+// every call to Jira's AP).
+import { resize } from './connect.js';
+
+if (window.ResizeObserver) new ResizeObserver(resize).observe(document.documentElement);
+resize();
