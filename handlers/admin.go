@@ -3,6 +3,7 @@ package handlers
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -20,6 +21,7 @@ type AdminStore interface {
 	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
 	AllOnline(ctx context.Context, tenant models.TenantID) ([]models.Status, error)
 	Events(ctx context.Context, tenant models.TenantID, f models.EventFilter) ([]models.Event, error)
+	Report(ctx context.Context, tenant models.TenantID, q models.ReportQuery, now time.Time) (models.Report, error)
 }
 
 // Admin is the read API of the Jira admin page: who is online across
@@ -35,10 +37,6 @@ type Admin struct {
 const (
 	defaultEventsLimit = 100
 	maxEventsLimit     = 10000
-	// maxReportDays bounds a report's period (a quarter).
-	maxReportDays = 92
-	// maxReportEvents bounds the changes one report may read.
-	maxReportEvents = 200_000
 )
 
 func (a *Admin) requireJiraAdmin(c echo.Context) error {
@@ -310,10 +308,10 @@ type reportResponse struct {
 }
 
 // Report answers how long each agent was online per UTC day, in any
-// project (or in one with project=).
+// project (or in one with project=). The period is checked before the
+// caller's rights, as every parameter's shape is.
 func (a *Admin) Report(c echo.Context) error {
-	now := a.Now().UTC()
-	today := now.Truncate(24 * time.Hour)
+	now := a.Now()
 	from, err := timeParam(c, "from")
 	if err != nil {
 		return err
@@ -322,89 +320,33 @@ func (a *Admin) Report(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if to.IsZero() {
-		to = today.AddDate(0, 0, 1)
-	}
-	if from.IsZero() {
-		from = to.AddDate(0, 0, -7)
-	}
-	from = from.Truncate(24 * time.Hour)
-	if t := to.Truncate(24 * time.Hour); t.Before(to) {
-		to = t.AddDate(0, 0, 1)
-	}
-	if !from.Before(to) {
-		return paramError("to", "must be after from")
-	}
-	if to.Sub(from) > maxReportDays*24*time.Hour {
-		return paramError("to", fmt.Sprintf("the period may be at most %d days", maxReportDays))
+	q := models.ReportQuery{From: from, To: to, ProjectKey: c.QueryParam("project")}
+	if _, _, err := q.Period(now); err != nil {
+		return reportError(err)
 	}
 	if err := a.requireJiraAdmin(c); err != nil {
 		return err
 	}
-	ctx, t := c.Request().Context(), tenantOf(c)
-	var projectID int64
-	if key := c.QueryParam("project"); key != "" {
-		keys, err := a.projectKeys(ctx, t.ID)
-		if err != nil {
-			return err
-		}
-		if projectID = projectIDOf(keys, key); projectID == 0 {
-			return paramError("project", "no service desk project with that key")
-		}
-	}
-	events, err := a.eventsSince(ctx, t.ID, projectID, from)
+	r, err := a.Store.Report(c.Request().Context(), tenantOf(c).ID, q, now)
 	if err != nil {
-		return err
+		return reportError(err)
 	}
-	current, err := a.Store.AllOnline(ctx, t.ID)
-	if err != nil {
-		return err
-	}
-	if projectID != 0 {
-		kept := current[:0]
-		for _, s := range current {
-			if s.ProjectID == projectID {
-				kept = append(kept, s)
-			}
-		}
-		current = kept
-	}
-	resp := reportResponse{From: from, To: to, Agents: []reportAgent{}}
-	index := map[string]int{}
-	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
-		index[d.Format(time.DateOnly)] = len(resp.Days)
+	resp := reportResponse{From: r.From, To: r.To, Days: make([]string, 0, len(r.Days)), Agents: make([]reportAgent, 0, len(r.Agents))}
+	for _, d := range r.Days {
 		resp.Days = append(resp.Days, d.Format(time.DateOnly))
 	}
-	for _, d := range models.OnlineReport(events, current, from, to, now) {
-		n := len(resp.Agents)
-		if n == 0 || resp.Agents[n-1].AccountID != d.AccountID {
-			resp.Agents = append(resp.Agents, reportAgent{AccountID: d.AccountID, Seconds: make([]int64, len(resp.Days))})
-			n++
-		}
-		if i, ok := index[d.Day.Format(time.DateOnly)]; ok {
-			resp.Agents[n-1].Seconds[i] += d.Seconds
-			resp.Agents[n-1].TotalSeconds += d.Seconds
-		}
+	for _, ag := range r.Agents {
+		resp.Agents = append(resp.Agents, reportAgent{AccountID: ag.AccountID, TotalSeconds: ag.TotalSeconds, Seconds: ag.Seconds})
 	}
 	return c.JSON(http.StatusOK, resp)
 }
 
-// eventsSince reads every change from `from` on, page by page.
-func (a *Admin) eventsSince(ctx context.Context, tenant models.TenantID, projectID int64, from time.Time) ([]models.Event, error) {
-	var all []models.Event
-	f := models.EventFilter{ProjectID: projectID, From: from, Limit: maxEventsLimit}
-	for {
-		page, err := a.Store.Events(ctx, tenant, f)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, page...)
-		if len(page) < f.Limit {
-			return all, nil
-		}
-		if len(all) >= maxReportEvents {
-			return nil, paramError("from", "too many status changes since then; choose a later start")
-		}
-		f.BeforeID = page[len(page)-1].ID
+// reportError answers a query the report cannot be made of as a 400 naming
+// the parameter.
+func reportError(err error) error {
+	var re *models.ReportError
+	if errors.As(err, &re) {
+		return paramError(re.Field, re.Message)
 	}
+	return err
 }

@@ -10,12 +10,13 @@ import (
 
 	"agentpresence/handlers/jira"
 	"agentpresence/models"
+	"agentpresence/models/schedule"
 )
 
 // ScheduleStore is what the schedule API needs of the store.
 type ScheduleStore interface {
-	SaveSchedule(ctx context.Context, tenant models.TenantID, accountID string, s models.Schedule) (models.Agent, error)
-	ScheduleOf(ctx context.Context, tenant models.TenantID, accountID string) (*models.Schedule, *time.Time, error)
+	SaveSchedule(ctx context.Context, tenant models.TenantID, accountID string, s schedule.Schedule, now time.Time) (models.Agent, error)
+	ScheduleOf(ctx context.Context, tenant models.TenantID, accountID string) (*schedule.Schedule, *time.Time, error)
 }
 
 // Schedules is the API of the caller's own weekly schedule.
@@ -82,7 +83,7 @@ func (h *Schedules) Get(c echo.Context) error {
 		if zone == "" {
 			zone = defaultZone(c.QueryParam("tz"))
 		}
-		return c.JSON(http.StatusOK, toScheduleResponse(models.Schedule{Timezone: zone}, nil))
+		return c.JSON(http.StatusOK, toScheduleResponse(schedule.Schedule{Timezone: zone}, nil))
 	}
 	if err != nil {
 		return err
@@ -104,8 +105,8 @@ func (h *Schedules) Put(c echo.Context) error {
 	if account == "" {
 		return unauthorized("no_user", "the token does not name a user")
 	}
-	a, err := h.Store.SaveSchedule(ctx, t.ID, account, req.schedule())
-	var invalid *models.ValidationError
+	a, err := h.Store.SaveSchedule(ctx, t.ID, account, req.schedule(), h.Now())
+	var invalid *schedule.ValidationError
 	if errors.As(err, &invalid) {
 		return fieldError(invalid.Field, invalid.Message)
 	}
@@ -115,7 +116,7 @@ func (h *Schedules) Put(c echo.Context) error {
 	return h.render(c, *a.Schedule)
 }
 
-func (h *Schedules) render(c echo.Context, sch models.Schedule) error {
+func (h *Schedules) render(c echo.Context, sch schedule.Schedule) error {
 	next, err := sch.Transitions(h.Now(), previewSwitches)
 	if err != nil {
 		return err // stored schedules are valid; a zone gone from the zone database is a 500
@@ -125,25 +126,25 @@ func (h *Schedules) render(c echo.Context, sch models.Schedule) error {
 
 // defaultZone is tz when it names an IANA zone, else UTC.
 func defaultZone(tz string) string {
-	if _, err := models.LoadScheduleLocation(tz); err != nil {
+	if _, err := schedule.LoadLocation(tz); err != nil {
 		return "UTC"
 	}
 	return tz
 }
 
-func (r scheduleRequest) schedule() models.Schedule {
-	s := models.Schedule{Timezone: r.Timezone, Enabled: *r.Enabled,
-		Rules: make([]models.ScheduleRule, 0, len(r.Rules)), Exceptions: make([]models.ScheduleException, 0, len(r.Exceptions))}
+func (r scheduleRequest) schedule() schedule.Schedule {
+	s := schedule.Schedule{Timezone: r.Timezone, Enabled: *r.Enabled,
+		Rules: make([]schedule.Rule, 0, len(r.Rules)), Exceptions: make([]schedule.Exception, 0, len(r.Exceptions))}
 	for _, x := range r.Rules {
-		s.Rules = append(s.Rules, models.ScheduleRule{Days: x.Days, Start: x.Start, End: x.End})
+		s.Rules = append(s.Rules, schedule.Rule{Days: x.Days, Start: x.Start, End: x.End})
 	}
 	for _, x := range r.Exceptions {
-		s.Exceptions = append(s.Exceptions, models.ScheduleException{Date: x.Date, Off: x.Off, Start: x.Start, End: x.End})
+		s.Exceptions = append(s.Exceptions, schedule.Exception{Date: x.Date, Off: x.Off, Start: x.Start, End: x.End})
 	}
 	return s
 }
 
-func toScheduleResponse(s models.Schedule, next []models.ScheduleTransition) scheduleResponse {
+func toScheduleResponse(s schedule.Schedule, next []schedule.Transition) scheduleResponse {
 	resp := scheduleResponse{Timezone: s.Timezone, Enabled: s.Enabled, Rules: make([]scheduleRule, 0, len(s.Rules)),
 		Exceptions: make([]scheduleException, 0, len(s.Exceptions)), NextSwitches: make([]scheduleSwitch, 0, len(next))}
 	for _, x := range s.Rules {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"agentpresence/models"
+	"agentpresence/models/schedule"
 )
 
 // SchedulePreview computes what a schedule would do, without saving it:
@@ -61,7 +61,7 @@ func (h *SchedulePreview) Preview(c echo.Context) error {
 	}
 	sch := req.schedule()
 	if err := sch.Validate(); err != nil {
-		var invalid *models.ValidationError
+		var invalid *schedule.ValidationError
 		if errors.As(err, &invalid) {
 			return fieldError(invalid.Field, invalid.Message)
 		}

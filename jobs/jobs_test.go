@@ -13,6 +13,7 @@ import (
 	"agentpresence/jobs"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
+	"agentpresence/models/schedule"
 )
 
 // TestMain fails the package when a test leaves a goroutine behind: the
@@ -67,14 +68,14 @@ func TestSchedulesRunsBatchesUntilNothingIsDue(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
 		e := newEnv(t, dialect)
 		ctx := context.Background()
-		sch := models.Schedule{Timezone: "UTC", Enabled: true, Rules: []models.ScheduleRule{
+		sch := schedule.Schedule{Timezone: "UTC", Enabled: true, Rules: []schedule.Rule{
 			{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "10:00", End: "18:00"}}}
 		for i := range 5 {
 			acct := fmt.Sprintf("agent-%d", i)
 			if err := e.store.SetMemberships(ctx, e.tenant.ID, acct, []int64{e.project.ID}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.store.SaveSchedule(ctx, e.tenant.ID, acct, sch); err != nil {
+			if _, err := e.store.SaveSchedule(ctx, e.tenant.ID, acct, sch, e.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
+	"agentpresence/models/schedule"
 )
 
 // Sizes of the benchmark's population: 100,000 agents in 1,000 tenants, each
@@ -110,9 +113,9 @@ func benchDueSchedules(b *testing.B, online bool) []string {
 		if online {
 			start, end = at, at.Add(8*time.Hour)
 		}
-		s := models.Schedule{Timezone: zone, Enabled: true, Rules: []models.ScheduleRule{{
+		s := schedule.Schedule{Timezone: zone, Enabled: true, Rules: []schedule.Rule{{
 			Days:  []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"},
-			Start: start.Format("15:04"), End: end.Format("15:04")}}, Exceptions: []models.ScheduleException{}}
+			Start: start.Format("15:04"), End: end.Format("15:04")}}, Exceptions: []schedule.Exception{}}
 		if got, on, ok, err := s.NextTransition(benchDue.Add(-time.Second)); err != nil || !ok || !got.Equal(benchDue) || on != online {
 			b.Fatalf("%s: the due schedule switches at %v online=%v (ok %v, err %v), want %v at %v", zone, got, on, ok, err, online, benchDue)
 		}
@@ -133,50 +136,68 @@ func mustExec(b *testing.B, db *sql.DB, q string, args ...any) {
 }
 
 // BenchmarkApplyDueSchedules measures one schedules tick over 100,000
-// scheduled agents of which 1,000 are due, each switching in its two
-// projects (2,000 effective switches and events): at the end of a shift
-// (to_offline) and at its start (to_online).
+// scheduled agents of which 1,000 (due_1000) or 10,000 (due_10000) are due,
+// each switching in its two projects (two effective switches and events per
+// due agent): at the end of a shift (to_offline) and at its start
+// (to_online). A tick is what jobs.Schedules.Run does: batches of
+// DefaultScheduleBatch while batches come back full.
 func BenchmarkApplyDueSchedules(b *testing.B) {
 	store, sched := seedBench(b)
 	db, _ := store.SQL()
 	counter := models.CountStatements(store)
-	for _, online := range []bool{false, true} {
-		name, schedules := "to_offline", sched.toOffline
-		if online {
-			name, schedules = "to_online", sched.toOnline
-		}
-		b.Run(name, func(b *testing.B) {
-			ctx := context.Background()
-			var stmts, applied, events int
-			for b.Loop() {
-				b.StopTimer()
-				mustExec(b, db, `UPDATE agents SET next_switch_at = $1, next_switch_online = $2,
+	var announced atomic.Int64
+	store.Watch(func(context.Context, models.Change) { announced.Add(1) })
+	for _, dueEvery := range []int{benchDueEvery, benchDueEvery / 10} {
+		for _, online := range []bool{false, true} {
+			name, schedules := "to_offline", sched.toOffline
+			if online {
+				name, schedules = "to_online", sched.toOnline
+			}
+			want := benchAgents / dueEvery
+			b.Run(fmt.Sprintf("due_%d/%s", want, name), func(b *testing.B) {
+				ctx := context.Background()
+				var stmts, applied, events, announcements int
+				for b.Loop() {
+					b.StopTimer()
+					mustExec(b, db, `UPDATE agents SET next_switch_at = $1, next_switch_online = $2,
   schedule = ($3::text[])[(id / $4::int) % $5::int + 1] WHERE id % $4::int = 0`,
-					benchDue, online, schedules, benchDueEvery, len(benchZones))
-				mustExec(b, db, `UPDATE statuses s SET online = $1, since = $2, until = NULL, source = 'manual'
+						benchDue, online, schedules, dueEvery, len(benchZones))
+					mustExec(b, db, `UPDATE statuses s SET online = $1, since = $2, until = NULL, source = 'manual'
 FROM agents a WHERE a.id % $3::int = 0 AND s.tenant_id = a.tenant_id AND s.account_id = a.account_id`,
-					!online, benchNow.Add(-2*time.Hour), benchDueEvery)
-				counter.Reset()
-				b.StartTimer()
-				n, evs, err := store.ApplyDueSchedules(ctx, benchNow, models.DefaultScheduleBatch)
-				if err != nil {
-					b.Fatal(err)
+						!online, benchNow.Add(-2*time.Hour), dueEvery)
+					counter.Reset()
+					announced.Store(0)
+					b.StartTimer()
+					for range benchMaxBatches {
+						n, evs, err := store.ApplyDueSchedules(ctx, benchNow, models.DefaultScheduleBatch)
+						if err != nil {
+							b.Fatal(err)
+						}
+						applied += n
+						events += len(evs)
+						if n < models.DefaultScheduleBatch {
+							break
+						}
+					}
+					b.StopTimer()
+					stmts += counter.Statements()
+					announcements += int(announced.Load())
+					b.StartTimer()
 				}
-				b.StopTimer()
-				stmts += counter.Statements()
-				applied += n
-				events += len(evs)
-				b.StartTimer()
-			}
-			want := benchAgents / benchDueEvery
-			if applied != b.N*want || events != 2*applied {
-				b.Fatalf("applied %d switches with %d events in %d runs, want %d and %d a run", applied, events, b.N, want, 2*want)
-			}
-			b.ReportMetric(float64(stmts)/float64(b.N), "stmts/op")
-			b.ReportMetric(float64(applied)/float64(b.N), "switches/op")
-		})
+				if applied != b.N*want || events != 2*applied {
+					b.Fatalf("applied %d switches with %d events in %d runs, want %d and %d a run", applied, events, b.N, want, 2*want)
+				}
+				b.ReportMetric(float64(stmts)/float64(b.N), "stmts/op")
+				b.ReportMetric(float64(stmts)/float64(applied), "stmts/agent")
+				b.ReportMetric(float64(applied)/float64(b.N), "switches/op")
+				b.ReportMetric(float64(announcements)/float64(b.N), "announcements/op")
+			})
+		}
 	}
 }
+
+// benchMaxBatches bounds a benchmark tick as jobs.Schedules bounds a pass.
+const benchMaxBatches = 10
 
 // BenchmarkSweepInactive measures one inactivity sweep over 100,000 online
 // agents (200,000 online rows) of which 1% are past the limit.

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,13 +15,14 @@ import (
 
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
+	"agentpresence/models/schedule"
 )
 
 func weekdays() []string { return []string{"mon", "tue", "wed", "thu", "fri"} }
 
-func officeHours(zone string) models.Schedule {
-	return models.Schedule{Timezone: zone, Enabled: true,
-		Rules: []models.ScheduleRule{{Days: weekdays(), Start: "09:00", End: "17:00"}}}
+func officeHours(zone string) schedule.Schedule {
+	return schedule.Schedule{Timezone: zone, Enabled: true,
+		Rules: []schedule.Rule{{Days: weekdays(), Start: "09:00", End: "17:00"}}}
 }
 
 func mustLocal(t testing.TB, zone, s string) time.Time {
@@ -48,9 +50,9 @@ func (f *fixture) member(t *testing.T, account string, keys ...string) {
 	}
 }
 
-func (f *fixture) saveSchedule(t *testing.T, account string, s models.Schedule) models.Agent {
+func (f *fixture) saveSchedule(t *testing.T, account string, s schedule.Schedule) models.Agent {
 	t.Helper()
-	a, err := f.store.SaveSchedule(context.Background(), f.tenant.ID, account, s)
+	a, err := f.store.SaveSchedule(context.Background(), f.tenant.ID, account, s, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +182,8 @@ func TestScheduleOnlyMemberProjects(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
 		f := newFixture(t, dialect) // Wednesday 2026-11-25 09:00 UTC
 		f.member(t, "bob", "HELP")
-		f.saveSchedule(t, "bob", models.Schedule{Timezone: "UTC", Enabled: true,
-			Rules: []models.ScheduleRule{{Days: weekdays(), Start: "10:00", End: "11:00"}}})
+		f.saveSchedule(t, "bob", schedule.Schedule{Timezone: "UTC", Enabled: true,
+			Rules: []schedule.Rule{{Days: weekdays(), Start: "10:00", End: "11:00"}}})
 		f.set(t, "bob", true, "IT") // a former agent of IT, still online there
 		f.clock.Advance(time.Hour)
 		if evs := f.tick(t); len(evs) != 1 || evs[0].ProjectID != f.projects["HELP"].ID {
@@ -255,8 +257,8 @@ func TestScheduleYearEndThroughStore(t *testing.T) {
 		const zone = "America/New_York"
 		f.clock.Advance(mustLocal(t, zone, "2026-12-30 12:00").Sub(f.clock.Now()))
 		f.member(t, "erin", "HELP")
-		f.saveSchedule(t, "erin", models.Schedule{Timezone: zone, Enabled: true,
-			Rules: []models.ScheduleRule{{Days: []string{"thu"}, Start: "22:00", End: "02:00"}}})
+		f.saveSchedule(t, "erin", schedule.Schedule{Timezone: zone, Enabled: true,
+			Rules: []schedule.Rule{{Days: []string{"thu"}, Start: "22:00", End: "02:00"}}})
 		f.clock.Advance(mustLocal(t, zone, "2026-12-31 22:00").Sub(f.clock.Now()))
 		on := f.tick(t)
 		f.clock.Advance(4 * time.Hour)
@@ -351,8 +353,8 @@ func TestSaveScheduleValidatesAndPlans(t *testing.T) {
 		}
 		bad := officeHours("UTC")
 		bad.Rules[0].Start = "9am"
-		_, err := f.store.SaveSchedule(ctx, f.tenant.ID, "ivan", bad)
-		var ve *models.ValidationError
+		_, err := f.store.SaveSchedule(ctx, f.tenant.ID, "ivan", bad, f.clock.Now())
+		var ve *schedule.ValidationError
 		if !errors.Is(err, models.ErrInvalid) || !errors.As(err, &ve) || ve.Field != "rules[0].start" {
 			t.Fatalf("invalid schedule: err %v", err)
 		}
@@ -563,7 +565,7 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 			if err := s.SetMemberships(ctx, tenant.ID, acct, ids); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.SaveSchedule(ctx, tenant.ID, acct, officeHours("UTC")); err != nil {
+			if _, err := s.SaveSchedule(ctx, tenant.ID, acct, officeHours("UTC"), clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			// A second group is online for half an hour: expiry races too.
@@ -578,6 +580,10 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 		// the middle of its work, whatever the timing.
 		cancelled := newCountdownContext(ctx, 8)
 		var runner0 []error
+		// Each transition is taken by one runner: the switches the runners
+		// count add up to the agents at most (a runner cancelled while its
+		// commit is under way may not count one it took).
+		var taken atomic.Int64
 		var wg sync.WaitGroup
 		for i, st := range stores {
 			wg.Go(func() {
@@ -586,7 +592,8 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 					tickCtx = cancelled
 				}
 				for range 3 {
-					_, _, err := st.ApplyDueSchedules(tickCtx, clock.Now(), 40)
+					n, _, err := st.ApplyDueSchedules(tickCtx, clock.Now(), 40)
+					taken.Add(int64(n))
 					if err != nil && i != 0 {
 						t.Errorf("runner %d: %v", i, err)
 					}
@@ -605,8 +612,12 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 			t.Fatalf("runner 0 was never cancelled (%v): the case would check nothing", err)
 		}
 		// Whatever the cancelled runner left is due still; a last tick ends it.
-		if _, _, err := stores[1].ApplyDueSchedules(ctx, clock.Now(), 0); err != nil {
+		n, _, err := stores[1].ApplyDueSchedules(ctx, clock.Now(), 0)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if taken.Add(int64(n)); taken.Load() > agents {
+			t.Errorf("the runners took %d switches of %d agents", taken.Load(), agents)
 		}
 		if _, err := stores[2].ExpireOnline(ctx, clock.Now()); err != nil {
 			t.Fatal(err)
@@ -716,7 +727,7 @@ func TestScheduleThatCannotBeEvaluatedLosesItsPlan(t *testing.T) {
 // zone answers the same, and refuses another zone.
 func TestNextTransitionInMatchesNextTransition(t *testing.T) {
 	s := officeHours("Australia/Sydney")
-	loc, err := models.LoadScheduleLocation("Australia/Sydney")
+	loc, err := schedule.LoadLocation("Australia/Sydney")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -731,8 +742,82 @@ func TestNextTransitionInMatchesNextTransition(t *testing.T) {
 		t.Fatal("a location of another zone was accepted")
 	}
 	for _, bad := range []string{"", "Local", "Mars/Olympus_Mons"} {
-		if _, err := models.LoadScheduleLocation(bad); err == nil {
-			t.Fatalf("LoadScheduleLocation(%q) succeeded", bad)
+		if _, err := schedule.LoadLocation(bad); err == nil {
+			t.Fatalf("LoadLocation(%q) succeeded", bad)
 		}
 	}
+}
+
+// TestScheduleTickInBatches: a tick with more agents due than one
+// transaction takes (1,000) switches every one of them once, whatever the
+// limit, and announces the tenant once.
+func TestScheduleTickInBatches(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		f := newFixture(t, dialect) // Wednesday 2026-11-25 09:00 UTC
+		ctx := context.Background()
+		raw, err := json.Marshal(officeHours("UTC"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, err := f.store.SQL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Seeded in two statements: the store's own calls would take
+		// thousands of transactions. Every agent is due at 09:00, online.
+		const agents = 2100
+		now := f.clock.Now()
+		seed := `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ` + fmt.Sprint(agents) + `) `
+		if _, err := db.ExecContext(ctx, rebind(dialect, seed+`INSERT INTO agents (tenant_id, account_id, schedule, next_switch_at, next_switch_online, created_at, updated_at)
+SELECT ?, 'bulk-' || i, ?, ?, true, ?, ? FROM n`), f.tenant.ID, string(raw), now, now, now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ExecContext(ctx, rebind(dialect, seed+`INSERT INTO memberships (tenant_id, account_id, project_id)
+SELECT ?, 'bulk-' || i, ? FROM n`), f.tenant.ID, f.projects["HELP"].ID); err != nil {
+			t.Fatal(err)
+		}
+		var changes atomic.Int64
+		stop := f.store.Watch(func(context.Context, models.Change) { changes.Add(1) })
+		defer stop()
+
+		applied, evs, err := f.store.ApplyDueSchedules(ctx, now, 1500)
+		if err != nil || applied != 1500 || len(evs) != 1500 || changes.Load() != 1 {
+			t.Fatalf("first tick: applied %d, %d events, %d changes, err %v; want 1500, 1500, 1", applied, len(evs), changes.Load(), err)
+		}
+		more, rest, err := f.store.ApplyDueSchedules(ctx, now, 0)
+		if err != nil || more != agents-1500 || len(rest) != agents-1500 {
+			t.Fatalf("second tick: applied %d, %d events, err %v; want %d", more, len(rest), err, agents-1500)
+		}
+		seen := map[string]bool{}
+		for _, e := range append(evs, rest...) {
+			if seen[e.AccountID] || !e.ToOnline || !e.At.Equal(now) || e.ProjectID != f.projects["HELP"].ID || e.ID == 0 {
+				t.Fatalf("event %+v (seen before: %v)", e, seen[e.AccountID])
+			}
+			seen[e.AccountID] = true
+		}
+		if n := f.count(t, "HELP"); n != agents {
+			t.Fatalf("%d online in HELP, want %d", n, agents)
+		}
+		if again, _, err := f.store.ApplyDueSchedules(ctx, now, 0); err != nil || again != 0 {
+			t.Fatalf("third tick: applied %d, err %v; want nothing due", again, err)
+		}
+	})
+}
+
+// rebind turns ? placeholders into PostgreSQL's $n for the raw pool.
+func rebind(dialect models.Dialect, q string) string {
+	if dialect != models.DialectPostgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }

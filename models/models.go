@@ -3,6 +3,8 @@ package models
 import (
 	"errors"
 	"time"
+
+	"agentpresence/models/schedule"
 )
 
 // Sentinel errors the store returns; handlers translate them once into
@@ -169,7 +171,7 @@ type Agent struct {
 	LastActivityAt *time.Time
 	// MembershipCheckedAt is when Jira last told us the agent's projects.
 	MembershipCheckedAt *time.Time
-	Schedule            *Schedule `gorm:"serializer:json"`
+	Schedule            *schedule.Schedule `gorm:"serializer:json"`
 	// NextSwitchAt is the schedule's next transition; jobs query it through
 	// its index so that a tick touches only the agents due now.
 	NextSwitchAt     *time.Time `gorm:"index"`
@@ -189,9 +191,12 @@ type Membership struct {
 // Status is an agent's chosen state in one project. A missing row means
 // offline, the default for everyone.
 type Status struct {
-	TenantID  TenantID `gorm:"primaryKey;autoIncrement:false"`
+	// ix_statuses_tenant_account finds an account's rows in every project
+	// (going offline everywhere, a schedules tick) without reading the
+	// whole tenant's.
+	TenantID  TenantID `gorm:"primaryKey;autoIncrement:false;index:ix_statuses_tenant_account,priority:1"`
 	ProjectID int64    `gorm:"primaryKey;autoIncrement:false;index:ix_statuses_project_online,priority:1"`
-	AccountID string   `gorm:"primaryKey;size:128"`
+	AccountID string   `gorm:"primaryKey;size:128;index:ix_statuses_tenant_account,priority:2"`
 	Online    bool     `gorm:"not null;index:ix_statuses_project_online,priority:2"`
 	Since     time.Time
 	// Until ends an online period ("online for 1 h"); nil means until the

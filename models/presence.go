@@ -3,8 +3,10 @@ package models
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -332,7 +334,7 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange)
 			}
 		}
 		var err error
-		events, untilMoved, err = switchProjects(tx, tenant, ch, switchAt{at: now})
+		events, untilMoved, err = switchProjects(tx, []transition{{tenant: tenant, change: ch, when: switchAt{at: now}}})
 		return err
 	})
 	if err != nil {
@@ -361,85 +363,217 @@ type switchAt struct {
 	notChangedAfter bool
 }
 
-// switchProjects switches an account's rows in the change's projects with
-// conditional updates (WHERE online = old state), so two writers racing on
-// one row produce one effective change and one event. It costs a fixed
-// number of statements whatever the number of projects, and returns the
-// events in the order of ch.ProjectIDs, then whether an online row kept its
-// state but got a new period end.
-func switchProjects(tx *gorm.DB, tenant TenantID, ch StatusChange, w switchAt) ([]Event, bool, error) {
-	at := w.at.UTC()
-	if ch.Until != nil {
-		u := ch.Until.UTC()
-		ch.Until = &u
+// transition is one account's status change as switchProjects applies it.
+type transition struct {
+	tenant TenantID
+	change StatusChange
+	when   switchAt
+}
+
+// switchProjects is the transition primitive: it switches the accounts'
+// rows in their changes' projects with conditional writes (WHERE online =
+// old state), so two writers racing on one row produce one effective
+// change and one event. One account's change (an agent's toggle) and a
+// thousand (a schedules tick) cost the same few statements on PostgreSQL:
+// the changes travel as one set of rows (see rowSet). An account may
+// appear once only. It returns the events in the order of the
+// transitions, each's in the order of its ProjectIDs (everywhere: by
+// project), then whether an online row kept its state but got a new
+// period end.
+func switchProjects(tx *gorm.DB, ts []transition) ([]Event, bool, error) {
+	d := Dialect(tx.Dialector.Name())
+	// One row per account and project, with what to write and whether rows
+	// changed after the instant are left alone (guard).
+	columns := []rowColumn{
+		{"tenant_id", "bigint"}, {"account_id", "text"}, {"project_id", "bigint"}, {"online", "boolean"},
+		{"switch_at", "timestamptz"}, {"until", "timestamptz"}, {"source", "text"}, {"guard", "boolean"},
 	}
-	moved := false
-	all := w.everywhere && !ch.Online
-	if len(ch.ProjectIDs) == 0 && !all {
-		return nil, false, nil
+	var (
+		// Going online, without and with the guard, which an upsert holds
+		// in its text.
+		online = [2]rowSet{{name: "t", columns: columns}, {name: "t", columns: columns}}
+		// Going offline in the projects named, and everywhere (project
+		// NULL: every row of the account); apart, so that the first are
+		// found by primary key.
+		offline    = rowSet{name: "t", columns: columns}
+		everywhere = rowSet{name: "t", columns: columns}
+	)
+	type account struct {
+		tenant TenantID
+		id     string
 	}
-	scope := func(q string) (string, []any) {
-		args := []any{tenant, ch.AccountID}
-		q += " WHERE tenant_id = ? AND account_id = ?"
-		if !all {
-			q += " AND project_id IN ?"
-			args = append(args, ch.ProjectIDs)
+	index := make(map[account]int, len(ts))
+	for i, t := range ts {
+		k := account{t.tenant, t.change.AccountID}
+		if _, dup := index[k]; dup {
+			return nil, false, fmt.Errorf("switch projects: account %q given twice", t.change.AccountID)
 		}
-		if w.notChangedAfter {
-			q += " AND since <= ?"
-			args = append(args, at)
+		index[k] = i
+		ch, at, guard := t.change, t.when.at.UTC(), t.when.notChangedAfter
+		var until *time.Time
+		if ch.Until != nil {
+			u := ch.Until.UTC()
+			until = &u
 		}
-		return q, args
+		if t.when.everywhere && !ch.Online {
+			everywhere.add(int64(t.tenant), ch.AccountID, nil, false, at, until, string(ch.Source), guard)
+			continue
+		}
+		set := &offline
+		if ch.Online {
+			set = &online[0]
+			if guard {
+				set = &online[1]
+			}
+		}
+		// In project order, once each: writers that lock an account's rows
+		// in the same order cannot deadlock on them.
+		for _, pid := range slices.Compact(slices.Sorted(slices.Values(ch.ProjectIDs))) {
+			set.add(int64(t.tenant), ch.AccountID, pid, ch.Online, at, until, string(ch.Source), guard)
+		}
 	}
-	if ch.Online {
-		// The row exists from the first change on; offline is the default.
-		rows := make([]Status, 0, len(ch.ProjectIDs))
-		for _, pid := range ch.ProjectIDs {
-			rows = append(rows, Status{TenantID: tenant, ProjectID: pid, AccountID: ch.AccountID, Online: false, Since: at, Source: ch.Source})
-		}
-		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
-			return nil, false, err
-		}
-		// Already online: a new period end replaces the old one, without
-		// an event (the state did not switch).
-		q, args := scope("UPDATE statuses SET until = ?")
-		res := tx.Exec(q+" AND online = ? AND until IS DISTINCT FROM ?", append(append([]any{ch.Until}, args...), true, ch.Until)...)
-		if res.Error != nil {
-			return nil, false, res.Error
-		}
-		moved = res.RowsAffected > 0
+	// The state is compared with t's column, never a constant, so that the
+	// planner reaches rows by account (primary key, ix_statuses_tenant_account)
+	// rather than through every online row of a project.
+	const (
+		byAccount = "statuses.tenant_id = t.tenant_id AND statuses.account_id = t.account_id" +
+			" AND (NOT t.guard OR statuses.since <= t.switch_at)"
+		byProject = byAccount + " AND statuses.project_id = t.project_id"
+	)
+	type switched struct {
+		TenantID  TenantID
+		AccountID string
+		ProjectID int64
 	}
-	q, args := scope("UPDATE statuses SET online = ?, since = ?, until = ?, source = ?")
-	var switched []int64
-	if err := tx.Raw(q+" AND online = ? RETURNING project_id",
-		append(append([]any{ch.Online, at, ch.Until, ch.Source}, args...), !ch.Online)...).Scan(&switched).Error; err != nil {
-		return nil, false, err
+	var (
+		moved bool
+		done  []switched
+	)
+	collect := func(q string, args []any) error {
+		return scanRows(tx, q, args, func(rows *sql.Rows) error {
+			var r switched
+			if err := rows.Scan(&r.TenantID, &r.AccountID, &r.ProjectID); err != nil {
+				return err
+			}
+			done = append(done, r)
+			return nil
+		})
 	}
-	if len(switched) == 0 {
+	for guard, set := range online {
+		for _, p := range set.pieces(d) {
+			with, args := p.cte(d)
+			// Already online: a new period end replaces the old one,
+			// without an event (the state did not switch).
+			res := tx.Exec("WITH "+with+` UPDATE statuses SET until = t.until FROM t
+WHERE `+byProject+` AND statuses.online = t.online AND statuses.until IS DISTINCT FROM t.until`, args...)
+			if res.Error != nil {
+				return nil, false, res.Error
+			}
+			moved = moved || res.RowsAffected > 0
+			// Offline is the default: a missing row is created online, an
+			// offline one switched. "WHERE true" settles SQLite's parse of
+			// INSERT … SELECT … ON CONFLICT.
+			cond := "statuses.online <> excluded.online"
+			if guard == 1 {
+				cond += " AND statuses.since <= excluded.since"
+			}
+			if err := collect("WITH "+with+` INSERT INTO statuses (tenant_id, project_id, account_id, online, since, until, source)
+SELECT tenant_id, project_id, account_id, online, switch_at, until, source FROM t WHERE true
+ON CONFLICT (tenant_id, project_id, account_id) DO UPDATE
+SET online = excluded.online, since = excluded.since, until = excluded.until, source = excluded.source WHERE `+cond+`
+RETURNING tenant_id, account_id, project_id`, args); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	for _, set := range []struct {
+		rows  rowSet
+		match string
+	}{{offline, byProject}, {everywhere, byAccount}} {
+		for _, p := range set.rows.pieces(d) {
+			with, args := p.cte(d)
+			if err := collect("WITH "+with+` UPDATE statuses SET online = t.online, since = t.switch_at, until = t.until, source = t.source
+FROM t WHERE `+set.match+` AND statuses.online <> t.online
+RETURNING statuses.tenant_id, statuses.account_id, statuses.project_id`, args); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	if len(done) == 0 {
 		return nil, moved, nil
 	}
-	order := ch.ProjectIDs
-	if all {
-		order = switched
-		slices.Sort(order)
-	}
-	pending := make(map[int64]bool, len(switched))
-	for _, pid := range switched {
-		pending[pid] = true
-	}
-	events := make([]Event, 0, len(switched))
-	for _, pid := range order {
-		if !pending[pid] {
-			continue // not switched, or a repeated id
+	// Events in the order of the transitions, then of their projects.
+	pending := make([]map[int64]bool, len(ts))
+	for _, r := range done {
+		i := index[account{r.TenantID, r.AccountID}]
+		if pending[i] == nil {
+			pending[i] = map[int64]bool{}
 		}
-		delete(pending, pid)
-		events = append(events, Event{TenantID: tenant, ProjectID: pid, AccountID: ch.AccountID, FromOnline: !ch.Online,
-			ToOnline: ch.Online, Source: ch.Source, ActorAccountID: ch.Actor, Reason: ch.Reason, At: at})
+		pending[i][r.ProjectID] = true
 	}
-	if err := tx.Create(&events).Error; err != nil {
+	events := make([]Event, 0, len(done))
+	for i, t := range ts {
+		if len(pending[i]) == 0 {
+			continue
+		}
+		ch := t.change
+		order := ch.ProjectIDs
+		if t.when.everywhere && !ch.Online {
+			order = slices.Sorted(maps.Keys(pending[i]))
+		}
+		for _, pid := range order {
+			if !pending[i][pid] {
+				continue // not switched, or a repeated id
+			}
+			delete(pending[i], pid)
+			events = append(events, Event{TenantID: t.tenant, ProjectID: pid, AccountID: ch.AccountID, FromOnline: !ch.Online,
+				ToOnline: ch.Online, Source: ch.Source, ActorAccountID: ch.Actor, Reason: ch.Reason, At: t.when.at.UTC()})
+		}
+	}
+	if err := insertEventSet(tx, d, events); err != nil {
 		return nil, false, err
 	}
 	return events, moved, nil
+}
+
+// insertEventSet inserts the events of one transition set in one statement
+// on PostgreSQL and sets their ids. An event is the only one of its
+// account and project in the set, which ties each id returned to its
+// event.
+func insertEventSet(tx *gorm.DB, d Dialect, events []Event) error {
+	set := rowSet{name: "e", columns: []rowColumn{
+		{"tenant_id", "bigint"}, {"project_id", "bigint"}, {"account_id", "text"}, {"from_online", "boolean"},
+		{"to_online", "boolean"}, {"source", "text"}, {"actor_account_id", "text"}, {"reason", "text"}, {"at", "timestamptz"},
+	}}
+	type key struct {
+		tenant  TenantID
+		project int64
+		account string
+	}
+	index := make(map[key]int, len(events))
+	for i, e := range events {
+		index[key{e.TenantID, e.ProjectID, e.AccountID}] = i
+		set.add(int64(e.TenantID), e.ProjectID, e.AccountID, e.FromOnline, e.ToOnline, string(e.Source), e.ActorAccountID, e.Reason, e.At)
+	}
+	for _, p := range set.pieces(d) {
+		with, args := p.cte(d)
+		if err := scanRows(tx, "WITH "+with+` INSERT INTO events (tenant_id, project_id, account_id, from_online, to_online, source, actor_account_id, reason, at)
+SELECT tenant_id, project_id, account_id, from_online, to_online, source, actor_account_id, reason, at FROM e
+RETURNING id, tenant_id, project_id, account_id`, args, func(rows *sql.Rows) error {
+			var (
+				id int64
+				k  key
+			)
+			if err := rows.Scan(&id, &k.tenant, &k.project, &k.account); err != nil {
+				return err
+			}
+			events[index[k]].ID = id
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func eventProjects(events []Event) []int64 {

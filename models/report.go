@@ -1,8 +1,14 @@
 package models
 
 import (
+	"context"
+	"fmt"
 	"sort"
 	"time"
+
+	"gorm.io/gorm"
+
+	"agentpresence/models/interval"
 )
 
 // DayOnline is how long one agent was online on one UTC day.
@@ -12,9 +18,6 @@ type DayOnline struct {
 	Day     time.Time
 	Seconds int64
 }
-
-// span is a half-open interval [from, to).
-type span struct{ from, to time.Time }
 
 // OnlineReport computes, per agent and UTC day of [from, to), how long the
 // agent was online in at least one project: being online in three projects
@@ -56,7 +59,7 @@ func OnlineReport(events []Event, current []Status, from, to, now time.Time) []D
 			onlineNow[pair{s.AccountID, s.ProjectID}] = true
 		}
 	}
-	spans := map[string][]span{}
+	spans := map[string][]interval.Span[time.Time]{}
 	for k, evs := range byPair {
 		sort.Slice(evs, func(i, j int) bool {
 			if !evs[i].At.Equal(evs[j].At) {
@@ -71,7 +74,7 @@ func OnlineReport(events []Event, current []Status, from, to, now time.Time) []D
 				break
 			}
 			if online && !e.ToOnline {
-				spans[k.account] = append(spans[k.account], span{since, at})
+				spans[k.account] = append(spans[k.account], interval.Span[time.Time]{Start: since, End: at})
 			}
 			if !online && e.ToOnline {
 				since = at
@@ -79,17 +82,18 @@ func OnlineReport(events []Event, current []Status, from, to, now time.Time) []D
 			online = e.ToOnline
 		}
 		if online {
-			spans[k.account] = append(spans[k.account], span{since, end})
+			spans[k.account] = append(spans[k.account], interval.Span[time.Time]{Start: since, End: end})
 		}
 	}
 	for k := range onlineNow {
 		if _, changed := byPair[k]; !changed {
-			spans[k.account] = append(spans[k.account], span{from, end})
+			spans[k.account] = append(spans[k.account], interval.Span[time.Time]{Start: from, End: end})
 		}
 	}
 	var out []DayOnline
 	for account, ss := range spans {
-		for _, s := range mergeSpans(ss) {
+		// Online in several projects at once counts once.
+		for _, s := range interval.MergeFunc(ss, time.Time.Compare) {
 			out = append(out, splitDays(account, s)...)
 		}
 	}
@@ -111,32 +115,13 @@ func OnlineReport(events []Event, current []Status, from, to, now time.Time) []D
 	return folded
 }
 
-// mergeSpans unions overlapping and touching spans.
-func mergeSpans(ss []span) []span {
-	sort.Slice(ss, func(i, j int) bool { return ss[i].from.Before(ss[j].from) })
-	var out []span
-	for _, s := range ss {
-		if !s.from.Before(s.to) {
-			continue
-		}
-		if n := len(out); n > 0 && !s.from.After(out[n-1].to) {
-			if s.to.After(out[n-1].to) {
-				out[n-1].to = s.to
-			}
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 // splitDays cuts a span at UTC midnights.
-func splitDays(account string, s span) []DayOnline {
+func splitDays(account string, s interval.Span[time.Time]) []DayOnline {
 	var out []DayOnline
-	for cur := s.from; cur.Before(s.to); {
+	for cur := s.Start; cur.Before(s.End); {
 		day := time.Date(cur.Year(), cur.Month(), cur.Day(), 0, 0, 0, 0, time.UTC)
 		next := day.AddDate(0, 0, 1)
-		stop := s.to
+		stop := s.End
 		if next.Before(stop) {
 			stop = next
 		}
@@ -146,4 +131,133 @@ func splitDays(account string, s span) []DayOnline {
 		cur = stop
 	}
 	return out
+}
+
+// MaxReportDays bounds a report's period (a quarter).
+const MaxReportDays = 92
+
+// maxReportEvents bounds the changes one report may read.
+const maxReportEvents = 200_000
+
+// ReportQuery asks for the time-online report of a tenant.
+type ReportQuery struct {
+	// From and To bound the period, widened to whole UTC days. A zero To
+	// is the end of today; a zero From is seven days before To.
+	From, To time.Time
+	// ProjectKey limits the report to one project; empty: every project.
+	ProjectKey string
+}
+
+// ReportError says which field of a ReportQuery the report cannot be made
+// of. It is an ErrInvalid.
+type ReportError struct {
+	Field   string
+	Message string
+}
+
+// Error implements error.
+func (e *ReportError) Error() string { return fmt.Sprintf("report: %s: %s", e.Field, e.Message) }
+
+// Unwrap makes a ReportError an ErrInvalid.
+func (e *ReportError) Unwrap() error { return ErrInvalid }
+
+// Period is the query's period at now: whole UTC days, the defaults filled
+// in. It reads nothing, so that a request can be checked before anything
+// else; a period that ends before it starts or is longer than
+// MaxReportDays is a *ReportError.
+func (q ReportQuery) Period(now time.Time) (from, to time.Time, err error) {
+	from, to = q.From.UTC(), q.To.UTC()
+	if to.IsZero() {
+		to = now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	}
+	if from.IsZero() {
+		from = to.AddDate(0, 0, -7)
+	}
+	from = from.Truncate(24 * time.Hour)
+	if t := to.Truncate(24 * time.Hour); t.Before(to) {
+		to = t.AddDate(0, 0, 1)
+	}
+	if !from.Before(to) {
+		return time.Time{}, time.Time{}, &ReportError{Field: "to", Message: "must be after from"}
+	}
+	if to.Sub(from) > MaxReportDays*24*time.Hour {
+		return time.Time{}, time.Time{}, &ReportError{Field: "to", Message: fmt.Sprintf("the period may be at most %d days", MaxReportDays)}
+	}
+	return from, to, nil
+}
+
+// Report is how long each agent was online per UTC day of [From, To).
+type Report struct {
+	From, To time.Time
+	// Days are the UTC midnights of the period's days; every agent's
+	// Seconds line up with them.
+	Days []time.Time
+	// Agents are sorted by account and leave out those never online.
+	Agents []AgentOnline
+}
+
+// AgentOnline is one agent's line of a Report.
+type AgentOnline struct {
+	AccountID    string
+	TotalSeconds int64
+	Seconds      []int64
+}
+
+// Report computes the time-online report of the tenant at now (see
+// OnlineReport) from the audit trail and the current statuses. An unknown
+// project, a period the query cannot have (see Period) or one with more
+// than 200,000 changes is a *ReportError.
+func (s *Store) Report(ctx context.Context, tenant TenantID, q ReportQuery, now time.Time) (Report, error) {
+	from, to, err := q.Period(now)
+	if err != nil {
+		return Report{}, err
+	}
+	db := s.db.WithContext(ctx)
+	var projectID int64
+	if q.ProjectKey != "" {
+		var ids []int64
+		if err := db.Model(&Project{}).Where("tenant_id = ? AND key = ?", tenant, q.ProjectKey).Pluck("id", &ids).Error; err != nil {
+			return Report{}, translate("report", err)
+		}
+		if len(ids) == 0 {
+			return Report{}, &ReportError{Field: "project", Message: "no service desk project with that key"}
+		}
+		projectID = ids[0]
+	}
+	scope := func(q *gorm.DB) *gorm.DB {
+		q = q.Where("tenant_id = ?", tenant)
+		if projectID != 0 {
+			q = q.Where("project_id = ?", projectID)
+		}
+		return q
+	}
+	var events []Event
+	if err := scope(db).Where("at >= ?", from).Order("id").Limit(maxReportEvents).Find(&events).Error; err != nil {
+		return Report{}, translate("report", err)
+	}
+	if len(events) == maxReportEvents {
+		return Report{}, &ReportError{Field: "from", Message: "too many status changes since then; choose a later start"}
+	}
+	var current []Status
+	if err := scope(db).Where("online = ?", true).Find(&current).Error; err != nil {
+		return Report{}, translate("report", err)
+	}
+	r := Report{From: from, To: to, Agents: []AgentOnline{}}
+	for d := from; d.Before(to); d = d.AddDate(0, 0, 1) {
+		r.Days = append(r.Days, d)
+	}
+	for _, d := range OnlineReport(events, current, from, to, now) {
+		n := len(r.Agents)
+		if n == 0 || r.Agents[n-1].AccountID != d.AccountID {
+			r.Agents = append(r.Agents, AgentOnline{AccountID: d.AccountID, Seconds: make([]int64, len(r.Days))})
+			n++
+		}
+		i := int(d.Day.Sub(from) / (24 * time.Hour))
+		if i < 0 || i >= len(r.Days) {
+			continue // OnlineReport keeps inside the period; never reached
+		}
+		r.Agents[n-1].Seconds[i] += d.Seconds
+		r.Agents[n-1].TotalSeconds += d.Seconds
+	}
+	return r, nil
 }

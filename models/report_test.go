@@ -1,11 +1,14 @@
 package models_test
 
 import (
+	"context"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
 
 	"agentpresence/models"
+	"agentpresence/models/dbtest"
 )
 
 func TestOnlineReport(t *testing.T) {
@@ -128,4 +131,79 @@ func TestOnlineReport(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestReportPeriod(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)
+	day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+	cases := []struct {
+		name     string
+		given    models.ReportQuery
+		from, to time.Time
+		field    string
+	}{
+		{name: "defaults: the seven days ending with today", from: day(19), to: day(26)},
+		{name: "to alone", given: models.ReportQuery{To: day(10)}, from: day(3), to: day(10)},
+		{name: "widened to whole days", given: models.ReportQuery{From: day(20).Add(5 * time.Hour), To: day(21).Add(time.Minute)}, from: day(20), to: day(22)},
+		{name: "from after to", given: models.ReportQuery{From: day(21), To: day(20)}, field: "to"},
+		{name: "empty", given: models.ReportQuery{From: day(21), To: day(21)}, field: "to"},
+		{name: "longer than a quarter", given: models.ReportQuery{From: day(1).AddDate(0, 0, -models.MaxReportDays-1), To: day(1)}, field: "to"},
+		{name: "a quarter", given: models.ReportQuery{From: day(1).AddDate(0, 0, -models.MaxReportDays), To: day(1)}, from: day(1).AddDate(0, 0, -models.MaxReportDays), to: day(1)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			from, to, err := tc.given.Period(now)
+			var re *models.ReportError
+			switch {
+			case tc.field != "":
+				if !errors.As(err, &re) || re.Field != tc.field || !errors.Is(err, models.ErrInvalid) {
+					t.Fatalf("err %v, want a ReportError on %s that is ErrInvalid", err, tc.field)
+				}
+			case err != nil || !from.Equal(tc.from) || !to.Equal(tc.to):
+				t.Fatalf("period %v – %v, err %v; want %v – %v", from, to, err, tc.from, tc.to)
+			}
+		})
+	}
+}
+
+// TestStoreReport: the report read from the audit trail and the statuses,
+// per agent and day, for every project or one.
+func TestStoreReport(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		f := newFixture(t, dialect) // Wednesday 2026-11-25 09:00 UTC
+		ctx := context.Background()
+		f.set(t, "alice", true, "HELP", "IT")
+		f.clock.Advance(90 * time.Minute)
+		f.set(t, "alice", false, "HELP")
+		f.clock.Advance(30 * time.Minute) // 11:00: IT kept her online for 2 h in all
+		f.set(t, "alice", false, "IT")
+		f.set(t, "bob", true, "HELP")
+		f.clock.Advance(15 * time.Hour) // 02:00 on the 26th, Bob still online
+		day := func(d int) time.Time { return time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC) }
+
+		r, err := f.store.Report(ctx, f.tenant.ID, models.ReportQuery{From: day(25), To: day(27)}, f.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []models.AgentOnline{
+			{AccountID: "alice", TotalSeconds: 2 * 3600, Seconds: []int64{2 * 3600, 0}},
+			{AccountID: "bob", TotalSeconds: 15 * 3600, Seconds: []int64{13 * 3600, 2 * 3600}},
+		}
+		if !r.From.Equal(day(25)) || !r.To.Equal(day(27)) || len(r.Days) != 2 || !r.Days[1].Equal(day(26)) || !reflect.DeepEqual(r.Agents, want) {
+			t.Fatalf("report %+v, want agents %+v", r, want)
+		}
+
+		r, err = f.store.Report(ctx, f.tenant.ID, models.ReportQuery{From: day(25), To: day(27), ProjectKey: "IT"}, f.clock.Now())
+		if err != nil || len(r.Agents) != 1 || r.Agents[0].AccountID != "alice" || r.Agents[0].TotalSeconds != 2*3600 {
+			t.Fatalf("IT only: %+v, %v", r, err)
+		}
+
+		var re *models.ReportError
+		if _, err := f.store.Report(ctx, f.tenant.ID, models.ReportQuery{ProjectKey: "NOPE"}, f.clock.Now()); !errors.As(err, &re) || re.Field != "project" {
+			t.Fatalf("unknown project: %v", err)
+		}
+		if _, err := f.store.Report(ctx, f.tenant.ID, models.ReportQuery{From: day(26), To: day(25)}, f.clock.Now()); !errors.As(err, &re) || re.Field != "to" {
+			t.Fatalf("reversed period: %v", err)
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 
 	"agentpresence/handlers/bounded"
 	"agentpresence/models"
+	"agentpresence/models/schedule"
 )
 
 // ErrCannotConfirmAgent: Jira cannot be asked now whether a user is a
@@ -367,7 +368,7 @@ func (d *Directory) UserZone(ctx context.Context, t models.Tenant, accountID str
 	if err != nil {
 		return ""
 	}
-	if _, err := models.LoadScheduleLocation(u.TimeZone); err != nil {
+	if _, err := schedule.LoadLocation(u.TimeZone); err != nil {
 		return ""
 	}
 	return u.TimeZone

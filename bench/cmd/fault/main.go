@@ -39,6 +39,7 @@ import (
 
 	"agentpresence/bench"
 	"agentpresence/models"
+	"agentpresence/models/schedule"
 )
 
 func main() {
@@ -154,7 +155,7 @@ VALUES ($1, $2, $3, true, $4, 'manual')`, int64(t.ID), t.Projects[0].ID, t.Agent
 		}
 	}
 	st := ds.Tenants[scheduleTenant]
-	sch, _ := json.Marshal(models.Schedule{Timezone: "UTC", Enabled: true, Rules: []models.ScheduleRule{}, Exceptions: []models.ScheduleException{}})
+	sch, _ := json.Marshal(schedule.Schedule{Timezone: "UTC", Enabled: true, Rules: []schedule.Rule{}, Exceptions: []schedule.Exception{}})
 	for j := range scheduledAgents {
 		if _, err := db.ExecContext(ctx, "UPDATE agents SET schedule = $1 WHERE tenant_id = $2 AND account_id = $3",
 			string(sch), int64(st.ID), st.Agents[j]); err != nil {

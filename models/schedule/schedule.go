@@ -1,30 +1,37 @@
-package models
+// Package schedule is the weekly-schedule engine: an agent's weekly online
+// hours in their time zone, with dated exceptions, validated and evaluated
+// (online at an instant, the next transitions) across DST changes. It knows
+// the standard library and the interval merger only: the store keeps
+// schedules as JSON, the API shows them, the jobs apply their transitions.
+package schedule
 
 import (
 	"fmt"
 	"sort"
 	"time"
+
+	"agentpresence/models/interval"
 )
 
-// MaxScheduleRules is the largest number of weekly rules a Schedule may hold.
+// MaxRules is the largest number of weekly rules a Schedule may hold.
 // It bounds the work done per evaluation, which runs for every agent when
 // schedules are saved.
-const MaxScheduleRules = 50
+const MaxRules = 50
 
-// MaxScheduleExceptions is the largest number of dated exceptions a Schedule
+// MaxExceptions is the largest number of dated exceptions a Schedule
 // may hold: one for every day of a leap year.
-const MaxScheduleExceptions = 366
+const MaxExceptions = 366
 
-// ScheduleHorizonDays is how far NextTransition and Transitions look for a
+// HorizonDays is how far NextTransition and Transitions look for a
 // change of state: windows starting on local dates up to this many days
 // after the query instant's local date are considered, and a change later
 // than that is not reported. It is longer than a year so that an exception
-// dated up to MaxScheduleExceptions days ahead (for example next year's
+// dated up to MaxExceptions days ahead (for example next year's
 // holiday in an always-online schedule) is still found, while an
 // unchanging schedule (no rules, 24/7) is answered with ok=false after
 // bounded work. Uniform stretches (ordinary days of a rule-less or 24/7
 // schedule) are skipped rather than walked day by day.
-const ScheduleHorizonDays = 400
+const HorizonDays = 400
 
 // Schedule is an agent's weekly online schedule. One schedule applies to all
 // of the agent's projects.
@@ -52,14 +59,14 @@ const ScheduleHorizonDays = 400
 //   - A disabled schedule is never online and has no transitions; it is not
 //     validated on evaluation, so the zero Schedule means "always offline".
 type Schedule struct {
-	Timezone   string              `json:"timezone"`
-	Enabled    bool                `json:"enabled"`
-	Rules      []ScheduleRule      `json:"rules"`
-	Exceptions []ScheduleException `json:"exceptions"`
+	Timezone   string      `json:"timezone"`
+	Enabled    bool        `json:"enabled"`
+	Rules      []Rule      `json:"rules"`
+	Exceptions []Exception `json:"exceptions"`
 }
 
-// ScheduleRule is one weekly window repeated on the listed days.
-type ScheduleRule struct {
+// Rule is one weekly window repeated on the listed days.
+type Rule struct {
 	// Days holds lower-case weekday abbreviations: "mon" .. "sun".
 	Days []string `json:"days"`
 	// Start is "H:MM" or "HH:MM", 00:00..23:59.
@@ -68,8 +75,8 @@ type ScheduleRule struct {
 	End string `json:"end"`
 }
 
-// ScheduleException overrides the weekly rules for one local date.
-type ScheduleException struct {
+// Exception overrides the weekly rules for one local date.
+type Exception struct {
 	// Date is "YYYY-MM-DD", a local date in the schedule's zone.
 	Date string `json:"date"`
 	// Off true means no window starts on Date (a holiday); Start and End
@@ -77,13 +84,13 @@ type ScheduleException struct {
 	Off bool `json:"off"`
 	// Start and End, required when Off is false, give the single window
 	// that starts on Date instead of the weekly ones (an extra or changed
-	// working day). They follow ScheduleRule's format and overnight rule.
+	// working day). They follow Rule's format and overnight rule.
 	Start string `json:"start,omitempty"`
 	End   string `json:"end,omitempty"`
 }
 
-// ScheduleTransition is a change of a schedule's online state.
-type ScheduleTransition struct {
+// Transition is a change of a schedule's online state.
+type Transition struct {
 	At     time.Time `json:"at"`
 	Online bool      `json:"online"`
 }
@@ -103,7 +110,7 @@ func (e *ValidationError) Error() string {
 
 // Validate checks s and returns a *ValidationError describing the first
 // problem found, or nil. It rejects: an empty, unknown or "Local" time
-// zone; more than MaxScheduleRules rules or MaxScheduleExceptions
+// zone; more than MaxRules rules or MaxExceptions
 // exceptions; a rule without days or with a day other than "mon".."sun";
 // a time not in H:MM/HH:MM form or out of range (24:00 is allowed only as
 // an end); Start == End; an exception date that is not a real YYYY-MM-DD
@@ -111,7 +118,7 @@ func (e *ValidationError) Error() string {
 // end, and an Off=true one with them. Enabled is ignored: a disabled
 // schedule is still stored and may be enabled later.
 func (s Schedule) Validate() error {
-	var ev scheduleEval
+	var ev evaluator
 	if err := s.compile(&ev); err != nil {
 		return err
 	}
@@ -124,7 +131,7 @@ func (s Schedule) OnlineAt(t time.Time) (bool, error) {
 	if !s.Enabled {
 		return false, nil
 	}
-	var ev scheduleEval
+	var ev evaluator
 	if err := s.compile(&ev); err != nil {
 		return false, fmt.Errorf("schedule online at %s: %w", t.Format(time.RFC3339), err)
 	}
@@ -134,13 +141,13 @@ func (s Schedule) OnlineAt(t time.Time) (bool, error) {
 // NextTransition returns the first instant strictly after `after` at which
 // the online state changes, and the state from then on. ok is false when
 // the schedule is disabled or the state does not change within
-// ScheduleHorizonDays local days (no rules, 24/7 without exceptions, ...).
+// HorizonDays local days (no rules, 24/7 without exceptions, ...).
 // The returned instant is in the schedule's location.
 func (s Schedule) NextTransition(after time.Time) (at time.Time, online bool, ok bool, err error) {
 	if !s.Enabled {
 		return time.Time{}, false, false, nil
 	}
-	var ev scheduleEval
+	var ev evaluator
 	if err = s.compile(&ev); err != nil {
 		return time.Time{}, false, false, fmt.Errorf("schedule next transition after %s: %w", after.Format(time.RFC3339), err)
 	}
@@ -159,7 +166,7 @@ func (s Schedule) NextTransitionIn(loc *time.Location, after time.Time) (at time
 	if loc == nil || loc.String() != s.Timezone {
 		return time.Time{}, false, false, fmt.Errorf("schedule next transition: location %v is not the schedule's zone %q", loc, s.Timezone)
 	}
-	var ev scheduleEval
+	var ev evaluator
 	if err = s.compileIn(&ev, loc); err != nil {
 		return time.Time{}, false, false, fmt.Errorf("schedule next transition after %s: %w", after.Format(time.RFC3339), err)
 	}
@@ -167,11 +174,11 @@ func (s Schedule) NextTransitionIn(loc *time.Location, after time.Time) (at time
 	return at, online, ok, nil
 }
 
-// LoadScheduleLocation loads the IANA zone a Schedule may name, rejecting
+// LoadLocation loads the IANA zone a Schedule may name, rejecting
 // what Validate rejects (empty, "Local", unknown), for use with
 // NextTransitionIn.
-func LoadScheduleLocation(name string) (*time.Location, error) {
-	loc, verr := scheduleLoadLocation(name)
+func LoadLocation(name string) (*time.Location, error) {
+	loc, verr := loadLocation(name)
 	if verr != nil {
 		return nil, verr
 	}
@@ -181,27 +188,27 @@ func LoadScheduleLocation(name string) (*time.Location, error) {
 // Transitions returns up to n successive transitions strictly after from,
 // for previewing the next switches. It returns fewer when the schedule
 // stops changing (see NextTransition) and none for a disabled schedule.
-func (s Schedule) Transitions(from time.Time, n int) ([]ScheduleTransition, error) {
+func (s Schedule) Transitions(from time.Time, n int) ([]Transition, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("schedule transitions: negative count %d", n)
 	}
 	if !s.Enabled || n == 0 {
 		return nil, nil
 	}
-	var ev scheduleEval
+	var ev evaluator
 	if err := s.compile(&ev); err != nil {
 		return nil, fmt.Errorf("schedule transitions from %s: %w", from.Format(time.RFC3339), err)
 	}
 	// Cap the preallocation: n comes from callers and may be large while
 	// the schedule yields few transitions.
-	out := make([]ScheduleTransition, 0, min(n, 64))
+	out := make([]Transition, 0, min(n, 64))
 	t := from
 	for len(out) < n {
 		at, online, ok := ev.next(t)
 		if !ok {
 			break
 		}
-		out = append(out, ScheduleTransition{At: at, Online: online})
+		out = append(out, Transition{At: at, Online: online})
 		t = at
 	}
 	return out, nil
@@ -209,62 +216,55 @@ func (s Schedule) Transitions(from time.Time, n int) ([]ScheduleTransition, erro
 
 // Minutes in a day; window spans are counted in minutes from the local
 // midnight of the date the window starts on.
-const scheduleDayMinutes = 24 * 60
+const dayMinutes = 24 * 60
 
-// scheduleRange is a half-open [start, end) range: minutes for a
-// scheduleSpan, Unix seconds for a scheduleInterval. Both are merged by
-// scheduleMerge.
-type scheduleRange[T int | int64] struct {
-	start, end T
-}
-
-// scheduleSpan is a window relative to its start date: start in
-// [0, 1440), end in (start, 2880]; end > 1440 means it runs into the next
+// span is a window relative to its start date, in minutes: Start in
+// [0, 1440), End in (Start, 2880]; End > 1440 means it runs into the next
 // date.
-type scheduleSpan = scheduleRange[int]
+type span = interval.Span[int]
 
-// scheduleOverride is a parsed exception. day counts days since 1970-01-01.
-type scheduleOverride struct {
+// override is a parsed exception. day counts days since 1970-01-01.
+type override struct {
 	day int64
 	off bool
 	// spans holds the exception's single window when off is false; an
 	// array lets spansOn return a slice of it without allocating.
-	spans [1]scheduleSpan
+	spans [1]span
 	idx   int // position in Schedule.Exceptions, for error paths
 }
 
-// scheduleOverridesByDay orders overrides by date, then by input position
+// overridesByDay orders overrides by date, then by input position
 // so that duplicate reports name the earlier entry first.
-type scheduleOverridesByDay []scheduleOverride
+type overridesByDay []override
 
 // Len implements sort.Interface.
-func (o scheduleOverridesByDay) Len() int { return len(o) }
+func (o overridesByDay) Len() int { return len(o) }
 
 // Swap implements sort.Interface.
-func (o scheduleOverridesByDay) Swap(i, j int) { o[i], o[j] = o[j], o[i] }
+func (o overridesByDay) Swap(i, j int) { o[i], o[j] = o[j], o[i] }
 
 // Less implements sort.Interface.
-func (o scheduleOverridesByDay) Less(i, j int) bool {
+func (o overridesByDay) Less(i, j int) bool {
 	if o[i].day != o[j].day {
 		return o[i].day < o[j].day
 	}
 	return o[i].idx < o[j].idx
 }
 
-// scheduleInterval is a half-open [start, end) interval of Unix seconds.
+// instants is a half-open [Start, End) interval of Unix seconds.
 // Windows are minute-aligned, so whole seconds are exact.
-type scheduleInterval = scheduleRange[int64]
+type instants = interval.Span[int64]
 
-// scheduleEval is a validated Schedule prepared for evaluation. It lives for
+// evaluator is a validated Schedule prepared for evaluation. It lives for
 // one call only; the *time.Location it holds is immutable, so a caller of
 // NextTransitionIn may share one among many evaluations.
-type scheduleEval struct {
+type evaluator struct {
 	loc *time.Location
 	// weekly[wd] are the merged spans of windows starting on weekday wd
 	// (time.Weekday order), sorted by start.
-	weekly [7][]scheduleSpan
+	weekly [7][]span
 	// overrides are sorted by day; days are unique.
-	overrides []scheduleOverride
+	overrides []override
 	// alwaysOn is true when the weekly rules alone cover every minute of
 	// the week, letting the scanner skip runs of ordinary days.
 	alwaysOn bool
@@ -277,8 +277,8 @@ type scheduleEval struct {
 // evaluation share this path so that they can never disagree about what is
 // valid. It runs on every evaluation, so the success path avoids building
 // field names and allocates little.
-func (s Schedule) compile(ev *scheduleEval) error {
-	loc, verr := scheduleLoadLocation(s.Timezone)
+func (s Schedule) compile(ev *evaluator) error {
+	loc, verr := loadLocation(s.Timezone)
 	if verr != nil {
 		return verr
 	}
@@ -286,26 +286,26 @@ func (s Schedule) compile(ev *scheduleEval) error {
 }
 
 // compileIn is compile with the zone already loaded.
-func (s Schedule) compileIn(ev *scheduleEval, loc *time.Location) error {
-	*ev = scheduleEval{loc: loc}
+func (s Schedule) compileIn(ev *evaluator, loc *time.Location) error {
+	*ev = evaluator{loc: loc}
 
-	if len(s.Rules) > MaxScheduleRules {
-		return &ValidationError{Field: "rules", Message: fmt.Sprintf("at most %d rules are allowed, got %d", MaxScheduleRules, len(s.Rules))}
+	if len(s.Rules) > MaxRules {
+		return &ValidationError{Field: "rules", Message: fmt.Sprintf("at most %d rules are allowed, got %d", MaxRules, len(s.Rules))}
 	}
 	// First pass: validate and remember each rule's days and span, so the
 	// per-weekday lists can share one exactly sized backing array.
-	var parsed [MaxScheduleRules]struct {
+	var parsed [MaxRules]struct {
 		days [7]bool
-		span scheduleSpan
+		span span
 	}
 	var counts [7]int
 	for i, r := range s.Rules {
 		if len(r.Days) == 0 {
-			return &ValidationError{Field: scheduleField("rules", i, "days"), Message: "must list at least one day"}
+			return &ValidationError{Field: field("rules", i, "days"), Message: "must list at least one day"}
 		}
 		p := &parsed[i]
 		for j, d := range r.Days {
-			wd, ok := scheduleParseDay(d)
+			wd, ok := parseDay(d)
 			if !ok {
 				return &ValidationError{
 					Field:   fmt.Sprintf("rules[%d].days[%d]", i, j),
@@ -316,7 +316,7 @@ func (s Schedule) compileIn(ev *scheduleEval, loc *time.Location) error {
 			// anyway), so it is accepted rather than reported.
 			p.days[wd] = true
 		}
-		span, verr := scheduleParseSpan("rules", i, r.Start, r.End)
+		span, verr := parseSpan("rules", i, r.Start, r.End)
 		if verr != nil {
 			return verr
 		}
@@ -333,7 +333,7 @@ func (s Schedule) compileIn(ev *scheduleEval, loc *time.Location) error {
 		for _, c := range counts {
 			total += c
 		}
-		backing := make([]scheduleSpan, 0, total)
+		backing := make([]span, 0, total)
 		for wd := range ev.weekly {
 			from := len(backing)
 			for i := range s.Rules {
@@ -341,41 +341,43 @@ func (s Schedule) compileIn(ev *scheduleEval, loc *time.Location) error {
 					backing = append(backing, parsed[i].span)
 				}
 			}
-			ev.weekly[wd] = scheduleMerge(backing[from:len(backing):len(backing)])
+			// Merging in wall-clock minutes is safe: the mapping from
+			// wall clock to instants (resolve) is monotonic.
+			ev.weekly[wd] = interval.Merge(backing[from:len(backing):len(backing)])
 		}
-		ev.alwaysOn = scheduleCoversWeek(&ev.weekly)
+		ev.alwaysOn = coversWeek(&ev.weekly)
 	}
 
-	if len(s.Exceptions) > MaxScheduleExceptions {
-		return &ValidationError{Field: "exceptions", Message: fmt.Sprintf("at most %d exceptions are allowed, got %d", MaxScheduleExceptions, len(s.Exceptions))}
+	if len(s.Exceptions) > MaxExceptions {
+		return &ValidationError{Field: "exceptions", Message: fmt.Sprintf("at most %d exceptions are allowed, got %d", MaxExceptions, len(s.Exceptions))}
 	}
 	if len(s.Exceptions) > 0 {
-		ev.overrides = make([]scheduleOverride, 0, len(s.Exceptions))
+		ev.overrides = make([]override, 0, len(s.Exceptions))
 	}
 	sorted := true
 	for i, x := range s.Exceptions {
-		day, ok := scheduleParseDate(x.Date)
+		day, ok := parseDate(x.Date)
 		if !ok {
-			return &ValidationError{Field: scheduleField("exceptions", i, "date"), Message: fmt.Sprintf("invalid date %q, want YYYY-MM-DD", x.Date)}
+			return &ValidationError{Field: field("exceptions", i, "date"), Message: fmt.Sprintf("invalid date %q, want YYYY-MM-DD", x.Date)}
 		}
-		o := scheduleOverride{day: day, off: x.Off, idx: i}
+		o := override{day: day, off: x.Off, idx: i}
 		if x.Off {
 			// Times on a day off are contradictory input; rejecting them
 			// surfaces a confused client instead of silently dropping data.
 			if x.Start != "" {
-				return &ValidationError{Field: scheduleField("exceptions", i, "start"), Message: "must be empty when off is true"}
+				return &ValidationError{Field: field("exceptions", i, "start"), Message: "must be empty when off is true"}
 			}
 			if x.End != "" {
-				return &ValidationError{Field: scheduleField("exceptions", i, "end"), Message: "must be empty when off is true"}
+				return &ValidationError{Field: field("exceptions", i, "end"), Message: "must be empty when off is true"}
 			}
 		} else {
 			if x.Start == "" {
-				return &ValidationError{Field: scheduleField("exceptions", i, "start"), Message: "is required when off is false"}
+				return &ValidationError{Field: field("exceptions", i, "start"), Message: "is required when off is false"}
 			}
 			if x.End == "" {
-				return &ValidationError{Field: scheduleField("exceptions", i, "end"), Message: "is required when off is false"}
+				return &ValidationError{Field: field("exceptions", i, "end"), Message: "is required when off is false"}
 			}
-			span, verr := scheduleParseSpan("exceptions", i, x.Start, x.End)
+			span, verr := parseSpan("exceptions", i, x.Start, x.End)
 			if verr != nil {
 				return verr
 			}
@@ -388,12 +390,12 @@ func (s Schedule) compileIn(ev *scheduleEval, loc *time.Location) error {
 	}
 	// Clients usually send exceptions in date order; skip the sort then.
 	if !sorted {
-		sort.Sort(scheduleOverridesByDay(ev.overrides))
+		sort.Sort(overridesByDay(ev.overrides))
 	}
 	for i := 1; i < len(ev.overrides); i++ {
 		if prev, cur := ev.overrides[i-1], ev.overrides[i]; prev.day == cur.day {
 			return &ValidationError{
-				Field:   scheduleField("exceptions", cur.idx, "date"),
+				Field:   field("exceptions", cur.idx, "date"),
 				Message: fmt.Sprintf("duplicates exceptions[%d].date %q", prev.idx, s.Exceptions[prev.idx].Date),
 			}
 		}
@@ -401,16 +403,16 @@ func (s Schedule) compileIn(ev *scheduleEval, loc *time.Location) error {
 	return nil
 }
 
-// scheduleField builds a field path such as "rules[2].start". It is only
+// field builds a field path such as "rules[2].start". It is only
 // called on error paths.
-func scheduleField(list string, i int, leaf string) string {
+func field(list string, i int, leaf string) string {
 	return fmt.Sprintf("%s[%d].%s", list, i, leaf)
 }
 
-// scheduleLoadLocation loads an IANA zone. "Local" is rejected because it
+// loadLocation loads an IANA zone. "Local" is rejected because it
 // names the server's zone, not the agent's, and would change meaning with
 // the deployment.
-func scheduleLoadLocation(name string) (*time.Location, *ValidationError) {
+func loadLocation(name string) (*time.Location, *ValidationError) {
 	if name == "" {
 		return nil, &ValidationError{Field: "timezone", Message: "is required"}
 	}
@@ -424,44 +426,44 @@ func scheduleLoadLocation(name string) (*time.Location, *ValidationError) {
 	return loc, nil
 }
 
-// scheduleParseSpan parses the Start/End pair of element i of list
+// parseSpan parses the Start/End pair of element i of list
 // ("rules" or "exceptions") into a span, applying the overnight and 23:59
 // rules.
-func scheduleParseSpan(list string, i int, start, end string) (scheduleSpan, *ValidationError) {
-	s, ok := scheduleParseClock(start)
+func parseSpan(list string, i int, start, end string) (span, *ValidationError) {
+	s, ok := parseClock(start)
 	if !ok {
-		return scheduleSpan{}, &ValidationError{Field: scheduleField(list, i, "start"), Message: scheduleBadClock(start)}
+		return span{}, &ValidationError{Field: field(list, i, "start"), Message: badClock(start)}
 	}
-	if s == scheduleDayMinutes {
-		return scheduleSpan{}, &ValidationError{Field: scheduleField(list, i, "start"), Message: "24:00 is only allowed as an end time"}
+	if s == dayMinutes {
+		return span{}, &ValidationError{Field: field(list, i, "start"), Message: "24:00 is only allowed as an end time"}
 	}
-	e, ok := scheduleParseClock(end)
+	e, ok := parseClock(end)
 	if !ok {
-		return scheduleSpan{}, &ValidationError{Field: scheduleField(list, i, "end"), Message: scheduleBadClock(end)}
+		return span{}, &ValidationError{Field: field(list, i, "end"), Message: badClock(end)}
 	}
 	if s == e {
-		return scheduleSpan{}, &ValidationError{Field: scheduleField(list, i, "end"), Message: "must differ from start; use 00:00-24:00 for a whole day"}
+		return span{}, &ValidationError{Field: field(list, i, "end"), Message: "must differ from start; use 00:00-24:00 for a whole day"}
 	}
-	if e == scheduleDayMinutes-1 {
+	if e == dayMinutes-1 {
 		// Users write 00:00-23:59 for "all day"; leaving the last minute
 		// out would create a one-minute offline blip every midnight.
-		e = scheduleDayMinutes
+		e = dayMinutes
 	}
 	if e <= s {
-		e += scheduleDayMinutes
+		e += dayMinutes
 	}
-	return scheduleSpan{start: s, end: e}, nil
+	return span{Start: s, End: e}, nil
 }
 
-// scheduleBadClock is the message for an unparsable time of day.
-func scheduleBadClock(v string) string {
+// badClock is the message for an unparsable time of day.
+func badClock(v string) string {
 	return fmt.Sprintf("invalid time %q, want H:MM or HH:MM between 00:00 and 24:00", v)
 }
 
-// scheduleParseClock parses "H:MM" or "HH:MM" (00:00..23:59, or 24:00) into
+// parseClock parses "H:MM" or "HH:MM" (00:00..23:59, or 24:00) into
 // minutes after midnight. Signs, spaces and seconds are rejected so that
 // stored schedules stay canonical.
-func scheduleParseClock(v string) (int, bool) {
+func parseClock(v string) (int, bool) {
 	n := len(v)
 	if (n != 4 && n != 5) || v[n-3] != ':' {
 		return 0, false
@@ -487,9 +489,9 @@ func scheduleParseClock(v string) (int, bool) {
 	return h*60 + m, true
 }
 
-// scheduleParseDay maps "mon".."sun" to a weekday. Only the lower-case
+// parseDay maps "mon".."sun" to a weekday. Only the lower-case
 // abbreviations are accepted so that stored schedules stay canonical.
-func scheduleParseDay(d string) (time.Weekday, bool) {
+func parseDay(d string) (time.Weekday, bool) {
 	switch d {
 	case "sun":
 		return time.Sunday, true
@@ -509,11 +511,11 @@ func scheduleParseDay(d string) (time.Weekday, bool) {
 	return 0, false
 }
 
-// scheduleParseDate parses a strict "YYYY-MM-DD" calendar date (years
+// parseDate parses a strict "YYYY-MM-DD" calendar date (years
 // 0001-9999) into days since 1970-01-01. It is hand-rolled because it runs
 // for every exception on every evaluation, where time.Parse dominated the
 // cost.
-func scheduleParseDate(v string) (int64, bool) {
+func parseDate(v string) (int64, bool) {
 	if len(v) != 10 || v[4] != '-' || v[7] != '-' {
 		return 0, false
 	}
@@ -542,13 +544,13 @@ func scheduleParseDate(v string) (int64, bool) {
 	if d > monthDays[m-1] {
 		return 0, false
 	}
-	return scheduleDaysFromCivil(y, m, d), true
+	return daysFromCivil(y, m, d), true
 }
 
-// scheduleDaysFromCivil converts a proleptic Gregorian date with y >= 1 to
+// daysFromCivil converts a proleptic Gregorian date with y >= 1 to
 // days since 1970-01-01 (Howard Hinnant's days_from_civil, specialised to
 // non-negative eras).
-func scheduleDaysFromCivil(y, m, d int) int64 {
+func daysFromCivil(y, m, d int) int64 {
 	if m <= 2 {
 		y--
 	}
@@ -560,62 +562,35 @@ func scheduleDaysFromCivil(y, m, d int) int64 {
 	return int64(era)*146097 + int64(doe) - 719468
 }
 
-// scheduleMerge sorts ranges by start and merges overlapping or adjacent
-// ones in place. It merges the spans of one start date (merging in
-// wall-clock minutes is safe because the wall-clock-to-instant mapping used
-// later is monotonic) and the intervals next gathers. Insertion sort suits
-// both inputs: at most MaxScheduleRules spans, and a few intervals almost
-// sorted because dates are generated in order; it does not allocate.
-func scheduleMerge[T int | int64](rs []scheduleRange[T]) []scheduleRange[T] {
-	for i := 1; i < len(rs); i++ {
-		for j := i; j > 0 && rs[j].start < rs[j-1].start; j-- {
-			rs[j], rs[j-1] = rs[j-1], rs[j]
-		}
-	}
-	if len(rs) < 2 {
-		return rs
-	}
-	out := rs[:1]
-	for _, r := range rs[1:] {
-		last := &out[len(out)-1]
-		if r.start <= last.end {
-			last.end = max(last.end, r.end)
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
-}
-
-// scheduleCoversWeek reports whether the merged weekly spans cover every
+// coversWeek reports whether the merged weekly spans cover every
 // minute of a cyclic week. Coverage in wall-clock time implies coverage in
 // real time because the mapping is monotonic and every instant lies between
 // the images of wall-clock times around it.
-func scheduleCoversWeek(weekly *[7][]scheduleSpan) bool {
-	const week = 7 * scheduleDayMinutes
+func coversWeek(weekly *[7][]span) bool {
+	const week = 7 * dayMinutes
 	// Saturday windows running past midnight wrap into Sunday, the start
 	// of the week in time.Weekday order.
 	reach := 0
 	for _, sp := range weekly[time.Saturday] {
-		reach = max(reach, int(time.Saturday)*scheduleDayMinutes+sp.end-week)
+		reach = max(reach, int(time.Saturday)*dayMinutes+sp.End-week)
 	}
 	// Spans are sorted within each day and days are visited in order, so
 	// week positions arrive sorted by start.
 	for wd, spans := range weekly {
-		base := wd * scheduleDayMinutes
+		base := wd * dayMinutes
 		for _, sp := range spans {
-			if base+sp.start > reach {
+			if base+sp.Start > reach {
 				return false
 			}
-			reach = max(reach, base+sp.end)
+			reach = max(reach, base+sp.End)
 		}
 	}
 	return reach >= week
 }
 
-// scheduleFloorDiv divides rounding towards negative infinity, so that
+// floorDiv divides rounding towards negative infinity, so that
 // instants before 1970 land on the right day.
-func scheduleFloorDiv(a, b int64) int64 {
+func floorDiv(a, b int64) int64 {
 	q := a / b
 	if (a%b != 0) && ((a < 0) != (b < 0)) {
 		q--
@@ -624,14 +599,14 @@ func scheduleFloorDiv(a, b int64) int64 {
 }
 
 // weekday returns the weekday of a day number (1970-01-01 was a Thursday).
-func (ev *scheduleEval) weekday(day int64) time.Weekday {
+func (ev *evaluator) weekday(day int64) time.Weekday {
 	return time.Weekday((day%7 + 7 + int64(time.Thursday)) % 7)
 }
 
 // localDay returns the local calendar day number of t.
-func (ev *scheduleEval) localDay(t time.Time) int64 {
+func (ev *evaluator) localDay(t time.Time) int64 {
 	_, off := t.In(ev.loc).Zone()
-	return scheduleFloorDiv(t.Unix()+int64(off), 86400)
+	return floorDiv(t.Unix()+int64(off), 86400)
 }
 
 // resolve converts a local wall-clock time (minute m after the midnight
@@ -639,9 +614,9 @@ func (ev *scheduleEval) localDay(t time.Time) int64 {
 // outcome for skipped and repeated wall times unspecified, so both cases
 // are resolved explicitly: a skipped time becomes the first instant after
 // the gap, a repeated time its first occurrence.
-func (ev *scheduleEval) resolve(day int64, m int) int64 {
-	day += int64(m / scheduleDayMinutes)
-	m %= scheduleDayMinutes
+func (ev *evaluator) resolve(day int64, m int) int64 {
+	day += int64(m / dayMinutes)
+	m %= dayMinutes
 	want := day*86400 + int64(m)*60 // the wall clock, as if it were UTC
 	t := time.Date(1970, time.January, 1+int(day), m/60, m%60, 0, 0, ev.loc)
 	_, off := t.Zone()
@@ -679,7 +654,7 @@ func (ev *scheduleEval) resolve(day int64, m int) int64 {
 
 // spansOn returns the spans of windows starting on day, using *cursor as a
 // forward-only index into overrides (days are visited in increasing order).
-func (ev *scheduleEval) spansOn(day int64, cursor *int) []scheduleSpan {
+func (ev *evaluator) spansOn(day int64, cursor *int) []span {
 	for *cursor < len(ev.overrides) && ev.overrides[*cursor].day < day {
 		*cursor++
 	}
@@ -696,18 +671,18 @@ func (ev *scheduleEval) spansOn(day int64, cursor *int) []scheduleSpan {
 // appendWindows appends the intervals of windows starting on day that end
 // after floor (earlier ones cannot influence anything at or after floor),
 // dropping windows emptied by a DST gap.
-func (ev *scheduleEval) appendWindows(dst []scheduleInterval, day int64, floor int64, cursor *int) []scheduleInterval {
+func (ev *evaluator) appendWindows(dst []instants, day int64, floor int64, cursor *int) []instants {
 	spans := ev.spansOn(day, cursor)
 	for _, sp := range spans {
-		end := ev.resolve(day, sp.end)
+		end := ev.resolve(day, sp.End)
 		if end <= floor {
 			continue
 		}
-		start := ev.resolve(day, sp.start)
+		start := ev.resolve(day, sp.Start)
 		if end <= start {
 			continue
 		}
-		dst = append(dst, scheduleInterval{start: start, end: end})
+		dst = append(dst, instants{Start: start, End: end})
 	}
 	return dst
 }
@@ -715,18 +690,18 @@ func (ev *scheduleEval) appendWindows(dst []scheduleInterval, day int64, floor i
 // onlineAt reports whether t falls inside a window. Only windows starting
 // on t's local date or the day before can contain t: a window ends at the
 // latest at the local midnight after the day following its start date.
-func (ev *scheduleEval) onlineAt(t time.Time) bool {
+func (ev *evaluator) onlineAt(t time.Time) bool {
 	sec := t.Unix()
 	day := ev.localDay(t)
 	cursor := sort.Search(len(ev.overrides), func(i int) bool { return ev.overrides[i].day >= day-1 })
-	var buf [8]scheduleInterval
+	var buf [8]instants
 	ivs := buf[:0]
 	ivs = ev.appendWindows(ivs, day-1, sec, &cursor)
 	ivs = ev.appendWindows(ivs, day, sec, &cursor)
 	for _, iv := range ivs {
 		// Comparing whole seconds is exact: iv bounds are whole seconds
 		// and t's sub-second part cannot move it across one.
-		if iv.start <= sec && sec < iv.end {
+		if iv.Start <= sec && sec < iv.End {
 			return true
 		}
 	}
@@ -746,27 +721,27 @@ func (ev *scheduleEval) onlineAt(t time.Time) bool {
 // Long uniform stretches are skipped instead of walked: with no weekly
 // rules only exception dates can produce windows, and with 24/7 weekly
 // coverage a run of ordinary days is one continuous interval.
-func (ev *scheduleEval) next(after time.Time) (time.Time, bool, bool) {
+func (ev *evaluator) next(after time.Time) (time.Time, bool, bool) {
 	sec := after.Unix() // see onlineAt for why whole seconds are exact
 	first := ev.localDay(after)
-	last := first + ScheduleHorizonDays
+	last := first + HorizonDays
 	day := first - 1
 	cursor := sort.Search(len(ev.overrides), func(i int) bool { return ev.overrides[i].day >= day })
 
-	var buf [16]scheduleInterval
+	var buf [16]instants
 	ivs := buf[:0]
 	for day <= last {
 		day, ivs = ev.advance(ivs, day, last, sec, &cursor)
-		ivs = scheduleMerge(ivs)
+		ivs = interval.Merge(ivs)
 		if len(ivs) == 0 {
 			continue
 		}
 		// Intervals ending at or before sec were never added, so the first
 		// one either contains sec or lies entirely after it.
 		iv := ivs[0]
-		boundary, online := iv.start, true
-		if iv.start <= sec {
-			boundary, online = iv.end, false
+		boundary, online := iv.Start, true
+		if iv.Start <= sec {
+			boundary, online = iv.End, false
 		}
 		if boundary < ev.resolve(day, 0) {
 			return time.Unix(boundary, 0).In(ev.loc), online, true
@@ -778,7 +753,7 @@ func (ev *scheduleEval) next(after time.Time) (time.Time, bool, bool) {
 // advance generates the windows of one chunk of dates beginning at day and
 // returns the first date not yet generated. A chunk is usually one date;
 // see next for the stretches it skips.
-func (ev *scheduleEval) advance(ivs []scheduleInterval, day, last, floor int64, cursor *int) (int64, []scheduleInterval) {
+func (ev *evaluator) advance(ivs []instants, day, last, floor int64, cursor *int) (int64, []instants) {
 	// Find the next exception on or after day; it bounds any skip.
 	for *cursor < len(ev.overrides) && ev.overrides[*cursor].day < day {
 		*cursor++
@@ -802,7 +777,7 @@ func (ev *scheduleEval) advance(ivs []scheduleInterval, day, last, floor int64, 
 		lastRun := nextOverride - 1
 		ivs = ev.appendWindows(ivs, day, floor, cursor)
 		if end := ev.resolve(lastRun+1, 0); end > floor {
-			ivs = append(ivs, scheduleInterval{start: ev.resolve(day+1, 0), end: end})
+			ivs = append(ivs, instants{Start: ev.resolve(day+1, 0), End: end})
 		}
 		ivs = ev.appendWindows(ivs, lastRun, floor, cursor)
 		return nextOverride, ivs

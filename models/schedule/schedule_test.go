@@ -1,8 +1,10 @@
-package models
+package schedule
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -12,11 +14,11 @@ import (
 	_ "time/tzdata"
 )
 
-// scheduleWeekdays returns a fresh Monday-to-Friday day list, so that no
+// weekdays returns a fresh Monday-to-Friday day list, so that no
 // test can alter another's rules through a shared slice.
-func scheduleWeekdays() []string { return []string{"mon", "tue", "wed", "thu", "fri"} }
+func weekdays() []string { return []string{"mon", "tue", "wed", "thu", "fri"} }
 
-func scheduleMustTime(t testing.TB, s string) time.Time {
+func mustTime(t testing.TB, s string) time.Time {
 	t.Helper()
 	v, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -25,7 +27,7 @@ func scheduleMustTime(t testing.TB, s string) time.Time {
 	return v
 }
 
-func scheduleMustLocal(t testing.TB, zone, s string) time.Time {
+func mustLocal(t testing.TB, zone, s string) time.Time {
 	t.Helper()
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
@@ -38,9 +40,9 @@ func scheduleMustLocal(t testing.TB, zone, s string) time.Time {
 	return v
 }
 
-// scheduleFormatTransitions renders transitions as "UTC instant +/-" lines so that a
+// formatTransitions renders transitions as "UTC instant +/-" lines so that a
 // failing comparison shows the whole sequence.
-func scheduleFormatTransitions(trs []ScheduleTransition) string {
+func formatTransitions(trs []Transition) string {
 	var b strings.Builder
 	for _, tr := range trs {
 		state := "off"
@@ -52,7 +54,7 @@ func scheduleFormatTransitions(trs []ScheduleTransition) string {
 	return b.String()
 }
 
-func scheduleWantTransitions(t *testing.T, s Schedule, from time.Time, want ...string) {
+func wantTransitions(t *testing.T, s Schedule, from time.Time, want ...string) {
 	t.Helper()
 	got, err := s.Transitions(from, len(want)+1)
 	if err != nil {
@@ -61,7 +63,7 @@ func scheduleWantTransitions(t *testing.T, s Schedule, from time.Time, want ...s
 	if len(got) > len(want) {
 		got = got[:len(want)]
 	}
-	gotStr := scheduleFormatTransitions(got)
+	gotStr := formatTransitions(got)
 	wantStr := strings.Join(want, "\n") + "\n"
 	if len(want) == 0 {
 		wantStr = ""
@@ -71,7 +73,7 @@ func scheduleWantTransitions(t *testing.T, s Schedule, from time.Time, want ...s
 	}
 }
 
-func scheduleWantOnline(t *testing.T, s Schedule, at time.Time, want bool) {
+func wantOnline(t *testing.T, s Schedule, at time.Time, want bool) {
 	t.Helper()
 	got, err := s.OnlineAt(at)
 	if err != nil {
@@ -84,15 +86,15 @@ func scheduleWantOnline(t *testing.T, s Schedule, at time.Time, want bool) {
 
 func TestScheduleValidateAccepts(t *testing.T) {
 	cases := map[string]Schedule{
-		"office hours": {Timezone: "Europe/Warsaw", Enabled: true, Rules: []ScheduleRule{{Days: scheduleWeekdays(), Start: "09:00", End: "17:00"}}},
-		"short hour":   {Timezone: "UTC", Rules: []ScheduleRule{{Days: []string{"mon"}, Start: "9:00", End: "9:30"}}},
-		"whole day":    {Timezone: "UTC", Rules: []ScheduleRule{{Days: []string{"sun"}, Start: "00:00", End: "24:00"}}},
-		"23:59 end":    {Timezone: "UTC", Rules: []ScheduleRule{{Days: []string{"sun"}, Start: "00:00", End: "23:59"}}},
-		"overnight":    {Timezone: "UTC", Rules: []ScheduleRule{{Days: []string{"fri"}, Start: "22:00", End: "06:00"}}},
-		"to midnight":  {Timezone: "UTC", Rules: []ScheduleRule{{Days: []string{"fri"}, Start: "22:00", End: "00:00"}}},
-		"repeated day": {Timezone: "UTC", Rules: []ScheduleRule{{Days: []string{"fri", "fri"}, Start: "22:00", End: "23:00"}}},
+		"office hours": {Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: weekdays(), Start: "09:00", End: "17:00"}}},
+		"short hour":   {Timezone: "UTC", Rules: []Rule{{Days: []string{"mon"}, Start: "9:00", End: "9:30"}}},
+		"whole day":    {Timezone: "UTC", Rules: []Rule{{Days: []string{"sun"}, Start: "00:00", End: "24:00"}}},
+		"23:59 end":    {Timezone: "UTC", Rules: []Rule{{Days: []string{"sun"}, Start: "00:00", End: "23:59"}}},
+		"overnight":    {Timezone: "UTC", Rules: []Rule{{Days: []string{"fri"}, Start: "22:00", End: "06:00"}}},
+		"to midnight":  {Timezone: "UTC", Rules: []Rule{{Days: []string{"fri"}, Start: "22:00", End: "00:00"}}},
+		"repeated day": {Timezone: "UTC", Rules: []Rule{{Days: []string{"fri", "fri"}, Start: "22:00", End: "23:00"}}},
 		"no rules":     {Timezone: "America/New_York", Enabled: true},
-		"exceptions": {Timezone: "Australia/Sydney", Exceptions: []ScheduleException{
+		"exceptions": {Timezone: "Australia/Sydney", Exceptions: []Exception{
 			{Date: "2026-12-25", Off: true},
 			{Date: "2026-12-24", Start: "10:00", End: "14:00"},
 			{Date: "2028-02-29", Start: "22:00", End: "02:00"},
@@ -100,12 +102,12 @@ func TestScheduleValidateAccepts(t *testing.T) {
 	}
 	var maxed Schedule
 	maxed.Timezone = "UTC"
-	for i := 0; i < MaxScheduleRules; i++ {
-		maxed.Rules = append(maxed.Rules, ScheduleRule{Days: []string{"mon"}, Start: fmt.Sprintf("%02d:00", i%24), End: "23:30"})
+	for i := 0; i < MaxRules; i++ {
+		maxed.Rules = append(maxed.Rules, Rule{Days: []string{"mon"}, Start: fmt.Sprintf("%02d:00", i%24), End: "23:30"})
 	}
-	first := scheduleMustTime(t, "2028-01-01T00:00:00Z")
-	for i := 0; i < MaxScheduleExceptions; i++ {
-		maxed.Exceptions = append(maxed.Exceptions, ScheduleException{Date: first.AddDate(0, 0, i).Format(time.DateOnly), Off: true})
+	first := mustTime(t, "2028-01-01T00:00:00Z")
+	for i := 0; i < MaxExceptions; i++ {
+		maxed.Exceptions = append(maxed.Exceptions, Exception{Date: first.AddDate(0, 0, i).Format(time.DateOnly), Off: true})
 	}
 	cases["maximum sizes"] = maxed
 
@@ -120,13 +122,13 @@ func TestScheduleValidateAccepts(t *testing.T) {
 
 func TestScheduleValidateRejects(t *testing.T) {
 	rule := func(start, end string, days ...string) Schedule {
-		return Schedule{Timezone: "UTC", Rules: []ScheduleRule{{Days: days, Start: start, End: end}}}
+		return Schedule{Timezone: "UTC", Rules: []Rule{{Days: days, Start: start, End: end}}}
 	}
-	exc := func(xs ...ScheduleException) Schedule {
+	exc := func(xs ...Exception) Schedule {
 		return Schedule{Timezone: "UTC", Exceptions: xs}
 	}
-	tooManyRules := Schedule{Timezone: "UTC", Rules: make([]ScheduleRule, MaxScheduleRules+1)}
-	tooManyExceptions := Schedule{Timezone: "UTC", Exceptions: make([]ScheduleException, MaxScheduleExceptions+1)}
+	tooManyRules := Schedule{Timezone: "UTC", Rules: make([]Rule, MaxRules+1)}
+	tooManyExceptions := Schedule{Timezone: "UTC", Exceptions: make([]Exception, MaxExceptions+1)}
 
 	cases := []struct {
 		name  string
@@ -151,27 +153,27 @@ func TestScheduleValidateRejects(t *testing.T) {
 		{"unknown day", rule("09:00", "10:00", "mon", "Tue"), "rules[0].days[1]"},
 		{"full day name", rule("09:00", "10:00", "monday"), "rules[0].days[0]"},
 		{"no days", rule("09:00", "10:00"), "rules[0].days"},
-		{"later rule", Schedule{Timezone: "UTC", Rules: []ScheduleRule{
+		{"later rule", Schedule{Timezone: "UTC", Rules: []Rule{
 			{Days: []string{"mon"}, Start: "09:00", End: "10:00"},
 			{Days: []string{"tue"}, Start: "09:00", End: "10:00"},
 			{Days: []string{"wed"}, Start: "9", End: "10:00"},
 		}}, "rules[2].start"},
 		{"too many rules", tooManyRules, "rules"},
 		{"too many exceptions", tooManyExceptions, "exceptions"},
-		{"bad date", exc(ScheduleException{Date: "2026-02-30", Off: true}), "exceptions[0].date"},
-		{"not a leap year", exc(ScheduleException{Date: "2026-02-29", Off: true}), "exceptions[0].date"},
-		{"short date", exc(ScheduleException{Date: "2026-2-03", Off: true}), "exceptions[0].date"},
-		{"date with time", exc(ScheduleException{Date: "2026-02-03T00:00", Off: true}), "exceptions[0].date"},
+		{"bad date", exc(Exception{Date: "2026-02-30", Off: true}), "exceptions[0].date"},
+		{"not a leap year", exc(Exception{Date: "2026-02-29", Off: true}), "exceptions[0].date"},
+		{"short date", exc(Exception{Date: "2026-2-03", Off: true}), "exceptions[0].date"},
+		{"date with time", exc(Exception{Date: "2026-02-03T00:00", Off: true}), "exceptions[0].date"},
 		{"duplicate date", exc(
-			ScheduleException{Date: "2026-05-01", Off: true},
-			ScheduleException{Date: "2026-05-02", Off: true},
-			ScheduleException{Date: "2026-05-01", Start: "10:00", End: "12:00"},
+			Exception{Date: "2026-05-01", Off: true},
+			Exception{Date: "2026-05-02", Off: true},
+			Exception{Date: "2026-05-01", Start: "10:00", End: "12:00"},
 		), "exceptions[2].date"},
-		{"missing start", exc(ScheduleException{Date: "2026-05-01", End: "12:00"}), "exceptions[0].start"},
-		{"missing end", exc(ScheduleException{Date: "2026-05-01", Start: "12:00"}), "exceptions[0].end"},
-		{"times on a day off", exc(ScheduleException{Date: "2026-05-01", Off: true, Start: "10:00", End: "12:00"}), "exceptions[0].start"},
-		{"exception start equals end", exc(ScheduleException{Date: "2026-05-01", Start: "10:00", End: "10:00"}), "exceptions[0].end"},
-		{"exception bad time", exc(ScheduleException{Date: "2026-05-01", Start: "10:00", End: "12:61"}), "exceptions[0].end"},
+		{"missing start", exc(Exception{Date: "2026-05-01", End: "12:00"}), "exceptions[0].start"},
+		{"missing end", exc(Exception{Date: "2026-05-01", Start: "12:00"}), "exceptions[0].end"},
+		{"times on a day off", exc(Exception{Date: "2026-05-01", Off: true, Start: "10:00", End: "12:00"}), "exceptions[0].start"},
+		{"exception start equals end", exc(Exception{Date: "2026-05-01", Start: "10:00", End: "10:00"}), "exceptions[0].end"},
+		{"exception bad time", exc(Exception{Date: "2026-05-01", Start: "10:00", End: "12:61"}), "exceptions[0].end"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,7 +194,7 @@ func TestScheduleValidateRejects(t *testing.T) {
 
 func TestScheduleEvaluationReportsInvalidSchedule(t *testing.T) {
 	s := Schedule{Timezone: "Nowhere/Special", Enabled: true}
-	at := scheduleMustTime(t, "2026-05-04T10:00:00Z")
+	at := mustTime(t, "2026-05-04T10:00:00Z")
 	checks := map[string]error{}
 	_, checks["OnlineAt"] = s.OnlineAt(at)
 	_, _, _, checks["NextTransition"] = s.NextTransition(at)
@@ -210,13 +212,13 @@ func TestScheduleEvaluationReportsInvalidSchedule(t *testing.T) {
 }
 
 func TestScheduleDisabled(t *testing.T) {
-	at := scheduleMustTime(t, "2026-05-04T10:00:00Z")
+	at := mustTime(t, "2026-05-04T10:00:00Z")
 	for name, s := range map[string]Schedule{
 		"zero value": {},
-		"disabled":   {Timezone: "UTC", Rules: []ScheduleRule{{Days: scheduleWeekdays(), Start: "00:00", End: "24:00"}}},
+		"disabled":   {Timezone: "UTC", Rules: []Rule{{Days: weekdays(), Start: "00:00", End: "24:00"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			scheduleWantOnline(t, s, at, false)
+			wantOnline(t, s, at, false)
 			if _, _, ok, err := s.NextTransition(at); ok || err != nil {
 				t.Fatalf("NextTransition: ok=%v err=%v, want no transition and no error", ok, err)
 			}
@@ -229,27 +231,27 @@ func TestScheduleDisabled(t *testing.T) {
 
 func TestScheduleNoRulesNeverOnline(t *testing.T) {
 	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true}
-	at := scheduleMustTime(t, "2026-05-04T10:00:00Z")
-	scheduleWantOnline(t, s, at, false)
+	at := mustTime(t, "2026-05-04T10:00:00Z")
+	wantOnline(t, s, at, false)
 	if _, _, ok, err := s.NextTransition(at); ok || err != nil {
 		t.Fatalf("NextTransition: ok=%v err=%v, want no transition", ok, err)
 	}
 }
 
 func TestScheduleOnlineAtBoundaries(t *testing.T) {
-	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []ScheduleRule{{Days: []string{"mon"}, Start: "09:00", End: "17:00"}}}
+	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: []string{"mon"}, Start: "09:00", End: "17:00"}}}
 	// 2026-05-04 is a Monday; Warsaw is UTC+2 in May.
-	scheduleWantOnline(t, s, scheduleMustTime(t, "2026-05-04T06:59:59.999999999Z"), false)
-	scheduleWantOnline(t, s, scheduleMustTime(t, "2026-05-04T07:00:00Z"), true)
-	scheduleWantOnline(t, s, scheduleMustTime(t, "2026-05-04T14:59:59.5Z"), true)
-	scheduleWantOnline(t, s, scheduleMustTime(t, "2026-05-04T15:00:00Z"), false)
-	scheduleWantOnline(t, s, scheduleMustTime(t, "2026-05-05T08:00:00Z"), false) // Tuesday
+	wantOnline(t, s, mustTime(t, "2026-05-04T06:59:59.999999999Z"), false)
+	wantOnline(t, s, mustTime(t, "2026-05-04T07:00:00Z"), true)
+	wantOnline(t, s, mustTime(t, "2026-05-04T14:59:59.5Z"), true)
+	wantOnline(t, s, mustTime(t, "2026-05-04T15:00:00Z"), false)
+	wantOnline(t, s, mustTime(t, "2026-05-05T08:00:00Z"), false) // Tuesday
 	// The instant's own location must not matter.
-	scheduleWantOnline(t, s, scheduleMustLocal(t, "Asia/Tokyo", "2026-05-04 16:00"), true)
+	wantOnline(t, s, mustLocal(t, "Asia/Tokyo", "2026-05-04 16:00"), true)
 }
 
 func TestScheduleNextTransitionIsStrictlyAfter(t *testing.T) {
-	s := Schedule{Timezone: "UTC", Enabled: true, Rules: []ScheduleRule{{Days: []string{"mon"}, Start: "09:00", End: "17:00"}}}
+	s := Schedule{Timezone: "UTC", Enabled: true, Rules: []Rule{{Days: []string{"mon"}, Start: "09:00", End: "17:00"}}}
 	cases := []struct {
 		after  string
 		at     string
@@ -261,19 +263,19 @@ func TestScheduleNextTransitionIsStrictlyAfter(t *testing.T) {
 		{"2026-05-04T17:00:00Z", "2026-05-11T09:00:00Z", true},
 	}
 	for _, tc := range cases {
-		at, online, ok, err := s.NextTransition(scheduleMustTime(t, tc.after))
+		at, online, ok, err := s.NextTransition(mustTime(t, tc.after))
 		if err != nil || !ok {
 			t.Fatalf("NextTransition(%s): ok=%v err=%v", tc.after, ok, err)
 		}
-		if !at.Equal(scheduleMustTime(t, tc.at)) || online != tc.online {
+		if !at.Equal(mustTime(t, tc.at)) || online != tc.online {
 			t.Errorf("NextTransition(%s) = %s %v, want %s %v", tc.after, at.UTC().Format(time.RFC3339), online, tc.at, tc.online)
 		}
 	}
 }
 
 func TestScheduleResultIsInScheduleZone(t *testing.T) {
-	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []ScheduleRule{{Days: []string{"mon"}, Start: "09:00", End: "17:00"}}}
-	at, _, _, err := s.NextTransition(scheduleMustTime(t, "2026-05-04T00:00:00Z"))
+	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: []string{"mon"}, Start: "09:00", End: "17:00"}}}
+	at, _, _, err := s.NextTransition(mustTime(t, "2026-05-04T00:00:00Z"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,8 +288,8 @@ func TestScheduleResultIsInScheduleZone(t *testing.T) {
 // the March DST change: every transition stays at 09:00/17:00 local while
 // the UTC offset moves from -5 to -4.
 func TestScheduleNewYorkSpringWeeks(t *testing.T) {
-	s := Schedule{Timezone: "America/New_York", Enabled: true, Rules: []ScheduleRule{{Days: scheduleWeekdays(), Start: "09:00", End: "17:00"}}}
-	from := scheduleMustTime(t, "2026-03-01T12:00:00Z") // Sunday
+	s := Schedule{Timezone: "America/New_York", Enabled: true, Rules: []Rule{{Days: weekdays(), Start: "09:00", End: "17:00"}}}
+	from := mustTime(t, "2026-03-01T12:00:00Z") // Sunday
 	var want []string
 	for d := 2; d <= 20; d++ {
 		day := time.Date(2026, time.March, d, 0, 0, 0, 0, time.UTC)
@@ -302,7 +304,7 @@ func TestScheduleNewYorkSpringWeeks(t *testing.T) {
 			day.Add(time.Duration(9+shift)*time.Hour).Format(time.RFC3339)+" on",
 			day.Add(time.Duration(17+shift)*time.Hour).Format(time.RFC3339)+" off")
 	}
-	scheduleWantTransitions(t, s, from, want...)
+	wantTransitions(t, s, from, want...)
 
 	// Stepping with NextTransition yields the same clock.
 	got, err := s.Transitions(from, len(want))
@@ -324,8 +326,8 @@ func TestScheduleNewYorkSpringWeeks(t *testing.T) {
 }
 
 func TestScheduleNewYorkFallBack(t *testing.T) {
-	s := Schedule{Timezone: "America/New_York", Enabled: true, Rules: []ScheduleRule{{Days: []string{"fri", "mon"}, Start: "09:00", End: "17:00"}}}
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-10-30T00:00:00Z"),
+	s := Schedule{Timezone: "America/New_York", Enabled: true, Rules: []Rule{{Days: []string{"fri", "mon"}, Start: "09:00", End: "17:00"}}}
+	wantTransitions(t, s, mustTime(t, "2026-10-30T00:00:00Z"),
 		"2026-10-30T13:00:00Z on", // Fri, EDT
 		"2026-10-30T21:00:00Z off",
 		"2026-11-02T14:00:00Z on", // Mon, EST
@@ -334,14 +336,14 @@ func TestScheduleNewYorkFallBack(t *testing.T) {
 }
 
 func TestScheduleWarsawDSTKeepsWallClock(t *testing.T) {
-	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []ScheduleRule{{Days: []string{"fri", "mon"}, Start: "09:00", End: "17:00"}}}
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-03-27T00:00:00Z"),
+	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: []string{"fri", "mon"}, Start: "09:00", End: "17:00"}}}
+	wantTransitions(t, s, mustTime(t, "2026-03-27T00:00:00Z"),
 		"2026-03-27T08:00:00Z on", // Fri, CET
 		"2026-03-27T16:00:00Z off",
 		"2026-03-30T07:00:00Z on", // Mon, CEST
 		"2026-03-30T15:00:00Z off",
 	)
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-10-23T00:00:00Z"),
+	wantTransitions(t, s, mustTime(t, "2026-10-23T00:00:00Z"),
 		"2026-10-23T07:00:00Z on", // Fri, CEST
 		"2026-10-23T15:00:00Z off",
 		"2026-10-26T08:00:00Z on", // Mon, CET
@@ -350,16 +352,16 @@ func TestScheduleWarsawDSTKeepsWallClock(t *testing.T) {
 }
 
 func TestScheduleSydneySouthernHemisphere(t *testing.T) {
-	s := Schedule{Timezone: "Australia/Sydney", Enabled: true, Rules: []ScheduleRule{{Days: []string{"fri", "mon"}, Start: "09:00", End: "17:00"}}}
+	s := Schedule{Timezone: "Australia/Sydney", Enabled: true, Rules: []Rule{{Days: []string{"fri", "mon"}, Start: "09:00", End: "17:00"}}}
 	// DST ends on Sunday 2026-04-05: AEDT (+11) becomes AEST (+10).
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-04-02T12:00:00Z"),
+	wantTransitions(t, s, mustTime(t, "2026-04-02T12:00:00Z"),
 		"2026-04-02T22:00:00Z on", // Fri 09:00 AEDT
 		"2026-04-03T06:00:00Z off",
 		"2026-04-05T23:00:00Z on", // Mon 09:00 AEST
 		"2026-04-06T07:00:00Z off",
 	)
 	// DST starts on Sunday 2026-10-04: AEST (+10) becomes AEDT (+11).
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-10-01T12:00:00Z"),
+	wantTransitions(t, s, mustTime(t, "2026-10-01T12:00:00Z"),
 		"2026-10-01T23:00:00Z on", // Fri 09:00 AEST
 		"2026-10-02T07:00:00Z off",
 		"2026-10-04T22:00:00Z on", // Mon 09:00 AEDT
@@ -405,8 +407,8 @@ func TestScheduleSpringForwardGap(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := Schedule{Timezone: tc.zone, Enabled: true, Rules: []ScheduleRule{{Days: []string{"sun"}, Start: tc.start, End: tc.end}}}
-			scheduleWantTransitions(t, s, scheduleMustTime(t, tc.from), tc.want...)
+			s := Schedule{Timezone: tc.zone, Enabled: true, Rules: []Rule{{Days: []string{"sun"}, Start: tc.start, End: tc.end}}}
+			wantTransitions(t, s, mustTime(t, tc.from), tc.want...)
 		})
 	}
 }
@@ -444,40 +446,40 @@ func TestScheduleFallBackFirstOccurrence(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := Schedule{Timezone: tc.zone, Enabled: true, Rules: []ScheduleRule{{Days: []string{"sun"}, Start: tc.start, End: tc.end}}}
-			scheduleWantTransitions(t, s, scheduleMustTime(t, tc.from), tc.want...)
+			s := Schedule{Timezone: tc.zone, Enabled: true, Rules: []Rule{{Days: []string{"sun"}, Start: tc.start, End: tc.end}}}
+			wantTransitions(t, s, mustTime(t, tc.from), tc.want...)
 		})
 	}
 
 	// During the second pass through 02:10-02:50 the agent is offline.
-	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []ScheduleRule{{Days: []string{"sun"}, Start: "02:10", End: "02:50"}}}
-	scheduleWantOnline(t, s, scheduleMustTime(t, "2026-10-25T00:30:00Z"), true)
-	scheduleWantOnline(t, s, scheduleMustTime(t, "2026-10-25T01:30:00Z"), false)
+	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: []string{"sun"}, Start: "02:10", End: "02:50"}}}
+	wantOnline(t, s, mustTime(t, "2026-10-25T00:30:00Z"), true)
+	wantOnline(t, s, mustTime(t, "2026-10-25T01:30:00Z"), false)
 
 	// An overnight window ending in the repeated hour ends at its first pass.
-	s = Schedule{Timezone: "America/New_York", Enabled: true, Rules: []ScheduleRule{{Days: []string{"sat"}, Start: "22:00", End: "01:30"}}}
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-10-31T12:00:00Z"),
+	s = Schedule{Timezone: "America/New_York", Enabled: true, Rules: []Rule{{Days: []string{"sat"}, Start: "22:00", End: "01:30"}}}
+	wantTransitions(t, s, mustTime(t, "2026-10-31T12:00:00Z"),
 		"2026-11-01T02:00:00Z on",
 		"2026-11-01T05:30:00Z off",
 	)
 }
 
 func TestScheduleOvernight(t *testing.T) {
-	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []ScheduleRule{{Days: []string{"fri"}, Start: "22:00", End: "06:00"}}}
-	scheduleWantOnline(t, s, scheduleMustLocal(t, "Europe/Warsaw", "2026-05-08 21:59"), false)
-	scheduleWantOnline(t, s, scheduleMustLocal(t, "Europe/Warsaw", "2026-05-08 22:00"), true)
-	scheduleWantOnline(t, s, scheduleMustLocal(t, "Europe/Warsaw", "2026-05-09 05:59"), true)
-	scheduleWantOnline(t, s, scheduleMustLocal(t, "Europe/Warsaw", "2026-05-09 06:00"), false)
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-08T00:00:00Z"),
+	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: []string{"fri"}, Start: "22:00", End: "06:00"}}}
+	wantOnline(t, s, mustLocal(t, "Europe/Warsaw", "2026-05-08 21:59"), false)
+	wantOnline(t, s, mustLocal(t, "Europe/Warsaw", "2026-05-08 22:00"), true)
+	wantOnline(t, s, mustLocal(t, "Europe/Warsaw", "2026-05-09 05:59"), true)
+	wantOnline(t, s, mustLocal(t, "Europe/Warsaw", "2026-05-09 06:00"), false)
+	wantTransitions(t, s, mustTime(t, "2026-05-08T00:00:00Z"),
 		"2026-05-08T20:00:00Z on",
 		"2026-05-09T04:00:00Z off",
 		"2026-05-15T20:00:00Z on",
 	)
 
 	// Sunday night runs into Monday of the next week.
-	s = Schedule{Timezone: "UTC", Enabled: true, Rules: []ScheduleRule{{Days: []string{"sun"}, Start: "22:00", End: "06:00"}}}
-	scheduleWantOnline(t, s, scheduleMustTime(t, "2026-05-11T05:00:00Z"), true) // Monday
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-04T00:00:00Z"),
+	s = Schedule{Timezone: "UTC", Enabled: true, Rules: []Rule{{Days: []string{"sun"}, Start: "22:00", End: "06:00"}}}
+	wantOnline(t, s, mustTime(t, "2026-05-11T05:00:00Z"), true) // Monday
+	wantTransitions(t, s, mustTime(t, "2026-05-04T00:00:00Z"),
 		"2026-05-04T06:00:00Z off", // the window begun on Sunday 05-03
 		"2026-05-10T22:00:00Z on",
 		"2026-05-11T06:00:00Z off",
@@ -485,39 +487,39 @@ func TestScheduleOvernight(t *testing.T) {
 		"2026-05-18T06:00:00Z off",
 	)
 	// Asked for on Monday morning, the window begun on Sunday is found.
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-11T01:00:00Z"), "2026-05-11T06:00:00Z off")
+	wantTransitions(t, s, mustTime(t, "2026-05-11T01:00:00Z"), "2026-05-11T06:00:00Z off")
 
 	// End 00:00 is the next midnight.
-	s = Schedule{Timezone: "UTC", Enabled: true, Rules: []ScheduleRule{{Days: []string{"fri"}, Start: "22:00", End: "00:00"}}}
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-08T00:00:00Z"), "2026-05-08T22:00:00Z on", "2026-05-09T00:00:00Z off")
+	s = Schedule{Timezone: "UTC", Enabled: true, Rules: []Rule{{Days: []string{"fri"}, Start: "22:00", End: "00:00"}}}
+	wantTransitions(t, s, mustTime(t, "2026-05-08T00:00:00Z"), "2026-05-08T22:00:00Z on", "2026-05-09T00:00:00Z off")
 }
 
 func TestScheduleWholeDays(t *testing.T) {
 	for _, end := range []string{"24:00", "23:59"} {
 		t.Run(end, func(t *testing.T) {
-			s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []ScheduleRule{{Days: scheduleWeekdays(), Start: "00:00", End: end}}}
+			s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: weekdays(), Start: "00:00", End: end}}}
 			// No transition at any midnight between Monday and Saturday,
 			// including none at 23:59.
-			scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-02T12:00:00Z"),
+			wantTransitions(t, s, mustTime(t, "2026-05-02T12:00:00Z"),
 				"2026-05-03T22:00:00Z on",  // Mon 00:00 CEST
 				"2026-05-08T22:00:00Z off", // Sat 00:00 CEST
 				"2026-05-10T22:00:00Z on",
 			)
-			scheduleWantOnline(t, s, scheduleMustLocal(t, "Europe/Warsaw", "2026-05-05 23:59"), true)
-			scheduleWantOnline(t, s, scheduleMustLocal(t, "Europe/Warsaw", "2026-05-08 23:59"), true)
+			wantOnline(t, s, mustLocal(t, "Europe/Warsaw", "2026-05-05 23:59"), true)
+			wantOnline(t, s, mustLocal(t, "Europe/Warsaw", "2026-05-08 23:59"), true)
 		})
 	}
 
 	// Consecutive whole days across a DST change have no gap either.
-	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []ScheduleRule{{Days: []string{"sat", "sun", "mon"}, Start: "00:00", End: "24:00"}}}
-	scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-03-26T12:00:00Z"),
+	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: []string{"sat", "sun", "mon"}, Start: "00:00", End: "24:00"}}}
+	wantTransitions(t, s, mustTime(t, "2026-03-26T12:00:00Z"),
 		"2026-03-27T23:00:00Z on",  // Sat 00:00 CET
 		"2026-03-30T22:00:00Z off", // Tue 00:00 CEST
 	)
 }
 
 func TestScheduleAlwaysOnHasNoTransitions(t *testing.T) {
-	for _, rules := range [][]ScheduleRule{
+	for _, rules := range [][]Rule{
 		{{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "24:00"}},
 		// Covered by overlapping and overnight pieces instead.
 		{
@@ -526,8 +528,8 @@ func TestScheduleAlwaysOnHasNoTransitions(t *testing.T) {
 		},
 	} {
 		s := Schedule{Timezone: "America/New_York", Enabled: true, Rules: rules}
-		at := scheduleMustTime(t, "2026-03-07T12:00:00Z")
-		scheduleWantOnline(t, s, at, true)
+		at := mustTime(t, "2026-03-07T12:00:00Z")
+		wantOnline(t, s, at, true)
 		if tr, online, ok, err := s.NextTransition(at); ok || err != nil {
 			t.Fatalf("24/7 NextTransition = %s %v ok=%v err=%v, want none", tr, online, ok, err)
 		}
@@ -537,13 +539,13 @@ func TestScheduleAlwaysOnHasNoTransitions(t *testing.T) {
 func TestScheduleMergesWindows(t *testing.T) {
 	cases := []struct {
 		name  string
-		rules []ScheduleRule
+		rules []Rule
 		from  string
 		want  []string
 	}{
 		{
 			name: "adjacent",
-			rules: []ScheduleRule{
+			rules: []Rule{
 				{Days: []string{"mon"}, Start: "09:00", End: "12:00"},
 				{Days: []string{"mon"}, Start: "12:00", End: "17:00"},
 			},
@@ -552,7 +554,7 @@ func TestScheduleMergesWindows(t *testing.T) {
 		},
 		{
 			name: "overlapping and nested",
-			rules: []ScheduleRule{
+			rules: []Rule{
 				{Days: []string{"mon"}, Start: "12:00", End: "17:00"},
 				{Days: []string{"mon"}, Start: "09:00", End: "13:00"},
 				{Days: []string{"mon"}, Start: "10:00", End: "11:00"},
@@ -562,7 +564,7 @@ func TestScheduleMergesWindows(t *testing.T) {
 		},
 		{
 			name: "overnight into next day's window",
-			rules: []ScheduleRule{
+			rules: []Rule{
 				{Days: []string{"mon"}, Start: "22:00", End: "06:00"},
 				{Days: []string{"tue"}, Start: "06:00", End: "10:00"},
 			},
@@ -571,7 +573,7 @@ func TestScheduleMergesWindows(t *testing.T) {
 		},
 		{
 			name: "separate windows keep their gap",
-			rules: []ScheduleRule{
+			rules: []Rule{
 				{Days: []string{"mon"}, Start: "09:00", End: "12:00"},
 				{Days: []string{"mon"}, Start: "12:30", End: "17:00"},
 			},
@@ -582,46 +584,46 @@ func TestScheduleMergesWindows(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Schedule{Timezone: "UTC", Enabled: true, Rules: tc.rules}
-			scheduleWantTransitions(t, s, scheduleMustTime(t, tc.from), tc.want...)
+			wantTransitions(t, s, mustTime(t, tc.from), tc.want...)
 		})
 	}
 }
 
 func TestScheduleExceptions(t *testing.T) {
-	office := []ScheduleRule{{Days: scheduleWeekdays(), Start: "09:00", End: "17:00"}}
+	office := []Rule{{Days: weekdays(), Start: "09:00", End: "17:00"}}
 
 	t.Run("day off", func(t *testing.T) {
 		// 2026-05-01 is a Friday.
-		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []ScheduleException{{Date: "2026-05-01", Off: true}}}
-		scheduleWantOnline(t, s, scheduleMustTime(t, "2026-05-01T10:00:00Z"), false)
-		scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-04-30T12:00:00Z"),
+		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []Exception{{Date: "2026-05-01", Off: true}}}
+		wantOnline(t, s, mustTime(t, "2026-05-01T10:00:00Z"), false)
+		wantTransitions(t, s, mustTime(t, "2026-04-30T12:00:00Z"),
 			"2026-04-30T17:00:00Z off",
 			"2026-05-04T09:00:00Z on",
 		)
 	})
 	t.Run("overnight window runs into a day off", func(t *testing.T) {
 		s := Schedule{Timezone: "UTC", Enabled: true,
-			Rules:      []ScheduleRule{{Days: scheduleWeekdays(), Start: "22:00", End: "06:00"}},
-			Exceptions: []ScheduleException{{Date: "2026-05-01", Off: true}},
+			Rules:      []Rule{{Days: weekdays(), Start: "22:00", End: "06:00"}},
+			Exceptions: []Exception{{Date: "2026-05-01", Off: true}},
 		}
-		scheduleWantOnline(t, s, scheduleMustTime(t, "2026-05-01T05:00:00Z"), true)
-		scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-04-30T12:00:00Z"),
+		wantOnline(t, s, mustTime(t, "2026-05-01T05:00:00Z"), true)
+		wantTransitions(t, s, mustTime(t, "2026-04-30T12:00:00Z"),
 			"2026-04-30T22:00:00Z on",  // Thursday's window...
 			"2026-05-01T06:00:00Z off", // ...keeps running into the day off
 			"2026-05-04T22:00:00Z on",  // Friday's does not start
 		)
 	})
 	t.Run("changed day", func(t *testing.T) {
-		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []ScheduleException{{Date: "2026-05-04", Start: "10:00", End: "14:00"}}}
-		scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-04T00:00:00Z"),
+		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []Exception{{Date: "2026-05-04", Start: "10:00", End: "14:00"}}}
+		wantTransitions(t, s, mustTime(t, "2026-05-04T00:00:00Z"),
 			"2026-05-04T10:00:00Z on",
 			"2026-05-04T14:00:00Z off",
 			"2026-05-05T09:00:00Z on",
 		)
 	})
 	t.Run("extra day", func(t *testing.T) {
-		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []ScheduleException{{Date: "2026-05-09", Start: "8:00", End: "12:00"}}}
-		scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-08T12:00:00Z"),
+		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []Exception{{Date: "2026-05-09", Start: "8:00", End: "12:00"}}}
+		wantTransitions(t, s, mustTime(t, "2026-05-08T12:00:00Z"),
 			"2026-05-08T17:00:00Z off",
 			"2026-05-09T08:00:00Z on",
 			"2026-05-09T12:00:00Z off",
@@ -629,28 +631,28 @@ func TestScheduleExceptions(t *testing.T) {
 		)
 	})
 	t.Run("overnight exception merges with next day", func(t *testing.T) {
-		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []ScheduleException{{Date: "2026-05-10", Start: "20:00", End: "09:00"}}}
-		scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-08T12:00:00Z"),
+		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []Exception{{Date: "2026-05-10", Start: "20:00", End: "09:00"}}}
+		wantTransitions(t, s, mustTime(t, "2026-05-08T12:00:00Z"),
 			"2026-05-08T17:00:00Z off",
 			"2026-05-10T20:00:00Z on",
 			"2026-05-11T17:00:00Z off",
 		)
 	})
 	t.Run("unsorted exceptions", func(t *testing.T) {
-		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []ScheduleException{
+		s := Schedule{Timezone: "UTC", Enabled: true, Rules: office, Exceptions: []Exception{
 			{Date: "2026-05-06", Off: true},
 			{Date: "2026-05-05", Off: true},
 			{Date: "2026-05-04", Off: true},
 		}}
-		scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-01T12:00:00Z"),
+		wantTransitions(t, s, mustTime(t, "2026-05-01T12:00:00Z"),
 			"2026-05-01T17:00:00Z off",
 			"2026-05-07T09:00:00Z on",
 		)
 	})
 	t.Run("local date in the schedule zone", func(t *testing.T) {
 		// Sydney's 2026-05-04 starts at 2026-05-03T14:00Z.
-		s := Schedule{Timezone: "Australia/Sydney", Enabled: true, Exceptions: []ScheduleException{{Date: "2026-05-04", Start: "00:00", End: "24:00"}}}
-		scheduleWantTransitions(t, s, scheduleMustTime(t, "2026-05-01T00:00:00Z"),
+		s := Schedule{Timezone: "Australia/Sydney", Enabled: true, Exceptions: []Exception{{Date: "2026-05-04", Start: "00:00", End: "24:00"}}}
+		wantTransitions(t, s, mustTime(t, "2026-05-01T00:00:00Z"),
 			"2026-05-03T14:00:00Z on",
 			"2026-05-04T14:00:00Z off",
 		)
@@ -659,44 +661,44 @@ func TestScheduleExceptions(t *testing.T) {
 
 func TestScheduleFarExceptions(t *testing.T) {
 	allWeek := []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}
-	from := scheduleMustTime(t, "2026-06-01T12:00:00Z")
+	from := mustTime(t, "2026-06-01T12:00:00Z")
 
 	t.Run("holiday in a 24/7 schedule", func(t *testing.T) {
 		s := Schedule{Timezone: "Europe/Warsaw", Enabled: true,
-			Rules:      []ScheduleRule{{Days: allWeek, Start: "00:00", End: "24:00"}},
-			Exceptions: []ScheduleException{{Date: "2027-03-01", Off: true}, {Date: "2027-03-02", Off: true}},
+			Rules:      []Rule{{Days: allWeek, Start: "00:00", End: "24:00"}},
+			Exceptions: []Exception{{Date: "2027-03-01", Off: true}, {Date: "2027-03-02", Off: true}},
 		}
-		scheduleWantTransitions(t, s, from,
+		wantTransitions(t, s, from,
 			"2027-02-28T23:00:00Z off", // 2027-03-01 00:00 CET
 			"2027-03-02T23:00:00Z on",
 		)
 	})
 	t.Run("extra day without rules", func(t *testing.T) {
 		s := Schedule{Timezone: "America/New_York", Enabled: true,
-			Exceptions: []ScheduleException{{Date: "2026-01-01", Start: "09:00", End: "10:00"}, {Date: "2027-02-10", Start: "09:00", End: "17:00"}},
+			Exceptions: []Exception{{Date: "2026-01-01", Start: "09:00", End: "10:00"}, {Date: "2027-02-10", Start: "09:00", End: "17:00"}},
 		}
-		scheduleWantTransitions(t, s, from,
+		wantTransitions(t, s, from,
 			"2027-02-10T14:00:00Z on",
 			"2027-02-10T22:00:00Z off",
 		)
 	})
 	t.Run("a year of holidays", func(t *testing.T) {
-		s := Schedule{Timezone: "UTC", Enabled: true, Rules: []ScheduleRule{{Days: scheduleWeekdays(), Start: "09:00", End: "17:00"}}}
-		first := scheduleMustTime(t, "2026-06-02T00:00:00Z")
-		for i := 0; i < MaxScheduleExceptions; i++ {
-			s.Exceptions = append(s.Exceptions, ScheduleException{Date: first.AddDate(0, 0, i).Format(time.DateOnly), Off: true})
+		s := Schedule{Timezone: "UTC", Enabled: true, Rules: []Rule{{Days: weekdays(), Start: "09:00", End: "17:00"}}}
+		first := mustTime(t, "2026-06-02T00:00:00Z")
+		for i := 0; i < MaxExceptions; i++ {
+			s.Exceptions = append(s.Exceptions, Exception{Date: first.AddDate(0, 0, i).Format(time.DateOnly), Off: true})
 		}
 		// 2027-06-03 is the first day after the run (a Thursday).
-		scheduleWantTransitions(t, s, from, "2026-06-01T17:00:00Z off", "2027-06-03T09:00:00Z on")
+		wantTransitions(t, s, from, "2026-06-01T17:00:00Z off", "2027-06-03T09:00:00Z on")
 	})
 	t.Run("beyond the horizon", func(t *testing.T) {
 		s := Schedule{Timezone: "UTC", Enabled: true,
-			Exceptions: []ScheduleException{{Date: from.AddDate(0, 0, ScheduleHorizonDays+1).Format(time.DateOnly), Start: "09:00", End: "17:00"}},
+			Exceptions: []Exception{{Date: from.AddDate(0, 0, HorizonDays+1).Format(time.DateOnly), Start: "09:00", End: "17:00"}},
 		}
 		if _, _, ok, err := s.NextTransition(from); ok || err != nil {
 			t.Fatalf("ok=%v err=%v, want no transition within the horizon", ok, err)
 		}
-		s.Exceptions[0].Date = from.AddDate(0, 0, ScheduleHorizonDays-1).Format(time.DateOnly)
+		s.Exceptions[0].Date = from.AddDate(0, 0, HorizonDays-1).Format(time.DateOnly)
 		if _, _, ok, err := s.NextTransition(from); !ok || err != nil {
 			t.Fatalf("ok=%v err=%v, want a transition inside the horizon", ok, err)
 		}
@@ -707,45 +709,45 @@ func TestScheduleYearEnd(t *testing.T) {
 	// 2026-12-31 is a Thursday.
 	for _, zone := range []string{"UTC", "Europe/Warsaw", "America/New_York", "Australia/Sydney"} {
 		t.Run(zone, func(t *testing.T) {
-			s := Schedule{Timezone: zone, Enabled: true, Rules: []ScheduleRule{{Days: []string{"thu"}, Start: "22:00", End: "02:00"}}}
-			got, err := s.Transitions(scheduleMustLocal(t, zone, "2026-12-30 12:00"), 3)
+			s := Schedule{Timezone: zone, Enabled: true, Rules: []Rule{{Days: []string{"thu"}, Start: "22:00", End: "02:00"}}}
+			got, err := s.Transitions(mustLocal(t, zone, "2026-12-30 12:00"), 3)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := []ScheduleTransition{
-				{At: scheduleMustLocal(t, zone, "2026-12-31 22:00"), Online: true},
-				{At: scheduleMustLocal(t, zone, "2027-01-01 02:00"), Online: false},
-				{At: scheduleMustLocal(t, zone, "2027-01-07 22:00"), Online: true},
+			want := []Transition{
+				{At: mustLocal(t, zone, "2026-12-31 22:00"), Online: true},
+				{At: mustLocal(t, zone, "2027-01-01 02:00"), Online: false},
+				{At: mustLocal(t, zone, "2027-01-07 22:00"), Online: true},
 			}
-			if scheduleFormatTransitions(got) != scheduleFormatTransitions(want) {
-				t.Fatalf("got:\n%swant:\n%s", scheduleFormatTransitions(got), scheduleFormatTransitions(want))
+			if formatTransitions(got) != formatTransitions(want) {
+				t.Fatalf("got:\n%swant:\n%s", formatTransitions(got), formatTransitions(want))
 			}
-			scheduleWantOnline(t, s, scheduleMustLocal(t, zone, "2027-01-01 01:59"), true)
+			wantOnline(t, s, mustLocal(t, zone, "2027-01-01 01:59"), true)
 		})
 	}
 }
 
-// scheduleOracle is an independent, deliberately naive reading of the
+// naiveOracle is an independent, deliberately naive reading of the
 // semantics. It works on "local minutes" (local date * 1440 + minute of
 // day) and relies on this characterisation of the DST rules: a boundary at
 // wall-clock W is the first instant whose wall clock reaches W. So the
 // agent is online at t exactly when some window [s, e) contains the
 // highest wall clock seen up to t, which the oracle tracks as it is fed
 // instants in increasing order.
-type scheduleOracle struct {
+type naiveOracle struct {
 	s       Schedule
 	loc     *time.Location
 	maxWall int64
 	memo    map[int64][][2]int64
 }
 
-func (o *scheduleOracle) online(at time.Time) bool {
+func (o *naiveOracle) online(at time.Time) bool {
 	_, off := at.In(o.loc).Zone()
-	wall := scheduleFloorDiv(at.Unix()+int64(off), 60)
+	wall := floorDiv(at.Unix()+int64(off), 60)
 	if wall > o.maxWall {
 		o.maxWall = wall
 	}
-	today := scheduleFloorDiv(o.maxWall, 24*60)
+	today := floorDiv(o.maxWall, 24*60)
 	for day := today - 1; day <= today; day++ {
 		if o.memo == nil {
 			o.memo = map[int64][][2]int64{}
@@ -766,7 +768,7 @@ func (o *scheduleOracle) online(at time.Time) bool {
 
 // spans lists the windows starting on a local day number as minute
 // offsets from that day's midnight.
-func (o *scheduleOracle) spans(day int64) [][2]int64 {
+func (o *naiveOracle) spans(day int64) [][2]int64 {
 	clock := func(v string) int64 {
 		var h, m int64
 		if _, err := fmt.Sscanf(v, "%d:%d", &h, &m); err != nil {
@@ -852,9 +854,9 @@ func TestScheduleMatchesOracle(t *testing.T) {
 					// 24/7 weekly coverage takes the scanner's skipping
 					// path; the exceptions below then make it change.
 					s.Rules = append(s.Rules,
-						ScheduleRule{Days: dayNames[:4], Start: "0:00", End: "24:00"},
-						ScheduleRule{Days: dayNames[3:], Start: "12:00", End: "12:15"},
-						ScheduleRule{Days: dayNames[3:], Start: "12:15", End: "12:00"},
+						Rule{Days: dayNames[:4], Start: "0:00", End: "24:00"},
+						Rule{Days: dayNames[3:], Start: "12:00", End: "12:15"},
+						Rule{Days: dayNames[3:], Start: "12:15", End: "12:00"},
 					)
 				}
 				for r := rand(5); r > 0; r-- {
@@ -871,9 +873,9 @@ func TestScheduleMatchesOracle(t *testing.T) {
 					if start == end {
 						continue
 					}
-					s.Rules = append(s.Rules, ScheduleRule{Days: days, Start: start, End: end})
+					s.Rules = append(s.Rules, Rule{Days: days, Start: start, End: end})
 				}
-				from := scheduleMustLocal(t, zone, period)
+				from := mustLocal(t, zone, period)
 				used := map[string]bool{}
 				for x := rand(6); x > 0; x-- {
 					date := from.AddDate(0, 0, rand(7*weeks)).Format(time.DateOnly)
@@ -881,7 +883,7 @@ func TestScheduleMatchesOracle(t *testing.T) {
 						continue
 					}
 					used[date] = true
-					ex := ScheduleException{Date: date, Off: rand(2) == 0}
+					ex := Exception{Date: date, Off: rand(2) == 0}
 					if !ex.Off {
 						ex.Start, ex.End = clock(), endClock()
 						if ex.Start == ex.End {
@@ -895,9 +897,9 @@ func TestScheduleMatchesOracle(t *testing.T) {
 					t.Fatalf("generated invalid schedule %+v: %v", s, err)
 				}
 
-				oracle := &scheduleOracle{s: s, loc: loc}
+				oracle := &naiveOracle{s: s, loc: loc}
 				until := from.AddDate(0, 0, 7*weeks)
-				var want []ScheduleTransition
+				var want []Transition
 				prev := oracle.online(from)
 				check := func(at time.Time, want bool) {
 					got, err := s.OnlineAt(at)
@@ -908,7 +910,7 @@ func TestScheduleMatchesOracle(t *testing.T) {
 				for i, at := 1, from.Add(15*time.Minute); at.Before(until); i, at = i+1, at.Add(15*time.Minute) {
 					cur := oracle.online(at)
 					if cur != prev {
-						want = append(want, ScheduleTransition{At: at, Online: cur})
+						want = append(want, Transition{At: at, Online: cur})
 						// OnlineAt costs a zone load, so it is checked on
 						// both sides of every change and at a stride.
 						check(at.Add(-time.Nanosecond), prev)
@@ -922,14 +924,14 @@ func TestScheduleMatchesOracle(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var got []ScheduleTransition
+				var got []Transition
 				for _, tr := range all {
 					if tr.At.Before(until) {
 						got = append(got, tr)
 					}
 				}
-				if scheduleFormatTransitions(got) != scheduleFormatTransitions(want) {
-					t.Fatalf("%+v:\ngot:\n%swant:\n%s", s, scheduleFormatTransitions(got), scheduleFormatTransitions(want))
+				if formatTransitions(got) != formatTransitions(want) {
+					t.Fatalf("%+v:\ngot:\n%swant:\n%s", s, formatTransitions(got), formatTransitions(want))
 				}
 			}
 		}
@@ -940,10 +942,10 @@ func ExampleSchedule_NextTransition() {
 	s := Schedule{
 		Timezone: "Europe/Warsaw",
 		Enabled:  true,
-		Rules: []ScheduleRule{
+		Rules: []Rule{
 			{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00"},
 		},
-		Exceptions: []ScheduleException{
+		Exceptions: []Exception{
 			{Date: "2026-05-01", Off: true}, // Labour Day, a Friday
 		},
 	}
@@ -967,20 +969,20 @@ func BenchmarkNextTransition(b *testing.B) {
 	office := Schedule{
 		Timezone: "Europe/Warsaw",
 		Enabled:  true,
-		Rules: []ScheduleRule{
-			{Days: scheduleWeekdays(), Start: "09:00", End: "17:00"},
+		Rules: []Rule{
+			{Days: weekdays(), Start: "09:00", End: "17:00"},
 			{Days: []string{"sat"}, Start: "10:00", End: "14:00"},
 		},
 	}
 	first := time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 12; i++ {
-		office.Exceptions = append(office.Exceptions, ScheduleException{Date: first.AddDate(0, i, 0).Format(time.DateOnly), Off: true})
+		office.Exceptions = append(office.Exceptions, Exception{Date: first.AddDate(0, i, 0).Format(time.DateOnly), Off: true})
 	}
 	alwaysOn := Schedule{
 		Timezone:   "America/New_York",
 		Enabled:    true,
-		Rules:      []ScheduleRule{{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "24:00"}},
-		Exceptions: []ScheduleException{{Date: "2026-12-25", Off: true}},
+		Rules:      []Rule{{Days: []string{"mon", "tue", "wed", "thu", "fri", "sat", "sun"}, Start: "00:00", End: "24:00"}},
+		Exceptions: []Exception{{Date: "2026-12-25", Off: true}},
 	}
 	utc := office
 	utc.Timezone = "UTC"
@@ -1014,27 +1016,27 @@ func TestScheduleParseDateMatchesTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := scheduleParseDate(v)
-		if want := scheduleFloorDiv(ref.Unix(), 86400); !ok || got != want {
-			t.Errorf("scheduleParseDate(%q) = %d, %v; want %d", v, got, ok, want)
+		got, ok := parseDate(v)
+		if want := floorDiv(ref.Unix(), 86400); !ok || got != want {
+			t.Errorf("parseDate(%q) = %d, %v; want %d", v, got, ok, want)
 		}
 	}
 	for _, v := range []string{"0000-01-01", "2100-02-29", "2026-13-01", "2026-04-31", "2026-00-10", "2026-01-00", "+026-01-01", "2026/01/01"} {
-		if _, ok := scheduleParseDate(v); ok {
-			t.Errorf("scheduleParseDate(%q) accepted", v)
+		if _, ok := parseDate(v); ok {
+			t.Errorf("parseDate(%q) accepted", v)
 		}
 	}
 	// Every day over several centuries, including pre-1970 ones.
 	for d := time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC); d.Year() < 2110; d = d.AddDate(0, 0, 1) {
-		got, ok := scheduleParseDate(d.Format(time.DateOnly))
-		if want := scheduleFloorDiv(d.Unix(), 86400); !ok || got != want {
-			t.Fatalf("scheduleParseDate(%s) = %d, %v; want %d", d.Format(time.DateOnly), got, ok, want)
+		got, ok := parseDate(d.Format(time.DateOnly))
+		if want := floorDiv(d.Unix(), 86400); !ok || got != want {
+			t.Fatalf("parseDate(%s) = %d, %v; want %d", d.Format(time.DateOnly), got, ok, want)
 		}
 	}
 }
 
 func TestScheduleExtremeInstants(t *testing.T) {
-	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []ScheduleRule{{Days: []string{"sun"}, Start: "22:00", End: "06:00"}}}
+	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: []string{"sun"}, Start: "22:00", End: "06:00"}}}
 	for _, after := range []time.Time{
 		{},
 		time.Date(1901, time.December, 14, 0, 0, 0, 0, time.UTC),
@@ -1047,5 +1049,22 @@ func TestScheduleExtremeInstants(t *testing.T) {
 		if _, err := s.OnlineAt(after); err != nil {
 			t.Errorf("OnlineAt(%s): %v", after, err)
 		}
+	}
+}
+
+// TestScheduleJSONShape pins the JSON the store keeps in agents.schedule:
+// schedules saved before the engine had its own package must read back.
+func TestScheduleJSONShape(t *testing.T) {
+	const stored = `{"timezone":"Europe/Warsaw","enabled":true,"rules":[{"days":["mon","fri"],"start":"09:00","end":"17:00"}],` +
+		`"exceptions":[{"date":"2026-12-24","off":true},{"date":"2026-12-31","off":false,"start":"10:00","end":"14:00"}]}`
+	s := Schedule{Timezone: "Europe/Warsaw", Enabled: true, Rules: []Rule{{Days: []string{"mon", "fri"}, Start: "09:00", End: "17:00"}},
+		Exceptions: []Exception{{Date: "2026-12-24", Off: true}, {Date: "2026-12-31", Start: "10:00", End: "14:00"}}}
+	b, err := json.Marshal(s)
+	if err != nil || string(b) != stored {
+		t.Fatalf("marshal: %s, %v\nwant %s", b, err, stored)
+	}
+	var back Schedule
+	if err := json.Unmarshal([]byte(stored), &back); err != nil || !reflect.DeepEqual(back, s) {
+		t.Fatalf("unmarshal: %+v, %v", back, err)
 	}
 }
