@@ -148,6 +148,8 @@ func (c *Cache[K, V]) Weight() uint64 {
 // otter to run no periodic clean-up goroutine.
 type clock struct{ now func() time.Time }
 
+// NowNano is otter's reading of the clock.
 func (c clock) NowNano() int64 { return c.now().UnixNano() }
 
+// Tick returns nil: no periodic clean-up.
 func (clock) Tick(time.Duration) <-chan time.Time { return nil }

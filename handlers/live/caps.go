@@ -77,6 +77,7 @@ const (
 // CapError refuses a stream beyond a cap; the client should poll meanwhile.
 type CapError struct{ Cap Cap }
 
+// Error says which cap refused the stream.
 func (e *CapError) Error() string {
 	return "live: too many streams " + [...]string{"on this server", "from this address", "for this user"}[e.Cap]
 }
