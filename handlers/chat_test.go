@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -28,17 +28,17 @@ type publicStatus struct {
 	} `json:"labels"`
 }
 
-func (env *jiraEnv) publicStatus(wid string, header ...string) (apiResult, publicStatus) {
-	env.t.Helper()
-	return env.publicStatusQuery(wid, "", header...)
+func (h *harness) publicStatus(t testing.TB, wid string, header ...string) (apiResult, publicStatus) {
+	t.Helper()
+	return h.publicStatusQuery(t, wid, "", header...)
 }
 
-func (env *jiraEnv) publicStatusQuery(wid, query string, header ...string) (apiResult, publicStatus) {
-	env.t.Helper()
-	r := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status"+query, "", header...)
+func (h *harness) publicStatusQuery(t testing.TB, wid, query string, header ...string) (apiResult, publicStatus) {
+	t.Helper()
+	r := h.call(t, nil, "", "GET", "/public/v1/widgets/"+wid+"/status"+query, "", header...)
 	var s publicStatus
 	if r.status == http.StatusOK {
-		r.decode(env.t, &s)
+		r.decode(t, &s)
 	}
 	return r, s
 }
@@ -48,14 +48,14 @@ func (env *jiraEnv) publicStatusQuery(wid, query string, header ...string) (apiR
 // or ?lang=), by the error's code or message id, keeping the field's name
 // in front; a language we do not speak is English.
 func TestErrorsInTheCallersLanguage(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
-	env.install(site)
-	env.me(site, "ada", "HELP")
-	stranger := env.newSite() // never installed
+	env := newHarness(t, served())
+	site := env.newSite(t)
+	env.install(t, site)
+	env.me(t, site, "ada", "HELP")
+	stranger := env.newSite(t) // never installed
 	for _, tt := range []struct {
 		name, lang, method, path, body string
-		site                           *jirasim.Site
+		site                           *jiratest.Site
 		status                         int
 		code, message                  string
 	}{
@@ -88,7 +88,7 @@ func TestErrorsInTheCallersLanguage(t *testing.T) {
 				header = append(header, "Authorization", "JWT "+stranger.ContextToken("alice"))
 				tt.site = nil
 			}
-			r := env.call(tt.site, user, tt.method, tt.path, tt.body, header...)
+			r := env.call(t, tt.site, user, tt.method, tt.path, tt.body, header...)
 			var e errorJSON
 			r.decode(t, &e)
 			if r.status != tt.status || e.Error.Code != tt.code || e.Error.Message != tt.message {
@@ -98,11 +98,11 @@ func TestErrorsInTheCallersLanguage(t *testing.T) {
 	}
 	// The widget's own language, ?lang=, wins over the browser's; a
 	// malformed one is refused at the edge, in the header's language.
-	wid := env.widgetOf(mustTenant(t, env, site), "HELP")
-	if _, s := env.publicStatusQuery(wid, "?lang=ja", "Accept-Language", "de"); s.Lang != "ja" {
+	wid := env.widgetOf(t, mustTenant(t, env, site), "HELP")
+	if _, s := env.publicStatusQuery(t, wid, "?lang=ja", "Accept-Language", "de"); s.Lang != "ja" {
 		t.Fatalf("?lang=ja answered %q", s.Lang)
 	}
-	r, _ := env.publicStatusQuery(wid, "?lang=de%3Cscript%3E", "Accept-Language", "fr")
+	r, _ := env.publicStatusQuery(t, wid, "?lang=de%3Cscript%3E", "Accept-Language", "fr")
 	var e errorJSON
 	r.decode(t, &e)
 	if r.status != 400 || e.Error.Code != "invalid_param" || !strings.HasPrefix(e.Error.Message, "lang: doit être un code de langue") {
@@ -110,7 +110,7 @@ func TestErrorsInTheCallersLanguage(t *testing.T) {
 	}
 }
 
-func mustTenant(t *testing.T, env *jiraEnv, site *jirasim.Site) models.TenantID {
+func mustTenant(t *testing.T, env *harness, site *jiratest.Site) models.TenantID {
 	t.Helper()
 	tn, err := env.store.TenantByClientKey(context.Background(), site.ClientKey())
 	if err != nil {
@@ -126,11 +126,11 @@ func mustTenant(t *testing.T, env *jiraEnv, site *jirasim.Site) models.TenantID 
 // project's default, then to the built-in text in that language.
 func TestChatLinkAndTextsPerLanguage(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
-		site := env.newSite()
-		tn := env.install(site)
-		env.me(site, "ada", "HELP")
-		wid := env.widgetOf(tn.ID, "HELP")
+		env := newHarness(t, on(dialect), served())
+		site := env.newSite(t)
+		tn := env.install(t, site)
+		env.me(t, site, "ada", "HELP")
+		wid := env.widgetOf(t, tn.ID, "HELP")
 		p, err := env.store.ProjectByKey(context.Background(), tn.ID, "HELP")
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +139,7 @@ func TestChatLinkAndTextsPerLanguage(t *testing.T) {
 		// Nothing set: the built-in texts in each language, the portal's
 		// request form as the link.
 		form := site.BaseURL() + "/servicedesk/customer/portal/" + p.ServiceDeskID
-		r, s := env.publicStatus(wid, "Accept-Language", "de-DE,de;q=0.9")
+		r, s := env.publicStatus(t, wid, "Accept-Language", "de-DE,de;q=0.9")
 		if s.Online || !s.RequiresLogin || s.ChatURL != form || s.Lang != "de" || s.Labels.Offline != "Chat offline" ||
 			!strings.HasPrefix(s.Message, "Unsere Agents sind gerade nicht erreichbar") || s.Message != s.UnavailableMessage ||
 			s.OnlineMessage != "Unsere Agents sind online und helfen Ihnen gern." {
@@ -148,18 +148,18 @@ func TestChatLinkAndTextsPerLanguage(t *testing.T) {
 		if !strings.HasSuffix(r.header.Get("ETag"), `-de"`) || !strings.Contains(r.header.Get("Vary"), "Accept-Language") {
 			t.Fatalf("ETag %q, Vary %q", r.header.Get("ETag"), r.header.Get("Vary"))
 		}
-		_, s = env.publicStatus(wid, "Accept-Language", "ja")
+		_, s = env.publicStatus(t, wid, "Accept-Language", "ja")
 		if s.Labels.Chat != "チャットを始める" || s.UnavailableMessage == models.DefaultUnavailableMessage {
 			t.Fatalf("built-in Japanese: %+v", s)
 		}
-		_, s = env.publicStatus(wid)
+		_, s = env.publicStatus(t, wid)
 		if s.Lang != "en" || s.Message != models.DefaultUnavailableMessage || s.Labels.Login != "Log in or register to chat" {
 			t.Fatalf("built-in English: %+v", s)
 		}
 
 		// The admin sets a link, the default texts and German ones; an old
 		// page's body without the new fields keeps them.
-		put := env.call(site, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,
+		put := env.call(t, site, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,
 			"unavailableMessage":"Back at 9.","allowedOrigins":[],
 			"chatUrl":" https://chat.example.com/start?desk=help ","onlineMessage":"Chat with us now.",
 			"translations":{"de":{"unavailable":"Ab 9 Uhr wieder da.","online":"Schreiben Sie uns jetzt."},"ja":{"unavailable":"9時に戻ります。"},"fr":{}}}`)
@@ -176,26 +176,26 @@ func TestChatLinkAndTextsPerLanguage(t *testing.T) {
 			len(got.Translations) != 2 || got.Translations["de"]["online"] != "Schreiben Sie uns jetzt." || len(got.Languages) != 7 {
 			t.Fatalf("settings answer: %s", put.body)
 		}
-		old := env.call(site, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,"unavailableMessage":"Back at 9.","allowedOrigins":[]}`)
+		old := env.call(t, site, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,"unavailableMessage":"Back at 9.","allowedOrigins":[]}`)
 		if old.status != http.StatusOK || !strings.Contains(string(old.body), `"chatUrl":"https://chat.example.com/start?desk=help"`) {
 			t.Fatalf("a body without the chat fields: %d %s", old.status, old.body)
 		}
 		// The settings in the caller's language: the built-in defaults.
 		var de struct{ DefaultMessage, DefaultOnlineMessage string }
-		env.call(site, "ada", "GET", "/api/v1/projects/HELP/settings", "", "Accept-Language", "de").decode(t, &de)
+		env.call(t, site, "ada", "GET", "/api/v1/projects/HELP/settings", "", "Accept-Language", "de").decode(t, &de)
 		if !strings.HasPrefix(de.DefaultMessage, "Unsere Agents") || !strings.HasPrefix(de.DefaultOnlineMessage, "Unsere Agents sind online") {
 			t.Fatalf("defaults in German: %+v", de)
 		}
 
-		deOff, s := env.publicStatus(wid, "Accept-Language", "de")
+		deOff, s := env.publicStatus(t, wid, "Accept-Language", "de")
 		if s.Message != "Ab 9 Uhr wieder da." || s.ChatURL != "https://chat.example.com/start?desk=help" || s.OnlineMessage != "Schreiben Sie uns jetzt." {
 			t.Fatalf("German, offline: %+v", s)
 		}
-		_, s = env.publicStatus(wid, "Accept-Language", "ja")
+		_, s = env.publicStatus(t, wid, "Accept-Language", "ja")
 		if s.Message != "9時に戻ります。" || s.OnlineMessage != "Chat with us now." || s.Labels.Offline != "チャット対応時間外" {
 			t.Fatalf("Japanese falls back to the default online text: %+v", s)
 		}
-		_, s = env.publicStatus(wid, "Accept-Language", "fr")
+		_, s = env.publicStatus(t, wid, "Accept-Language", "fr")
 		if s.Message != "Back at 9." || s.Labels.Offline != "Chat hors ligne" {
 			t.Fatalf("French falls back to the defaults: %+v", s)
 		}
@@ -203,48 +203,48 @@ func TestChatLinkAndTextsPerLanguage(t *testing.T) {
 		// ETags by language: a German 304 for the German ETag, not for an
 		// English request holding it.
 		tag := deOff.header.Get("ETag")
-		if r, _ := env.publicStatus(wid, "Accept-Language", "de", "If-None-Match", tag); r.status != http.StatusNotModified {
+		if r, _ := env.publicStatus(t, wid, "Accept-Language", "de", "If-None-Match", tag); r.status != http.StatusNotModified {
 			t.Fatalf("German with its ETag: %d", r.status)
 		}
-		if r, _ := env.publicStatus(wid, "If-None-Match", tag); r.status != http.StatusOK {
+		if r, _ := env.publicStatus(t, wid, "If-None-Match", tag); r.status != http.StatusOK {
 			t.Fatalf("English with the German ETag: %d", r.status)
 		}
 
 		// Online: the online text is the message, no login needed.
-		if r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+		if r := env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
 			t.Fatalf("online: %d %s", r.status, r.body)
 		}
-		r, s = env.publicStatus(wid, "Accept-Language", "de")
+		r, s = env.publicStatus(t, wid, "Accept-Language", "de")
 		if !s.Online || s.RequiresLogin || s.Message != "Schreiben Sie uns jetzt." || r.header.Get("ETag") == tag {
 			t.Fatalf("German, online: %+v (ETag %s)", s, r.header.Get("ETag"))
 		}
 		// The live stream speaks the customer's language too, and its ids
 		// carry that language's ETag.
-		ev := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/events", "", "Accept-Language", "ja")
+		ev := env.call(t, nil, "", "GET", "/public/v1/widgets/"+wid+"/events", "", "Accept-Language", "ja")
 		if !strings.Contains(string(ev.body), `"lang":"ja"`) || !strings.Contains(string(ev.body), "9時に戻ります。") ||
-			!strings.Contains(string(ev.body), strings.Trim(env.statusETag(wid, "ja"), `"`)+"\n") {
+			!strings.Contains(string(ev.body), strings.Trim(env.statusETag(t, wid, "ja"), `"`)+"\n") {
 			t.Fatalf("stream in Japanese: %s", ev.body)
 		}
 	})
 }
 
-func (env *jiraEnv) statusETag(wid, lang string) string {
-	r, _ := env.publicStatus(wid, "Accept-Language", lang)
+func (h *harness) statusETag(t testing.TB, wid, lang string) string {
+	r, _ := h.publicStatus(t, wid, "Accept-Language", lang)
 	return r.header.Get("ETag")
 }
 
 // TestChatSettingsRefused: bad chat settings answer a field error and
 // change nothing.
 func TestChatSettingsRefused(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
-	env.install(site)
-	env.me(site, "ada", "HELP")
+	env := newHarness(t, served())
+	site := env.newSite(t)
+	env.install(t, site)
+	env.me(t, site, "ada", "HELP")
 	base := `{"widgetEnabled":true,"unavailableMessage":"","allowedOrigins":[],`
-	if r := env.call(site, "ada", "PUT", "/api/v1/projects/HELP/settings", base+`"chatUrl":"https://chat.example.com","translations":{"de":{"online":"Hallo"}}}`); r.status != 200 {
+	if r := env.call(t, site, "ada", "PUT", "/api/v1/projects/HELP/settings", base+`"chatUrl":"https://chat.example.com","translations":{"de":{"online":"Hallo"}}}`); r.status != 200 {
 		t.Fatalf("setup: %d %s", r.status, r.body)
 	}
-	before := env.call(site, "ada", "GET", "/api/v1/projects/HELP/settings", "").body
+	before := env.call(t, site, "ada", "GET", "/api/v1/projects/HELP/settings", "").body
 	long := strings.Repeat("x", 1001)
 	for _, tt := range []struct {
 		name, body, field string
@@ -267,13 +267,13 @@ func TestChatSettingsRefused(t *testing.T) {
 		{"unknown field in a translation", `"translations":{"de":{"color":"red"}}`, "color"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := env.call(site, "ada", "PUT", "/api/v1/projects/HELP/settings", base+tt.body+`}`)
+			r := env.call(t, site, "ada", "PUT", "/api/v1/projects/HELP/settings", base+tt.body+`}`)
 			var e errorJSON
 			r.decode(t, &e)
 			if r.status != 400 || e.Error.Code != "invalid_field" || !strings.HasPrefix(e.Error.Message, tt.field+": ") {
 				t.Fatalf("got %d %s", r.status, r.body)
 			}
-			if after := env.call(site, "ada", "GET", "/api/v1/projects/HELP/settings", "").body; string(after) != string(before) {
+			if after := env.call(t, site, "ada", "GET", "/api/v1/projects/HELP/settings", "").body; string(after) != string(before) {
 				t.Fatalf("a refused change changed the settings:\n%s\n%s", before, after)
 			}
 		})
@@ -284,7 +284,7 @@ func TestChatSettingsRefused(t *testing.T) {
 		text := strings.Repeat("あ", 1000)
 		tr = append(tr, `"`+l+`":{"unavailable":"`+text+`","online":"`+text+`"}`)
 	}
-	if r := env.call(site, "ada", "PUT", "/api/v1/projects/HELP/settings", base+`"translations":{`+strings.Join(tr, ",")+`}}`); r.status != 200 {
+	if r := env.call(t, site, "ada", "PUT", "/api/v1/projects/HELP/settings", base+`"translations":{`+strings.Join(tr, ",")+`}}`); r.status != 200 {
 		t.Fatalf("seven languages of 1,000 characters each: %d %s", r.status, r.body)
 	}
 }
@@ -293,10 +293,10 @@ func TestChatSettingsRefused(t *testing.T) {
 // token names a customer (then no login prompt) and in which language to
 // speak: Jira's loc, else the browser's.
 func TestPortalFooterKnowsTheCustomer(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
-	tn := env.install(site)
-	env.me(site, "ada", "HELP")
+	env := newHarness(t, served())
+	site := env.newSite(t)
+	tn := env.install(t, site)
+	env.me(t, site, "ada", "HELP")
 	p, err := env.store.ProjectByKey(context.Background(), tn.ID, "HELP")
 	if err != nil {
 		t.Fatal(err)
@@ -352,14 +352,14 @@ func TestPortalFooterKnowsTheCustomer(t *testing.T) {
 // TestWidgetLabelsInEveryLanguage: every language's answer has all the
 // widget's words, and they differ from English where the language does.
 func TestWidgetLabelsInEveryLanguage(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
-	tn := env.install(site)
-	env.me(site, "ada", "HELP")
-	wid := env.widgetOf(tn.ID, "HELP")
-	_, en := env.publicStatus(wid, "Accept-Language", "en")
+	env := newHarness(t, served())
+	site := env.newSite(t)
+	tn := env.install(t, site)
+	env.me(t, site, "ada", "HELP")
+	wid := env.widgetOf(t, tn.ID, "HELP")
+	_, en := env.publicStatus(t, wid, "Accept-Language", "en")
 	for _, lang := range []string{"de", "fr", "es", "pl", "pt-BR", "ja"} {
-		r, s := env.publicStatus(wid, "Accept-Language", lang)
+		r, s := env.publicStatus(t, wid, "Accept-Language", lang)
 		var raw map[string]json.RawMessage
 		r.decode(t, &raw)
 		if s.Lang != lang || s.Labels.Online == "" || s.Labels.Offline == "" || s.Labels.Chat == "" || s.Labels.Login == "" ||

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/maypok86/otter/v2"
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 
+	"agentpresence/handlers/bounded"
 	"agentpresence/models/schedule"
 )
 
@@ -79,7 +79,7 @@ type Messages struct {
 	// negotiated remembers which locale an Accept-Language value chose:
 	// customers' polls repeat a handful of values, and parsing one costs
 	// more than the rest of the public status answer.
-	negotiated *otter.Cache[string, Locale]
+	negotiated *bounded.Cache[string, Locale]
 }
 
 // NewMessages parses the embedded catalogs. now is the clock of its
@@ -108,7 +108,7 @@ func NewMessages(now func() time.Time) (*Messages, error) {
 		m.localizers[l] = i18n.NewLocalizer(bundle, l.String())
 	}
 	m.matcher = language.NewMatcher(tags)
-	m.negotiated = newBoundedCache(maxNegotiated, weighOne[string, Locale], 0, now)
+	m.negotiated = bounded.New(bounded.Config[string, Locale]{MaxWeight: maxNegotiated, Now: now})
 	return m, nil
 }
 
@@ -130,7 +130,7 @@ func (m *Messages) Negotiate(accept string) Locale {
 	if accept == "" || len(accept) > maxAcceptLanguageLen || !acceptLanguageChars(accept) {
 		return English
 	}
-	if l, ok := m.negotiated.GetIfPresent(accept); ok {
+	if l, ok := m.negotiated.Get(accept); ok {
 		return l
 	}
 	l := English

@@ -249,8 +249,7 @@ func TestNegotiateIsBounded(t *testing.T) {
 	for i := range 3 * maxNegotiated {
 		m.Negotiate(fmt.Sprintf("de-x-%d", i))
 	}
-	m.negotiated.CleanUp()
-	if n := m.negotiated.EstimatedSize(); n > maxNegotiated {
+	if n := m.negotiated.Len(); n > maxNegotiated {
 		t.Fatalf("%d values kept, bound %d", n, maxNegotiated)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -31,7 +32,7 @@ type Pages struct {
 	// Portals finds the project behind a portal footer.
 	Portals PortalStore
 	// Directory lists the site's projects when a portal is not known yet.
-	Directory *Directory
+	Directory *jira.Directory
 	// Messages words the portal footer in the customer's language.
 	Messages *Messages
 }

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/maypok86/otter/v2"
 
+	"agentpresence/handlers/bounded"
 	"agentpresence/models"
 )
 
@@ -21,8 +21,11 @@ type WidgetBoard interface {
 // counts; served from memory.
 type Public struct {
 	Board WidgetBoard
+	// Messages words the status in the customer's language.
+	Messages *Messages
 
-	bodies statusBodies
+	// bodies keeps the encoded answers; nil: encoded each time.
+	bodies *StatusBodies
 }
 
 // widgetStatus is all a customer learns, in their language.
@@ -84,7 +87,7 @@ func (p *Public) Status(c echo.Context) error {
 		// the browser hides from it as a network failure.
 		return errUnknownWidget()
 	}
-	enc := p.bodies.status(w, p.bodies.msgs.callerLocale(c))
+	enc := p.bodies.status(p.Messages, w, p.Messages.callerLocale(c))
 	h := c.Response().Header()
 	h.Set("ETag", enc.etag)
 	h.Set("Cache-Control", "public, max-age=1, must-revalidate")
@@ -94,14 +97,13 @@ func (p *Public) Status(c echo.Context) error {
 	return c.JSONBlob(http.StatusOK, enc.body)
 }
 
-// statusBodies keeps the encoded answer of each widget state in each
+// StatusBodies keeps the encoded answer of each widget state in each
 // language. An answer is a function of the state's strong ETag (every
 // customer-visible field) and the language, so the cache is keyed by both
 // and needs no invalidation; it is bounded by bytes. A status poll thus
 // costs a map read, a cache read and no encoding.
-type statusBodies struct {
-	msgs  *Messages
-	byTag *otter.Cache[statusKey, encodedStatus]
+type StatusBodies struct {
+	byTag *bounded.Cache[statusKey, encodedStatus]
 }
 
 type statusKey struct {
@@ -121,21 +123,22 @@ type encodedStatus struct {
 // 2.5 KB: two 1,000-character messages and the labels).
 const maxStatusBodyBytes = 16 << 20
 
-func newStatusBodies(msgs *Messages, now func() time.Time) statusBodies {
+// NewStatusBodies builds an empty cache of encoded widget statuses.
+func NewStatusBodies(now func() time.Time) *StatusBodies {
 	weigh := func(k statusKey, v encodedStatus) uint32 { return uint32(len(k.etag) + len(v.etag) + len(v.body) + 96) }
-	return statusBodies{msgs: msgs, byTag: newBoundedCache(maxStatusBodyBytes, weigh, 0, now)}
+	return &StatusBodies{byTag: bounded.New(bounded.Config[statusKey, encodedStatus]{MaxWeight: maxStatusBodyBytes, Weigh: weigh, Now: now})}
 }
 
-// status is the answer to a widget state in locale l.
-func (b statusBodies) status(w models.WidgetState, l Locale) encodedStatus {
-	if b.byTag == nil {
-		return encodeStatus(b.msgs, w, l)
+// status is the answer to a widget state in locale l, worded by msgs.
+func (b *StatusBodies) status(msgs *Messages, w models.WidgetState, l Locale) encodedStatus {
+	if b == nil {
+		return encodeStatus(msgs, w, l)
 	}
 	key := statusKey{etag: w.ETag, locale: l}
-	if enc, ok := b.byTag.GetIfPresent(key); ok {
+	if enc, ok := b.byTag.Get(key); ok {
 		return enc
 	}
-	enc := encodeStatus(b.msgs, w, l)
+	enc := encodeStatus(msgs, w, l)
 	b.byTag.Set(key, enc)
 	return enc
 }
