@@ -248,12 +248,15 @@ func (m *Messages) callerLocale(c echo.Context) Locale {
 	if m == nil {
 		return English
 	}
-	q := c.QueryParams()
-	tag := q.Get("lang")
-	if tag == "" {
-		tag = q.Get("loc")
+	r := c.Request()
+	var tag string
+	if r.URL.RawQuery != "" { // customers' polls have none: no parsing
+		q := c.QueryParams()
+		if tag = q.Get("lang"); tag == "" {
+			tag = q.Get("loc")
+		}
 	}
-	return m.requestLocale(tag, c.Request().Header.Get("Accept-Language"))
+	return m.requestLocale(tag, r.Header.Get("Accept-Language"))
 }
 
 // scheduleError answers a schedule's validation error beside the field it

@@ -41,10 +41,9 @@ type widgetStatus struct {
 	// ChatURL is where a chat starts: the project's link, else its
 	// portal's request form; absent when neither is known.
 	ChatURL string `json:"chatUrl,omitempty"`
-	// OnlineMessage and UnavailableMessage are both texts, whatever the
-	// state, for a site that draws its own.
-	OnlineMessage      string `json:"onlineMessage"`
-	UnavailableMessage string `json:"unavailableMessage"`
+	// OnlineMessage is the online text whatever the state, for a site
+	// that draws its own offer of a chat.
+	OnlineMessage string `json:"onlineMessage"`
 	// Lang is the language of the texts ("de", "pt-BR").
 	Lang string `json:"lang"`
 	// Labels are the widget's own words in that language.
@@ -168,18 +167,17 @@ func widgetTexts(msgs *Messages, w models.WidgetState, l Locale) widgetStatus {
 		return say(builtIn)
 	}
 	s := widgetStatus{
-		Online:             w.Online,
-		RequiresLogin:      !w.Online,
-		ChatURL:            w.Chat.URL,
-		OnlineMessage:      pick(func(t models.Translation) string { return t.Online }, w.Chat.Online, "widget.online"),
-		UnavailableMessage: pick(func(t models.Translation) string { return t.Unavailable }, w.Chat.Unavailable, "widget.unavailable"),
-		Lang:               l.String(),
+		Online:        w.Online,
+		RequiresLogin: !w.Online,
+		ChatURL:       w.Chat.URL,
+		OnlineMessage: pick(func(t models.Translation) string { return t.Online }, w.Chat.Online, "widget.online"),
+		Lang:          l.String(),
 		Labels: widgetLabels{Online: say("widget.state_online"), Offline: say("widget.state_offline"),
 			Chat: say("widget.chat"), Login: say("widget.login")},
 	}
-	s.Message = s.UnavailableMessage
-	if w.Online {
-		s.Message = s.OnlineMessage
+	s.Message = s.OnlineMessage
+	if !w.Online {
+		s.Message = pick(func(t models.Translation) string { return t.Unavailable }, w.Chat.Unavailable, "widget.unavailable")
 	}
 	return s
 }

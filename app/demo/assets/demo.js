@@ -10,6 +10,12 @@
   var enc = encodeURIComponent;
   var $ = function (id) { return document.getElementById(id); };
   var TITLES = { 'presence-dialog': ['Online status', 480, 600], 'schedule-dialog': ['My online schedule', 720, 640] };
+  // Jira names a dialog in the user's language.
+  var NAMES = {
+    de: ['Online-Status', 'Mein Online-Zeitplan'], fr: ['Statut en ligne', 'Mon planning en ligne'],
+    es: ['Estado en línea', 'Mi horario en línea'], pl: ['Status online', 'Mój harmonogram online'],
+    'pt-BR': ['Status online', 'Minha agenda online'], ja: ['オンラインステータス', 'オンラインスケジュール'],
+  };
 
   function theme() { return document.documentElement.getAttribute('data-color-mode') || 'light'; }
 
@@ -33,7 +39,8 @@
 
   var stack = [];
   function openDialog(key) {
-    var spec = TITLES[key];
+    var spec = TITLES[key].slice();
+    if (NAMES[lang]) spec[0] = NAMES[lang][key === 'presence-dialog' ? 0 : 1];
     var opener = document.activeElement;
     var q = 'module=' + enc(key) + '&accountId=' + enc(account) + '&project=' + enc(project) + (lang ? '&lang=' + enc(lang) : '');
     getJSON('/demo/api/signed-url?' + q).then(function (r) {
