@@ -103,6 +103,9 @@ const (
 )
 
 func site(t models.Tenant) jira.Site {
+	if t.IsForge() {
+		return forgeSite(t)
+	}
 	return jira.Site{BaseURL: t.BaseURL, SharedSecret: t.SharedSecret}
 }
 

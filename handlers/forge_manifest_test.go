@@ -18,12 +18,7 @@ import (
 // them, FIT-authenticated, and then delete it from this list: the test
 // fails for a manifest route that is neither served nor listed here, and
 // for a listed route that is served already.
-var pendingForgeRoutes = []string{
-	"POST /forge/events/activity",        // avi:jira:commented:issue, avi:jira:updated:issue
-	"POST /forge/lifecycle/installed",    // avi:forge:installed:app, avi:forge:upgraded:app
-	"POST /forge/lifecycle/uninstalling", // the preUninstall module
-	"POST /forge/lifecycle/refresh",      // the hourly scheduledTrigger (system token)
-}
+var pendingForgeRoutes = []string{}
 
 // forgeManifest is the part of forge/manifest.yml the service must match.
 type forgeManifest struct {
