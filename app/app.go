@@ -125,6 +125,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	var frameAncestors []string
 	if cfg.Demo {
 		demoHost, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: store, HTTPClient: opts.HTTPClient, Log: log,
+			Assets: assets, ForgeAppID: cfg.ForgeAppID,
 			HistoryStore: func(ctx context.Context, now func() time.Time) (*models.Store, error) {
 				return models.Open(ctx, models.StoreConfig{URL: cfg.DatabaseURL, Box: box, Now: now, Log: log})
 			}})
@@ -135,6 +136,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		// The simulated Jira signs installs with its own key.
 		cfg.InstallKeysURL = demoHost.KeysURL()
 		connectScript, frameAncestors = demoHost.ConnectScript(), demoHost.Origins()
+		// The demo plays Forge too: its stand-in platform signs the FITs.
+		cfg.ForgeAppID, cfg.ForgeJWKSURL = demoHost.ForgeAppID(), demoHost.ForgeJWKSURL()
+	}
+	forgeAuth, err := forgeAuth(cfg, store, opts.HTTPClient, opts.Now, log)
+	if err != nil {
+		if demoHost != nil {
+			demoHost.Close()
+		}
+		_ = store.Close()
+		return nil, err
 	}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      store,
@@ -161,6 +172,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 		FrameAncestors: frameAncestors,
 		AgentEvents:    agentEvents,
 		WidgetEvents:   widgetEvents,
+		Forge:          forgeAuth,
 	})
 	var handler http.Handler = e
 	if demoHost != nil {
@@ -291,6 +303,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if err := a.bus.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close change bus: %w", err))
 		}
+	}
+	if a.demo != nil {
+		a.demo.Close()
 	}
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, err)

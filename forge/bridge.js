@@ -4,7 +4,7 @@
 // gives the manifest's remote). The demo host serves a stand-in instead
 // (app/demo/assets/forge-bridge.js).
 /* global __REMOTE_BASE_URL__ */
-export { view, invokeRemote, requestRemote, requestJira, showFlag, Modal } from '@forge/bridge';
+export { view, invokeRemote, requestRemote, requestJira, showFlag, Modal, events } from '@forge/bridge';
 
 /** remoteBase is the service's base URL, ending with a slash. */
 export function remoteBase() {

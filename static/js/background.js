@@ -6,7 +6,7 @@
 // agent was online in goes offline by someone or something else (an admin,
 // the timer, the schedule, inactivity), it shows a Jira flag saying so,
 // with a way back online. Forge-only: Connect has the header item.
-import { request, api, flag, heartbeat } from './forge.js';
+import { request, api, flag, heartbeat, onStatusChanged } from './forge.js';
 
 // Every string people read, in one place for translation.
 const text = {
@@ -32,7 +32,10 @@ async function poll() {
   if (document.hidden || polling) return;
   polling = true;
   try {
-    const { data, changed } = await request('GET', 'api/v1/me');
+    // The first look goes through Forge (invokeRemote, with the user's
+    // token, which the app's first check of the user's projects needs);
+    // the polls go straight (requestRemote, a 304 while nothing changed).
+    const { data, changed } = known ? await request('GET', 'api/v1/me') : { data: await api('GET', 'api/v1/me'), changed: true };
     if (changed && data) compare(data.projects || []);
   } catch { /* the next poll will tell */ } finally {
     polling = false;
@@ -72,3 +75,6 @@ await poll();
 if (known && known.size > 0) heartbeat();
 setInterval(poll, pollMs);
 document.addEventListener('visibilitychange', poll);
+// The agent's own change on a page of the app: look now, so that a later
+// change by someone else is told from it.
+onStatusChanged(poll);

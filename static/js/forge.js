@@ -14,7 +14,7 @@
 // be published from a remote, and the bridge cannot hold an event stream,
 // so pages poll, sending the ETag of the last answer (a 304 costs a few
 // bytes).
-import { view, invokeRemote, requestRemote, requestJira, showFlag, Modal, remoteBase } from './forge-bridge.js';
+import { view, invokeRemote, requestRemote, requestJira, showFlag, Modal, events, remoteBase } from './forge-bridge.js';
 import { ApiError } from './connect.js';
 
 export * from './connect.js';
@@ -46,9 +46,19 @@ export async function token() {
 
 const tags = new Map(); // path → {etag, data}: the last answer of each GET
 
+/** The bridge event that tells the app's other pages (the background script) that the user changed their status. */
+export const STATUS_CHANGED = 'agent-presence:status-changed';
+
 /** api calls the app's API through invokeRemote and returns the decoded answer. */
 export async function api(method, path, body) {
-  return (await invoke(method, path, body)).data;
+  const { data } = await invoke(method, path, body);
+  if (method !== 'GET' && /^\/?api\/v1\/me\/status/.test(path)) events.emit(STATUS_CHANGED, {}).catch(() => {});
+  return data;
+}
+
+/** onStatusChanged calls fn when one of the app's pages changed the user's status. */
+export function onStatusChanged(fn) {
+  events.on(STATUS_CHANGED, () => fn()).catch(() => {});
 }
 
 /** apiRevalidated reads an answer the same for everyone (GET /api/v1/timezones). */
