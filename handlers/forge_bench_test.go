@@ -19,10 +19,10 @@ import (
 func BenchmarkMeFIT(b *testing.B) {
 	for _, dialect := range dbtest.Dialects(b) {
 		b.Run(string(dialect), func(b *testing.B) {
-			env := newForgeEnvAt(b, dialect, slog.LevelInfo)
-			_, inst := env.newForgeSite()
-			env.installForge(inst)
-			if r := env.invoke(inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+			env := newForgeHarness(b, on(dialect), logsAt(slog.LevelInfo))
+			_, inst := env.newForgeSite(b)
+			env.installForge(b, inst)
+			if r := env.invoke(b, inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
 				b.Fatalf("setup: %d %s", r.status, r.body)
 			}
 			tokens := make([]string, 256)
@@ -42,7 +42,7 @@ func BenchmarkMeFIT(b *testing.B) {
 					req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
 					i++
 					rec := httptest.NewRecorder()
-					env.echo.ServeHTTP(rec, req)
+					env.server.ServeHTTP(rec, req)
 					if rec.Code != http.StatusOK {
 						b.Fatalf("status %d %s", rec.Code, rec.Body)
 					}

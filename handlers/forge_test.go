@@ -24,8 +24,8 @@ import (
 // registered tenant.
 func TestFITAttacks(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newForgeEnv(t, dialect)
-		site, _ := env.newForgeSite()
+		env := newForgeHarness(t, on(dialect))
+		site, _ := env.newForgeSite(t)
 		p := env.platform
 		strangerKey, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
@@ -122,7 +122,7 @@ func TestFITAttacks(t *testing.T) {
 				inst := forgetest.NewInstallation(site.BaseURL(), site.BaseURL()+"/site")
 				scheme, tok := tt.token(p.Claims(inst, forgetest.Invocation{Principal: "alice"}))
 				// A route that asks nothing of Jira: only the token decides.
-				r := env.withFIT(scheme, tok, "GET", "/api/v1/timezones")
+				r := env.withFIT(t, scheme, tok, "GET", "/api/v1/timezones")
 				if r.status != tt.status {
 					t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 				}
@@ -147,7 +147,7 @@ func TestFITAttacks(t *testing.T) {
 		}
 		env.clock.Advance(forge.DefaultRefreshInterval) // the unknown kids above spent the refetch
 		inst := forgetest.NewInstallation(site.BaseURL(), site.BaseURL()+"/site")
-		if r := env.withFIT("Bearer", mustSign(t, p, p.Claims(inst, forgetest.Invocation{Principal: "alice"})), "GET", "/api/v1/timezones"); r.status != http.StatusOK {
+		if r := env.withFIT(t, "Bearer", mustSign(t, p, p.Claims(inst, forgetest.Invocation{Principal: "alice"})), "GET", "/api/v1/timezones"); r.status != http.StatusOK {
 			t.Fatalf("FIT of the rotated key: %d %s", r.status, r.body)
 		}
 	})
@@ -158,10 +158,10 @@ func TestFITAttacks(t *testing.T) {
 // the JWKS is back, the same installation's FITs pass.
 func TestFITKeysUnavailable(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newForgeEnv(t, dialect)
-		_, inst := env.newForgeSite()
+		env := newForgeHarness(t, on(dialect))
+		_, inst := env.newForgeSite(t)
 		env.platform.SetMode(forgetest.Down)
-		r := env.request(inst, "alice", "GET", "/api/v1/me")
+		r := env.requestRemote(t, inst, "alice", "GET", "/api/v1/me")
 		if r.status != http.StatusServiceUnavailable || r.errorCode(t) != "forge_keys_unavailable" || r.header.Get("Retry-After") == "" {
 			t.Fatalf("JWKS down: %d %s (Retry-After %q)", r.status, r.body, r.header.Get("Retry-After"))
 		}
@@ -170,8 +170,8 @@ func TestFITKeysUnavailable(t *testing.T) {
 		}
 		env.platform.SetMode(forgetest.Serving)
 		env.clock.Advance(forge.DefaultRefreshInterval + time.Second)
-		env.installForge(inst)
-		if r := env.invoke(inst, "alice", "GET", "/api/v1/me", ""); r.status != http.StatusOK {
+		env.installForge(t, inst)
+		if r := env.invoke(t, inst, "alice", "GET", "/api/v1/me", ""); r.status != http.StatusOK {
 			t.Fatalf("JWKS back: %d %s", r.status, r.body)
 		}
 	})

@@ -98,7 +98,7 @@ func (a *Auth) authenticateForge(c echo.Context, route forgeRoute) error {
 	err := a.Forge.authenticate(c, a.Tenants, route)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
-		if wait, over := a.failures.failed(c.RealIP()); over {
+		if wait, over := a.Limits.authFailed(c.RealIP()); over {
 			return tooManyFailures(wait)
 		}
 	}
@@ -205,16 +205,6 @@ func (f *ForgeAuth) keepSystemToken(ctx context.Context, r *http.Request, t mode
 func forgeInstallOf(inv *forge.Invocation) models.ForgeInstall {
 	return models.ForgeInstall{InstallationID: inv.InstallationID, CloudID: inv.CloudID, SiteURL: inv.SiteURL,
 		APIBaseURL: inv.APIBaseURL, Environment: inv.EnvironmentType, AppVersion: inv.AppVersion}
-}
-
-// forgeSite is the Jira site of a Forge tenant: its API base URL and its
-// system token (handlers/jira: ForgeSite).
-func forgeSite(t models.Tenant) jira.Site {
-	var exp time.Time
-	if t.Forge.TokenExpiresAt != nil {
-		exp = *t.Forge.TokenExpiresAt
-	}
-	return jira.ForgeSite(t.BaseURL, forge.NewOAuthToken(string(t.SharedSecret), exp))
 }
 
 // invocationOf is the verified FIT of a Forge request; nil for Connect.

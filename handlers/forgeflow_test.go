@@ -1,15 +1,14 @@
 package handlers_test
 
 import (
-	"bufio"
 	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers/forge/forgetest"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -21,20 +20,20 @@ import (
 // own permission check), never a Connect JWT.
 func TestForgeAgentGoesOnline(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newForgeEnv(t, dialect)
-		site, inst := env.newForgeSite()
-		tn := env.installForge(inst)
+		env := newForgeHarness(t, on(dialect))
+		site, inst := env.newForgeSite(t)
+		tn := env.installForge(t, inst)
 		if !tn.IsForge() || !tn.Active() || len(tn.SharedSecret) == 0 {
 			t.Fatalf("installed tenant: forge %v active %v token held %v", tn.IsForge(), tn.Active(), len(tn.SharedSecret) > 0)
 		}
 		site.ResetCalls()
 
-		r := env.invoke(inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+		r := env.invoke(t, inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
 		if r.status != http.StatusOK {
 			t.Fatalf("go online: %d %s", r.status, r.body)
 		}
 		var me meJSON
-		if r := env.invoke(inst, "alice", "GET", "/api/v1/me?project=HELP", ""); r.status != http.StatusOK {
+		if r := env.invoke(t, inst, "alice", "GET", "/api/v1/me?project=HELP", ""); r.status != http.StatusOK {
 			t.Fatalf("GET /me: %d %s", r.status, r.body)
 		} else {
 			r.decode(t, &me)
@@ -42,8 +41,8 @@ func TestForgeAgentGoesOnline(t *testing.T) {
 		if me.AccountID != "alice" || me.Project == nil || !me.Project.Online || me.Project.OnlineCount != 1 {
 			t.Fatalf("/me after going online: %+v", me)
 		}
-		wid := env.widgetOf(tn.ID, "HELP")
-		pub := env.widgetStatus(wid)
+		wid := env.widgetOf(t, tn.ID, "HELP")
+		pub := env.widgetStatus(t, wid)
 		if pub.status != http.StatusOK || !strings.Contains(string(pub.body), `"online":true`) {
 			t.Fatalf("public status: %d %s", pub.status, pub.body)
 		}
@@ -57,25 +56,25 @@ func TestForgeAgentGoesOnline(t *testing.T) {
 				}
 			}
 		}
-		if auth["/rest/servicedeskapi/servicedesk "+jirasim.AuthForgeSystem] == 0 ||
-			auth["/rest/api/3/permissions/check "+jirasim.AuthForgeUser] == 0 {
+		if auth["/rest/servicedeskapi/servicedesk "+jiratest.AuthForgeSystem] == 0 ||
+			auth["/rest/api/3/permissions/check "+jiratest.AuthForgeUser] == 0 {
 			t.Errorf("Jira calls by authentication: %v; want service desks with the system token, the permission check with the user token", auth)
 		}
 		for k := range auth {
-			if strings.HasSuffix(k, " "+jirasim.AuthJWT) {
+			if strings.HasSuffix(k, " "+jiratest.AuthJWT) {
 				t.Errorf("a call for a Forge tenant carried a Connect JWT: %s", k)
 			}
 		}
 
 		// Going offline through a requestRemote call (the FIT only) works
 		// too: the membership list is fresh.
-		if r := env.request(inst, "alice", "GET", "/api/v1/me?project=HELP"); r.status != http.StatusOK {
+		if r := env.requestRemote(t, inst, "alice", "GET", "/api/v1/me?project=HELP"); r.status != http.StatusOK {
 			t.Fatalf("requestRemote GET /me: %d %s", r.status, r.body)
 		}
-		if r := env.invoke(inst, "alice", "PUT", "/api/v1/me/status", `{"online":false,"project":"HELP"}`); r.status != http.StatusOK {
+		if r := env.invoke(t, inst, "alice", "PUT", "/api/v1/me/status", `{"online":false,"project":"HELP"}`); r.status != http.StatusOK {
 			t.Fatalf("go offline: %d %s", r.status, r.body)
 		}
-		if pub := env.widgetStatus(wid); !strings.Contains(string(pub.body), `"online":false`) {
+		if pub := env.widgetStatus(t, wid); !strings.Contains(string(pub.body), `"online":false`) {
 			t.Fatalf("public status after going offline: %s", pub.body)
 		}
 	})
@@ -86,28 +85,28 @@ func TestForgeAgentGoesOnline(t *testing.T) {
 // keys and a user of its own) or of a Connect tenant C.
 func TestForgeTenantIsolation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newForgeEnv(t, dialect)
-		siteA, instA := env.newForgeSite()
-		siteB, instB := env.newForgeSite()
-		siteC := env.newSite()
-		for _, s := range []*jirasim.Site{siteB, siteC} {
-			if err := s.AddUser(jirasim.UserSpec{AccountID: "zoe-of-b", DisplayName: "Zoe", Agent: []string{"HELP"}, ProjectAdmin: []string{"HELP"}}); err != nil {
+		env := newForgeHarness(t, on(dialect))
+		siteA, instA := env.newForgeSite(t)
+		siteB, instB := env.newForgeSite(t)
+		siteC := env.newSite(t)
+		for _, s := range []*jiratest.Site{siteB, siteC} {
+			if err := s.AddUser(jiratest.UserSpec{AccountID: "zoe-of-b", DisplayName: "Zoe", Agent: []string{"HELP"}, ProjectAdmin: []string{"HELP"}}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		env.installForge(instA)
-		tenantB := env.installForge(instB)
-		tenantC := env.install(siteC)
+		env.installForge(t, instA)
+		tenantB := env.installForge(t, instB)
+		tenantC := env.install(t, siteC)
 		_ = siteA
 
 		// B's and C's state: zoe online in HELP, a message of their own.
-		if r := env.invoke(instB, "zoe-of-b", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+		if r := env.invoke(t, instB, "zoe-of-b", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
 			t.Fatalf("B setup: %d %s", r.status, r.body)
 		}
-		if r := env.invoke(instB, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,"unavailableMessage":"B only","allowedOrigins":[]}`); r.status != http.StatusOK {
+		if r := env.invoke(t, instB, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,"unavailableMessage":"B only","allowedOrigins":[]}`); r.status != http.StatusOK {
 			t.Fatalf("B settings: %d %s", r.status, r.body)
 		}
-		if r := env.call(siteC, "zoe-of-b", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+		if r := env.call(t, siteC, "zoe-of-b", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
 			t.Fatalf("C setup: %d %s", r.status, r.body)
 		}
 		ctx := context.Background()
@@ -143,7 +142,7 @@ func TestForgeTenantIsolation(t *testing.T) {
 			{"GET", "/forge/portal-footer?serviceDeskId=1", ""},
 		}
 		for _, c := range cases {
-			r := env.invoke(instA, "ada", c.method, c.path, c.body)
+			r := env.invoke(t, instA, "ada", c.method, c.path, c.body)
 			if r.status >= 500 {
 				t.Errorf("%s %s: %d %s", c.method, c.path, r.status, r.body)
 			}
@@ -153,12 +152,12 @@ func TestForgeTenantIsolation(t *testing.T) {
 			}
 		}
 		// The stream, read to its first event: A's counts only.
-		if first := env.firstForgeEvent(instA, "ada", "/api/v1/events?project=HELP"); !strings.Contains(first, `{"key":"HELP","onlineCount":0}`) {
+		if first := env.firstForgeEvent(t, instA, "ada", "/api/v1/events?project=HELP"); !strings.Contains(first, `{"key":"HELP","onlineCount":0}`) {
 			t.Errorf("A's stream does not show A's own count: %s", first)
 		}
 		// A's backend calls touch A only.
 		for _, route := range []string{"/forge/lifecycle/installed", "/forge/lifecycle/refresh"} {
-			if r := env.send(env.platform.ScheduledTrigger(ctx, env.app.URL, route, instA)); r.status != http.StatusNoContent {
+			if r := env.send(t)(env.platform.ScheduledTrigger(ctx, env.baseURL, route, instA)); r.status != http.StatusNoContent {
 				t.Errorf("%s: %d %s", route, r.status, r.body)
 			}
 		}
@@ -169,11 +168,11 @@ func TestForgeTenantIsolation(t *testing.T) {
 			t.Errorf("Connect tenant C changed through A's FIT:\nbefore %s\nafter  %s", beforeC, after)
 		}
 		// B's widget still answers B's state, C's too.
-		if r := env.widgetStatus(pB.WidgetID); !strings.Contains(string(r.body), `"online":true`) {
+		if r := env.widgetStatus(t, pB.WidgetID); !strings.Contains(string(r.body), `"online":true`) {
 			t.Errorf("B's widget: %s", r.body)
 		}
 		// A Connect token can never name a Forge installation.
-		if r := env.call(nil, "", "GET", "/api/v1/me", "", "Authorization", "JWT "+siteC.ContextToken("zoe-of-b")); r.status != http.StatusOK {
+		if r := env.call(t, nil, "", "GET", "/api/v1/me", "", "Authorization", "JWT "+siteC.ContextToken("zoe-of-b")); r.status != http.StatusOK {
 			t.Fatalf("C's own token: %d", r.status)
 		}
 	})
@@ -192,23 +191,6 @@ func statusesText(st []models.Status) string {
 	return b.String()
 }
 
-// firstForgeEvent opens the agent stream with a FIT and returns its first
-// event.
-func (env *forgeEnv) firstForgeEvent(inst forgetest.Installation, user, path string) string {
-	t := env.t
-	t.Helper()
-	req, err := env.platform.RequestRemote(context.Background(), env.app.URL, inst, user, "GET", path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := forgetest.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	return string(firstEvent(bufio.NewReader(resp.Body)))
-}
-
 // TestForgeLifecycle: the installed event registers and keeps the system
 // token (sealed), the hourly trigger keeps a newer one, product events
 // count as activity, a page's FIT cannot reach the backend routes, and
@@ -216,34 +198,34 @@ func (env *forgeEnv) firstForgeEvent(inst forgetest.Installation, user, path str
 // widgets 404, its data stays for retention.
 func TestForgeLifecycle(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newForgeEnv(t, dialect)
-		_, inst := env.newForgeSite()
+		env := newForgeHarness(t, on(dialect))
+		_, inst := env.newForgeSite(t)
 		ctx := context.Background()
-		tn := env.installForge(inst)
+		tn := env.installForge(t, inst)
 		first := string(tn.SharedSecret)
 		if _, err := env.platform.CheckOAuthToken(first); err != nil {
 			t.Fatalf("the kept token is not the system token Forge sent: %v", err)
 		}
-		if r := env.invoke(inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+		if r := env.invoke(t, inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
 			t.Fatalf("go online: %d %s", r.status, r.body)
 		}
-		wid := env.widgetOf(tn.ID, "HELP")
+		wid := env.widgetOf(t, tn.ID, "HELP")
 
 		// A page's FIT (a user, a UI module) on the backend routes: 403,
 		// nothing happens, and its system token header is not kept.
 		for _, route := range []string{"/forge/lifecycle/uninstalling", "/forge/lifecycle/installed", "/forge/lifecycle/refresh", "/forge/events/activity"} {
-			req, err := env.platform.RequestRemote(ctx, env.app.URL, inst, "alice", http.MethodPost, route, map[string]any{})
+			req, err := env.platform.RequestRemote(ctx, env.baseURL, inst, "alice", http.MethodPost, route, map[string]any{})
 			if err == nil {
 				req.Header.Set("X-Forge-Oauth-System", forgedToken)
 			}
-			if r := env.send(req, err); r.status != http.StatusForbidden || r.errorCode(t) != "not_a_forge_backend_call" {
+			if r := env.send(t)(req, err); r.status != http.StatusForbidden || r.errorCode(t) != "not_a_forge_backend_call" {
 				t.Errorf("page FIT on %s: %d %s", route, r.status, r.body)
 			}
 		}
 		// Nor does a page's requestRemote on the agent API keep one.
-		env.request(inst, "alice", "GET", "/api/v1/me", "X-Forge-Oauth-System", forgedToken)
+		env.requestRemote(t, inst, "alice", "GET", "/api/v1/me", "X-Forge-Oauth-System", forgedToken)
 		env.clock.Advance(time.Minute)
-		r := env.send(env.platform.ScheduledTrigger(ctx, env.app.URL, "/forge/lifecycle/refresh", inst))
+		r := env.send(t)(env.platform.ScheduledTrigger(ctx, env.baseURL, "/forge/lifecycle/refresh", inst))
 		if r.status != http.StatusNoContent {
 			t.Fatalf("refresh: %d %s", r.status, r.body)
 		}
@@ -257,7 +239,7 @@ func TestForgeLifecycle(t *testing.T) {
 
 		// A comment by bob: bob is active.
 		pending := env.activity.Pending()
-		r = env.send(env.platform.ProductEvent(ctx, env.app.URL, "/forge/events/activity", inst, forgetest.EventCommented, "bob", map[string]any{"key": "HELP-1"}))
+		r = env.send(t)(env.platform.ProductEvent(ctx, env.baseURL, "/forge/events/activity", inst, forgetest.EventCommented, "bob", map[string]any{"key": "HELP-1"}))
 		if r.status != http.StatusNoContent {
 			t.Fatalf("event: %d %s", r.status, r.body)
 		}
@@ -265,20 +247,20 @@ func TestForgeLifecycle(t *testing.T) {
 			t.Fatalf("activity after a comment event: %d pending, want %d", got, pending+1)
 		}
 
-		r = env.send(env.platform.PreUninstall(ctx, env.app.URL, "/forge/lifecycle/uninstalling", inst))
+		r = env.send(t)(env.platform.PreUninstall(ctx, env.baseURL, "/forge/lifecycle/uninstalling", inst))
 		if r.status != http.StatusNoContent {
 			t.Fatalf("preUninstall: %d %s", r.status, r.body)
 		}
-		if r := env.invoke(inst, "alice", "GET", "/api/v1/me", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "unknown_tenant" {
+		if r := env.invoke(t, inst, "alice", "GET", "/api/v1/me", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "unknown_tenant" {
 			t.Fatalf("FIT after uninstall: %d %s", r.status, r.body)
 		}
-		if r := env.widgetStatus(wid); r.status != http.StatusNotFound {
+		if r := env.widgetStatus(t, wid); r.status != http.StatusNotFound {
 			t.Fatalf("widget after uninstall: %d %s", r.status, r.body)
 		}
-		if r := env.send(env.platform.PreUninstall(ctx, env.app.URL, "/forge/lifecycle/uninstalling", inst)); r.status != http.StatusNoContent {
+		if r := env.send(t)(env.platform.PreUninstall(ctx, env.baseURL, "/forge/lifecycle/uninstalling", inst)); r.status != http.StatusNoContent {
 			t.Fatalf("preUninstall again: %d %s", r.status, r.body)
 		}
-		if r := env.send(env.platform.Installed(ctx, env.app.URL, "/forge/lifecycle/installed", inst, "ada")); r.status != http.StatusUnauthorized {
+		if r := env.send(t)(env.platform.Installed(ctx, env.baseURL, "/forge/lifecycle/installed", inst, "ada")); r.status != http.StatusUnauthorized {
 			t.Fatalf("an installed event for an uninstalled installation: %d %s", r.status, r.body)
 		}
 		kept, err := env.store.TenantByClientKey(ctx, inst.ID)
@@ -290,7 +272,7 @@ func TestForgeLifecycle(t *testing.T) {
 		}
 		// preUninstall of an installation never seen registers nothing.
 		unseen := forgetest.NewInstallation(inst.APIBaseURL, inst.SiteURL)
-		if r := env.send(env.platform.PreUninstall(ctx, env.app.URL, "/forge/lifecycle/uninstalling", unseen)); r.status != http.StatusNoContent || env.registered(unseen.ID) {
+		if r := env.send(t)(env.platform.PreUninstall(ctx, env.baseURL, "/forge/lifecycle/uninstalling", unseen)); r.status != http.StatusNoContent || env.registered(unseen.ID) {
 			t.Fatalf("preUninstall of an unseen installation: %d, registered %v", r.status, env.registered(unseen.ID))
 		}
 	})
@@ -305,13 +287,13 @@ const forgedToken = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJl"
 // polls of the agent API get ETags and 304s while nothing changes.
 func TestForgePortalFooterAndPolling(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newForgeEnv(t, dialect)
-		_, inst := env.newForgeSite()
-		tn := env.installForge(inst)
+		env := newForgeHarness(t, on(dialect))
+		_, inst := env.newForgeSite(t)
+		tn := env.installForge(t, inst)
 
 		footer := func(etag string) apiResult {
 			t.Helper()
-			return env.request(inst, "", "GET", "/forge/portal-footer?serviceDeskId=1", "If-None-Match", etag)
+			return env.requestRemote(t, inst, "", "GET", "/forge/portal-footer?serviceDeskId=1", "If-None-Match", etag)
 		}
 		r := footer("")
 		var f struct {
@@ -321,7 +303,7 @@ func TestForgePortalFooterAndPolling(t *testing.T) {
 			LoginURL      string `json:"loginUrl"`
 		}
 		r.decode(t, &f)
-		if r.status != http.StatusOK || f.WidgetID != env.widgetOf(tn.ID, "HELP") || f.Online || !f.RequiresLogin ||
+		if r.status != http.StatusOK || f.WidgetID != env.widgetOf(t, tn.ID, "HELP") || f.Online || !f.RequiresLogin ||
 			f.LoginURL != inst.SiteURL+"/servicedesk/customer/user/login?destination=portal%2F1" {
 			t.Fatalf("footer: %d %s", r.status, r.body)
 		}
@@ -329,36 +311,36 @@ func TestForgePortalFooterAndPolling(t *testing.T) {
 		if again := footer(etag); again.status != http.StatusNotModified {
 			t.Fatalf("unchanged footer: %d", again.status)
 		}
-		if bad := env.request(inst, "", "GET", "/forge/portal-footer?serviceDeskId=x1"); bad.status != http.StatusBadRequest {
+		if bad := env.requestRemote(t, inst, "", "GET", "/forge/portal-footer?serviceDeskId=x1"); bad.status != http.StatusBadRequest {
 			t.Fatalf("bad desk id: %d", bad.status)
 		}
 
 		// The first call is an invokeRemote (with the user token, which
 		// Jira's permission check of the user needs); polls follow.
-		if r := env.invoke(inst, "alice", "GET", "/api/v1/me?project=HELP", ""); r.status != http.StatusOK {
+		if r := env.invoke(t, inst, "alice", "GET", "/api/v1/me?project=HELP", ""); r.status != http.StatusOK {
 			t.Fatalf("first /me: %d %s", r.status, r.body)
 		}
-		me := env.request(inst, "alice", "GET", "/api/v1/me?project=HELP")
+		me := env.requestRemote(t, inst, "alice", "GET", "/api/v1/me?project=HELP")
 		meTag := me.header.Get("ETag")
 		if me.status != http.StatusOK || meTag == "" {
 			t.Fatalf("/me for a Forge page: %d, ETag %q", me.status, meTag)
 		}
-		if r := env.request(inst, "alice", "GET", "/api/v1/me?project=HELP", "If-None-Match", meTag); r.status != http.StatusNotModified || len(r.body) != 0 {
+		if r := env.requestRemote(t, inst, "alice", "GET", "/api/v1/me?project=HELP", "If-None-Match", meTag); r.status != http.StatusNotModified || len(r.body) != 0 {
 			t.Fatalf("unchanged /me: %d %q", r.status, r.body)
 		}
-		if r := env.invoke(inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+		if r := env.invoke(t, inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
 			t.Fatalf("go online: %d %s", r.status, r.body)
 		}
-		if r := env.request(inst, "alice", "GET", "/api/v1/me?project=HELP", "If-None-Match", meTag); r.status != http.StatusOK || r.header.Get("ETag") == meTag {
+		if r := env.requestRemote(t, inst, "alice", "GET", "/api/v1/me?project=HELP", "If-None-Match", meTag); r.status != http.StatusOK || r.header.Get("ETag") == meTag {
 			t.Fatalf("changed /me: %d, ETag %q", r.status, r.header.Get("ETag"))
 		}
 		if r := footer(etag); r.status != http.StatusOK || !strings.Contains(string(r.body), `"online":true`) {
 			t.Fatalf("footer after an agent went online: %d %s", r.status, r.body)
 		}
 		// Connect's /me is not buffered for an ETag.
-		site := env.newSite()
-		env.install(site)
-		if r := env.call(site, "alice", "GET", "/api/v1/me", ""); r.header.Get("ETag") != "" {
+		site := env.newSite(t)
+		env.install(t, site)
+		if r := env.call(t, site, "alice", "GET", "/api/v1/me", ""); r.header.Get("ETag") != "" {
 			t.Errorf("a Connect /me got an ETag")
 		}
 	})
@@ -367,13 +349,13 @@ func TestForgePortalFooterAndPolling(t *testing.T) {
 // TestForgeOff: without FORGE_APP_ID the Forge routes answer 404 and the
 // agent API takes no Bearer token.
 func TestForgeOff(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
+	env := newHarness(t)
 	for _, path := range []string{"/forge/lifecycle/installed", "/forge/events/activity"} {
-		if r := env.call(nil, "", "POST", path, "{}", "Authorization", "Bearer x.y.z"); r.status != http.StatusNotFound || r.errorCode(t) != "forge_disabled" {
+		if r := env.call(t, nil, "", "POST", path, "{}", "Authorization", "Bearer x.y.z"); r.status != http.StatusNotFound || r.errorCode(t) != "forge_disabled" {
 			t.Errorf("%s: %d %s", path, r.status, r.body)
 		}
 	}
-	if r := env.call(nil, "", "GET", "/api/v1/me", "", "Authorization", "Bearer x.y.z"); r.status != http.StatusUnauthorized || r.errorCode(t) != "no_token" {
+	if r := env.call(t, nil, "", "GET", "/api/v1/me", "", "Authorization", "Bearer x.y.z"); r.status != http.StatusUnauthorized || r.errorCode(t) != "no_token" {
 		t.Errorf("Bearer on the agent API: %d %s", r.status, r.body)
 	}
 }
@@ -381,15 +363,15 @@ func TestForgeOff(t *testing.T) {
 // TestForgeLogsHoldNoToken: a Forge installation's life in the debug log
 // holds neither its FITs nor its OAuth tokens.
 func TestForgeLogsHoldNoToken(t *testing.T) {
-	env := newForgeEnv(t, models.DialectSQLite)
-	_, inst := env.newForgeSite()
+	env := newForgeHarness(t)
+	_, inst := env.newForgeSite(t)
 	ctx := context.Background()
-	tn := env.installForge(inst)
-	env.invoke(inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
-	env.request(inst, "alice", "GET", "/api/v1/me?project=HELP")
-	env.withFIT("Bearer", "eyJ.broken.token", "GET", "/api/v1/me")
-	env.send(env.platform.PreUninstall(ctx, env.app.URL, "/forge/lifecycle/uninstalling", inst))
-	logged := env.logged()
+	tn := env.installForge(t, inst)
+	env.invoke(t, inst, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+	env.requestRemote(t, inst, "alice", "GET", "/api/v1/me?project=HELP")
+	env.withFIT(t, "Bearer", "eyJ.broken.token", "GET", "/api/v1/me")
+	env.send(t)(env.platform.PreUninstall(ctx, env.baseURL, "/forge/lifecycle/uninstalling", inst))
+	logged := env.logs.String()
 	if !strings.Contains(logged, "forge app uninstalled") {
 		t.Fatalf("the log does not hold the installation's life (guard against passing vacuously):\n%s", logged)
 	}

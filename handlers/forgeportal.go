@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -23,7 +24,7 @@ import (
 type ForgePortal struct {
 	Portals PortalStore
 	// Directory lists the site's projects when a portal is not known yet.
-	Directory *Directory
+	Directory *jira.Directory
 	Board     WidgetBoard
 }
 

@@ -16,9 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers/forge"
 	"agentpresence/handlers/forge/forgetest"
+	"agentpresence/handlers/jira/jiratest"
 )
 
 // The demo plays Forge as well as Connect: a stand-in Forge platform
@@ -94,7 +94,7 @@ func (h *Host) Close() { h.forge.platform.Close() }
 
 // enableForge installs the Forge app on the simulated site.
 func (h *Host) enableForge() {
-	h.site.EnableForge(jirasim.ForgeOptions{Tokens: h.forge.platform, InstallationID: h.forge.inst.ID, CloudID: h.forge.inst.CloudID})
+	h.site.EnableForge(jiratest.ForgeOptions{Tokens: h.forge.platform, InstallationID: h.forge.inst.ID, CloudID: h.forge.inst.CloudID})
 }
 
 // installForge sends the installed event, as Forge does once an admin

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"agentpresence/handlers/forge"
+	"agentpresence/models"
 )
 
 // ErrNoSystemToken reports a call for a Forge installation whose app
@@ -25,6 +26,16 @@ const tokenMargin = time.Minute
 // which every call carries as "Authorization: Bearer", never a Connect JWT.
 func ForgeSite(apiBaseURL string, systemToken forge.OAuthToken) Site {
 	return Site{BaseURL: apiBaseURL, Forge: true, SystemToken: systemToken}
+}
+
+// forgeSiteOf is the Site of a Forge tenant: its API base URL and its
+// system token, which the store keeps sealed in the tenant's secret.
+func forgeSiteOf(t models.Tenant) Site {
+	var exp time.Time
+	if t.Forge.TokenExpiresAt != nil {
+		exp = *t.Forge.TokenExpiresAt
+	}
+	return ForgeSite(t.BaseURL, forge.NewOAuthToken(string(t.SharedSecret), exp))
 }
 
 // userTokenKey is the context key of the user token of a request.

@@ -1,4 +1,4 @@
-package jirasim
+package jiratest
 
 import (
 	"net/http"
@@ -61,14 +61,12 @@ func (s *Site) EnableForge(o ForgeOptions) {
 // authenticate returns who made a REST call, or why it was refused.
 func (s *Site) authenticate(r *http.Request, basePath string, secret []byte) (caller, string) {
 	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") {
-		return caller{kind: AuthJWT}, s.verifyApp(r, basePath, secret)
-	}
 	s.mu.Lock()
 	app := s.forge
 	s.mu.Unlock()
-	if app == nil {
-		return caller{kind: AuthForgeSystem}, "no Forge app is installed on this site"
+	if app == nil || !strings.EqualFold(scheme, "Bearer") {
+		// Without a Forge app only the Connect app's JWT can pass.
+		return caller{kind: AuthJWT}, s.verifyApp(r, basePath, secret)
 	}
 	claims, err := app.Tokens.CheckOAuthToken(strings.TrimSpace(tok))
 	switch {

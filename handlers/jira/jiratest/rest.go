@@ -1,4 +1,4 @@
-package jirasim
+package jiratest
 
 import (
 	"bytes"
@@ -77,7 +77,7 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.record(rec)
 	}()
 	if baseURL == "" {
-		writeError(sw, http.StatusInternalServerError, "jirasim: SetBaseURL was not called")
+		writeError(sw, http.StatusInternalServerError, "jiratest: SetBaseURL was not called")
 		return
 	}
 	rel, ok := strings.CutPrefix(r.URL.EscapedPath(), basePath)
@@ -98,7 +98,7 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(rel, "/install-keys/"):
 		s.serveInstallKey(sw, r, strings.TrimPrefix(rel, "/install-keys/"))
 	default:
-		writeError(sw, http.StatusNotFound, "jirasim does not simulate "+rel)
+		writeError(sw, http.StatusNotFound, "jiratest does not simulate "+rel)
 	}
 }
 
@@ -110,7 +110,7 @@ func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, b
 	s.mu.Unlock()
 	if down {
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "jirasim is down (SetDown)")
+		writeError(w, http.StatusServiceUnavailable, "jiratest is down (SetDown)")
 		return "", ""
 	}
 	// Authentication comes before routing, as in Jira: an unsigned probe
@@ -118,7 +118,7 @@ func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, b
 	// A Bearer token is a Forge app's (forge.go); else a Connect JWT.
 	who, reason := s.authenticate(r, basePath, secret)
 	if reason != "" {
-		w.Header().Set("WWW-Authenticate", `JWT realm="jirasim"`)
+		w.Header().Set("WWW-Authenticate", `JWT realm="jiratest"`)
 		writeError(w, http.StatusUnauthorized, "the app's token was rejected: "+reason)
 		return reason, who.kind
 	}
@@ -140,7 +140,7 @@ func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, b
 			s.userBulk(w, r, baseURL)
 		}
 	default:
-		writeError(w, http.StatusNotFound, "jirasim does not simulate "+rel)
+		writeError(w, http.StatusNotFound, "jiratest does not simulate "+rel)
 	}
 	return "", who.kind
 }
@@ -182,7 +182,7 @@ func allow(w http.ResponseWriter, r *http.Request, method string) bool {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "jirasim: encode answer: "+err.Error())
+		writeError(w, http.StatusInternalServerError, "jiratest: encode answer: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
@@ -295,14 +295,14 @@ func (s *Site) checkPermissions(w http.ResponseWriter, r *http.Request, who call
 	}
 	for _, p := range req.GlobalPermissions {
 		if p != permAdminister {
-			writeError(w, http.StatusBadRequest, "jirasim does not simulate the global permission "+p)
+			writeError(w, http.StatusBadRequest, "jiratest does not simulate the global permission "+p)
 			return
 		}
 	}
 	for _, pp := range req.ProjectPermissions {
 		for _, p := range pp.Permissions {
 			if p != permAdministerProjects && p != permServiceDeskAgent {
-				writeError(w, http.StatusBadRequest, "jirasim does not simulate the project permission "+p)
+				writeError(w, http.StatusBadRequest, "jiratest does not simulate the project permission "+p)
 				return
 			}
 		}
