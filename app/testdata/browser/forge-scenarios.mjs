@@ -198,8 +198,11 @@ await step('admin page: who is online follows a change; the CSV export downloads
 await step('project settings: the widget snippet names the service, not the page', async () => {
   const { page, frame } = await openView('ada', 'project-settings');
   const snippet = frame.locator('#snippet');
-  await frame.locator('#snippet:not(:empty)').waitFor({ timeout: 15_000 }).catch(() => {});
-  const v = await snippet.inputValue();
+  let v = '';
+  for (let i = 0; i < 150 && !v; i++) {
+    v = await snippet.inputValue();
+    if (!v) await new Promise((r) => setTimeout(r, 100));
+  }
   check(v.startsWith(`<script src="${base}/static/widget.js" data-widget="w_`), 'snippet: ' + v);
   await shot(page, 'project-settings');
   await page.context().close();
