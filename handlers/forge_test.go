@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"agentpresence/handlers"
 	"agentpresence/handlers/forge"
 	"agentpresence/handlers/forge/forgetest"
 	"agentpresence/models"
@@ -184,4 +186,28 @@ func mustSign(t *testing.T, p *forgetest.Platform, c jwt.MapClaims) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestFITAbuse: an oversized FIT is refused before any parsing, and an
+// address that keeps sending bad FITs gets 429 for its further bad ones
+// while a good FIT from it still passes, as with Connect tokens.
+func TestFITAbuse(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		env := newForgeHarness(t, on(dialect), withLimits(handlers.Limits{AuthFailuresPerMinute: 3}))
+		_, inst := env.newForgeSite(t)
+		huge := strings.Repeat("A", forge.DefaultMaxTokenBytes) + ".e30.x"
+		if r := env.withFIT(t, "Bearer", huge, "GET", "/api/v1/timezones"); r.status != http.StatusUnauthorized || r.errorCode(t) != "malformed" {
+			t.Fatalf("oversized FIT: %d %s", r.status, r.body)
+		}
+		var last apiResult
+		for range 5 {
+			last = env.withFIT(t, "Bearer", "not.a.fit", "GET", "/api/v1/timezones")
+		}
+		if last.status != http.StatusTooManyRequests || last.errorCode(t) != "too_many_auth_failures" || last.header.Get("Retry-After") == "" {
+			t.Fatalf("flood of bad FITs: %d %s", last.status, last.body)
+		}
+		if r := env.requestRemote(t, inst, "alice", "GET", "/api/v1/timezones"); r.status != http.StatusOK {
+			t.Fatalf("a good FIT from the same address: %d %s", r.status, r.body)
+		}
+	})
 }
