@@ -39,6 +39,7 @@ func (h *Host) routes() {
 	m.HandleFunc("GET /demo/api/jira", h.jiraProxy)
 	m.HandleFunc("GET /demo/jira/servicedesk/customer/user/login", h.login)
 	m.Handle("/demo/jira/", h.site)
+	h.forgeRoutes(m)
 	h.mux = m
 }
 
@@ -246,14 +247,20 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	if loc == "" {
 		lang = ""
 	}
-	view, frame := q.Get("view"), ""
-	switch view {
-	case "admin":
-		frame = h.pageURL(modules["presence-admin"], "", "", current.AccountID, loc)
-	case "project-settings":
-		frame = h.pageURL(modules["presence-project-settings"], project, "", current.AccountID, loc)
-	default:
-		view = ""
+	host := hostOf(q)
+	view, frame, background := q.Get("view"), "", ""
+	if host == "forge" {
+		view, frame = forgeView(view, project, current.AccountID, loc)
+		background = forgePageURL("activity", current.AccountID, "", "", loc)
+	} else {
+		switch view {
+		case "admin":
+			frame = h.pageURL(modules["presence-admin"], "", "", current.AccountID, loc)
+		case "project-settings":
+			frame = h.pageURL(modules["presence-project-settings"], project, "", current.AccountID, loc)
+		default:
+			view = ""
+		}
 	}
 	portal := "/demo/portal?desk=" + deskOf(h, project)
 	if lang != "" {
@@ -261,9 +268,16 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, "index.html", map[string]any{
 		"People": list, "Me": current, "Project": project, "Projects": keys, "Theme": theme, "View": view, "Frame": frame,
+		"FrameTitle": frameTitles[view], "Host": host, "Background": background,
 		"Lang": lang, "Languages": demoLanguages,
-		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": portal,
+		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": portal + "&host=" + host,
 	}, "")
+}
+
+// frameTitles name the page a view frames.
+var frameTitles = map[string]string{
+	"admin": "Agent online status administration", "project-settings": "Chat availability settings",
+	"queue": "Online status", "global": "Online status", "schedule": "My online schedule",
 }
 
 func deskOf(h *Host, key string) string {
@@ -299,9 +313,13 @@ func (h *Host) portal(w http.ResponseWriter, r *http.Request) {
 	if demoLocale(lang) == "" {
 		lang = ""
 	}
+	host := hostOf(r.URL.Query())
+	footer := h.pageURL(modules["chat-status-footer"], "", desk, customer, demoLocale(lang))
+	if host == "forge" {
+		footer = forgePageURL("chat-status", customer, "", desk, demoLocale(lang))
+	}
 	h.render(w, "portal.html", map[string]any{"Desk": desk, "Name": name, "Desks": desks, "AppOrigin": h.origin,
-		"Anonymous": anonymous, "Lang": lang, "Languages": demoLanguages,
-		"Footer": h.pageURL(modules["chat-status-footer"], "", desk, customer, demoLocale(lang))}, "")
+		"Anonymous": anonymous, "Lang": lang, "Languages": demoLanguages, "Footer": footer, "Host": host}, "")
 }
 
 // external is a customer's own site on the other loopback origin: HELP
