@@ -116,8 +116,7 @@ type widgetRow struct {
 
 const widgetQuery = `SELECT p.id AS project_id, p.tenant_id, p.key, p.widget_id, p.widget_enabled,
   p.unavailable_message, p.allowed_origins, t.installed, t.enabled, t.base_url,
-  COALESCE(p.service_desk_id, '') AS service_desk_id, COALESCE(p.chat_url, '') AS chat_url,
-  COALESCE(p.online_message, '') AS online_message, COALESCE(p.translations, '') AS translations,
+  p.service_desk_id, p.chat_url, p.online_message, p.translations,
   EXISTS (SELECT 1 FROM statuses s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id AND s.online = ?) AS online
 FROM projects p JOIN tenants t ON t.id = p.tenant_id`
 
