@@ -99,7 +99,7 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		// Another process switching the file to WAL holds it briefly, and
 		// the busy timeout does not cover that; try again for a while.
 		for attempt := 0; ; attempt++ {
-			db, err = gorm.Open(sqlite.Open(dsn), gcfg)
+			db, err = gorm.Open(sqlite.Dialector{Conn: openSQLite(dsn)}, gcfg)
 			if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || attempt == 50 {
 				break
 			}
@@ -189,7 +189,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if s.dialect != DialectPostgres {
 		// An immediate transaction holds SQLite's write lock, so two
 		// processes opening one file migrate one after the other.
-		if err := db.Transaction(func(tx *gorm.DB) error { return tx.AutoMigrate(allModels()...) }); err != nil {
+		if err := db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.AutoMigrate(allModels()...); err != nil {
+				return err
+			}
+			return rewriteSQLiteTimes(tx, allModels())
+		}); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		return nil
