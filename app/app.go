@@ -125,9 +125,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	var frameAncestors []string
 	if cfg.Demo {
 		demoHost, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: store, HTTPClient: opts.HTTPClient, Log: log,
-			HistoryStore: func(ctx context.Context, now func() time.Time) (*models.Store, error) {
-				return models.Open(ctx, models.StoreConfig{URL: cfg.DatabaseURL, Box: box, Now: now, Log: log})
-			}})
+			Now: opts.Now})
 		if err != nil {
 			_ = store.Close()
 			return nil, err

@@ -75,12 +75,12 @@ func newAdminFixtureOn(t *testing.T, dialect models.Dialect, adjust func(*handle
 		}
 	}
 	ctx := context.Background()
-	tenant, err := env.store.SaveInstall(ctx, models.Install{ClientKey: site.ClientKey(), SharedSecret: site.SharedSecret(), BaseURL: srv.URL})
+	tenant, err := env.store.SaveInstall(ctx, models.Install{ClientKey: site.ClientKey(), SharedSecret: site.SharedSecret(), BaseURL: srv.URL}, env.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	refs := []models.ProjectRef{{JiraID: "10001", ServiceDeskID: "1", Key: "HELP", Name: "Help desk"}, {JiraID: "10002", ServiceDeskID: "2", Key: "IT", Name: "IT"}}
-	ps, err := env.store.SyncProjects(ctx, tenant.ID, refs)
+	ps, err := env.store.SyncProjects(ctx, tenant.ID, refs, env.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func (f *adminFixture) set(t *testing.T, account string, online bool, source mod
 	if source == models.SourceAdmin {
 		ch.Actor = adminAda
 	}
-	if _, err := f.env.store.SetStatus(context.Background(), f.tenant.ID, ch); err != nil {
+	if _, err := f.env.store.SetStatus(context.Background(), f.tenant.ID, ch, f.env.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -20,7 +20,7 @@ import (
 type PresenceStore interface {
 	ProjectByKey(ctx context.Context, tenant models.TenantID, key string) (models.Project, error)
 	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
-	SetStatus(ctx context.Context, tenant models.TenantID, ch models.StatusChange) ([]models.Event, error)
+	SetStatus(ctx context.Context, tenant models.TenantID, ch models.StatusChange, at time.Time) ([]models.Event, error)
 	Statuses(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Status, error)
 	OnlineAgents(ctx context.Context, tenant models.TenantID, projectID int64) ([]models.Status, error)
 	ProjectCounts(ctx context.Context, tenant models.TenantID, projectIDs []int64) ([]models.ProjectCount, error)
@@ -280,7 +280,7 @@ func (a *Agents) SetStatus(c echo.Context) error {
 		ids = []int64{p.ID}
 	}
 	if _, err := a.Store.SetStatus(ctx, t.ID, models.StatusChange{AccountID: account, ProjectIDs: ids,
-		Online: *req.Online, Until: until, Source: models.SourceManual}); err != nil {
+		Online: *req.Online, Until: until, Source: models.SourceManual}, a.Now()); err != nil {
 		return err
 	}
 	return a.renderMe(c, req.Project)
@@ -426,7 +426,7 @@ func (a *Agents) PutOffline(c echo.Context) error {
 		}
 	}
 	evs, err := a.Store.SetStatus(ctx, t.ID, models.StatusChange{AccountID: target, ProjectIDs: ids, Online: false,
-		Source: models.SourceAdmin, Actor: actor, Reason: req.Reason})
+		Source: models.SourceAdmin, Actor: actor, Reason: req.Reason}, a.Now())
 	if err != nil {
 		return err
 	}

@@ -23,10 +23,10 @@ type JiraAPI interface {
 
 // DirectoryStore is what the directory needs of the store.
 type DirectoryStore interface {
-	SyncProjects(ctx context.Context, tenant models.TenantID, refs []models.ProjectRef) ([]models.Project, error)
+	SyncProjects(ctx context.Context, tenant models.TenantID, refs []models.ProjectRef, at time.Time) ([]models.Project, error)
 	ProjectByKey(ctx context.Context, tenant models.TenantID, key string) (models.Project, error)
 	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
-	SetMemberships(ctx context.Context, tenant models.TenantID, accountID string, projectIDs []int64) error
+	SetMemberships(ctx context.Context, tenant models.TenantID, accountID string, projectIDs []int64, at time.Time) error
 	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
 }
 
@@ -180,7 +180,7 @@ func (d *Directory) SyncProjects(ctx context.Context, t models.Tenant) ([]models
 		refs = append(refs, models.ProjectRef{JiraID: sd.ProjectID, ServiceDeskID: sd.ID, Key: sd.ProjectKey, Name: sd.ProjectName})
 		ids = append(ids, id)
 	}
-	projects, err := d.Store.SyncProjects(ctx, t.ID, refs)
+	projects, err := d.Store.SyncProjects(ctx, t.ID, refs, d.Now())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,7 +209,7 @@ func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID stri
 	for _, p := range agentOf {
 		pids = append(pids, p.ID)
 	}
-	if err := d.Store.SetMemberships(ctx, t.ID, accountID, pids); err != nil {
+	if err := d.Store.SetMemberships(ctx, t.ID, accountID, pids, d.Now()); err != nil {
 		return nil, err
 	}
 	return agentOf, nil

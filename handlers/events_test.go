@@ -191,14 +191,14 @@ func newLiveFixtureWith(t testing.TB, dialect models.Dialect, adjust func(*handl
 	t.Cleanup(func() { env.agents.Close(); env.widgets.Close(); srv.Close() })
 	ctx := context.Background()
 	tenant, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-live", SharedSecret: []byte("live-secret"),
-		BaseURL: "https://acme.atlassian.net"})
+		BaseURL: "https://acme.atlassian.net"}, env.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ps, err := env.store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{
 		{JiraID: "10000", ServiceDeskID: "1", Key: "HELP", Name: "Help"},
 		{JiraID: "10001", ServiceDeskID: "2", Key: "IT", Name: "IT"},
-	})
+	}, env.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func (f *liveFixture) member(t testing.TB, account string, keys ...string) {
 	for _, k := range keys {
 		ids = append(ids, f.projects[k].ID)
 	}
-	if err := f.store.SetMemberships(context.Background(), f.tenant.ID, account, ids); err != nil {
+	if err := f.store.SetMemberships(context.Background(), f.tenant.ID, account, ids, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -229,7 +229,7 @@ func (f *liveFixture) member(t testing.TB, account string, keys ...string) {
 func (f *liveFixture) set(t *testing.T, account string, online bool, key string) {
 	t.Helper()
 	if _, err := f.store.SetStatus(context.Background(), f.tenant.ID, models.StatusChange{AccountID: account,
-		ProjectIDs: []int64{f.projects[key].ID}, Online: online, Source: models.SourceManual}); err != nil {
+		ProjectIDs: []int64{f.projects[key].ID}, Online: online, Source: models.SourceManual}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -295,10 +295,10 @@ func TestWidgetStreamAnswersLikeTheStatusAPI(t *testing.T) {
 	f := newLiveFixture(t, models.DialectSQLite)
 	ctx := context.Background()
 	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["IT"].ID, models.ProjectSettings{
-		WidgetEnabled: true, AllowedOrigins: []string{"https://shop.example.com"}}); err != nil {
+		WidgetEnabled: true, AllowedOrigins: []string{"https://shop.example.com"}}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["HELP"].ID, models.ProjectSettings{WidgetEnabled: false}); err != nil {
+	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["HELP"].ID, models.ProjectSettings{WidgetEnabled: false}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -352,7 +352,7 @@ func TestWidgetStreamEndsWhenTheWidgetGoes(t *testing.T) {
 	c.next(t)
 	other := dial(t, f.srv, f.widgetPath("IT"), nil)
 	other.next(t)
-	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["HELP"].ID, models.ProjectSettings{WidgetEnabled: false}); err != nil {
+	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["HELP"].ID, models.ProjectSettings{WidgetEnabled: false}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c.ended(t)
@@ -365,7 +365,7 @@ func TestWidgetStreamEndsWhenTheWidgetGoes(t *testing.T) {
 		t.Fatalf("IT: %+v", s)
 	}
 	// Uninstalling ends it too.
-	if err := f.store.MarkUninstalled(ctx, f.tenant.ID); err != nil {
+	if err := f.store.MarkUninstalled(ctx, f.tenant.ID, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	other.ended(t)
@@ -488,16 +488,16 @@ func TestAgentStreamSendsTheCallersCounts(t *testing.T) {
 		}
 
 		// Another tenant's changes do not reach this one's streams.
-		other, err := f.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck-other", SharedSecret: []byte("x"), BaseURL: "https://other.atlassian.net"})
+		other, err := f.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck-other", SharedSecret: []byte("x"), BaseURL: "https://other.atlassian.net"}, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		ops, err := f.store.SyncProjects(context.Background(), other.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
+		ops, err := f.store.SyncProjects(context.Background(), other.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}}, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.store.SetStatus(context.Background(), other.ID, models.StatusChange{AccountID: "zed",
-			ProjectIDs: []int64{ops[0].ID}, Online: true, Source: models.SourceManual}); err != nil {
+			ProjectIDs: []int64{ops[0].ID}, Online: true, Source: models.SourceManual}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		f.set(t, "alice", true, "HELP")
@@ -531,7 +531,7 @@ func TestAgentStreamEndsWhenTheTenantIsDisabled(t *testing.T) {
 	f := newLiveFixture(t, models.DialectSQLite)
 	c := dial(t, f.srv, f.agentPath(t, "alice", ""), nil)
 	c.next(t)
-	if err := f.store.SetEnabled(context.Background(), f.tenant.ID, false); err != nil {
+	if err := f.store.SetEnabled(context.Background(), f.tenant.ID, false, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c.ended(t)

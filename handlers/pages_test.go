@@ -66,7 +66,7 @@ func TestPortalFooterRendersTheWidgetOfItsServiceDesk(t *testing.T) {
 	f := newAdminFixture(t)
 	ctx := context.Background()
 	it := f.projects["IT"]
-	if _, err := f.env.store.UpdateProjectSettings(ctx, f.tenant.ID, it.ID, models.ProjectSettings{WidgetEnabled: false}); err != nil {
+	if _, err := f.env.store.UpdateProjectSettings(ctx, f.tenant.ID, it.ID, models.ProjectSettings{WidgetEnabled: false}, f.env.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// HR exists in Jira but the app has not seen it yet.

@@ -20,11 +20,11 @@ func TestStreamAfterHubClosed(t *testing.T) {
 		d.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 	})
 	ctx := context.Background()
-	tn, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://x.atlassian.net"})
+	tn, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://x.atlassian.net"}, env.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := env.store.SyncProjects(ctx, tn.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
+	ps, err := env.store.SyncProjects(ctx, tn.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}}, env.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,7 @@ func (e *testEnv) callWithContextToken(t *testing.T, method, path, account, body
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	if _, err := e.store.TenantByClientKey(context.Background(), clientKey); err != nil {
 		if _, err := e.store.SaveInstall(context.Background(), models.Install{ClientKey: clientKey, SharedSecret: secret,
-			BaseURL: "https://acme.atlassian.net"}); err != nil {
+			BaseURL: "https://acme.atlassian.net"}, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -41,7 +41,7 @@ func TestResealWalksEveryBatch(t *testing.T) {
 		url := dbtest.URL(t, dialect)
 		before := storeWithKeys(t, url, oldKey)
 		for i := range 25 {
-			if _, err := before.SaveInstall(ctx, models.Install{ClientKey: fmt.Sprintf("ck-%02d", i), SharedSecret: []byte("s"), BaseURL: "https://x"}); err != nil {
+			if _, err := before.SaveInstall(ctx, models.Install{ClientKey: fmt.Sprintf("ck-%02d", i), SharedSecret: []byte("s"), BaseURL: "https://x"}, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -243,7 +243,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 		for i := range 5 {
 			ck := fmt.Sprintf("ck-%d", i)
 			secrets[ck] = "secret-" + ck
-			if _, err := before.SaveInstall(ctx, models.Install{ClientKey: ck, SharedSecret: []byte(secrets[ck]), BaseURL: "https://x.atlassian.net"}); err != nil {
+			if _, err := before.SaveInstall(ctx, models.Install{ClientKey: ck, SharedSecret: []byte(secrets[ck]), BaseURL: "https://x.atlassian.net"}, now()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -252,7 +252,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := before.MarkUninstalled(ctx, gone.ID); err != nil {
+		if err := before.MarkUninstalled(ctx, gone.ID, now()); err != nil {
 			t.Fatal(err)
 		}
 		updatedBefore := gone.UpdatedAt
@@ -275,7 +275,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 		}
 		// A tenant installed after the rotation is sealed under the new key.
 		secrets["ck-new"] = "secret-ck-new"
-		if _, err := rotated.SaveInstall(ctx, models.Install{ClientKey: "ck-new", SharedSecret: []byte(secrets["ck-new"]), BaseURL: "https://y.atlassian.net"}); err != nil {
+		if _, err := rotated.SaveInstall(ctx, models.Install{ClientKey: "ck-new", SharedSecret: []byte(secrets["ck-new"]), BaseURL: "https://y.atlassian.net"}, now()); err != nil {
 			t.Fatal(err)
 		}
 
@@ -328,7 +328,7 @@ func TestResealReportsWhatNoKeyOpens(t *testing.T) {
 		url := dbtest.URL(t, dialect)
 		s := openStore(t, url, time.Now, nextKey, oldKey)
 		for _, ck := range []string{"a", "lost", "c"} {
-			if _, err := s.SaveInstall(ctx, models.Install{ClientKey: ck, SharedSecret: []byte("s-" + ck), BaseURL: "https://x"}); err != nil {
+			if _, err := s.SaveInstall(ctx, models.Install{ClientKey: ck, SharedSecret: []byte("s-" + ck), BaseURL: "https://x"}, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

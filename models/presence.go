@@ -30,8 +30,8 @@ func newWidgetID() (string, error) {
 // longer listed gives up a key (or service desk id) that a listed one now
 // has. New and re-keyed projects are announced, so that every replica's
 // board and answer caches learn the keys; a sync that changes nothing
-// writes nothing.
-func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []ProjectRef) ([]Project, error) {
+// writes nothing. at is when Jira listed them.
+func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []ProjectRef, at time.Time) ([]Project, error) {
 	announce := false
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.dialect == DialectPostgres {
@@ -43,7 +43,7 @@ func (s *Store) SyncProjects(ctx context.Context, tenant TenantID, refs []Projec
 			}
 		}
 		var err error
-		announce, err = syncProjects(tx, tenant, refs, s.Now())
+		announce, err = syncProjects(tx, tenant, refs, at.UTC())
 		return err
 	})
 	if err != nil {
@@ -186,8 +186,8 @@ type ProjectSettings struct {
 	AllowedOrigins     []string
 }
 
-// UpdateProjectSettings replaces a project's widget settings.
-func (s *Store) UpdateProjectSettings(ctx context.Context, tenant TenantID, projectID int64, ps ProjectSettings) (Project, error) {
+// UpdateProjectSettings replaces a project's widget settings at at.
+func (s *Store) UpdateProjectSettings(ctx context.Context, tenant TenantID, projectID int64, ps ProjectSettings, at time.Time) (Project, error) {
 	origins := ps.AllowedOrigins
 	if origins == nil {
 		origins = []string{}
@@ -195,18 +195,19 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, tenant TenantID, proj
 	return s.updateProject(ctx, "update project settings", tenant, projectID, func(q *gorm.DB) *gorm.DB {
 		return q.Select("widget_enabled", "unavailable_message", "allowed_origins", "updated_at").
 			Updates(&Project{WidgetEnabled: ps.WidgetEnabled, UnavailableMessage: ps.UnavailableMessage,
-				AllowedOrigins: origins, UpdatedAt: s.Now()})
+				AllowedOrigins: origins, UpdatedAt: at.UTC()})
 	})
 }
 
-// RotateWidget gives the project a new widget id; the old one stops working.
-func (s *Store) RotateWidget(ctx context.Context, tenant TenantID, projectID int64) (Project, error) {
+// RotateWidget gives the project a new widget id at at; the old one stops
+// working.
+func (s *Store) RotateWidget(ctx context.Context, tenant TenantID, projectID int64, at time.Time) (Project, error) {
 	wid, err := newWidgetID()
 	if err != nil {
 		return Project{}, err
 	}
 	return s.updateProject(ctx, "rotate widget", tenant, projectID, func(q *gorm.DB) *gorm.DB {
-		return q.Updates(map[string]any{"widget_id": wid, "updated_at": s.Now()})
+		return q.Updates(map[string]any{"widget_id": wid, "updated_at": at.UTC()})
 	})
 }
 
@@ -233,9 +234,9 @@ func (s *Store) projectByID(ctx context.Context, tenant TenantID, id int64) (Pro
 }
 
 // SetMemberships replaces the projects an account is a support agent of,
-// as Jira just told us, and remembers when.
-func (s *Store) SetMemberships(ctx context.Context, tenant TenantID, accountID string, projectIDs []int64) error {
-	now := s.Now()
+// as Jira told us at at, and remembers when.
+func (s *Store) SetMemberships(ctx context.Context, tenant TenantID, accountID string, projectIDs []int64, at time.Time) error {
+	now := at.UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := s.ensureAgent(tx, tenant, accountID); err != nil {
 			return err
@@ -303,19 +304,19 @@ type StatusChange struct {
 	Reason string
 }
 
-// SetStatus applies a change in one transaction. Each project's row is
+// SetStatus applies a change at at in one transaction. Each project's row is
 // switched by a conditional update (WHERE online = old state), so two tabs
 // toggling at once, or a toggle racing a job, end in one state with one
 // event per effective change. It returns the events written; a no-op
 // writes none.
-func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange) ([]Event, error) {
+func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange, at time.Time) ([]Event, error) {
 	if !ch.Source.Valid() || ch.AccountID == "" {
 		return nil, fmt.Errorf("set status: %w: account and a known source are required", ErrInvalid)
 	}
 	if !ch.Online && ch.Until != nil {
 		return nil, fmt.Errorf("set status: %w: an end time goes only with online", ErrInvalid)
 	}
-	now := s.Now()
+	now := at.UTC()
 	var (
 		events     []Event
 		untilMoved bool

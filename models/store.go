@@ -34,7 +34,10 @@ type StoreConfig struct {
 	URL string
 	// Box seals tenants' shared secrets at rest.
 	Box *SecretBox
-	// Now is the clock; tests pass a fake one.
+	// Now is gorm's clock for the created_at and updated_at columns it
+	// fills itself (default time.Now): when a row was written, which no
+	// domain rule reads. Every method that needs the time of what it
+	// records takes it as an argument (at, now) instead.
 	Now func() time.Time
 	// Log receives slow-query and migration messages; nil discards them.
 	Log *slog.Logger
@@ -48,7 +51,6 @@ type Store struct {
 	db      *gorm.DB
 	dialect Dialect
 	box     *SecretBox
-	now     func() time.Time
 	log     *slog.Logger
 
 	// origin names this replica in its changes; seq numbers them.
@@ -128,7 +130,7 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		// readers proceed while a writer waits.
 		sqlDB.SetMaxOpenConns(4)
 	}
-	s := &Store{db: db, dialect: dialect, box: cfg.Box, now: cfg.Now, log: cfg.Log, origin: newOrigin()}
+	s := &Store{db: db, dialect: dialect, box: cfg.Box, log: cfg.Log, origin: newOrigin()}
 	if err := s.migrate(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
@@ -176,9 +178,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // SQL gives the underlying pool to the pieces that need it directly (the
 // job locker's advisory locks, LISTEN/NOTIFY, tests that count rows).
 func (s *Store) SQL() (*sql.DB, error) { return s.db.DB() }
-
-// Now is the store's clock.
-func (s *Store) Now() time.Time { return s.now().UTC() }
 
 func allModels() []any {
 	return []any{&Tenant{}, &Project{}, &Agent{}, &Membership{}, &Status{}, &Event{}, &UsedToken{}}

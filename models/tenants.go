@@ -14,8 +14,9 @@ import (
 // reinstall updates the secret and the state in place. With a Token, the
 // token is spent in the same transaction: an install whose token was used
 // before is ErrTokenReplayed, one whose iat is not newer than the tenant's
-// last signed callback ErrTokenStale, and neither changes anything.
-func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
+// last signed callback ErrTokenStale, and neither changes anything. at is
+// when the callback came.
+func (s *Store) SaveInstall(ctx context.Context, in Install, at time.Time) (Tenant, error) {
 	if in.ClientKey == "" || len(in.SharedSecret) == 0 || in.BaseURL == "" {
 		return Tenant{}, fmt.Errorf("save install: %w: clientKey, sharedSecret and baseUrl are required", ErrInvalid)
 	}
@@ -26,7 +27,7 @@ func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
 	if err != nil {
 		return Tenant{}, fmt.Errorf("save install: %w", err)
 	}
-	now := s.Now()
+	now := at.UTC()
 	t := Tenant{
 		ClientKey: in.ClientKey, SecretSealed: sealed, BaseURL: in.BaseURL, DisplayURL: in.DisplayURL,
 		ProductType: in.ProductType, OAuthClientID: in.OAuthClientID, Description: in.Description,
@@ -144,10 +145,10 @@ func (s *Store) openSecret(t Tenant) (Tenant, error) {
 	return t, nil
 }
 
-// MarkUninstalled stops the tenant's tokens and widgets at once; its data
-// stays until the retention job purges it.
-func (s *Store) MarkUninstalled(ctx context.Context, id TenantID) error {
-	now := s.Now()
+// MarkUninstalled stops the tenant's tokens and widgets at once (at at);
+// its data stays until the retention job purges it.
+func (s *Store) MarkUninstalled(ctx context.Context, id TenantID, at time.Time) error {
+	now := at.UTC()
 	if err := s.updateTenant(ctx, "mark uninstalled", id,
 		map[string]any{"installed": false, "uninstalled_at": now, "updated_at": now}); err != nil {
 		return err
@@ -160,11 +161,11 @@ func (s *Store) MarkUninstalled(ctx context.Context, id TenantID) error {
 // the same transaction (ErrTokenReplayed if it was used before), and an
 // uninstall issued before the tenant's last signed callback is
 // ErrTokenStale: it would undo an install that came after it.
-func (s *Store) Uninstall(ctx context.Context, id TenantID, tok LifecycleToken) error {
+func (s *Store) Uninstall(ctx context.Context, id TenantID, tok LifecycleToken, at time.Time) error {
 	if err := tok.check(); err != nil {
 		return fmt.Errorf("uninstall: %w", err)
 	}
-	now, iat := s.Now(), tok.IssuedAt.Unix()
+	now, iat := at.UTC(), tok.IssuedAt.Unix()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := spendToken(tx, &tok); err != nil {
 			return err
@@ -193,9 +194,9 @@ func (s *Store) Uninstall(ctx context.Context, id TenantID, tok LifecycleToken) 
 	return nil
 }
 
-// SetEnabled records the enabled/disabled lifecycle callbacks.
-func (s *Store) SetEnabled(ctx context.Context, id TenantID, enabled bool) error {
-	now := s.Now()
+// SetEnabled records the enabled/disabled lifecycle callbacks, come at at.
+func (s *Store) SetEnabled(ctx context.Context, id TenantID, enabled bool, at time.Time) error {
+	now := at.UTC()
 	fields := map[string]any{"enabled": enabled, "updated_at": now}
 	if enabled {
 		fields["enabled_at"] = now
@@ -266,13 +267,14 @@ func (s *Store) PurgeEvents(ctx context.Context, before time.Time, batch int) (i
 	return int(res.RowsAffected), nil
 }
 
-// SetAutoOffline sets the tenant-wide inactivity limit in minutes (0 = off).
-func (s *Store) SetAutoOffline(ctx context.Context, id TenantID, minutes int) error {
+// SetAutoOffline sets the tenant-wide inactivity limit in minutes (0 = off)
+// at at.
+func (s *Store) SetAutoOffline(ctx context.Context, id TenantID, minutes int, at time.Time) error {
 	if minutes < 0 || minutes > 7*24*60 {
 		return fmt.Errorf("set auto-offline: %w: minutes must be 0..10080", ErrInvalid)
 	}
 	return s.updateTenant(ctx, "set auto-offline", id,
-		map[string]any{"auto_offline_minutes": minutes, "updated_at": s.Now()})
+		map[string]any{"auto_offline_minutes": minutes, "updated_at": at.UTC()})
 }
 
 // DefaultResealBatch is how many tenants one ResealSecrets call looks at

@@ -72,16 +72,16 @@ func TestSQLiteFileWrittenBeforeIsRead(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(start)
 	store := dbtest.OpenURL(t, url, clock.Now)
 	ctx := context.Background()
-	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
+	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	help := ps[0].ID
-	if err := store.SetMemberships(ctx, tenant.ID, "alice", []int64{help}); err != nil {
+	if err := store.SetMemberships(ctx, tenant.ID, "alice", []int64{help}, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.SaveSchedule(ctx, tenant.ID, "alice", officeHours("UTC"), clock.Now()); err != nil {
