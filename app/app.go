@@ -28,6 +28,7 @@ import (
 	"agentpresence/jobs"
 	"agentpresence/models"
 	"agentpresence/models/pgbus"
+	"agentpresence/models/secretbox"
 )
 
 // App is one running replica: the store, the HTTP server and the jobs.
@@ -85,7 +86,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	if err := cfg.ensureLocalKey(); err != nil {
 		return nil, err
 	}
-	box, err := models.NewSecretBox(cfg.AppSecretKey, cfg.AppSecretKeyPrevious...)
+	box, err := secretbox.New(cfg.AppSecretKey, cfg.AppSecretKeyPrevious...)
 	if err != nil {
 		return nil, err
 	}
