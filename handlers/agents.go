@@ -19,8 +19,8 @@ import (
 // PresenceStore is what the agent API needs of the store.
 type PresenceStore interface {
 	ProjectByKey(ctx context.Context, tenant models.TenantID, key string) (models.Project, error)
-	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
-	SetStatus(ctx context.Context, tenant models.TenantID, ch models.StatusChange, at time.Time) ([]models.Event, error)
+	SetOwnStatus(ctx context.Context, tenant models.TenantID, ch models.OwnChange, at time.Time) ([]models.Event, error)
+	PutOffline(ctx context.Context, tenant models.TenantID, ch models.AdminOffline, at time.Time) ([]models.Event, error)
 	Statuses(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Status, error)
 	OnlineAgents(ctx context.Context, tenant models.TenantID, projectID int64) ([]models.Status, error)
 	ProjectCounts(ctx context.Context, tenant models.TenantID, projectIDs []int64) ([]models.ProjectCount, error)
@@ -232,7 +232,7 @@ func (a *Agents) SetStatus(c echo.Context) error {
 	default:
 		return fieldError("scope", `must be "project" or "all"`)
 	}
-	var until *time.Time
+	ch := models.OwnChange{Online: *req.Online, AllProjects: req.Scope == "all"}
 	if req.DurationMinutes != nil {
 		if !*req.Online {
 			return fieldError("durationMinutes", "goes only with online: true")
@@ -240,8 +240,7 @@ func (a *Agents) SetStatus(c echo.Context) error {
 		if *req.DurationMinutes < 1 || *req.DurationMinutes > maxDurationMinutes {
 			return fieldError("durationMinutes", fmt.Sprintf("must be between 1 and %d", maxDurationMinutes))
 		}
-		u := a.Now().UTC().Add(time.Duration(*req.DurationMinutes) * time.Minute)
-		until = &u
+		ch.For = time.Duration(*req.DurationMinutes) * time.Minute
 	}
 	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
 	if account == "" {
@@ -250,37 +249,24 @@ func (a *Agents) SetStatus(c echo.Context) error {
 	if wait, ok := a.statusChanges.allow(t.ID, account); !ok {
 		return tooManyStatusChanges(wait)
 	}
-	// Going online is a right, granted on a recent list only; going
-	// offline must work whatever Jira says.
+	// The facts the domain decides on: the caller's projects (going online
+	// is a right, granted on a recent list only; going offline must work
+	// whatever Jira says) and the project named.
 	agentProjects := a.Directory.AgentProjects
 	if *req.Online {
 		agentProjects = a.Directory.AgentProjectsToGoOnline
 	}
-	mine, err := agentProjects(ctx, t, account)
-	if err != nil {
+	var err error
+	ch.AccountID = account
+	if ch.Memberships, err = agentProjects(ctx, t, account); err != nil {
 		return err
 	}
-	var ids []int64
-	if req.Scope == "all" {
-		for _, p := range mine {
-			ids = append(ids, p.ID)
-		}
-	} else {
-		p, err := a.projectForCaller(c, req.Project)
-		if err != nil {
+	if !ch.AllProjects {
+		if ch.Project, err = a.projectForCaller(c, req.Project); err != nil {
 			return err
 		}
-		if !containsProject(mine, p.ID) {
-			if *req.Online {
-				return apiError(http.StatusForbidden, "not_an_agent", "you are not a support agent of "+p.Key)
-			}
-			// Going offline where one is not an agent is allowed: a former
-			// agent must be able to leave.
-		}
-		ids = []int64{p.ID}
 	}
-	if _, err := a.Store.SetStatus(ctx, t.ID, models.StatusChange{AccountID: account, ProjectIDs: ids,
-		Online: *req.Online, Until: until, Source: models.SourceManual}, a.Now()); err != nil {
+	if _, err := a.Store.SetOwnStatus(ctx, t.ID, ch, a.Now()); err != nil {
 		return err
 	}
 	return a.renderMe(c, req.Project)
@@ -357,8 +343,6 @@ type putOfflineRequest struct {
 	Scope string `json:"scope"`
 }
 
-const maxReasonLen = 500
-
 // PutOffline lets a user who is both Jira administrator and administrator
 // of the project put another agent offline. Both permissions are checked
 // with Jira on the server; the page's word counts for nothing.
@@ -370,8 +354,8 @@ func (a *Agents) PutOffline(c echo.Context) error {
 		}
 	}
 	// Characters, as the dialog's field counts them, not bytes.
-	if utf8.RuneCountInString(req.Reason) > maxReasonLen {
-		return fieldError("reason", fmt.Sprintf("must be at most %d characters", maxReasonLen))
+	if utf8.RuneCountInString(req.Reason) > models.MaxReasonLen {
+		return fieldError("reason", fmt.Sprintf("must be at most %d characters", models.MaxReasonLen))
 	}
 	if !validText(req.Reason) {
 		return fieldError("reason", "must be plain text without control characters")
@@ -379,54 +363,25 @@ func (a *Agents) PutOffline(c echo.Context) error {
 	if req.Scope != "" && req.Scope != "project" && req.Scope != "all" {
 		return fieldError("scope", `must be "project" or "all"`)
 	}
-	p, err := a.projectForCaller(c, c.Param("key"))
-	if err != nil {
-		return err
-	}
-	ctx, t, actor := c.Request().Context(), tenantOf(c), accountOf(c)
-	jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, actor, p)
-	if err != nil {
-		return err
-	}
-	if !jiraAdmin || !projectAdmin {
-		return apiError(http.StatusForbidden, "forbidden", "putting an agent offline needs both Jira administrator and project administrator permissions")
-	}
 	// Account ids hold a colon ("557058:…"), which clients escape; echo
 	// hands path parameters over as they came.
 	target, err := url.PathUnescape(c.Param("accountId"))
 	if err != nil || target == "" {
 		return badRequest("invalid_account", "the account id in the path is not valid")
 	}
-	ids := []int64{p.ID}
-	if req.Scope == "all" {
-		// Every other project where the target is online and the caller
-		// administers too; the rest are left as they are.
-		st, err := a.Store.Statuses(ctx, t.ID, target)
-		if err != nil {
-			return err
-		}
-		projects, err := a.Store.Projects(ctx, t.ID)
-		if err != nil {
-			return err
-		}
-		byID := make(map[int64]models.Project, len(projects))
-		for _, pr := range projects {
-			byID[pr.ID] = pr
-		}
-		for _, s := range st {
-			other, known := byID[s.ProjectID]
-			if !s.Online || s.ProjectID == p.ID || !known {
-				continue
-			}
-			if _, admin, err := a.Directory.Admin(ctx, t, actor, other); err != nil {
-				return err
-			} else if admin {
-				ids = append(ids, s.ProjectID)
-			}
-		}
+	p, err := a.projectForCaller(c, c.Param("key"))
+	if err != nil {
+		return err
 	}
-	evs, err := a.Store.SetStatus(ctx, t.ID, models.StatusChange{AccountID: target, ProjectIDs: ids, Online: false,
-		Source: models.SourceAdmin, Actor: actor, Reason: req.Reason}, a.Now())
+	// The actor's rights are Jira's, asked as the domain needs them: both
+	// permissions, checked on the server; the page's word counts for nothing.
+	ctx, t, actor := c.Request().Context(), tenantOf(c), accountOf(c)
+	administers := func(ctx context.Context, p models.Project) (bool, error) {
+		jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, actor, p)
+		return jiraAdmin && projectAdmin, err
+	}
+	evs, err := a.Store.PutOffline(ctx, t.ID, models.AdminOffline{Actor: actor, AccountID: target, Project: p,
+		AllProjects: req.Scope == "all", Reason: req.Reason, Administers: administers}, a.Now())
 	if err != nil {
 		return err
 	}

@@ -98,6 +98,8 @@ func classify(err error) *APIError {
 		return apiError(http.StatusNotFound, "not_found", "not found")
 	case errors.Is(err, models.ErrNotAnAgent):
 		return apiError(http.StatusForbidden, "not_an_agent", "you are not a support agent of this project")
+	case errors.Is(err, models.ErrNotAnAdmin):
+		return apiError(http.StatusForbidden, "forbidden", "putting an agent offline needs both Jira administrator and project administrator permissions")
 	case errors.Is(err, models.ErrTenantClosed):
 		return apiError(http.StatusForbidden, "tenant_disabled", "the app is disabled or uninstalled for this site")
 	case errors.Is(err, models.ErrInvalid):

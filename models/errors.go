@@ -13,11 +13,14 @@ import (
 // Sentinel errors the store returns; handlers translate them once into
 // HTTP answers, so no layer above needs to know gorm's errors.
 var (
-	ErrNotFound     = errors.New("not found")
-	ErrConflict     = errors.New("conflict")
-	ErrInvalid      = errors.New("invalid")
-	ErrUnavailable  = errors.New("store unavailable")
-	ErrNotAnAgent   = errors.New("not a support agent of the project")
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")
+	ErrInvalid     = errors.New("invalid")
+	ErrUnavailable = errors.New("store unavailable")
+	ErrNotAnAgent  = errors.New("not a support agent of the project")
+	// ErrNotAnAdmin: the actor is not both Jira administrator and
+	// administrator of the project, as putting an agent offline needs.
+	ErrNotAnAdmin   = errors.New("not an administrator of the project")
 	ErrTenantClosed = errors.New("tenant uninstalled or disabled")
 	// ErrTokenReplayed: a signed lifecycle token was accepted before.
 	ErrTokenReplayed = errors.New("lifecycle token already used")
@@ -36,7 +39,7 @@ func translate(op string, err error) error {
 	case errors.Is(err, gorm.ErrDuplicatedKey):
 		return fmt.Errorf("%s: %w", op, ErrConflict)
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrInvalid),
-		errors.Is(err, ErrNotAnAgent), errors.Is(err, ErrTenantClosed), errors.Is(err, ErrTokenReplayed),
+		errors.Is(err, ErrNotAnAgent), errors.Is(err, ErrNotAnAdmin), errors.Is(err, ErrTenantClosed), errors.Is(err, ErrTokenReplayed),
 		errors.Is(err, ErrTokenStale), errors.Is(err, context.Canceled),
 		errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("%s: %w", op, err)

@@ -106,17 +106,6 @@ RETURNING id, tenant_id, project_id, account_id`, args, func(rows *sql.Rows) err
 	return nil
 }
 
-// eventBatch keeps each multi-row event insert well under SQLite's and
-// PostgreSQL's parameter limits.
-const eventBatch = 1000
-
-func insertEvents(tx *gorm.DB, events []Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	return tx.CreateInBatches(&events, eventBatch).Error
-}
-
 func eventProjects(events []Event) []int64 {
 	ids := make([]int64, 0, len(events))
 	for _, e := range events {

@@ -2,9 +2,11 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 )
@@ -61,17 +63,155 @@ type StatusChange struct {
 	Reason string
 }
 
-// SetStatus applies a change at at in one transaction. Each project's row is
-// switched by a conditional update (WHERE online = old state), so two tabs
-// toggling at once, or a toggle racing a job, end in one state with one
-// event per effective change. It returns the events written; a no-op
-// writes none.
+// The use cases below are every way an agent's status changes. Each takes
+// the facts it decides on as arguments (the agent's memberships, what the
+// actor administers, the time) and goes through the one transition
+// primitive, switchProjects, which writes the conditional update and the
+// events. ApplyDueSchedules (schedules.go) is the schedule's.
+
+// OwnChange is what an agent asks of their own status.
+type OwnChange struct {
+	// AccountID is the agent, as the verified token names them.
+	AccountID string
+	Online    bool
+	// AllProjects asks for every project in Memberships; otherwise Project
+	// alone.
+	AllProjects bool
+	Project     Project
+	// Memberships are the projects where the agent is a support agent, as
+	// the directory knows them: recently enough to grant going online.
+	Memberships []Project
+	// For is how long an online period lasts; zero: until it is changed.
+	For time.Duration
+}
+
+// SetOwnStatus applies an agent's change of their own status at at, with
+// the rules of who may be where: going online only in projects where the
+// agent is a support agent (ErrNotAnAgent otherwise), going offline
+// anywhere, so that a former agent can still leave; AllProjects means the
+// projects of ch.Memberships; a period (For) only with online, ending at
+// at + For. Going online is activity: the inactivity limit counts from at.
+// It returns the events written; a change that changes nothing writes none.
+func (s *Store) SetOwnStatus(ctx context.Context, tenant TenantID, ch OwnChange, at time.Time) ([]Event, error) {
+	if ch.For < 0 || (ch.For > 0 && !ch.Online) {
+		return nil, fmt.Errorf("set own status: %w: a period goes only with online", ErrInvalid)
+	}
+	var ids []int64
+	if ch.AllProjects {
+		for _, p := range ch.Memberships {
+			ids = append(ids, p.ID)
+		}
+	} else {
+		member := slices.ContainsFunc(ch.Memberships, func(p Project) bool { return p.ID == ch.Project.ID })
+		if ch.Project.ID == 0 || (ch.Online && !member) {
+			return nil, fmt.Errorf("set own status: %w: %s", ErrNotAnAgent, ch.Project.Key)
+		}
+		ids = []int64{ch.Project.ID}
+	}
+	change := StatusChange{AccountID: ch.AccountID, ProjectIDs: ids, Online: ch.Online, Source: SourceManual}
+	if ch.For > 0 {
+		until := at.Add(ch.For).UTC()
+		change.Until = &until
+	}
+	events, err := s.setStatus(ctx, tenant, change, at)
+	if err != nil {
+		return nil, fmt.Errorf("set own status: %w", err)
+	}
+	return events, nil
+}
+
+// AdminOffline is an administrator putting an agent offline.
+type AdminOffline struct {
+	// Actor is the administrator, as the verified token names them.
+	Actor string
+	// AccountID is the agent put offline.
+	AccountID string
+	// Project is where the administrator acts; with AllProjects, also every
+	// other project where the agent is online and the actor administers.
+	Project     Project
+	AllProjects bool
+	// Reason is kept in the events (at most MaxReasonLen characters).
+	Reason string
+	// Administers tells whether the actor is Jira administrator and
+	// administrator of a project, as Jira says now: asked of Project first,
+	// then of each other project where the agent is online.
+	Administers func(ctx context.Context, p Project) (bool, error)
+}
+
+// MaxReasonLen bounds an administrator's reason, in characters.
+const MaxReasonLen = 500
+
+// PutOffline applies an administrator's putting an agent offline at at. The
+// actor must administer ch.Project (ErrNotAnAdmin otherwise); with
+// AllProjects the agent also goes offline in every other project where
+// they are online and the actor administers it, and stays as they are in
+// the rest. It returns the events written (none when the agent was offline
+// already).
+func (s *Store) PutOffline(ctx context.Context, tenant TenantID, ch AdminOffline, at time.Time) ([]Event, error) {
+	if ch.AccountID == "" || ch.Actor == "" || ch.Administers == nil {
+		return nil, fmt.Errorf("put offline: %w: the agent, the actor and their rights are required", ErrInvalid)
+	}
+	if utf8.RuneCountInString(ch.Reason) > MaxReasonLen {
+		return nil, fmt.Errorf("put offline: %w: the reason is longer than %d characters", ErrInvalid, MaxReasonLen)
+	}
+	admin, err := ch.Administers(ctx, ch.Project)
+	if err != nil {
+		return nil, fmt.Errorf("put offline: %w", err)
+	}
+	if !admin {
+		return nil, fmt.Errorf("put offline: %w: %s", ErrNotAnAdmin, ch.Project.Key)
+	}
+	ids := []int64{ch.Project.ID}
+	if ch.AllProjects {
+		// The rights are Jira's answers: asked before the write, outside
+		// its transaction.
+		var others []Project
+		if err := s.db.WithContext(ctx).Where("tenant_id = ? AND id <> ? AND id IN (?)", tenant, ch.Project.ID,
+			s.db.Model(&Status{}).Select("project_id").Where("tenant_id = ? AND account_id = ? AND online = ?", tenant, ch.AccountID, true)).
+			Order("id").Find(&others).Error; err != nil {
+			return nil, translate("put offline", err)
+		}
+		for _, p := range others {
+			admin, err := ch.Administers(ctx, p)
+			if err != nil {
+				return nil, fmt.Errorf("put offline: %w", err)
+			}
+			if admin {
+				ids = append(ids, p.ID)
+			}
+		}
+	}
+	events, err := s.setStatus(ctx, tenant, StatusChange{AccountID: ch.AccountID, ProjectIDs: ids, Source: SourceAdmin,
+		Actor: ch.Actor, Reason: ch.Reason}, at)
+	if err != nil {
+		return nil, fmt.Errorf("put offline: %w", err)
+	}
+	return events, nil
+}
+
+// SetStatus applies a change as given at at, with no rule about who may
+// make it: the door of seeds (the demo's history) and tests. Requests go
+// through SetOwnStatus and PutOffline, jobs through ApplyDueSchedules,
+// ExpireOnline and SweepInactive.
 func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange, at time.Time) ([]Event, error) {
+	events, err := s.setStatus(ctx, tenant, ch, at)
+	if err != nil {
+		return nil, fmt.Errorf("set status: %w", err)
+	}
+	return events, nil
+}
+
+// setStatus applies one account's change at at in one transaction. Each
+// project's row is switched by a conditional update (WHERE online = old
+// state), so two tabs toggling at once, or a toggle racing a job, end in
+// one state with one event per effective change. It returns the events
+// written; a no-op writes none.
+func (s *Store) setStatus(ctx context.Context, tenant TenantID, ch StatusChange, at time.Time) ([]Event, error) {
 	if !ch.Source.Valid() || ch.AccountID == "" {
-		return nil, fmt.Errorf("set status: %w: account and a known source are required", ErrInvalid)
+		return nil, fmt.Errorf("%w: account and a known source are required", ErrInvalid)
 	}
 	if !ch.Online && ch.Until != nil {
-		return nil, fmt.Errorf("set status: %w: an end time goes only with online", ErrInvalid)
+		return nil, fmt.Errorf("%w: an end time goes only with online", ErrInvalid)
 	}
 	now := at.UTC()
 	var (
@@ -96,7 +236,7 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange,
 		return err
 	})
 	if err != nil {
-		return nil, translate("set status", err)
+		return nil, translate("switch", err)
 	}
 	switch {
 	case len(events) > 0:
@@ -109,38 +249,41 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange,
 	return events, nil
 }
 
-// switchedRow is a status row a bulk job switched off.
-type switchedRow struct {
-	TenantID  TenantID
-	ProjectID int64
-	AccountID string
-}
-
-// ExpireOnline ends the online periods that are over: rows online with
-// until <= now go offline with source expiry, since = until, and one event
-// per (project, agent) at until. The switch is one conditional update
-// (WHERE online AND until <= now), so two runners never double it.
+// ExpireOnline ends the online periods that are over at now: rows online
+// with until <= now go offline through the transition primitive with
+// source expiry, each at its until (the rows' since and the events' At).
+// The rows are read and switched in one transaction; on PostgreSQL the
+// read locks them and skips rows another transaction holds, which stay
+// due for the next run, so replicas racing on one tick neither wait on
+// each other nor switch a row twice.
 func (s *Store) ExpireOnline(ctx context.Context, now time.Time) ([]Event, error) {
 	now = now.UTC()
 	var events []Event
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var rows []struct {
-			TenantID  TenantID
-			ProjectID int64
-			AccountID string
-			Since     time.Time
+		q := `SELECT tenant_id, account_id, project_id, until FROM statuses WHERE online = ? AND until <= ?
+ORDER BY tenant_id, account_id, project_id`
+		if s.dialect == DialectPostgres {
+			q += " FOR UPDATE SKIP LOCKED"
 		}
-		if err := tx.Raw(`UPDATE statuses SET online = ?, since = until, until = NULL, source = ?
-WHERE online = ? AND until <= ? RETURNING tenant_id, project_id, account_id, since`,
-			false, SourceExpiry, true, now).Scan(&rows).Error; err != nil {
+		var ts []transition
+		if err := scanRows(tx, q, []any{true, now}, func(rows *sql.Rows) error {
+			var (
+				t     transition
+				pid   int64
+				until time.Time
+			)
+			if err := rows.Scan(&t.tenant, &t.change.AccountID, &pid, &until); err != nil {
+				return err
+			}
+			t.change.ProjectIDs, t.change.Source, t.when.at = []int64{pid}, SourceExpiry, until.UTC()
+			ts = append(ts, t)
+			return nil
+		}); err != nil {
 			return err
 		}
-		events = make([]Event, 0, len(rows))
-		for _, r := range rows {
-			events = append(events, Event{TenantID: r.TenantID, ProjectID: r.ProjectID, AccountID: r.AccountID,
-				FromOnline: true, ToOnline: false, Source: SourceExpiry, At: r.Since.UTC()})
-		}
-		return insertEvents(tx, events)
+		var err error
+		events, _, err = switchProjects(tx, ts)
+		return err
 	})
 	if err != nil {
 		return nil, translate("expire online", err)
@@ -151,12 +294,14 @@ WHERE online = ? AND until <= ? RETURNING tenant_id, project_id, account_id, sin
 
 // SweepInactive puts offline, with source inactivity, the online rows of
 // agents silent for longer than their tenant's auto_offline_minutes (0:
-// never). Silence counts from the later of the agent's last activity and
-// the row's since, so someone who has just gone online gets the whole
-// grace period. Tenants are grouped by their limit and each cut-off is a
-// parameter, which keeps the SQL the same on both dialects. Rows and
-// events carry now: the sweep runs often enough for that to be the
-// moment the limit was noticed.
+// never), through the transition primitive. Silence counts from the later
+// of the agent's last activity (as flushed) and the row's since, so
+// someone who has just gone online gets the whole grace period. Tenants
+// are grouped by their limit and each cut-off is a parameter, which keeps
+// the SQL the same on both dialects. Rows and events carry now: the sweep
+// runs often enough for that to be the moment the limit was noticed. As in
+// ExpireOnline, the rows are read and switched in one transaction, locked
+// and skipped if held elsewhere on PostgreSQL.
 func (s *Store) SweepInactive(ctx context.Context, now time.Time) ([]Event, error) {
 	now = now.UTC()
 	var events []Event
@@ -166,25 +311,42 @@ func (s *Store) SweepInactive(ctx context.Context, now time.Time) ([]Event, erro
 			Distinct().Order("auto_offline_minutes").Pluck("auto_offline_minutes", &limits).Error; err != nil {
 			return err
 		}
-		events = events[:0]
+		q := `SELECT s.tenant_id, s.account_id, s.project_id FROM statuses s
+WHERE s.online = ? AND s.since < ?
+  AND s.tenant_id IN (SELECT id FROM tenants WHERE auto_offline_minutes = ?)
+  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.tenant_id = s.tenant_id
+    AND a.account_id = s.account_id AND a.last_activity_at >= ?)
+ORDER BY s.tenant_id, s.account_id, s.project_id`
+		if s.dialect == DialectPostgres {
+			q += " FOR UPDATE OF s SKIP LOCKED"
+		}
+		var ts []transition
 		for _, minutes := range limits {
 			cutoff := now.Add(-time.Duration(minutes) * time.Minute)
-			var rows []switchedRow
-			if err := tx.Raw(`UPDATE statuses SET online = ?, since = ?, until = NULL, source = ?
-WHERE online = ? AND since < ?
-  AND tenant_id IN (SELECT id FROM tenants WHERE auto_offline_minutes = ?)
-  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.tenant_id = statuses.tenant_id
-    AND a.account_id = statuses.account_id AND a.last_activity_at >= ?)
-RETURNING tenant_id, project_id, account_id`,
-				false, now, SourceInactivity, true, cutoff, minutes, cutoff).Scan(&rows).Error; err != nil {
+			if err := scanRows(tx, q, []any{true, cutoff, minutes, cutoff}, func(rows *sql.Rows) error {
+				var (
+					tenant  TenantID
+					account string
+					pid     int64
+				)
+				if err := rows.Scan(&tenant, &account, &pid); err != nil {
+					return err
+				}
+				// One transition per account, its projects in order.
+				if n := len(ts); n > 0 && ts[n-1].tenant == tenant && ts[n-1].change.AccountID == account {
+					ts[n-1].change.ProjectIDs = append(ts[n-1].change.ProjectIDs, pid)
+					return nil
+				}
+				ts = append(ts, transition{tenant: tenant, when: switchAt{at: now},
+					change: StatusChange{AccountID: account, ProjectIDs: []int64{pid}, Source: SourceInactivity}})
+				return nil
+			}); err != nil {
 				return err
 			}
-			for _, r := range rows {
-				events = append(events, Event{TenantID: r.TenantID, ProjectID: r.ProjectID, AccountID: r.AccountID,
-					FromOnline: true, ToOnline: false, Source: SourceInactivity, At: now})
-			}
 		}
-		return insertEvents(tx, events)
+		var err error
+		events, _, err = switchProjects(tx, ts)
+		return err
 	})
 	if err != nil {
 		return nil, translate("sweep inactive", err)

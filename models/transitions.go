@@ -29,16 +29,25 @@ type transition struct {
 	when   switchAt
 }
 
-// switchProjects is the transition primitive: it switches the accounts'
-// rows in their changes' projects with conditional writes (WHERE online =
-// old state), so two writers racing on one row produce one effective
-// change and one event. One account's change (an agent's toggle) and a
-// thousand (a schedules tick) cost the same few statements on PostgreSQL:
-// the changes travel as one set of rows (see rowSet). An account may
-// appear once only. It returns the events in the order of the
-// transitions, each's in the order of its ProjectIDs (everywhere: by
-// project), then whether an online row kept its state but got a new
-// period end.
+// everywhere tells whether t switches every project where its account is
+// not in the state it goes to: going offline everywhere.
+func (t transition) everywhere() bool { return t.when.everywhere && !t.change.Online }
+
+// switchProjects is the transition primitive, the one place where a status
+// row changes state, whoever asks: an agent (SetOwnStatus), an admin
+// (PutOffline), a schedule (ApplyDueSchedules), the end of a period
+// (ExpireOnline), inactivity (SweepInactive), a seed (SetStatus). It
+// switches the accounts' rows in their changes' projects with conditional
+// writes (WHERE online = old state), so two writers racing on one row
+// produce one effective change and one event, and writes those events.
+// One account's change (an agent's toggle) and a thousand (a schedules
+// tick) cost the same few statements on PostgreSQL: the changes travel as
+// one set of rows (see rowSet). An account and project may appear in one
+// transition only (an account going offline everywhere in no other); one
+// account may have several, each at its own instant (expiry: each
+// period's end). It returns the events in the order of the transitions,
+// each's in the order of its ProjectIDs (everywhere: by project), then
+// whether an online row kept its state but got a new period end.
 func switchProjects(tx *gorm.DB, ts []transition) ([]Event, bool, error) {
 	d := Dialect(tx.Dialector.Name())
 	// One row per account and project, with what to write and whether rows
@@ -57,24 +66,44 @@ func switchProjects(tx *gorm.DB, ts []transition) ([]Event, bool, error) {
 		offline    = rowSet{name: "t", columns: columns}
 		everywhere = rowSet{name: "t", columns: columns}
 	)
+	// Which transition a switched row belongs to: by its account and
+	// project, or by its account alone when it goes offline everywhere.
 	type account struct {
 		tenant TenantID
 		id     string
 	}
-	index := make(map[account]int, len(ts))
+	type row struct {
+		account
+		project int64
+	}
+	byRow := make(map[row]int, len(ts))
+	byAccountEverywhere := map[account]int{}
+	given := map[account]bool{}
 	for i, t := range ts {
-		k := account{t.tenant, t.change.AccountID}
-		if _, dup := index[k]; dup {
-			return nil, false, fmt.Errorf("switch projects: account %q given twice", t.change.AccountID)
+		a := account{t.tenant, t.change.AccountID}
+		if _, dup := byAccountEverywhere[a]; dup || (t.everywhere() && given[a]) {
+			return nil, false, fmt.Errorf("switch projects: account %q everywhere and in another change", a.id)
 		}
-		index[k] = i
+		given[a] = true
+		if t.everywhere() {
+			byAccountEverywhere[a] = i
+		}
+		for _, pid := range t.change.ProjectIDs {
+			if t.everywhere() {
+				break
+			}
+			if j, dup := byRow[row{a, pid}]; dup && j != i {
+				return nil, false, fmt.Errorf("switch projects: account %q and project %d in two changes", a.id, pid)
+			}
+			byRow[row{a, pid}] = i
+		}
 		ch, at, guard := t.change, t.when.at.UTC(), t.when.notChangedAfter
 		var until *time.Time
 		if ch.Until != nil {
 			u := ch.Until.UTC()
 			until = &u
 		}
-		if t.when.everywhere && !ch.Online {
+		if t.everywhere() {
 			everywhere.add(int64(t.tenant), ch.AccountID, nil, false, at, until, string(ch.Source), guard)
 			continue
 		}
@@ -164,7 +193,11 @@ RETURNING statuses.tenant_id, statuses.account_id, statuses.project_id`, args); 
 	// Events in the order of the transitions, then of their projects.
 	pending := make([]map[int64]bool, len(ts))
 	for _, r := range done {
-		i := index[account{r.TenantID, r.AccountID}]
+		a := account{r.TenantID, r.AccountID}
+		i, ok := byAccountEverywhere[a]
+		if !ok {
+			i = byRow[row{a, r.ProjectID}]
+		}
 		if pending[i] == nil {
 			pending[i] = map[int64]bool{}
 		}
@@ -177,7 +210,7 @@ RETURNING statuses.tenant_id, statuses.account_id, statuses.project_id`, args); 
 		}
 		ch := t.change
 		order := ch.ProjectIDs
-		if t.when.everywhere && !ch.Online {
+		if t.everywhere() {
 			order = slices.Sorted(maps.Keys(pending[i]))
 		}
 		for _, pid := range order {
