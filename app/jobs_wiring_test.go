@@ -45,7 +45,7 @@ func TestAppRunsJobsOnItsClock(t *testing.T) {
 	}
 	until := clock.Now().Add(time.Second)
 	if _, err := store.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "acc", ProjectIDs: []int64{ps[0].ID},
-		Online: true, Until: &until, Source: models.SourceManual}, clock.Now()); err != nil {
+		To: models.StateOnline, Until: &until, Source: models.SourceManual}, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -141,7 +141,7 @@ func TestLiveUpdatesCrossReplicas(t *testing.T) {
 		t.Fatalf("first event %s", first)
 	}
 	if _, err := a.Store().SetStatus(ctx, tenant, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{help.ID},
-		Online: true, Source: models.SourceManual}, time.Now()); err != nil {
+		To: models.StateOnline, Source: models.SourceManual}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if ev := stream.next(t); !strings.Contains(ev, `"online":true`) {

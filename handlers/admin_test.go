@@ -98,7 +98,7 @@ func (f *adminFixture) set(t *testing.T, account string, online bool, source mod
 	for _, k := range keys {
 		ids = append(ids, f.projects[k].ID)
 	}
-	ch := models.StatusChange{AccountID: account, ProjectIDs: ids, Online: online, Source: source, Reason: reason}
+	ch := models.StatusChange{AccountID: account, ProjectIDs: ids, To: models.StateFor(online), Source: source, Reason: reason}
 	if source == models.SourceAdmin {
 		ch.Actor = adminAda
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -23,6 +24,7 @@ type PresenceStore interface {
 	PutOffline(ctx context.Context, tenant models.TenantID, ch models.AdminOffline, at time.Time) ([]models.Event, error)
 	Statuses(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Status, error)
 	OnlineAgents(ctx context.Context, tenant models.TenantID, projectID int64) ([]models.Status, error)
+	AwayAgents(ctx context.Context, tenant models.TenantID, projectID int64) ([]models.Status, error)
 	ProjectCounts(ctx context.Context, tenant models.TenantID, projectIDs []int64) ([]models.ProjectCount, error)
 	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
 }
@@ -49,13 +51,18 @@ type Agents struct {
 
 // projectState is one project as the caller sees it.
 type projectState struct {
-	Key         string     `json:"key"`
-	Name        string     `json:"name"`
-	Online      bool       `json:"online"`
-	Since       *time.Time `json:"since,omitempty"`
-	Until       *time.Time `json:"until,omitempty"`
-	Source      string     `json:"source,omitempty"`
-	OnlineCount int        `json:"onlineCount"`
+	Key  string `json:"key"`
+	Name string `json:"name"`
+	// Online is State == "online", as the API said it before away.
+	Online     bool       `json:"online"`
+	State      string     `json:"state"`
+	AwayReason string     `json:"awayReason,omitempty"`
+	Since      *time.Time `json:"since,omitempty"`
+	Until      *time.Time `json:"until,omitempty"`
+	Source     string     `json:"source,omitempty"`
+	// OnlineCount and AwayCount count the project's agents online and away.
+	OnlineCount int `json:"onlineCount"`
+	AwayCount   int `json:"awayCount"`
 }
 
 // meResponse answers GET /api/v1/me and PUT /api/v1/me/status.
@@ -70,12 +77,34 @@ type meResponse struct {
 	CanPutOthersOffline bool `json:"canPutOthersOffline"`
 }
 
-// statusRequest is the body of PUT /api/v1/me/status.
+// statusRequest is the body of PUT /api/v1/me/status: online (true or
+// false), or state ("online", "away", "offline"), which says more; both
+// may be given when they agree.
 type statusRequest struct {
-	Online          *bool  `json:"online"`
-	Scope           string `json:"scope"`
-	Project         string `json:"project"`
-	DurationMinutes *int   `json:"durationMinutes"`
+	Online          *bool   `json:"online"`
+	State           string  `json:"state"`
+	Reason          *string `json:"reason"`
+	Scope           string  `json:"scope"`
+	Project         string  `json:"project"`
+	DurationMinutes *int    `json:"durationMinutes"`
+}
+
+// state is the state asked for, checked at the edge.
+func (r statusRequest) state() (models.State, error) {
+	if r.State == "" {
+		if r.Online == nil {
+			return "", fieldError("online", "is required (true or false), unless state is given")
+		}
+		return models.StateFor(*r.Online), nil
+	}
+	s := models.State(r.State)
+	if !s.Valid() {
+		return "", fieldError("state", `must be "online", "away" or "offline"`)
+	}
+	if r.Online != nil && models.StateFor(*r.Online) != s && (*r.Online || s == models.StateOnline) {
+		return "", fieldError("online", "disagrees with state")
+	}
+	return s, nil
 }
 
 // maxDurationMinutes is the longest "online for" period: one day.
@@ -166,19 +195,19 @@ func (a *Agents) me(c echo.Context, projectKey string) (meResponse, error) {
 	if err != nil {
 		return meResponse{}, err
 	}
-	online := make(map[int64]int, len(counts))
+	count := make(map[int64]models.ProjectCount, len(counts))
 	for _, pc := range counts {
-		online[pc.ProjectID] = pc.Online
+		count[pc.ProjectID] = pc
 	}
 	resp := meResponse{AccountID: account, Projects: make([]projectState, 0, len(mine))}
 	for _, p := range mine {
-		resp.Projects = append(resp.Projects, state(p, online[p.ID], byProject))
+		resp.Projects = append(resp.Projects, state(p, count[p.ID], byProject))
 		if p.Key == projectKey {
 			resp.IsAgent = true
 		}
 	}
 	if current != nil {
-		ps := state(*current, online[current.ID], byProject)
+		ps := state(*current, count[current.ID], byProject)
 		resp.Project = &ps
 		jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, account, *current)
 		if err != nil {
@@ -192,11 +221,12 @@ func (a *Agents) me(c echo.Context, projectKey string) (meResponse, error) {
 }
 
 // state is one project as the caller sees it.
-func state(p models.Project, onlineCount int, byProject map[int64]models.Status) projectState {
-	ps := projectState{Key: p.Key, Name: p.Name, OnlineCount: onlineCount}
+func state(p models.Project, count models.ProjectCount, byProject map[int64]models.Status) projectState {
+	ps := projectState{Key: p.Key, Name: p.Name, State: string(models.StateOffline), OnlineCount: count.Online, AwayCount: count.Away}
 	if s, ok := byProject[p.ID]; ok {
 		since := s.Since.UTC()
-		ps.Online, ps.Since, ps.Until, ps.Source = s.Online, &since, utcPtr(s.Until), string(s.Source)
+		ps.Online, ps.State, ps.AwayReason = s.State == models.StateOnline, string(s.State), s.AwayReason
+		ps.Since, ps.Until, ps.Source = &since, utcPtr(s.Until), string(s.Source)
 	}
 	return ps
 }
@@ -209,15 +239,29 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// SetStatus switches the caller online or offline, in one project or in all
-// the projects where they are an agent.
+// SetStatus switches the caller online, away or offline, in one project or
+// in all the projects where they are an agent.
 func (a *Agents) SetStatus(c echo.Context) error {
 	var req statusRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if req.Online == nil {
-		return fieldError("online", "is required (true or false)")
+	to, err := req.state()
+	if err != nil {
+		return err
+	}
+	ch := models.OwnChange{To: to, AllProjects: req.Scope == "all"}
+	if req.Reason != nil {
+		// Characters, as a page's field counts them; one line.
+		switch r := *req.Reason; {
+		case to != models.StateAway:
+			return fieldError("reason", `goes only with state "away"`)
+		case utf8.RuneCountInString(r) > models.MaxAwayReasonLen:
+			return fieldError("reason", fmt.Sprintf("must be at most %d characters", models.MaxAwayReasonLen))
+		case !validText(r) || strings.ContainsAny(r, "\r\n\t"):
+			return fieldError("reason", "must be one line of plain text")
+		}
+		ch.Reason = *req.Reason
 	}
 	if req.Project != "" && !validProjectKey(req.Project) {
 		return fieldError("project", "must be a Jira project key")
@@ -232,10 +276,9 @@ func (a *Agents) SetStatus(c echo.Context) error {
 	default:
 		return fieldError("scope", `must be "project" or "all"`)
 	}
-	ch := models.OwnChange{Online: *req.Online, AllProjects: req.Scope == "all"}
 	if req.DurationMinutes != nil {
-		if !*req.Online {
-			return fieldError("durationMinutes", "goes only with online: true")
+		if to == models.StateOffline {
+			return fieldError("durationMinutes", `goes only with online: true or state "away"`)
 		}
 		if *req.DurationMinutes < 1 || *req.DurationMinutes > maxDurationMinutes {
 			return fieldError("durationMinutes", fmt.Sprintf("must be between 1 and %d", maxDurationMinutes))
@@ -250,13 +293,12 @@ func (a *Agents) SetStatus(c echo.Context) error {
 		return tooManyStatusChanges(wait)
 	}
 	// The facts the domain decides on: the caller's projects (going online
-	// is a right, granted on a recent list only; going offline must work
-	// whatever Jira says) and the project named.
+	// or away is a right, granted on a recent list only; going offline must
+	// work whatever Jira says) and the project named.
 	agentProjects := a.Directory.AgentProjects
-	if *req.Online {
+	if to != models.StateOffline {
 		agentProjects = a.Directory.AgentProjectsToGoOnline
 	}
-	var err error
 	ch.AccountID = account
 	if ch.Memberships, err = agentProjects(ctx, t, account); err != nil {
 		return err
@@ -281,18 +323,28 @@ func containsProject(ps []models.Project, id int64) bool {
 	return false
 }
 
-// onlineAgent is one entry of the online list; names and avatars are
-// fetched by the page from Jira, so we keep nothing personal.
+// onlineAgent is one entry of the online (or away) list; names and avatars
+// are fetched by the page from Jira, so we keep nothing personal.
 type onlineAgent struct {
-	AccountID string     `json:"accountId"`
-	Since     time.Time  `json:"since"`
-	Until     *time.Time `json:"until,omitempty"`
-	Source    string     `json:"source"`
+	AccountID  string     `json:"accountId"`
+	State      string     `json:"state"`
+	AwayReason string     `json:"awayReason,omitempty"`
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until,omitempty"`
+	Source     string     `json:"source"`
 }
 
+func toOnlineAgent(s models.Status) onlineAgent {
+	return onlineAgent{AccountID: s.AccountID, State: string(s.State), AwayReason: s.AwayReason, Since: s.Since.UTC(),
+		Until: utcPtr(s.Until), Source: string(s.Source)}
+}
+
+// onlineAgentsResponse lists who is online (Count of them) and, apart,
+// who is away.
 type onlineAgentsResponse struct {
 	Count  int           `json:"count"`
 	Agents []onlineAgent `json:"agents"`
+	Away   []onlineAgent `json:"away"`
 }
 
 // projectForCaller resolves a project key in the caller's tenant; an
@@ -329,9 +381,16 @@ func (a *Agents) OnlineAgents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp := onlineAgentsResponse{Count: len(st), Agents: make([]onlineAgent, 0, len(st))}
+	away, err := a.Store.AwayAgents(ctx, t.ID, p.ID)
+	if err != nil {
+		return err
+	}
+	resp := onlineAgentsResponse{Count: len(st), Agents: make([]onlineAgent, 0, len(st)), Away: make([]onlineAgent, 0, len(away))}
 	for _, s := range st {
-		resp.Agents = append(resp.Agents, onlineAgent{AccountID: s.AccountID, Since: s.Since.UTC(), Until: utcPtr(s.Until), Source: string(s.Source)})
+		resp.Agents = append(resp.Agents, toOnlineAgent(s))
+	}
+	for _, s := range away {
+		resp.Away = append(resp.Away, toOnlineAgent(s))
 	}
 	return c.JSON(http.StatusOK, resp)
 }

@@ -229,7 +229,7 @@ func (f *liveFixture) member(t testing.TB, account string, keys ...string) {
 func (f *liveFixture) set(t *testing.T, account string, online bool, key string) {
 	t.Helper()
 	if _, err := f.store.SetStatus(context.Background(), f.tenant.ID, models.StatusChange{AccountID: account,
-		ProjectIDs: []int64{f.projects[key].ID}, Online: online, Source: models.SourceManual}, f.clock.Now()); err != nil {
+		ProjectIDs: []int64{f.projects[key].ID}, To: models.StateFor(online), Source: models.SourceManual}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -497,7 +497,7 @@ func TestAgentStreamSendsTheCallersCounts(t *testing.T) {
 			t.Fatal(err)
 		}
 		if _, err := f.store.SetStatus(context.Background(), other.ID, models.StatusChange{AccountID: "zed",
-			ProjectIDs: []int64{ops[0].ID}, Online: true, Source: models.SourceManual}, f.clock.Now()); err != nil {
+			ProjectIDs: []int64{ops[0].ID}, To: models.StateOnline, Source: models.SourceManual}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		f.set(t, "alice", true, "HELP")

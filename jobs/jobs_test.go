@@ -50,7 +50,7 @@ func newEnv(t *testing.T, dialect models.Dialect) *env {
 func (e *env) onlineUntil(t *testing.T, account string, until time.Time) {
 	t.Helper()
 	if _, err := e.store.SetStatus(context.Background(), e.tenant.ID, models.StatusChange{AccountID: account,
-		ProjectIDs: []int64{e.project.ID}, Online: true, Until: &until, Source: models.SourceManual}, e.clock.Now()); err != nil {
+		ProjectIDs: []int64{e.project.ID}, To: models.StateOnline, Until: &until, Source: models.SourceManual}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

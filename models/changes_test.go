@@ -163,7 +163,7 @@ func TestDeliverResyncReloadsTheBoard(t *testing.T) {
 		var rec recorder
 		b.Watch(rec.hear)
 		if _, err := a.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{ps[0].ID},
-			Online: true, Source: models.SourceManual}, clock.Now()); err != nil {
+			To: models.StateOnline, Source: models.SourceManual}, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if w, _ := boardB.Widget(ps[0].WidgetID); w.Online {
@@ -193,8 +193,8 @@ func TestProjectCounts(t *testing.T) {
 			given  []int64
 			expect []models.ProjectCount
 		}{
-			{"all", nil, []models.ProjectCount{{help.ID, "HELP", 2}, {it.ID, "IT", 1}}},
-			{"one", []int64{it.ID}, []models.ProjectCount{{it.ID, "IT", 1}}},
+			{"all", nil, []models.ProjectCount{{help.ID, "HELP", 2, 0}, {it.ID, "IT", 1, 0}}},
+			{"one", []int64{it.ID}, []models.ProjectCount{{it.ID, "IT", 1, 0}}},
 			{"none", []int64{}, []models.ProjectCount{}},
 			{"unknown", []int64{-1}, []models.ProjectCount{}},
 		}

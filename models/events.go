@@ -12,16 +12,41 @@ import (
 // Event is one effective status change: the audit trail and the raw
 // material of reports.
 type Event struct {
-	ID             int64     `gorm:"primaryKey"`
-	TenantID       TenantID  `gorm:"not null;index:ix_events_tenant_at,priority:1"`
-	ProjectID      int64     `gorm:"not null"`
-	AccountID      string    `gorm:"size:128;not null"`
-	FromOnline     bool      `gorm:"not null"`
-	ToOnline       bool      `gorm:"not null"`
-	Source         Source    `gorm:"size:16;not null"`
-	ActorAccountID string    `gorm:"size:128"`
-	Reason         string    `gorm:"size:500"`
-	At             time.Time `gorm:"not null;index:ix_events_tenant_at,priority:2;index:ix_events_at"` // alone too: the retention job's cut-off
+	ID        int64    `gorm:"primaryKey"`
+	TenantID  TenantID `gorm:"not null;index:ix_events_tenant_at,priority:1"`
+	ProjectID int64    `gorm:"not null"`
+	AccountID string   `gorm:"size:128;not null"`
+	// FromOnline and ToOnline say whether the agent was and is online:
+	// FromState and ToState said in two booleans, as the API gave them
+	// before away existed and a replica of that release writes them.
+	FromOnline bool `gorm:"not null"`
+	ToOnline   bool `gorm:"not null"`
+	// FromState and ToState are the states before and after. Events
+	// written before away existed have none stored; reading fills them in
+	// from FromOnline and ToOnline.
+	FromState      State  `gorm:"size:8;not null;default:''"`
+	ToState        State  `gorm:"size:8;not null;default:''"`
+	Source         Source `gorm:"size:16;not null"`
+	ActorAccountID string `gorm:"size:128"`
+	// Reason is the admin's reason for putting the agent offline, or the
+	// agent's for going away.
+	Reason string    `gorm:"size:500"`
+	At     time.Time `gorm:"not null;index:ix_events_tenant_at,priority:2;index:ix_events_at"` // alone too: the retention job's cut-off
+}
+
+// AfterFind fills in the states of an event written before away existed.
+func (e *Event) AfterFind(*gorm.DB) error {
+	e.fillStates()
+	return nil
+}
+
+func (e *Event) fillStates() {
+	if e.FromState == "" {
+		e.FromState = effectiveState(e.FromOnline, "")
+	}
+	if e.ToState == "" {
+		e.ToState = effectiveState(e.ToOnline, "")
+	}
 }
 
 // EventFilter narrows the audit log.
@@ -73,7 +98,8 @@ func (s *Store) Events(ctx context.Context, tenant TenantID, f EventFilter) ([]E
 func insertEventSet(tx *gorm.DB, d Dialect, events []Event) error {
 	set := rowSet{name: "e", columns: []rowColumn{
 		{"tenant_id", "bigint"}, {"project_id", "bigint"}, {"account_id", "text"}, {"from_online", "boolean"},
-		{"to_online", "boolean"}, {"source", "text"}, {"actor_account_id", "text"}, {"reason", "text"}, {"at", "timestamptz"},
+		{"to_online", "boolean"}, {"from_state", "text"}, {"to_state", "text"}, {"source", "text"}, {"actor_account_id", "text"},
+		{"reason", "text"}, {"at", "timestamptz"},
 	}}
 	type key struct {
 		tenant  TenantID
@@ -83,12 +109,13 @@ func insertEventSet(tx *gorm.DB, d Dialect, events []Event) error {
 	index := make(map[key]int, len(events))
 	for i, e := range events {
 		index[key{e.TenantID, e.ProjectID, e.AccountID}] = i
-		set.add(int64(e.TenantID), e.ProjectID, e.AccountID, e.FromOnline, e.ToOnline, string(e.Source), e.ActorAccountID, e.Reason, e.At)
+		set.add(int64(e.TenantID), e.ProjectID, e.AccountID, e.FromOnline, e.ToOnline, string(e.FromState), string(e.ToState),
+			string(e.Source), e.ActorAccountID, e.Reason, e.At)
 	}
 	for _, p := range set.pieces(d) {
 		with, args := p.cte(d)
-		if err := scanRows(tx, "WITH "+with+` INSERT INTO events (tenant_id, project_id, account_id, from_online, to_online, source, actor_account_id, reason, at)
-SELECT tenant_id, project_id, account_id, from_online, to_online, source, actor_account_id, reason, at FROM e
+		if err := scanRows(tx, "WITH "+with+` INSERT INTO events (tenant_id, project_id, account_id, from_online, to_online, from_state, to_state, source, actor_account_id, reason, at)
+SELECT tenant_id, project_id, account_id, from_online, to_online, from_state, to_state, source, actor_account_id, reason, at FROM e
 RETURNING id, tenant_id, project_id, account_id`, args, func(rows *sql.Rows) error {
 			var (
 				id int64

@@ -388,7 +388,7 @@ func TestExpiryExactlyAtUntil(t *testing.T) {
 		ctx := context.Background()
 		until := f.clock.Now().Add(time.Hour)
 		if _, err := f.store.SetStatus(ctx, f.tenant.ID, models.StatusChange{AccountID: "jo",
-			ProjectIDs: []int64{f.projects["HELP"].ID, f.projects["IT"].ID}, Online: true, Until: &until, Source: models.SourceManual}, f.clock.Now()); err != nil {
+			ProjectIDs: []int64{f.projects["HELP"].ID, f.projects["IT"].ID}, To: models.StateOnline, Until: &until, Source: models.SourceManual}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		evs, err := f.store.ExpireOnline(ctx, until.Add(-time.Second))
@@ -427,7 +427,7 @@ func TestScheduledOnlineClearsPeriodEnd(t *testing.T) {
 		f.saveSchedule(t, "kim", officeHours("UTC"))
 		until := f.clock.Now().Add(time.Hour)
 		if _, err := f.store.SetStatus(ctx, f.tenant.ID, models.StatusChange{AccountID: "kim",
-			ProjectIDs: []int64{f.projects["HELP"].ID}, Online: true, Until: &until, Source: models.SourceManual}, f.clock.Now()); err != nil {
+			ProjectIDs: []int64{f.projects["HELP"].ID}, To: models.StateOnline, Until: &until, Source: models.SourceManual}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		f.clock.Advance(30 * time.Minute)
@@ -570,7 +570,7 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 			}
 			// A second group is online for half an hour: expiry races too.
 			if _, err := s.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "temp-" + acct, ProjectIDs: ids,
-				Online: true, Until: &until, Source: models.SourceManual}, clock.Now()); err != nil {
+				To: models.StateOnline, Until: &until, Source: models.SourceManual}, clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

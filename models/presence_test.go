@@ -49,7 +49,7 @@ func (f *fixture) set(t *testing.T, account string, online bool, keys ...string)
 		ids = append(ids, f.projects[k].ID)
 	}
 	evs, err := f.store.SetStatus(context.Background(), f.tenant.ID, models.StatusChange{
-		AccountID: account, ProjectIDs: ids, Online: online, Source: models.SourceManual}, f.clock.Now())
+		AccountID: account, ProjectIDs: ids, To: models.StateFor(online), Source: models.SourceManual}, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestSetStatusRejectsUntilWhenGoingOffline(t *testing.T) {
 		f := newFixture(t, dialect)
 		until := f.clock.Now().Add(time.Hour)
 		_, err := f.store.SetStatus(context.Background(), f.tenant.ID, models.StatusChange{
-			AccountID: "a", ProjectIDs: []int64{f.projects["HELP"].ID}, Online: false, Until: &until, Source: models.SourceManual}, f.clock.Now())
+			AccountID: "a", ProjectIDs: []int64{f.projects["HELP"].ID}, To: models.StateOffline, Until: &until, Source: models.SourceManual}, f.clock.Now())
 		if err == nil {
 			t.Fatal("offline with an end time was accepted")
 		}
@@ -122,7 +122,7 @@ func TestConcurrentTogglesOneEvent(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				evs, err := f.store.SetStatus(context.Background(), f.tenant.ID, models.StatusChange{
-					AccountID: "bob", ProjectIDs: []int64{f.projects["HELP"].ID}, Online: true, Source: models.SourceManual}, f.clock.Now())
+					AccountID: "bob", ProjectIDs: []int64{f.projects["HELP"].ID}, To: models.StateOnline, Source: models.SourceManual}, f.clock.Now())
 				if err != nil {
 					t.Error(err)
 				}

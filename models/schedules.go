@@ -381,7 +381,7 @@ func (s *Store) applyDue(ctx context.Context, plans []duePlan, now time.Time) ([
 			}
 			ts = append(ts, transition{
 				tenant: p.agent.TenantID,
-				change: StatusChange{AccountID: p.agent.AccountID, ProjectIDs: projects[p.agent.ID], Online: p.online, Source: SourceSchedule},
+				change: StatusChange{AccountID: p.agent.AccountID, ProjectIDs: projects[p.agent.ID], To: StateFor(p.online), Source: SourceSchedule},
 				when:   switchAt{at: p.at, everywhere: !p.online, notChangedAfter: true},
 			})
 		}

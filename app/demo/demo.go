@@ -237,7 +237,7 @@ func (h *Host) seed(ctx context.Context) error {
 	}
 	for i := 1; i <= itCrew; i++ {
 		if _, err := st.SetStatus(ctx, t.ID, models.StatusChange{AccountID: crewID(i), ProjectIDs: []int64{byKey["IT"].ID},
-			Online: true, Source: models.SourceManual}, now); err != nil {
+			To: models.StateOnline, Source: models.SourceManual}, now); err != nil {
 			return err
 		}
 	}
@@ -275,12 +275,12 @@ func (h *Host) history(ctx context.Context, tenant models.TenantID, byKey map[st
 			}
 			jitter := time.Duration((d*7+i*13)%40) * time.Minute
 			on := day.Add(time.Duration(c.from*float64(time.Hour)) + jitter)
-			if _, err := st.SetStatus(ctx, tenant, models.StatusChange{AccountID: c.account, ProjectIDs: ids, Online: true,
+			if _, err := st.SetStatus(ctx, tenant, models.StatusChange{AccountID: c.account, ProjectIDs: ids, To: models.StateOnline,
 				Source: models.SourceManual}, on); err != nil {
 				return err
 			}
 			off := day.Add(time.Duration(c.to*float64(time.Hour)) + jitter)
-			change := models.StatusChange{AccountID: c.account, ProjectIDs: ids, Online: false, Source: c.source, Actor: c.actor}
+			change := models.StatusChange{AccountID: c.account, ProjectIDs: ids, To: models.StateOffline, Source: c.source, Actor: c.actor}
 			if c.source == models.SourceAdmin {
 				change.Reason = "Left for the day without going offline"
 			}

@@ -158,7 +158,7 @@ func TestChangesReachTheOtherReplica(t *testing.T) {
 	}
 	for _, online := range []bool{true, false, true} {
 		if _, err := r.a.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{help.ID},
-			Online: online, Source: models.SourceManual}, time.Now()); err != nil {
+			To: models.StateFor(online), Source: models.SourceManual}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		got = r.heardB.next(t, "status change", func(c models.Change) bool { return !c.Resync })
@@ -179,7 +179,7 @@ func TestChangesReachTheOtherReplica(t *testing.T) {
 	}
 	own := r.heardA.next(t, "A's own change, locally", func(c models.Change) bool { return c.TenantChanged })
 	if _, err := r.b.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "bob", ProjectIDs: []int64{help.ID},
-		Online: true, Source: models.SourceManual}, time.Now()); err != nil {
+		To: models.StateOnline, Source: models.SourceManual}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	echoes := 0
@@ -235,7 +235,7 @@ func TestListenerReconnectsAfterItsBackendIsKilled(t *testing.T) {
 
 	// A change made while B is away is repaired by B's resync on return.
 	if _, err := r.a.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{ps[0].ID},
-		Online: true, Source: models.SourceManual}, time.Now()); err != nil {
+		To: models.StateOnline, Source: models.SourceManual}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	letThemBack()
@@ -245,7 +245,7 @@ func TestListenerReconnectsAfterItsBackendIsKilled(t *testing.T) {
 	}
 	// And later changes arrive as before.
 	if _, err := r.a.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{ps[0].ID},
-		Online: false, Source: models.SourceManual}, time.Now()); err != nil {
+		To: models.StateOffline, Source: models.SourceManual}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	r.heardB.next(t, "change after reconnecting", func(c models.Change) bool {
