@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/handlers/live"
 	"agentpresence/jobs"
 	"agentpresence/models"
 	"agentpresence/models/pgbus"
@@ -32,28 +34,39 @@ import (
 )
 
 // App is one running replica: the store, the HTTP server and the jobs.
+//
+// New and Start run ordered steps (open store → board → bus → hubs →
+// server → jobs; then start jobs → listen → demo install), each pushing
+// what undoes it on one cleanup stack. A failing step unwinds the stack,
+// and Shutdown unwinds it too: exactly what was done is undone, last done
+// first.
 type App struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *models.Store
-	server *http.Server
-	ln     net.Listener
-	// more are the demo's other loopback listeners.
-	more []net.Listener
-	now  func() time.Time
+	cfg  Config
+	log  *slog.Logger
+	opts Options
+	// assets holds static/ and the descriptor template.
+	assets fs.FS
 
+	store    *models.Store
 	board    *models.Board
 	activity *models.ActivityBuffer
-	jobs     *jobs.Runner
-
-	// Live updates: the streams' hubs, and the bus that carries changes
-	// between replicas (PostgreSQL only; nil until Start).
+	// bus carries changes between replicas (PostgreSQL only; nil on SQLite).
+	bus *pgbus.Bus
+	// streams are the live streams' caps, derived once from the open-files
+	// limit.
+	streams live.Limits
+	// agentEvents and widgetEvents are the live streams' hubs.
 	agentEvents  *handlers.AgentHub
 	widgetEvents *handlers.WidgetHub
-	bus          *pgbus.Bus
-
+	server       *http.Server
+	jobs         *jobs.Runner
+	ln           net.Listener
+	// more are the demo's other loopback listeners.
+	more []net.Listener
 	// demo plays Jira around the app in demo mode; nil otherwise.
 	demo *demo.Host
+
+	undo cleanupStack
 }
 
 // Options carry what tests replace: the clock and the HTTP client used for
@@ -69,141 +82,273 @@ type Options struct {
 	OpenFiles func() (uint64, error)
 }
 
-// New opens the store and builds the server; nothing listens yet.
+func (o Options) withDefaults() Options {
+	if o.Clock == nil {
+		o.Clock = clockwork.NewRealClock()
+	}
+	if o.Now == nil {
+		o.Now = o.Clock.Now
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if o.OpenFiles == nil {
+		o.OpenFiles = openFilesLimit
+	}
+	return o
+}
+
+// step is one ordered step of New or Start; it pushes its own undo.
+type step struct {
+	name string
+	do   func(ctx context.Context) error
+}
+
+// New opens the store and builds everything the replica runs; nothing
+// listens yet and no job runs. On failure it undoes what it did.
 func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts Options) (*App, error) {
-	if opts.Clock == nil {
-		opts.Clock = clockwork.NewRealClock()
-	}
-	if opts.Now == nil {
-		opts.Now = opts.Clock.Now
-	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
-	if opts.OpenFiles == nil {
-		opts.OpenFiles = openFilesLimit
-	}
-	if err := cfg.ensureLocalKey(); err != nil {
-		return nil, err
-	}
-	box, err := secretbox.New(cfg.AppSecretKey, cfg.AppSecretKeyPrevious...)
+	a := &App{cfg: cfg, log: log, opts: opts.withDefaults(), assets: assets}
+	err := a.run(ctx, []step{
+		{"open store", a.openStore},
+		{"load board", a.loadBoard},
+		{"start change bus", a.startBus},
+		{"open live hubs", a.openHubs},
+		{"build server", a.buildServer},
+		{"build jobs", a.buildJobs},
+	})
 	if err != nil {
 		return nil, err
 	}
-	store, err := models.Open(ctx, models.StoreConfig{URL: cfg.DatabaseURL, Box: box, Now: opts.Now, Log: log})
-	if err != nil {
-		return nil, err
+	return a, nil
+}
+
+// Start starts the jobs, then listens on the configured port (0 picks a
+// free one) and serves in the background; in demo mode the simulated Jira
+// then installs the app. On failure it undoes everything, New's steps too.
+func (a *App) Start() error {
+	return a.run(context.Background(), []step{
+		{"start jobs", a.startJobs},
+		{"listen", a.listen},
+		{"install demo", a.installDemo},
+	})
+}
+
+// run runs steps in order; the first failure unwinds the cleanup stack.
+func (a *App) run(ctx context.Context, steps []step) error {
+	for _, s := range steps {
+		if err := s.do(ctx); err != nil {
+			// The undo runs with a context of its own: ctx may be what
+			// failed.
+			return errors.Join(err, a.undo.unwind(context.Background()))
+		}
 	}
-	template, err := fs.ReadFile(assets, "atlassian-connect.json")
+	return nil
+}
+
+// Shutdown undoes in reverse what New and Start did: end the live streams
+// (the server's Shutdown would wait for them), stop taking requests and
+// drain those in flight, stop the jobs (flushing the last heartbeats),
+// stop watching changes and the change bus, then close the store.
+func (a *App) Shutdown(ctx context.Context) error {
+	return a.undo.unwind(ctx)
+}
+
+// openStore opens the database (migrating it) with the secret box that
+// seals tenants' secrets.
+func (a *App) openStore(ctx context.Context) error {
+	if err := a.cfg.ensureLocalKey(); err != nil {
+		return err
+	}
+	box, err := secretbox.New(a.cfg.AppSecretKey, a.cfg.AppSecretKeyPrevious...)
 	if err != nil {
-		_ = store.Close()
-		return nil, fmt.Errorf("read descriptor template: %w", err)
+		return err
+	}
+	store, err := models.Open(ctx, models.StoreConfig{URL: a.cfg.DatabaseURL, Box: box, Now: a.opts.Now, Log: a.log})
+	if err != nil {
+		return err
+	}
+	a.store = store
+	a.undo.push("close store", func(context.Context) error { return store.Close() })
+	return nil
+}
+
+// loadBoard reads every widget's state into memory, where the public
+// status is answered from.
+func (a *App) loadBoard(ctx context.Context) error {
+	a.board = models.NewBoard(a.store)
+	return a.board.Load(ctx)
+}
+
+// startBus listens for other replicas' changes (PostgreSQL only), so that
+// everything built after it hears them.
+func (a *App) startBus(ctx context.Context) error {
+	if a.store.Dialect() != models.DialectPostgres {
+		return nil
+	}
+	bus := pgbus.New(a.store, a.cfg.DatabaseURL, pgbus.WithLogger(a.log))
+	if err := bus.Start(ctx); err != nil {
+		return err
+	}
+	a.bus = bus
+	a.undo.push("close change bus", func(context.Context) error {
+		if err := bus.Close(); err != nil {
+			return fmt.Errorf("close change bus: %w", err)
+		}
+		return nil
+	})
+	return nil
+}
+
+// openHubs builds the live streams' hubs, fed by the store's and the
+// board's changes, capped by the instance's stream cap.
+func (a *App) openHubs(context.Context) error {
+	a.streams = a.streamLimits()
+	limit := live.WithMaxStreams(a.streams.Instance)
+	a.agentEvents = handlers.NewAgentHub(a.store, a.log, limit)
+	a.widgetEvents = handlers.NewWidgetHub(a.board, limit)
+	a.undo.push("close live hubs", a.closeHubs)
+	return nil
+}
+
+// closeHubs ends every stream; harmless twice.
+func (a *App) closeHubs(context.Context) error {
+	a.agentEvents.Close()
+	a.widgetEvents.Close()
+	return nil
+}
+
+// buildServer builds the HTTP layer's collaborators (caches, limiters,
+// the Jira directory, the demo host) and the server; nothing listens yet.
+func (a *App) buildServer(context.Context) error {
+	cfg, now := a.cfg, a.opts.Now
+	template, err := fs.ReadFile(a.assets, "atlassian-connect.json")
+	if err != nil {
+		return fmt.Errorf("read descriptor template: %w", err)
 	}
 	descriptor, err := handlers.NewDescriptor(template, cfg.BaseURL, cfg.AppKey, cfg.AppName)
 	if err != nil {
-		_ = store.Close()
-		return nil, err
+		return err
 	}
 	base, _ := url.Parse(cfg.BaseURL) // validated by LoadConfig
-	board := models.NewBoard(store)
-	if err := board.Load(ctx); err != nil {
-		_ = store.Close()
-		return nil, err
-	}
-	activity := &models.ActivityBuffer{}
-	tenants := &handlers.TenantCache{Store: store, TTL: 10 * time.Second, Now: opts.Now}
-	store.Watch(tenants.Invalidate) // other replicas' lifecycle changes
-	streams := streamLimits(cfg, opts.OpenFiles, log)
-	agentEvents := handlers.NewAgentHub(store, handlers.WithHubLogger(log), handlers.WithHubMaxStreams(streams.Instance))
-	widgetEvents := handlers.NewWidgetHub(board, handlers.WithHubLogger(log), handlers.WithHubMaxStreams(streams.Instance))
+	a.activity = &models.ActivityBuffer{}
+	tenants := handlers.NewTenantCache(a.store, 10*time.Second, now)
+	a.watch(tenants.Invalidate) // other replicas' lifecycle changes
+	answers := handlers.NewMeCache(handlers.MeCacheTTL, now)
+	a.watch(answers.OnChange)
 	// Tenants' Jira: https to public addresses, checked by the dialer on
 	// the resolved address before connecting; loopback http only where
 	// configured (the demo's and a developer's simulated Jira).
 	jiraTargets := jira.TargetPolicy{AllowLoopback: cfg.JiraAllowLoopback || cfg.Demo}
-	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: jiraTargets.HTTPClient(jira.DefaultTimeout), Targets: jiraTargets, Now: opts.Now}
-	var demoHost *demo.Host
+	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: jiraTargets.HTTPClient(jira.DefaultTimeout), Targets: jiraTargets, Now: now}
 	var connectScript string
 	var frameAncestors []string
 	if cfg.Demo {
-		demoHost, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: store, HTTPClient: opts.HTTPClient, Log: log,
-			Now: opts.Now})
+		a.demo, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: a.store, HTTPClient: a.opts.HTTPClient, Log: a.log,
+			Now: now})
 		if err != nil {
-			_ = store.Close()
-			return nil, err
+			return err
 		}
 		// The simulated Jira signs installs with its own key.
-		cfg.InstallKeysURL = demoHost.KeysURL()
-		connectScript, frameAncestors = demoHost.ConnectScript(), demoHost.Origins()
+		cfg.InstallKeysURL = a.demo.KeysURL()
+		connectScript, frameAncestors = a.demo.ConnectScript(), a.demo.Origins()
 	}
 	e := handlers.NewServer(handlers.Deps{
-		Store:      store,
+		Store:      a.store,
 		Descriptor: descriptor,
-		Installs: &connect.InstallVerifier{KeysURL: cfg.InstallKeysURL, Client: opts.HTTPClient,
-			Leeway: cfg.JWTLeeway, Now: opts.Now},
-		Verifier: connect.Verifier{Leeway: cfg.JWTLeeway, Now: opts.Now},
+		Installs: &connect.InstallVerifier{KeysURL: cfg.InstallKeysURL, Client: a.opts.HTTPClient,
+			Leeway: cfg.JWTLeeway, Now: now},
+		Verifier: connect.Verifier{Leeway: cfg.JWTLeeway, Now: now},
 		Tenants:  tenants,
-		Directory: &handlers.Directory{Jira: jiraClient, Store: store, Now: opts.Now,
-			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute, MaxStale: cfg.MembershipMaxStale},
-		Board:      board,
-		Activity:   activity,
+		Directory: jira.NewDirectory(jira.DirectoryConfig{Jira: jiraClient, Store: a.store, Now: now,
+			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute, MaxStale: cfg.MembershipMaxStale}),
+		Board:      a.board,
+		Activity:   a.activity,
 		BaseURL:    cfg.BaseURL,
 		BasePath:   strings.TrimRight(base.Path, "/"),
-		Assets:     assets,
-		Log:        log,
-		Now:        opts.Now,
-		Limits:     limits(cfg),
+		Assets:     a.assets,
+		Log:        a.log,
+		Now:        now,
+		Limiters:   handlers.NewLimiters(limits(cfg), now),
 		TrustProxy: cfg.TrustProxy,
-		Streams:    streams,
+		StreamCaps: live.NewCaps(a.streams),
 
 		JiraTargets:    jiraTargets,
 		ConnectScript:  connectScript,
 		FrameAncestors: frameAncestors,
-		AgentEvents:    agentEvents,
-		WidgetEvents:   widgetEvents,
+		AgentEvents:    a.agentEvents,
+		WidgetEvents:   a.widgetEvents,
+		MeAnswers:      answers,
+		StatusBodies:   handlers.NewStatusBodies(now),
 	})
 	var handler http.Handler = e
-	if demoHost != nil {
+	if a.demo != nil {
 		mux := http.NewServeMux()
-		mux.Handle("/demo/", loopbackOnly(demoHost))
+		mux.Handle("/demo/", loopbackOnly(a.demo))
 		mux.Handle("/", e)
 		handler = mux
 	}
 	if cfg.BenchCeiling {
 		handler = withCeiling(handler)
 	}
-	srv := &http.Server{
+	a.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
-	// Jobs run on every replica; on PostgreSQL their advisory locks keep a
-	// tick on one replica at a time.
-	runner, err := jobs.NewRunner(jobs.Config{Store: store, Activity: activity, Clock: opts.Clock,
-		Retention: cfg.Retention, EventRetention: cfg.EventRetention, Log: log})
-	if err != nil {
-		_ = store.Close()
-		return nil, err
-	}
-	return &App{cfg: cfg, log: log, store: store, server: srv, now: opts.Now, board: board, activity: activity,
-		jobs: runner, agentEvents: agentEvents, widgetEvents: widgetEvents, demo: demoHost}, nil
+	return nil
 }
 
-// Start listens for other replicas' changes (PostgreSQL), starts the jobs,
-// then listens on the configured port (0 picks a free one) and serves in
-// the background.
-func (a *App) Start() error {
-	if a.store.Dialect() == models.DialectPostgres {
-		a.bus = pgbus.New(a.store, a.cfg.DatabaseURL, pgbus.WithLogger(a.log))
-		if err := a.bus.Start(context.Background()); err != nil {
-			a.bus = nil
-			return err
-		}
-	}
-	a.jobs.Start()
-	if err := a.listen(); err != nil {
+// watch feeds fn the store's changes (here and, through the bus, other
+// replicas') until shutdown.
+func (a *App) watch(fn models.ChangeFunc) {
+	stop := a.store.Watch(fn)
+	a.undo.push("stop watching changes", func(context.Context) error { stop(); return nil })
+}
+
+// buildJobs builds the job runner. Jobs run on every replica; on
+// PostgreSQL their advisory locks keep a tick on one replica at a time.
+func (a *App) buildJobs(context.Context) error {
+	runner, err := jobs.NewRunner(jobs.Config{Store: a.store, Activity: a.activity, Clock: a.opts.Clock,
+		Retention: a.cfg.Retention, EventRetention: a.cfg.EventRetention, Log: a.log})
+	if err != nil {
 		return err
+	}
+	a.jobs = runner
+	// Built, not started: a shutdown stops its scheduler and flushes the
+	// heartbeats all the same.
+	a.undo.push("stop jobs", runner.Shutdown)
+	return nil
+}
+
+// startJobs starts the scheduler; stopping it is buildJobs' undo.
+func (a *App) startJobs(context.Context) error {
+	a.jobs.Start()
+	return nil
+}
+
+// listen opens the configured port on every interface and serves; in
+// demo mode, which hands out tokens to whoever asks, on the loopback
+// addresses only (IPv4, and IPv6 where the machine has it: browsers try
+// both for localhost).
+func (a *App) listen(context.Context) error {
+	host := ""
+	if a.demo != nil {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(a.cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	a.ln = ln
+	if a.demo != nil {
+		port := ln.Addr().(*net.TCPAddr).Port
+		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
+			a.more = append(a.more, ln6)
+		} else {
+			a.log.Debug("no IPv6 loopback listener", "err", err)
+		}
 	}
 	for _, ln := range append([]net.Listener{a.ln}, a.more...) {
 		go func() {
@@ -213,41 +358,27 @@ func (a *App) Start() error {
 		}()
 		a.log.Info("listening", "addr", ln.Addr().String(), "base_url", a.cfg.BaseURL)
 	}
-	if a.demo != nil {
-		// Jira installs the app once it answers.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.demo.Start(ctx); err != nil {
-			return err
+	a.undo.push("shut the server down", func(ctx context.Context) error {
+		// The streams end first: Shutdown would wait for the ones that run
+		// in their request's goroutine (HTTP/2), and clients resume on
+		// another replica.
+		_ = a.closeHubs(ctx)
+		if err := a.server.Shutdown(ctx); err != nil {
+			return fmt.Errorf("shutdown server: %w", err)
 		}
-	}
+		return nil
+	})
 	return nil
 }
 
-// listen opens the configured port on every interface; in demo mode, which
-// hands out tokens to whoever asks, on the loopback addresses only (IPv4,
-// and IPv6 where the machine has it: browsers try both for localhost).
-func (a *App) listen() error {
+// installDemo has the simulated Jira install the app, which answers now.
+func (a *App) installDemo(ctx context.Context) error {
 	if a.demo == nil {
-		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", a.cfg.Port))
-		if err != nil {
-			return fmt.Errorf("listen: %w", err)
-		}
-		a.ln = ln
 		return nil
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(a.cfg.Port)))
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	a.ln = ln
-	port := ln.Addr().(*net.TCPAddr).Port
-	if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
-		a.more = append(a.more, ln6)
-	} else {
-		a.log.Debug("no IPv6 loopback listener", "err", err)
-	}
-	return nil
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return a.demo.Start(ctx)
 }
 
 // Addrs are all the addresses the server listens on, once started.
@@ -272,27 +403,35 @@ func (a *App) Addr() string {
 // Store gives tests the replica's store.
 func (a *App) Store() *models.Store { return a.store }
 
-// Shutdown stops in the reverse order of start: end the live streams
-// (Shutdown would wait for them), stop taking requests and drain those in
-// flight, stop the jobs (flushing the last heartbeats), stop the change
-// bus, then close the store.
-func (a *App) Shutdown(ctx context.Context) error {
+// cleanupStack is what New and Start did, to undo last first.
+type cleanupStack struct {
+	mu    sync.Mutex
+	steps []cleanup
+}
+
+type cleanup struct {
+	name string
+	undo func(ctx context.Context) error
+}
+
+func (s *cleanupStack) push(name string, undo func(ctx context.Context) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.steps = append(s.steps, cleanup{name: name, undo: undo})
+}
+
+// unwind undoes every step, last done first, even after a failure, and
+// empties the stack: a second unwind does nothing.
+func (s *cleanupStack) unwind(ctx context.Context) error {
+	s.mu.Lock()
+	steps := s.steps
+	s.steps = nil
+	s.mu.Unlock()
 	var errs []error
-	a.agentEvents.Close()
-	a.widgetEvents.Close()
-	if err := a.server.Shutdown(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("shutdown server: %w", err))
-	}
-	if err := a.jobs.Shutdown(ctx); err != nil {
-		errs = append(errs, err)
-	}
-	if a.bus != nil {
-		if err := a.bus.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close change bus: %w", err))
+	for i := len(steps) - 1; i >= 0; i-- {
+		if err := steps[i].undo(ctx); err != nil {
+			errs = append(errs, err)
 		}
-	}
-	if err := a.store.Close(); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -343,8 +482,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 		return err
 	}
 	if err := a.Start(); err != nil {
-		_ = a.Shutdown(context.Background())
-		return err
+		return err // Start undid everything
 	}
 	if cfg.PprofAddr != "" {
 		pp, err := startPprof(cfg.PprofAddr, log)
@@ -409,14 +547,15 @@ func loopbackOnly(next http.Handler) http.Handler {
 // open-files limit (STREAMS_PER_INSTANCE may lower it, not raise it past
 // what the descriptors allow). RATE_LIMITS=off lifts the per-user and
 // per-address caps, as the load harness needs, but never the instance's.
-func streamLimits(cfg Config, openFiles func() (uint64, error), log *slog.Logger) handlers.StreamLimits {
-	n, err := openFiles()
+func (a *App) streamLimits() live.Limits {
+	cfg, log := a.cfg, a.log
+	n, err := a.opts.OpenFiles()
 	if err != nil {
 		log.Warn("open-files limit unknown; the stream cap takes its ceiling", "err", err)
 		n = 0
 	}
-	lim := handlers.StreamLimits{PerUser: cfg.StreamsPerUser, PerAddress: cfg.StreamsPerAddress,
-		Instance: handlers.StreamInstanceCap(n, cfg.StreamsPerInstance), Lifetime: cfg.StreamLifetime}
+	lim := live.Limits{PerUser: cfg.StreamsPerUser, PerAddress: cfg.StreamsPerAddress,
+		Instance: live.InstanceCap(n, cfg.StreamsPerInstance), Lifetime: cfg.StreamLifetime}
 	if !cfg.RateLimits {
 		lim.PerUser, lim.PerAddress = 0, 0
 	}

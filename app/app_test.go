@@ -79,8 +79,11 @@ func TestMainServesAndShutsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var d struct {
 		BaseURL string `json:"baseUrl"`
 		Key     string `json:"key"`

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"agentpresence/handlers"
 	"agentpresence/handlers/connect"
+	"agentpresence/handlers/live"
 	"agentpresence/models"
 	"agentpresence/models/secretbox"
 )
@@ -91,9 +91,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ShutdownTimeout: 20 * time.Second,
 		LogLevel:        orDefault(getenv("LOG_LEVEL"), "info"),
 
-		StreamsPerUser:    handlers.DefaultStreamsPerUser,
-		StreamsPerAddress: handlers.DefaultStreamsPerAddress,
-		StreamLifetime:    handlers.DefaultStreamLifetime,
+		StreamsPerUser:    live.DefaultPerUser,
+		StreamsPerAddress: live.DefaultPerAddress,
+		StreamLifetime:    live.DefaultLifetime,
 	}
 	c.EventRetention, c.MembershipMaxStale = 365*24*time.Hour, 15*time.Minute
 	var err error

@@ -104,7 +104,10 @@ func TestLocalKeyGeneratedOnceWithMode0600(t *testing.T) {
 		t.Fatalf("key file mode %v", info.Mode().Perm())
 	}
 	first := c.AppSecretKey
-	c2, _ := LoadConfig(envOf(map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "p.db")}))
+	c2, err := LoadConfig(envOf(map[string]string{"DATABASE_URL": "sqlite:" + filepath.Join(dir, "p.db")}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := c2.ensureLocalKey(); err != nil {
 		t.Fatal(err)
 	}

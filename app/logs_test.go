@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers"
+	"agentpresence/handlers/jira/jiratest"
 )
 
 // TestLogsHoldNoSecretOrToken runs a whole tenant's life against a
@@ -25,7 +25,7 @@ import (
 // store.
 func TestLogsHoldNoSecretOrToken(t *testing.T) {
 	const appKey = "io.example.presence"
-	site, err := jirasim.New(jirasim.Options{AppKey: appKey})
+	site, err := jiratest.New(jiratest.Options{AppKey: appKey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +53,8 @@ func TestLogsHoldNoSecretOrToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, err := range []error{
-		site.AddProject(jirasim.ProjectSpec{ID: 10001, Key: "SUP"}),
-		site.AddUser(jirasim.UserSpec{AccountID: "agent-1", Agent: []string{"SUP"}, ProjectAdmin: []string{"SUP"}, JiraAdmin: true}),
+		site.AddProject(jiratest.ProjectSpec{ID: 10001, Key: "SUP"}),
+		site.AddUser(jiratest.UserSpec{AccountID: "agent-1", Agent: []string{"SUP"}, ProjectAdmin: []string{"SUP"}, JiraAdmin: true}),
 	} {
 		if err != nil {
 			t.Fatal(err)
@@ -116,7 +116,7 @@ func TestLogsHoldNoSecretOrToken(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", s.name, got, s.status)
 		}
 	}
-	if err := site.SendWebhook(ctx, jirasim.WebhookCommentCreated, "agent-1"); err != nil {
+	if err := site.SendWebhook(ctx, jiratest.WebhookCommentCreated, "agent-1"); err != nil {
 		t.Errorf("webhook: %v", err)
 	}
 	for i, step := range []func(context.Context) error{site.Disable, site.Enable, site.Uninstall} {

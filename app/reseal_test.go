@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 	"agentpresence/models/secretbox"
@@ -30,7 +30,7 @@ func TestKeyRotationWithoutDowntime(t *testing.T) {
 		const appKey = "io.example.presence"
 		oldKey := []byte("old-key-old-key-old-key-old-key!")
 		newKey := []byte("new-key-new-key-new-key-new-key!")
-		site, err := jirasim.New(jirasim.Options{AppKey: appKey})
+		site, err := jiratest.New(jiratest.Options{AppKey: appKey})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,8 +40,8 @@ func TestKeyRotationWithoutDowntime(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, err := range []error{
-			site.AddProject(jirasim.ProjectSpec{ID: 10001, Key: "SUP"}),
-			site.AddUser(jirasim.UserSpec{AccountID: "agent-1", Agent: []string{"SUP"}}),
+			site.AddProject(jiratest.ProjectSpec{ID: 10001, Key: "SUP"}),
+			site.AddUser(jiratest.UserSpec{AccountID: "agent-1", Agent: []string{"SUP"}}),
 		} {
 			if err != nil {
 				t.Fatal(err)

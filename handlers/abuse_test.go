@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -26,8 +25,8 @@ func TestAbuseCases(t *testing.T) {
 }
 
 func testAbuseCases(t *testing.T, dialect models.Dialect) {
-	f := newAdminFixtureOn(t, dialect, nil)
-	f.set(t, agentBob, true, models.SourceManual, "", "HELP")
+	f := newAdmin(t, on(dialect))
+	f.set(t, agentBob, true, "HELP")
 	long := func(n int) string { return strings.Repeat("a", n) }
 	cases := []struct {
 		name, method, target, user, body string
@@ -62,15 +61,18 @@ func testAbuseCases(t *testing.T, dialect models.Dialect) {
 	}
 	ctx := context.Background()
 	snapshot := func() string {
-		evs, err := f.env.store.Events(ctx, f.tenant.ID, models.EventFilter{Limit: 1000})
+		evs, err := f.store.Events(ctx, f.tenant.ID, models.EventFilter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
-		online, err := f.env.store.AllOnline(ctx, f.tenant.ID)
+		online, err := f.store.AllOnline(ctx, f.tenant.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := json.Marshal([]any{len(evs), online})
+		b, err := json.Marshal([]any{len(evs), online})
+		if err != nil {
+			t.Fatal(err)
+		}
 		return string(b)
 	}
 	for _, tt := range cases {
@@ -78,41 +80,21 @@ func testAbuseCases(t *testing.T, dialect models.Dialect) {
 			before := snapshot()
 			token := ""
 			if tt.user != "" {
-				token = f.site.ContextToken(tt.user)
+				token = f.token(t, tt.user)
 			}
-			rec := doWithin(t, f.env, tt.method, tt.target, token, tt.body)
+			rec := f.request(t, tt.method, tt.target, token, tt.body)
 			var e errorJSON
-			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
-				t.Fatalf("%d, not a JSON error: %.200s", rec.Code, rec.Body)
+			if err := json.Unmarshal(rec.body, &e); err != nil {
+				t.Fatalf("%d, not a JSON error: %.200s", rec.status, rec.body)
 			}
-			if rec.Code != tt.status || e.Error.Code != tt.code || e.Error.Message == "" {
-				t.Fatalf("got %d %s %q, want %d %s", rec.Code, e.Error.Code, e.Error.Message, tt.status, tt.code)
+			if rec.status != tt.status || e.Error.Code != tt.code || e.Error.Message == "" {
+				t.Fatalf("got %d %s %q, want %d %s", rec.status, e.Error.Code, e.Error.Message, tt.status, tt.code)
 			}
 			if after := snapshot(); after != before {
 				t.Fatalf("state changed: %s -> %s", before, after)
 			}
 		})
 	}
-}
-
-// doWithin is do with a deadline, so that a stream opened by mistake ends.
-func doWithin(t *testing.T, env *testEnv, method, target, token, body string) *httptest.ResponseRecorder {
-	t.Helper()
-	var req *http.Request
-	if body != "" {
-		req = httptest.NewRequest(method, target, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-	} else {
-		req = httptest.NewRequest(method, target, nil)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "JWT "+token)
-	}
-	ctx, cancel := context.WithTimeout(req.Context(), 2*time.Second)
-	defer cancel()
-	rec := httptest.NewRecorder()
-	env.server.ServeHTTP(rec, req.WithContext(ctx))
-	return rec
 }
 
 // heapAfterGC is the live heap once garbage is collected (twice, so that
@@ -129,7 +111,7 @@ func heapAfterGC() int64 {
 // leave nothing behind in a limiter or cache. Before, each 1 MB widget id
 // kept a per-widget limiter entry and each 900 KB project a GET /me answer.
 func TestOversizedParamsPinNoMemory(t *testing.T) {
-	f := newAdminFixtureWith(t, func(d *handlers.Deps) { d.Limits = handlers.DefaultLimits() })
+	f := newAdmin(t, withLimits(handlers.DefaultLimits()))
 	const n = 40
 	cases := []struct {
 		name    string
@@ -140,7 +122,7 @@ func TestOversizedParamsPinNoMemory(t *testing.T) {
 		}},
 		{"900 KB projects on GET /me", func(i int) *http.Request {
 			r := httptest.NewRequest(http.MethodGet, fmt.Sprintf("/api/v1/me?project=P%d%s", i, strings.Repeat("A", 900<<10)), nil)
-			r.Header.Set("Authorization", "JWT "+f.site.ContextToken(agentAlice))
+			r.Header.Set("Authorization", "JWT "+f.token(t, agentAlice))
 			return r
 		}},
 	}
@@ -148,9 +130,9 @@ func TestOversizedParamsPinNoMemory(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := heapAfterGC()
 			for i := range n {
-				f.env.clock.Advance(time.Second) // within the per-address limit
+				f.clock.Advance(time.Second) // within the per-address limit
 				rec := httptest.NewRecorder()
-				f.env.server.ServeHTTP(rec, tt.request(i))
+				f.server.ServeHTTP(rec, tt.request(i))
 				if rec.Code == http.StatusTooManyRequests || rec.Code >= 500 {
 					t.Fatalf("request %d: %d %s", i, rec.Code, rec.Body)
 				}
@@ -167,8 +149,8 @@ func TestOversizedParamsPinNoMemory(t *testing.T) {
 // customer's polls of the same widget. Before, one per-widget bucket was
 // shared by every customer, and the customer got 429s.
 func TestOneClientCannotStarveAWidget(t *testing.T) {
-	f := newAdminFixtureWith(t, func(d *handlers.Deps) { d.Limits = handlers.DefaultLimits() })
-	if err := f.env.board.Load(context.Background()); err != nil {
+	f := newAdmin(t, withLimits(handlers.DefaultLimits()))
+	if err := f.board.Load(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	path := "/public/v1/widgets/" + f.projects["HELP"].WidgetID + "/status"
@@ -176,7 +158,7 @@ func TestOneClientCannotStarveAWidget(t *testing.T) {
 		r := httptest.NewRequest(http.MethodGet, path, nil)
 		r.RemoteAddr = remote
 		rec := httptest.NewRecorder()
-		f.env.server.ServeHTTP(rec, r)
+		f.server.ServeHTTP(rec, r)
 		return rec.Code
 	}
 	flooder := 0
@@ -194,7 +176,7 @@ func TestOneClientCannotStarveAWidget(t *testing.T) {
 	}
 	refusedCustomer := 0
 	for range 50 {
-		f.env.clock.Advance(time.Second)
+		f.clock.Advance(time.Second)
 		flood(5)
 		if code := from("198.51.100.7:5000"); code != http.StatusOK {
 			refusedCustomer++
@@ -208,10 +190,8 @@ func TestOneClientCannotStarveAWidget(t *testing.T) {
 // TestHugePathsWriteShortLogLines: 200 requests with 1 MB paths used to
 // write 200 MB of request log; what is logged of a request is truncated.
 func TestHugePathsWriteShortLogLines(t *testing.T) {
-	var logs strings.Builder
-	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-		d.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	})
+	env := newHarness(t)
+	logs := env.logs
 	huge := strings.Repeat("a", 1<<20)
 	targets := []string{"/nothing/" + huge, "/api/v1/projects/" + huge + "/agents", "/public/v1/widgets/w_" + huge + "/status", "/static/" + huge}
 	for i := range 200 {

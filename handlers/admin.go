@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -29,7 +30,7 @@ type AdminStore interface {
 // only, checked with Jira on every call (cached briefly by the directory).
 type Admin struct {
 	Store     AdminStore
-	Directory *Directory
+	Directory *jira.Directory
 	Now       func() time.Time
 }
 

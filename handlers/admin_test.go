@@ -5,137 +5,61 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
-	"agentpresence/handlers"
 	"agentpresence/models"
 )
 
-// Accounts of the admin fixture.
-const (
-	adminAda   = "557058:ada"   // Jira admin, admin of HELP
-	agentAlice = "557058:alice" // agent of HELP and IT
-	agentBob   = "557058:bob"   // agent of HELP
-)
-
-// adminFixture is the real router and store with a simulated Jira that
-// answers the permission checks.
-type adminFixture struct {
-	env      *testEnv
-	site     *jirasim.Site
-	tenant   models.Tenant
-	projects map[string]models.Project
-}
-
-func newAdminFixture(t *testing.T) *adminFixture {
+// newAdmin is a harness with a tenant whose simulated Jira answers the
+// permission checks (adminAda, agentAlice, agentBob).
+func newAdmin(t testing.TB, opts ...option) *seeded {
 	t.Helper()
-	return newAdminFixtureWith(t, nil)
-}
-
-// newAdminFixtureWith lets a test adjust the router's dependencies.
-func newAdminFixtureWith(t *testing.T, adjust func(*handlers.Deps)) *adminFixture {
-	t.Helper()
-	return newAdminFixtureOn(t, models.DialectSQLite, adjust)
-}
-
-// newAdminFixtureOn builds the fixture on a given database.
-func newAdminFixtureOn(t *testing.T, dialect models.Dialect, adjust func(*handlers.Deps)) *adminFixture {
-	t.Helper()
-	env := newTestEnvWith(t, dialect, adjust)
-	// The install key signs nothing here; the binary's shared one costs nothing.
-	site, err := jirasim.New(jirasim.Options{AppKey: "io.example.presence", InstallKey: installKey(), Now: env.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(site)
-	t.Cleanup(srv.Close)
-	if err := site.SetBaseURL(srv.URL); err != nil {
-		t.Fatal(err)
-	}
-	if err := site.SetAppBaseURL(testBaseURL); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []jirasim.ProjectSpec{{ID: 10001, Key: "HELP"}, {ID: 10002, Key: "IT"}} {
-		if err := site.AddProject(p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, u := range []jirasim.UserSpec{
-		{AccountID: adminAda, JiraAdmin: true, ProjectAdmin: []string{"HELP"}},
-		{AccountID: agentAlice, Agent: []string{"HELP", "IT"}},
-		{AccountID: agentBob, Agent: []string{"HELP"}},
-	} {
-		if err := site.AddUser(u); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx := context.Background()
-	tenant, err := env.store.SaveInstall(ctx, models.Install{ClientKey: site.ClientKey(), SharedSecret: site.SharedSecret(), BaseURL: srv.URL}, env.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	refs := []models.ProjectRef{{JiraID: "10001", ServiceDeskID: "1", Key: "HELP", Name: "Help desk"}, {JiraID: "10002", ServiceDeskID: "2", Key: "IT", Name: "IT"}}
-	ps, err := env.store.SyncProjects(ctx, tenant.ID, refs, env.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &adminFixture{env: env, site: site, tenant: tenant, projects: map[string]models.Project{}}
-	for _, p := range ps {
-		f.projects[p.Key] = p
-	}
-	return f
-}
-
-// set changes a status at the fixture clock's time.
-func (f *adminFixture) set(t *testing.T, account string, online bool, source models.Source, reason string, keys ...string) {
-	t.Helper()
-	var ids []int64
-	for _, k := range keys {
-		ids = append(ids, f.projects[k].ID)
-	}
-	ch := models.StatusChange{AccountID: account, ProjectIDs: ids, To: models.StateFor(online), Source: source, Reason: reason}
-	if source == models.SourceAdmin {
-		ch.Actor = adminAda
-	}
-	if _, err := f.env.store.SetStatus(context.Background(), f.tenant.ID, ch, f.env.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (f *adminFixture) get(t *testing.T, target, account string) *httptest.ResponseRecorder {
-	t.Helper()
-	return do(t, f.env, http.MethodGet, target, f.site.ContextToken(account), "")
+	return newHarness(t, opts...).seedTenant(t, withJira())
 }
 
 func TestAdminReadsAreForJiraAdminsOnly(t *testing.T) {
-	f := newAdminFixture(t)
+	f := newAdmin(t)
+	// given a caller ("" sends no token), when they GET a target, expect
+	// status and code.
+	type apiCase struct {
+		given, when  string
+		expectStatus int
+		expectCode   string
+	}
+	var tests []apiCase
 	for _, target := range []string{"/api/v1/admin/online", "/api/v1/admin/events", "/api/v1/admin/events?format=csv", "/api/v1/admin/report"} {
-		rec := f.get(t, target, agentAlice)
-		var body errorJSON
-		_ = json.Unmarshal(rec.Body.Bytes(), &body)
-		if rec.Code != http.StatusForbidden || body.Error.Code != "forbidden" {
-			t.Errorf("%s as an agent: %d %s", target, rec.Code, rec.Body)
-		}
-		if rec := do(t, f.env, http.MethodGet, target, "", ""); rec.Code != http.StatusUnauthorized {
-			t.Errorf("%s without a token: %d", target, rec.Code)
-		}
+		tests = append(tests,
+			apiCase{agentAlice, target, http.StatusForbidden, "forbidden"},
+			apiCase{"", target, http.StatusUnauthorized, "no_token"},
+			apiCase{adminAda, target, http.StatusOK, ""})
+	}
+	for _, tt := range tests {
+		t.Run(tt.given+" "+tt.when, func(t *testing.T) {
+			token := ""
+			if tt.given != "" {
+				token = f.token(t, tt.given)
+			}
+			r := f.request(t, http.MethodGet, tt.when, token, "")
+			if r.status != tt.expectStatus || tt.expectCode != "" && r.errorCode(t) != tt.expectCode {
+				t.Fatalf("%d %s, want %d %s", r.status, r.body, tt.expectStatus, tt.expectCode)
+			}
+		})
 	}
 }
 
 func TestAdminOnline(t *testing.T) {
-	f := newAdminFixture(t)
-	f.set(t, agentAlice, true, models.SourceManual, "", "HELP", "IT")
-	f.set(t, agentBob, true, models.SourceManual, "", "HELP")
-	f.set(t, agentBob, false, models.SourceManual, "", "HELP")
+	f := newAdmin(t)
+	f.setBy(t, agentAlice, true, models.SourceManual, "", "HELP", "IT")
+	f.setBy(t, agentBob, true, models.SourceManual, "", "HELP")
+	f.setBy(t, agentBob, false, models.SourceManual, "", "HELP")
 
 	rec := f.get(t, "/api/v1/admin/online", adminAda)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
+	if rec.status != http.StatusOK {
+		t.Fatalf("%d %s", rec.status, rec.body)
 	}
 	var got struct {
 		Projects []struct {
@@ -148,7 +72,7 @@ func TestAdminOnline(t *testing.T) {
 			Source    string `json:"source"`
 		} `json:"online"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+	if err := json.Unmarshal(rec.body, &got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Projects) != 2 || got.Projects[0].Key != "HELP" || got.Projects[0].OnlineCount != 1 || got.Projects[1].OnlineCount != 1 {
@@ -160,14 +84,14 @@ func TestAdminOnline(t *testing.T) {
 }
 
 func TestAdminEvents(t *testing.T) {
-	f := newAdminFixture(t)
-	f.set(t, agentAlice, true, models.SourceManual, "", "HELP")
-	f.env.clock.Advance(time.Hour)
-	f.set(t, agentBob, true, models.SourceManual, "", "HELP")
-	f.env.clock.Advance(time.Hour)
-	f.set(t, agentAlice, false, models.SourceAdmin, `=HYPERLINK("http://evil","x"), then "quoted"`, "HELP")
-	f.env.clock.Advance(time.Hour)
-	f.set(t, agentAlice, true, models.SourceManual, "", "IT")
+	f := newAdmin(t)
+	f.setBy(t, agentAlice, true, models.SourceManual, "", "HELP")
+	f.clock.Advance(time.Hour)
+	f.setBy(t, agentBob, true, models.SourceManual, "", "HELP")
+	f.clock.Advance(time.Hour)
+	f.setBy(t, agentAlice, false, models.SourceAdmin, `=HYPERLINK("http://evil","x"), then "quoted"`, "HELP")
+	f.clock.Advance(time.Hour)
+	f.setBy(t, agentAlice, true, models.SourceManual, "", "IT")
 
 	type events struct {
 		Events []struct {
@@ -204,14 +128,14 @@ func TestAdminEvents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := f.get(t, "/api/v1/admin/events?"+tt.query, adminAda)
-			if rec.Code != tt.status {
-				t.Fatalf("%d %s", rec.Code, rec.Body)
+			if rec.status != tt.status {
+				t.Fatalf("%d %s", rec.status, rec.body)
 			}
 			if tt.status != http.StatusOK {
 				return
 			}
 			var got events
-			if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			if err := json.Unmarshal(rec.body, &got); err != nil {
 				t.Fatal(err)
 			}
 			var short []string
@@ -229,22 +153,22 @@ func TestAdminEvents(t *testing.T) {
 
 	t.Run("next page", func(t *testing.T) {
 		var first events
-		_ = json.Unmarshal(f.get(t, "/api/v1/admin/events?limit=2", adminAda).Body.Bytes(), &first)
+		f.get(t, "/api/v1/admin/events?limit=2", adminAda).decode(t, &first)
 		var second events
-		rec := f.get(t, "/api/v1/admin/events?limit=2&before="+jsonNumber(first.NextBefore), adminAda)
-		_ = json.Unmarshal(rec.Body.Bytes(), &second)
+		rec := f.get(t, "/api/v1/admin/events?limit=2&before="+strconv.FormatInt(first.NextBefore, 10), adminAda)
+		rec.decode(t, &second)
 		if len(second.Events) != 2 || second.Events[0].AccountID != agentBob {
-			t.Fatalf("second page: %s", rec.Body)
+			t.Fatalf("second page: %s", rec.body)
 		}
 	})
 
 	t.Run("csv", func(t *testing.T) {
 		rec := f.get(t, "/api/v1/admin/events?format=csv&source=admin", adminAda)
-		if rec.Code != http.StatusOK || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") ||
-			!strings.Contains(rec.Header().Get("Content-Disposition"), "attachment") {
-			t.Fatalf("%d %v", rec.Code, rec.Header())
+		if rec.status != http.StatusOK || !strings.HasPrefix(rec.header.Get("Content-Type"), "text/csv") ||
+			!strings.Contains(rec.header.Get("Content-Disposition"), "attachment") {
+			t.Fatalf("%d %v", rec.status, rec.header)
 		}
-		body := rec.Body.String()
+		body := string(rec.body)
 		if !strings.Contains(body, "\r\n") {
 			t.Fatalf("RFC 4180 wants CRLF line ends: %q", body)
 		}
@@ -269,21 +193,16 @@ func TestAdminEvents(t *testing.T) {
 	})
 }
 
-func jsonNumber(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
-
 func TestAdminReport(t *testing.T) {
-	f := newAdminFixture(t)
+	f := newAdmin(t)
 	// The clock starts at 2026-11-25 09:00 UTC.
-	f.set(t, agentAlice, true, models.SourceManual, "", "HELP", "IT")
-	f.env.clock.Advance(90 * time.Minute)
-	f.set(t, agentAlice, false, models.SourceManual, "", "HELP")
-	f.env.clock.Advance(30 * time.Minute) // 11:00: IT kept her online for 2 h in all
-	f.set(t, agentAlice, false, models.SourceManual, "", "IT")
-	f.set(t, agentBob, true, models.SourceManual, "", "HELP")
-	f.env.clock.Advance(15 * time.Hour) // 02:00 on the 26th, Bob still online
+	f.setBy(t, agentAlice, true, models.SourceManual, "", "HELP", "IT")
+	f.clock.Advance(90 * time.Minute)
+	f.setBy(t, agentAlice, false, models.SourceManual, "", "HELP")
+	f.clock.Advance(30 * time.Minute) // 11:00: IT kept her online for 2 h in all
+	f.setBy(t, agentAlice, false, models.SourceManual, "", "IT")
+	f.setBy(t, agentBob, true, models.SourceManual, "", "HELP")
+	f.clock.Advance(15 * time.Hour) // 02:00 on the 26th, Bob still online
 
 	type report struct {
 		From   time.Time `json:"from"`
@@ -296,15 +215,15 @@ func TestAdminReport(t *testing.T) {
 		} `json:"agents"`
 	}
 	rec := f.get(t, "/api/v1/admin/report?from=2026-11-25&to=2026-11-27", adminAda)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
+	if rec.status != http.StatusOK {
+		t.Fatalf("%d %s", rec.status, rec.body)
 	}
 	var got report
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+	if err := json.Unmarshal(rec.body, &got); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Join(got.Days, ",") != "2026-11-25,2026-11-26" || len(got.Agents) != 2 {
-		t.Fatalf("%s", rec.Body)
+		t.Fatalf("%s", rec.body)
 	}
 	alice, bob := got.Agents[0], got.Agents[1]
 	if alice.AccountID != agentAlice || alice.Seconds[0] != 2*3600 || alice.Seconds[1] != 0 || alice.TotalSeconds != 2*3600 {
@@ -315,20 +234,20 @@ func TestAdminReport(t *testing.T) {
 	}
 
 	rec = f.get(t, "/api/v1/admin/report?from=2026-11-25&to=2026-11-27&project=IT", adminAda)
-	_ = json.Unmarshal(rec.Body.Bytes(), &got)
+	rec.decode(t, &got)
 	if len(got.Agents) != 1 || got.Agents[0].TotalSeconds != 2*3600 {
-		t.Fatalf("IT only: %s", rec.Body)
+		t.Fatalf("IT only: %s", rec.body)
 	}
 
 	rec = f.get(t, "/api/v1/admin/report", adminAda)
-	_ = json.Unmarshal(rec.Body.Bytes(), &got)
-	if rec.Code != http.StatusOK || len(got.Days) != 7 || got.Days[6] != "2026-11-26" {
-		t.Fatalf("default period: %s", rec.Body)
+	rec.decode(t, &got)
+	if rec.status != http.StatusOK || len(got.Days) != 7 || got.Days[6] != "2026-11-26" {
+		t.Fatalf("default period: %s", rec.body)
 	}
 
 	for _, q := range []string{"from=2026-01-01&to=2026-11-01", "from=2026-11-26&to=2026-11-25", "project=NOPE", "to=soon"} {
-		if rec := f.get(t, "/api/v1/admin/report?"+q, adminAda); rec.Code != http.StatusBadRequest {
-			t.Errorf("%s: %d %s", q, rec.Code, rec.Body)
+		if rec := f.get(t, "/api/v1/admin/report?"+q, adminAda); rec.status != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", q, rec.status, rec.body)
 		}
 	}
 }
@@ -336,14 +255,14 @@ func TestAdminReport(t *testing.T) {
 // TestPutOfflineUnescapesTheAccount: pages escape the colon of account ids
 // (encodeURIComponent); the escaped and the plain path reach the same agent.
 func TestPutOfflineUnescapesTheAccount(t *testing.T) {
-	f := newAdminFixture(t)
+	f := newAdmin(t)
 	for _, path := range []string{"557058%3Aalice", "557058:alice"} {
-		f.set(t, agentAlice, true, models.SourceManual, "", "HELP")
-		rec := do(t, f.env, http.MethodPost, "/api/v1/projects/HELP/agents/"+path+"/offline", f.site.ContextToken(adminAda), "")
-		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"changed":1`) {
-			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		f.setBy(t, agentAlice, true, models.SourceManual, "", "HELP")
+		rec := f.request(t, http.MethodPost, "/api/v1/projects/HELP/agents/"+path+"/offline", f.token(t, adminAda), "")
+		if rec.status != http.StatusOK || !strings.Contains(string(rec.body), `"changed":1`) {
+			t.Fatalf("%s: %d %s", path, rec.status, rec.body)
 		}
-		st, err := f.env.store.Statuses(context.Background(), f.tenant.ID, agentAlice)
+		st, err := f.store.Statuses(context.Background(), f.tenant.ID, agentAlice)
 		if err != nil || len(st) != 1 || st[0].Online || st[0].Source != models.SourceAdmin {
 			t.Fatalf("%s: %+v %v", path, st, err)
 		}
@@ -356,7 +275,7 @@ func TestPutOfflineUnescapesTheAccount(t *testing.T) {
 // cell starts with a character that makes it a formula, and every reason
 // reads back whole.
 func TestEventsCSVIsFormulaSafeWithEitherSeparator(t *testing.T) {
-	f := newAdminFixture(t)
+	f := newAdmin(t)
 	reasons := []string{
 		`x;=cmd|' /C calc'!A0`,
 		"x\n=cmd|' /C calc'!A0",
@@ -367,15 +286,15 @@ func TestEventsCSVIsFormulaSafeWithEitherSeparator(t *testing.T) {
 		`y";=1+1;"`,
 	}
 	for _, r := range reasons {
-		f.set(t, agentAlice, true, models.SourceManual, "", "HELP")
-		f.set(t, agentAlice, false, models.SourceAdmin, r, "HELP")
+		f.setBy(t, agentAlice, true, models.SourceManual, "", "HELP")
+		f.setBy(t, agentAlice, false, models.SourceAdmin, r, "HELP")
 	}
 	rec := f.get(t, "/api/v1/admin/events?format=csv&source=admin", adminAda)
-	if rec.Code != http.StatusOK {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
+	if rec.status != http.StatusOK {
+		t.Fatalf("%d %s", rec.status, rec.body)
 	}
 	for _, sep := range []rune{',', ';'} {
-		rd := csv.NewReader(strings.NewReader(rec.Body.String()))
+		rd := csv.NewReader(strings.NewReader(string(rec.body)))
 		rd.Comma = sep
 		// A spreadsheet reads a quote in mid-field as text.
 		rd.LazyQuotes = sep != ','
@@ -395,7 +314,10 @@ func TestEventsCSVIsFormulaSafeWithEitherSeparator(t *testing.T) {
 			}
 		}
 	}
-	rows, _ := csv.NewReader(strings.NewReader(rec.Body.String())).ReadAll()
+	rows, err := csv.NewReader(strings.NewReader(string(rec.body))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Read back with the file's own separator, the reasons are whole; only
 	// the apostrophes that defuse a formula were added.
 	got := map[string]bool{}

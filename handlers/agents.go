@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -38,13 +39,13 @@ type ActivityRecorder interface {
 // Agents is the agent-facing API, called by our pages with context tokens.
 type Agents struct {
 	Store     PresenceStore
-	Directory *Directory
+	Directory *jira.Directory
 	Activity  ActivityRecorder
 	Now       func() time.Time
 	Log       *slog.Logger
 
 	// cache holds recent GET /me answers; nil turns it off.
-	cache *meCache
+	cache *MeCache
 	// statusChanges bounds each agent's status changes; nil: no bound.
 	statusChanges *statusLimiter
 }

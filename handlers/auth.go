@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/bounded"
 	"agentpresence/handlers/connect"
 	"agentpresence/models"
 )
@@ -22,95 +22,84 @@ type TenantStore interface {
 // TenantCache keeps recently used tenants in memory so that an authenticated
 // request costs no database round trip. Lifecycle callbacks on this replica
 // forget a tenant at once; other replicas forget it when the change bus
-// delivers the change (Invalidate), and within TTL at worst.
+// delivers the change (Invalidate), and within its TTL at worst.
 type TenantCache struct {
-	Store TenantStore
-	TTL   time.Duration
-	Now   func() time.Time
-
-	mu      sync.Mutex
-	entries map[string]cachedTenant
-	keys    map[models.TenantID]string // tenant id → client key, for entries
-	// unknown remembers, until when, client keys the store did not know,
-	// so that a flood of tokens naming one unknown issuer costs one lookup
-	// per TTL. Any tenant change (an install, here or on another replica)
-	// clears it, so a new tenant is known at once.
-	unknown map[string]time.Time
+	store TenantStore
+	// entries holds tenants by client key, bounded by their bytes; keys
+	// maps a tenant id to its client key, for ForgetTenant.
+	entries *bounded.Cache[string, models.Tenant]
+	keys    *bounded.Cache[models.TenantID, string]
+	// unknown remembers client keys the store did not know, so that a
+	// flood of tokens naming one unknown issuer costs one lookup per TTL.
+	// Any tenant change (an install, here or on another replica) clears
+	// it, so a new tenant is known at once.
+	unknown *bounded.Cache[string, struct{}]
 }
 
-type cachedTenant struct {
-	tenant  models.Tenant
-	expires time.Time
-}
-
-// maxCachedTenants bounds the cache; past it, the cache starts afresh
-// (cheap, and a tenant costs one query to come back).
-const maxCachedTenants = 100_000
-
-// maxUnknownIssuers bounds the remembered unknown client keys, and
-// maxUnknownIssuerLen the length of one: at most about 2.5 MB. A longer key
-// (no tenant has one: the column holds 255) is looked up each time, like
-// any issuer an attacker makes up anew for each request.
+// Bounds of the tenant cache: tenants by their bytes (a tenant is about
+// 0.5–2.5 KB: some 40,000 or more), and remembered unknown issuers, at most
+// maxUnknownIssuerLen bytes each: about 2.5 MB. A longer key (no tenant has
+// one: the column holds 255) is looked up each time, like any issuer an
+// attacker makes up anew for each request.
 const (
+	maxTenantBytes      = 64 << 20
 	maxUnknownIssuers   = 10_000
 	maxUnknownIssuerLen = 255
+	// tenantOverhead is what a cached tenant costs besides its strings.
+	tenantOverhead = 256
 )
+
+// NewTenantCache keeps the tenants store finds for ttl.
+func NewTenantCache(store TenantStore, ttl time.Duration, now func() time.Time) *TenantCache {
+	weigh := func(key string, t models.Tenant) uint32 {
+		n := len(key) + len(t.SharedSecret) + len(t.SecretSealed) + len(t.BaseURL) + len(t.DisplayURL) + len(t.ProductType) +
+			len(t.OAuthClientID) + len(t.Description) + len(t.ServerVersion) + len(t.PluginsVersion) + tenantOverhead
+		return uint32(min(n, maxTenantBytes))
+	}
+	return &TenantCache{store: store,
+		entries: bounded.New(bounded.Config[string, models.Tenant]{MaxWeight: maxTenantBytes, Weigh: weigh, TTL: ttl, Now: now}),
+		// One id per cached tenant at most: a tenant weighs more than 1,600
+		// bytes only rarely, so this bound is never the one that bites.
+		keys:    bounded.New(bounded.Config[models.TenantID, string]{MaxWeight: maxTenantBytes / tenantOverhead, TTL: ttl, Now: now}),
+		unknown: bounded.New(bounded.Config[string, struct{}]{MaxWeight: maxUnknownIssuers, TTL: ttl, Now: now}),
+	}
+}
 
 // Get returns the tenant of a client key, installed or not.
 func (tc *TenantCache) Get(ctx context.Context, clientKey string) (models.Tenant, error) {
-	now := tc.Now()
-	tc.mu.Lock()
-	e, ok := tc.entries[clientKey]
-	until, miss := tc.unknown[clientKey]
-	tc.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.tenant, nil
+	if t, ok := tc.entries.Get(clientKey); ok {
+		return t, nil
 	}
-	if miss && now.Before(until) {
+	if _, miss := tc.unknown.Get(clientKey); miss {
 		return models.Tenant{}, fmt.Errorf("find tenant: %w", models.ErrNotFound)
 	}
-	t, err := tc.Store.TenantByClientKey(ctx, clientKey)
+	t, err := tc.store.TenantByClientKey(ctx, clientKey)
 	if errors.Is(err, models.ErrNotFound) && len(clientKey) <= maxUnknownIssuerLen {
-		tc.mu.Lock()
-		if tc.unknown == nil || len(tc.unknown) >= maxUnknownIssuers {
-			tc.unknown = make(map[string]time.Time)
-		}
-		tc.unknown[clientKey] = now.Add(tc.TTL)
-		tc.mu.Unlock()
+		tc.unknown.Set(clientKey, struct{}{})
 	}
 	if err != nil {
 		return models.Tenant{}, err
 	}
-	tc.mu.Lock()
-	if tc.entries == nil || len(tc.entries) >= maxCachedTenants {
-		tc.entries = make(map[string]cachedTenant)
-		tc.keys = make(map[models.TenantID]string)
-	}
-	tc.entries[clientKey] = cachedTenant{tenant: t, expires: now.Add(tc.TTL)}
-	tc.keys[t.ID] = clientKey
-	tc.mu.Unlock()
+	tc.entries.Set(clientKey, t)
+	tc.keys.Set(t.ID, clientKey)
 	return t, nil
 }
 
 // Forget drops a tenant so that the next request reads it afresh.
 func (tc *TenantCache) Forget(clientKey string) {
-	tc.mu.Lock()
-	delete(tc.unknown, clientKey)
-	if e, ok := tc.entries[clientKey]; ok {
-		delete(tc.keys, e.tenant.ID)
-		delete(tc.entries, clientKey)
+	tc.unknown.Delete(clientKey)
+	if t, ok := tc.entries.Get(clientKey); ok {
+		tc.keys.Delete(t.ID)
 	}
-	tc.mu.Unlock()
+	tc.entries.Delete(clientKey)
 }
 
 // ForgetTenant drops a tenant by id.
 func (tc *TenantCache) ForgetTenant(id models.TenantID) {
-	tc.mu.Lock()
-	if key, ok := tc.keys[id]; ok {
-		delete(tc.entries, key)
-		delete(tc.keys, id)
+	if key, ok := tc.keys.Get(id); ok {
+		tc.entries.Delete(key)
+		tc.keys.Delete(id)
 	}
-	tc.mu.Unlock()
 }
 
 // Invalidate is a models.ChangeFunc: it forgets a tenant that changed
@@ -119,15 +108,13 @@ func (tc *TenantCache) ForgetTenant(id models.TenantID) {
 func (tc *TenantCache) Invalidate(_ context.Context, ch models.Change) {
 	switch {
 	case ch.Resync:
-		tc.mu.Lock()
-		tc.entries, tc.keys, tc.unknown = nil, nil, nil
-		tc.mu.Unlock()
+		tc.entries.Clear()
+		tc.keys.Clear()
+		tc.unknown.Clear()
 	case ch.TenantChanged:
 		// The change names the tenant by id, which a remembered miss does
 		// not have; installs are rare, so every miss goes.
-		tc.mu.Lock()
-		tc.unknown = nil
-		tc.mu.Unlock()
+		tc.unknown.Clear()
 		tc.ForgetTenant(ch.Tenant)
 	}
 }
@@ -151,8 +138,9 @@ type Auth struct {
 	Verifier connect.Verifier
 	// BasePath is BASE_URL's path; qsh paths are relative to it.
 	BasePath string
-	// failures turns away an address that keeps sending bad tokens.
-	failures *failureLimiter
+	// Limits turn away an address that keeps sending bad tokens; nil: no
+	// limit.
+	Limits *Limiters
 }
 
 const (
@@ -185,7 +173,7 @@ func (a *Auth) authenticate(c echo.Context, kind TokenKind, allowDisabled bool) 
 	if err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
-			if wait, over := a.failures.failed(c.RealIP()); over {
+			if wait, over := a.Limits.authFailed(c.RealIP()); over {
 				return tooManyFailures(wait)
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -34,35 +33,11 @@ func sign(t *testing.T, method jwt.SigningMethod, claims jwt.Claims, key any) st
 	return tok
 }
 
-type errorJSON struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func do(t *testing.T, env *testEnv, method, target, token string, body string) *httptest.ResponseRecorder {
-	t.Helper()
-	var req *http.Request
-	if body != "" {
-		req = httptest.NewRequest(method, target, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-	} else {
-		req = httptest.NewRequest(method, target, nil)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "JWT "+token)
-	}
-	rec := httptest.NewRecorder()
-	env.server.ServeHTTP(rec, req)
-	return rec
-}
-
 // TestAuthTamperMatrix: every forged, stale or misdirected token is refused
 // with 401 and a reason class, on a page route and on an API route, and the
 // answer never echoes the token or the secret.
 func TestAuthTamperMatrix(t *testing.T) {
-	env := newTestEnv(t)
+	env := newHarness(t)
 	ctx := context.Background()
 	secret := []byte("tenant-secret-0123456789abcdef")
 	if _, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-a", SharedSecret: secret, BaseURL: "https://a.atlassian.net"}, env.clock.Now()); err != nil {
@@ -103,18 +78,18 @@ func TestAuthTamperMatrix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := do(t, env, http.MethodGet, tt.target, tt.token, "")
-			if rec.Code != http.StatusUnauthorized {
-				t.Fatalf("status %d, want 401; body %s", rec.Code, rec.Body)
+			rec := env.request(t, http.MethodGet, tt.target, tt.token, "")
+			if rec.status != http.StatusUnauthorized {
+				t.Fatalf("status %d, want 401; body %s", rec.status, rec.body)
 			}
 			var body errorJSON
-			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
-				t.Fatalf("body is not the JSON error shape: %s", rec.Body)
+			if err := json.Unmarshal(rec.body, &body); err != nil {
+				t.Fatalf("body is not the JSON error shape: %s", rec.body)
 			}
 			if body.Error.Code != tt.reason {
 				t.Errorf("reason %q, want %q", body.Error.Code, tt.reason)
 			}
-			if tt.token != "" && strings.Contains(rec.Body.String(), tt.token) || strings.Contains(rec.Body.String(), string(secret)) {
+			if tt.token != "" && strings.Contains(string(rec.body), tt.token) || strings.Contains(string(rec.body), string(secret)) {
 				t.Error("the answer echoes the token or the secret")
 			}
 		})
@@ -122,22 +97,22 @@ func TestAuthTamperMatrix(t *testing.T) {
 
 	t.Run("valid tokens pass", func(t *testing.T) {
 		page := sign(t, jwt.SigningMethodHS256, claimsFor("ck-a", "u", pageQSH, now), secret)
-		if rec := do(t, env, http.MethodGet, pagePath+"&jwt="+url.QueryEscape(page), "", ""); rec.Code != http.StatusOK {
-			t.Fatalf("page with its own qsh: %d %s", rec.Code, rec.Body)
+		if rec := env.request(t, http.MethodGet, pagePath+"&jwt="+url.QueryEscape(page), "", ""); rec.status != http.StatusOK {
+			t.Fatalf("page with its own qsh: %d %s", rec.status, rec.body)
 		}
 		api := sign(t, jwt.SigningMethodHS256, claimsFor("ck-a", "u", connect.ContextQSH, now), secret)
-		if rec := do(t, env, http.MethodGet, apiPath, api, ""); rec.Code != http.StatusOK {
-			t.Fatalf("API with a context token: %d %s", rec.Code, rec.Body)
+		if rec := env.request(t, http.MethodGet, apiPath, api, ""); rec.status != http.StatusOK {
+			t.Fatalf("API with a context token: %d %s", rec.status, rec.body)
 		}
 		within := sign(t, jwt.SigningMethodHS256, claimsFor("ck-a", "u", connect.ContextQSH, now.Add(-3*time.Minute-20*time.Second)), secret)
-		if rec := do(t, env, http.MethodGet, apiPath, within, ""); rec.Code != http.StatusOK {
-			t.Fatalf("expired within the leeway: %d %s", rec.Code, rec.Body)
+		if rec := env.request(t, http.MethodGet, apiPath, within, ""); rec.status != http.StatusOK {
+			t.Fatalf("expired within the leeway: %d %s", rec.status, rec.body)
 		}
 	})
 }
 
 func TestDisabledTenantIsForbidden(t *testing.T) {
-	env := newTestEnv(t)
+	env := newHarness(t)
 	ctx := context.Background()
 	secret := []byte("s3cret")
 	tn, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-d", SharedSecret: secret, BaseURL: "https://d.atlassian.net"}, env.clock.Now())
@@ -148,10 +123,8 @@ func TestDisabledTenantIsForbidden(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := sign(t, jwt.SigningMethodHS256, claimsFor("ck-d", "u", connect.ContextQSH, env.clock.Now()), secret)
-	rec := do(t, env, http.MethodGet, "/api/v1/settings", tok, "")
-	var body errorJSON
-	_ = json.Unmarshal(rec.Body.Bytes(), &body)
-	if rec.Code != http.StatusForbidden || body.Error.Code != "tenant_disabled" {
-		t.Fatalf("disabled tenant: %d %s", rec.Code, rec.Body)
+	rec := env.request(t, http.MethodGet, "/api/v1/settings", tok, "")
+	if rec.status != http.StatusForbidden || rec.errorCode(t) != "tenant_disabled" {
+		t.Fatalf("disabled tenant: %d %s", rec.status, rec.body)
 	}
 }

@@ -27,13 +27,13 @@ type stateJSON struct {
 // online again is the old request.
 func TestAwayThroughTheAPI(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
-		site := env.newSite()
-		tn := env.install(site)
-		env.me(site, "alice", "HELP") // the projects are listed from Jira
-		wid := env.widgetOf(tn.ID, "HELP")
+		env := newHarness(t, on(dialect), served())
+		site := env.newSite(t)
+		tn := env.install(t, site)
+		env.me(t, site, "alice", "HELP") // the projects are listed from Jira
+		wid := env.widgetOf(t, tn.ID, "HELP")
 
-		r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"state":"away","reason":"lunch","project":"HELP","durationMinutes":30}`)
+		r := env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"state":"away","reason":"lunch","project":"HELP","durationMinutes":30}`)
 		if r.status != http.StatusOK {
 			t.Fatalf("go away: %d %s", r.status, r.body)
 		}
@@ -45,7 +45,7 @@ func TestAwayThroughTheAPI(t *testing.T) {
 			!p.Until.Equal(env.clock.Now().Add(30*time.Minute)) || p.OnlineCount != 0 || p.AwayCount != 1 {
 			t.Fatalf("after going away: %+v", p)
 		}
-		pub := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
+		pub := env.call(t, nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
 		if !strings.Contains(string(pub.body), `"online":false`) || !strings.Contains(string(pub.body), `"requiresLogin":true`) {
 			t.Fatalf("public status with alice away: %s", pub.body)
 		}
@@ -61,7 +61,7 @@ func TestAwayThroughTheAPI(t *testing.T) {
 				AwayReason string `json:"awayReason"`
 			} `json:"away"`
 		}
-		r = env.call(site, "bob", "GET", "/api/v1/projects/HELP/agents", "")
+		r = env.call(t, site, "bob", "GET", "/api/v1/projects/HELP/agents", "")
 		r.decode(t, &list)
 		if r.status != http.StatusOK || list.Count != 0 || len(list.Agents) != 0 || len(list.Away) != 1 ||
 			list.Away[0].AccountID != "alice" || list.Away[0].State != "away" || list.Away[0].AwayReason != "lunch" {
@@ -79,7 +79,7 @@ func TestAwayThroughTheAPI(t *testing.T) {
 				AccountID string `json:"accountId"`
 			} `json:"away"`
 		}
-		r = env.call(site, "ada", "GET", "/api/v1/admin/online", "")
+		r = env.call(t, site, "ada", "GET", "/api/v1/admin/online", "")
 		r.decode(t, &admin)
 		if r.status != http.StatusOK || len(admin.Online) != 0 || len(admin.Away) != 1 || admin.Away[0].Project != "HELP" ||
 			admin.Projects[0].Key != "HELP" || admin.Projects[0].AwayCount != 1 || admin.Projects[0].OnlineCount != 0 {
@@ -87,7 +87,7 @@ func TestAwayThroughTheAPI(t *testing.T) {
 		}
 
 		env.clock.Advance(10 * time.Minute)
-		r = env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
+		r = env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
 		var back struct {
 			Project stateJSON `json:"project"`
 		}
@@ -105,14 +105,14 @@ func TestAwayThroughTheAPI(t *testing.T) {
 				Reason     string `json:"reason"`
 			} `json:"events"`
 		}
-		r = env.call(site, "ada", "GET", "/api/v1/admin/events", "")
+		r = env.call(t, site, "ada", "GET", "/api/v1/admin/events", "")
 		r.decode(t, &log)
 		if r.status != http.StatusOK || len(log.Events) != 2 ||
 			log.Events[0].FromState != "away" || log.Events[0].ToState != "online" || log.Events[0].FromOnline || !log.Events[0].ToOnline ||
 			log.Events[1].FromState != "offline" || log.Events[1].ToState != "away" || log.Events[1].ToOnline || log.Events[1].Reason != "lunch" {
 			t.Fatalf("the log: %d %s", r.status, r.body)
 		}
-		r = env.call(site, "ada", "GET", "/api/v1/admin/events?format=csv", "")
+		r = env.call(t, site, "ada", "GET", "/api/v1/admin/events?format=csv", "")
 		if r.status != http.StatusOK || !strings.Contains(string(r.body), ",alice,away,online,manual,,\r\n") ||
 			!strings.Contains(string(r.body), ",alice,offline,away,manual,,lunch\r\n") {
 			t.Fatalf("the CSV: %d %s", r.status, r.body)
@@ -127,7 +127,7 @@ func TestAwayThroughTheAPI(t *testing.T) {
 				AwaySeconds      []int64 `json:"awaySeconds"`
 			} `json:"agents"`
 		}
-		r = env.call(site, "ada", "GET", "/api/v1/admin/report", "")
+		r = env.call(t, site, "ada", "GET", "/api/v1/admin/report", "")
 		r.decode(t, &report)
 		if r.status != http.StatusOK || len(report.Agents) != 1 || report.Agents[0].TotalAwaySeconds != 600 ||
 			report.Agents[0].TotalSeconds != 1200 || report.Agents[0].AwaySeconds[len(report.Agents[0].AwaySeconds)-1] != 600 {
@@ -157,23 +157,23 @@ func TestStatusRequestsRefused(t *testing.T) {
 		{"away where no agent", "bob", `{"state":"away","project":"IT"}`, http.StatusForbidden, "not_an_agent"},
 		{"away as a customer", "carol", `{"state":"away","scope":"project","project":"HELP"}`, http.StatusForbidden, "not_an_agent"},
 	}
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
-	tn := env.install(site)
+	env := newHarness(t, served())
+	site := env.newSite(t)
+	tn := env.install(t, site)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := env.call(site, tt.user, "PUT", "/api/v1/me/status", tt.body)
+			r := env.call(t, site, tt.user, "PUT", "/api/v1/me/status", tt.body)
 			if r.status != tt.status || r.errorCode(t) != tt.code {
 				t.Fatalf("%d %s, want %d %s", r.status, r.body, tt.status, tt.code)
 			}
-			if n := len(env.events(tn.ID)); n != 0 {
+			if n := len(env.events(t, tn.ID)); n != 0 {
 				t.Fatalf("%d events after a refused request", n)
 			}
 		})
 	}
 	// Online false with state away agree: away.
-	r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":false,"state":"away","project":"HELP"}`)
-	if r.status != http.StatusOK || len(env.events(tn.ID)) != 1 {
+	r := env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"online":false,"state":"away","project":"HELP"}`)
+	if r.status != http.StatusOK || len(env.events(t, tn.ID)) != 1 {
 		t.Fatalf("online false and state away: %d %s", r.status, r.body)
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -46,7 +46,7 @@ func BenchmarkPublicStatus(b *testing.B) {
 				}
 				for pb.Next() {
 					rec := httptest.NewRecorder()
-					env.echo.ServeHTTP(rec, req)
+					env.server.ServeHTTP(rec, req)
 					if rec.Code != http.StatusOK && rec.Code != http.StatusNotModified {
 						b.Fatalf("status %d", rec.Code)
 					}
@@ -74,7 +74,7 @@ func BenchmarkMe(b *testing.B) {
 					req.Header.Set("Authorization", "JWT "+tokens[i%len(tokens)])
 					i++
 					rec := httptest.NewRecorder()
-					env.echo.ServeHTTP(rec, req)
+					env.server.ServeHTTP(rec, req)
 					if rec.Code != http.StatusOK {
 						b.Fatalf("status %d %s", rec.Code, rec.Body)
 					}
@@ -84,10 +84,11 @@ func BenchmarkMe(b *testing.B) {
 	}
 }
 
-// benchEnv is a jiraEnv with one installed site and alice online in HELP.
+// benchEnv is a served harness with one installed site and alice online
+// in HELP.
 type benchEnv struct {
-	*jiraEnv
-	site   *jirasim.Site
+	*harness
+	site   *jiratest.Site
 	widget string
 	etag   string
 }
@@ -95,13 +96,11 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B) *benchEnv { return newBenchEnvOn(b, models.DialectSQLite) }
 
 func newBenchEnvOn(b *testing.B, dialect models.Dialect) *benchEnv {
-	env := newJiraEnvAt(b, dialect, slog.LevelInfo)
-	site := env.newSite()
-	tn := env.install(site)
-	if r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
-		b.Fatalf("setup: %d %s", r.status, r.body)
-	}
-	wid := env.widgetOf(tn.ID, "HELP")
-	r := env.call(nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "")
-	return &benchEnv{jiraEnv: env, site: site, widget: wid, etag: r.header.Get("ETag")}
+	env := newHarness(b, on(dialect), served(), logsAt(slog.LevelInfo))
+	site := env.newSite(b)
+	tn := env.install(b, site)
+	must(b, env.call(b, site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`))
+	wid := env.widgetOf(b, tn.ID, "HELP")
+	r := must(b, env.call(b, nil, "", "GET", "/public/v1/widgets/"+wid+"/status", ""))
+	return &benchEnv{harness: env, site: site, widget: wid, etag: r.header.Get("ETag")}
 }

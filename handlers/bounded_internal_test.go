@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -16,16 +17,19 @@ import (
 func TestClientLimiterBoundsItsClients(t *testing.T) {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	l := newClientLimiter(1, 2, 100, clock)
-	for i := range 10_000 {
-		l.allow(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+	l := newKeyedLimiter[netip.Prefix](1, 2, 100, clock)
+	allow := func(ip string) bool {
+		_, ok := l.take(clientKey(ip))
+		return ok
 	}
-	l.buckets.CleanUp()
-	if n := l.buckets.EstimatedSize(); n > 100 {
+	for i := range 10_000 {
+		allow(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
+	}
+	if n := l.buckets.Len(); n > 100 {
 		t.Fatalf("%d buckets kept, bound 100", n)
 	}
 
-	l = newClientLimiter(1, 2, 100, clock)
+	l = newKeyedLimiter[netip.Prefix](1, 2, 100, clock)
 	sequence := []struct {
 		ip   string
 		want bool
@@ -41,12 +45,12 @@ func TestClientLimiterBoundsItsClients(t *testing.T) {
 		{"not an address", true},
 	}
 	for i, s := range sequence {
-		if got := l.allow(s.ip); got != s.want {
+		if got := allow(s.ip); got != s.want {
 			t.Fatalf("%d %s: allowed %v, want %v", i, s.ip, got, s.want)
 		}
 	}
 	now = now.Add(time.Second) // one token back
-	if !l.allow("2001:db8:1:2::1") {
+	if !allow("2001:db8:1:2::1") {
 		t.Fatal("the /64's bucket did not refill")
 	}
 }
@@ -57,14 +61,13 @@ func TestClientLimiterBoundsItsClients(t *testing.T) {
 // stored.
 func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	m := newMeCache(30*time.Second, func() time.Time { return now })
+	m := NewMeCache(30*time.Second, func() time.Time { return now })
 	big := []byte(strings.Repeat("x", 1<<20))
 	for i := range 200 {
 		k := meKey{tenant: 1, account: fmt.Sprintf("a%d", i), project: "HELP"}
 		m.put(k, m.stamp(1), big)
 	}
-	m.answers.CleanUp()
-	if w := m.answers.WeightedSize(); w > meCacheMaxBytes {
+	if w := m.answers.Weight(); w > meCacheMaxBytes {
 		t.Fatalf("%d bytes kept, bound %d", w, meCacheMaxBytes)
 	}
 
@@ -75,7 +78,7 @@ func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 	if _, ok := m.get(alice); !ok {
 		t.Fatal("a fresh answer was not served")
 	}
-	m.onChange(context.Background(), models.Change{Tenant: 1})
+	m.OnChange(context.Background(), models.Change{Tenant: 1})
 	if _, ok := m.get(alice); ok {
 		t.Fatal("an answer of before the tenant's change was served")
 	}
@@ -83,12 +86,12 @@ func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 		t.Fatal("another tenant's change retired bob's answer")
 	}
 	stale := m.stamp(1)
-	m.onChange(context.Background(), models.Change{Tenant: 1})
+	m.OnChange(context.Background(), models.Change{Tenant: 1})
 	m.put(alice, stale, []byte("stale"))
 	if _, ok := m.get(alice); ok {
 		t.Fatal("an answer computed across a change was stored")
 	}
-	m.onChange(context.Background(), models.Change{Resync: true})
+	m.OnChange(context.Background(), models.Change{Resync: true})
 	if _, ok := m.get(bob); ok {
 		t.Fatal("a resync left an answer")
 	}
@@ -96,5 +99,24 @@ func TestMeCacheIsBoundedByBytesAndFollowsChanges(t *testing.T) {
 	now = now.Add(31 * time.Second)
 	if _, ok := m.get(bob); ok {
 		t.Fatal("an answer outlived its TTL")
+	}
+}
+
+// TestClientLimiterKeepsABusyClientsBucket: a client that never pauses
+// keeps its bucket, so that it gets the rate and no fresh burst. A bucket
+// is forgotten only after it went unused for its refill time.
+func TestClientLimiterKeepsABusyClientsBucket(t *testing.T) {
+	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
+	l := NewLimiters(Limits{PublicPerIP: 1, PublicPerIPBurst: 2}, func() time.Time { return now })
+	allowed := 0
+	for range 40 { // 20 s, a request every half second
+		if _, ok := l.publicRequest("198.51.100.7"); ok {
+			allowed++
+		}
+		now = now.Add(500 * time.Millisecond)
+	}
+	// The burst of 2, then 1 a second.
+	if allowed > 2+20 {
+		t.Fatalf("%d requests allowed in 20 s at 1/s after a burst of 2", allowed)
 	}
 }

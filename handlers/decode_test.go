@@ -32,7 +32,7 @@ func TestDecodeErrorsAreSentences(t *testing.T) {
 		{"empty", "/api/v1/settings", ``, "invalid_json", "A JSON body is required."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newTestEnv(t)
+			env := newHarness(t).seedTenant(t)
 			code, got := env.callWithContextToken(t, http.MethodPut, tc.path, "acc-1", tc.given)
 			e, _ := got["error"].(map[string]any)
 			msg, _ := e["message"].(string)

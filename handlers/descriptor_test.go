@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,8 +74,13 @@ func TestDescriptorValidatesAgainstConnectSchema(t *testing.T) {
 	}
 	delete(broken, "key")
 	broken["authentication"] = map[string]any{"type": "not-a-type"}
-	b, _ := json.Marshal(broken)
-	inst, _ = jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	b, err := json.Marshal(broken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inst, err = jsonschema.UnmarshalJSON(bytes.NewReader(b)); err != nil {
+		t.Fatal(err)
+	}
 	if schema.Validate(inst) == nil {
 		t.Fatal("a broken descriptor validated: the schema check is not effective")
 	}
@@ -153,7 +157,7 @@ func TestDescriptorContents(t *testing.T) {
 // TestDescriptorURLsAnswer checks that every URL the descriptor names is a
 // route of the server (pages answer 401 without a token, not 404).
 func TestDescriptorURLsAnswer(t *testing.T) {
-	env := newTestEnv(t)
+	env := newHarness(t)
 	var d struct {
 		Lifecycle map[string]string           `json:"lifecycle"`
 		Modules   map[string][]map[string]any `json:"modules"`
@@ -181,11 +185,8 @@ func TestDescriptorURLsAnswer(t *testing.T) {
 	for _, mu := range urls {
 		method, u, _ := strings.Cut(mu, " ")
 		u = strings.NewReplacer("{project.key}", "HELP", "{servicedesk.serviceDeskId}", "1").Replace(u)
-		req := httptest.NewRequest(method, u, strings.NewReader("{}"))
-		rec := httptest.NewRecorder()
-		env.server.ServeHTTP(rec, req)
-		if rec.Code == http.StatusNotFound || rec.Code == http.StatusMethodNotAllowed {
-			t.Errorf("%s %s answers %d: the descriptor points at nothing", method, u, rec.Code)
+		if r := env.request(t, method, u, "", "{}"); r.status == http.StatusNotFound || r.status == http.StatusMethodNotAllowed {
+			t.Errorf("%s %s answers %d: the descriptor points at nothing", method, u, r.status)
 		}
 	}
 }

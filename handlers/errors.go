@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/jira"
+	"agentpresence/handlers/live"
 	"agentpresence/models"
 )
 
@@ -90,27 +94,65 @@ func classify(err error) *APIError {
 		}
 		return apiError(httpErr.Code, code, msg)
 	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		// The client went away; nobody reads the answer, nothing failed here.
-		return apiError(statusClientClosed, "client_closed", "the client closed the request")
-	case errors.Is(err, models.ErrNotFound):
-		return apiError(http.StatusNotFound, "not_found", "not found")
-	case errors.Is(err, models.ErrNotAnAgent):
-		return apiError(http.StatusForbidden, "not_an_agent", "you are not a support agent of this project")
-	case errors.Is(err, models.ErrNotAnAdmin):
-		return apiError(http.StatusForbidden, "forbidden", "putting an agent offline needs both Jira administrator and project administrator permissions")
-	case errors.Is(err, models.ErrTenantClosed):
-		return apiError(http.StatusForbidden, "tenant_disabled", "the app is disabled or uninstalled for this site")
-	case errors.Is(err, models.ErrInvalid):
-		return apiError(http.StatusBadRequest, "invalid", err.Error())
-	case errors.Is(err, models.ErrConflict):
-		return apiError(http.StatusConflict, "conflict", "the change conflicts with another one; try again")
-	case errors.Is(err, models.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "unavailable",
-			Message: "the service is briefly unavailable; try again", Header: map[string]string{"Retry-After": "2"}}
+	for _, d := range domainErrors {
+		if errors.Is(err, d.is) {
+			return d.answer(err)
+		}
 	}
 	return apiError(http.StatusInternalServerError, "internal", "internal error")
+}
+
+// domainErrors is the one translation of the domain's errors (the store's,
+// the Jira directory's, the live streams') into answers: the first entry
+// whose error the chain holds answers. Order matters where one error wraps
+// another: ErrCannotConfirmAgent wraps the ErrUnavailable that caused it.
+var domainErrors = []struct {
+	is     error
+	answer func(err error) *APIError
+}{
+	// The client went away; nobody reads the answer, nothing failed here.
+	{context.Canceled, fixed(statusClientClosed, "client_closed", "the client closed the request", nil)},
+	{models.ErrNotFound, fixed(http.StatusNotFound, "not_found", "not found", nil)},
+	{models.ErrNotAnAgent, fixed(http.StatusForbidden, "not_an_agent", "you are not a support agent of this project", nil)},
+	{models.ErrNotAnAdmin, fixed(http.StatusForbidden, "forbidden",
+		"putting an agent offline needs both Jira administrator and project administrator permissions", nil)},
+	{models.ErrTenantClosed, fixed(http.StatusForbidden, "tenant_disabled", "the app is disabled or uninstalled for this site", nil)},
+	{models.ErrInvalid, func(err error) *APIError { return apiError(http.StatusBadRequest, "invalid", err.Error()) }},
+	{models.ErrConflict, fixed(http.StatusConflict, "conflict", "the change conflicts with another one; try again", nil)},
+	{models.ErrUnavailable, briefOutage},
+	{context.DeadlineExceeded, briefOutage},
+	{jira.ErrCannotConfirmAgent, fixed(http.StatusServiceUnavailable, "cannot_confirm_agent",
+		"Jira cannot confirm now that you are a support agent, so you cannot go online; try again shortly",
+		map[string]string{"Retry-After": "30"})},
+	// Any question Jira did not answer: a 502 the client may retry.
+	{jira.ErrUnavailable, fixed(http.StatusBadGateway, "jira_unavailable",
+		"Jira did not answer our question about permissions; try again", map[string]string{"Retry-After": "5"})},
+	{live.ErrTooManyStreams, func(err error) *APIError {
+		var capErr *live.CapError
+		errors.As(err, &capErr)
+		return tooManyStreams(capErr.Cap)
+	}},
+}
+
+// fixed answers always the same.
+func fixed(status int, code, message string, header map[string]string) func(error) *APIError {
+	return func(error) *APIError { return &APIError{Status: status, Code: code, Message: message, Header: header} }
+}
+
+// briefOutage answers while the database (or a deadline) fails: retry soon.
+func briefOutage(error) *APIError {
+	return &APIError{Status: http.StatusServiceUnavailable, Code: "unavailable",
+		Message: "the service is briefly unavailable; try again", Header: map[string]string{"Retry-After": "2"}}
+}
+
+// tooManyStreams refuses a stream beyond a cap; the page polls meanwhile.
+// The retry delay is spread so that refused clients do not come back
+// together.
+func tooManyStreams(c live.Cap) *APIError {
+	where := map[live.Cap]string{live.CapInstance: "on this server", live.CapAddress: "from this address", live.CapUser: "for this user"}[c]
+	return &APIError{Status: http.StatusTooManyRequests, Code: "too_many_streams",
+		Message: "too many live streams are open " + where + "; poll the status instead or try again later",
+		Header:  map[string]string{"Retry-After": strconv.Itoa(30 + rand.IntN(31))}}
 }
 
 // statusClientClosed is nginx's 499: the client closed the request before

@@ -21,7 +21,7 @@ import (
 func BenchmarkIdleStreams(b *testing.B) {
 	for _, kind := range []string{"widget", "agent", "floor"} {
 		b.Run(kind, func(b *testing.B) {
-			f := newLiveFixture(b, models.DialectSQLite)
+			f := newLive(b, on(models.DialectSQLite))
 			srv, path := f.srv, ""
 			switch kind {
 			case "widget":

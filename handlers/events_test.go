@@ -1,130 +1,16 @@
 package handlers_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"agentpresence/handlers"
-	"agentpresence/handlers/connect"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
-
-// sseEvent is one event (or, with name ":", one comment) read off a stream.
-type sseEvent struct {
-	id, name, data string
-}
-
-// sseClient reads a stream in the background, one event at a time.
-type sseClient struct {
-	resp   *http.Response
-	events chan sseEvent
-}
-
-const streamWait = 5 * time.Second
-
-// dial opens a stream through the real server. A non-200 answer is
-// returned with no reader.
-func dial(t *testing.T, srv *httptest.Server, path string, header http.Header) *sseClient {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	c := &sseClient{resp: resp, events: make(chan sseEvent, 64)}
-	if resp.StatusCode != http.StatusOK {
-		cancel()
-		return c
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer close(c.events)
-		sc := bufio.NewScanner(resp.Body)
-		var ev sseEvent
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case line == "":
-				if ev != (sseEvent{}) {
-					c.events <- ev
-				}
-				ev = sseEvent{}
-			case strings.HasPrefix(line, ":"):
-				ev = sseEvent{name: ":", data: strings.TrimSpace(line[1:])}
-			case strings.HasPrefix(line, "id: "):
-				ev.id = line[4:]
-			case strings.HasPrefix(line, "event: "):
-				ev.name = line[7:]
-			case strings.HasPrefix(line, "data: "):
-				ev.data = line[6:]
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		resp.Body.Close()
-		<-done
-	})
-	return c
-}
-
-// next waits for the next event.
-func (c *sseClient) next(t *testing.T) sseEvent {
-	t.Helper()
-	select {
-	case ev, ok := <-c.events:
-		if !ok {
-			t.Fatal("the stream ended")
-		}
-		return ev
-	case <-time.After(streamWait):
-		t.Fatal("no event within 5 s")
-	}
-	return sseEvent{}
-}
-
-// nextData waits for the next event that is not a keepalive.
-func (c *sseClient) nextData(t *testing.T) sseEvent {
-	t.Helper()
-	for {
-		if ev := c.next(t); ev.name != "keepalive" {
-			return ev
-		}
-	}
-}
-
-// ended waits for the stream to end, skipping the events before.
-func (c *sseClient) ended(t *testing.T) {
-	t.Helper()
-	timeout := time.After(streamWait)
-	for {
-		select {
-		case _, ok := <-c.events:
-			if !ok {
-				return
-			}
-		case <-timeout:
-			t.Fatal("the stream did not end within 5 s")
-		}
-	}
-}
 
 type status struct {
 	Online        bool   `json:"online"`
@@ -165,100 +51,22 @@ func (ev sseEvent) counts(t *testing.T) map[string]int {
 	return m
 }
 
-// liveFixture is an installed tenant with two projects, where alice is an
-// agent of HELP only, served by a real HTTP server.
-type liveFixture struct {
-	*testEnv
-	srv      *httptest.Server
-	tenant   models.Tenant
-	projects map[string]models.Project
-}
-
-func newLiveFixture(t testing.TB, dialect models.Dialect) *liveFixture {
+// newLive is a served harness with a tenant without Jira, where alice is
+// an agent of HELP only (the directory does not ask Jira while the
+// memberships are fresh).
+func newLive(t testing.TB, opts ...option) *seeded {
 	t.Helper()
-	return newLiveFixtureWith(t, dialect, nil)
-}
-
-// newLiveFixtureWith lets a test adjust the dependencies (stream caps,
-// proxy trust) before the router is built.
-func newLiveFixtureWith(t testing.TB, dialect models.Dialect, adjust func(*handlers.Deps)) *liveFixture {
-	t.Helper()
-	env := newTestEnvWith(t, dialect, adjust)
-	srv := httptest.NewUnstartedServer(env.server)
-	srv.Config.ReadTimeout = 30 * time.Second // as app sets it: streams must outlive it
-	srv.Start()
-	// Streams end before the server closes, which waits for them.
-	t.Cleanup(func() { env.agents.Close(); env.widgets.Close(); srv.Close() })
-	ctx := context.Background()
-	tenant, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-live", SharedSecret: []byte("live-secret"),
-		BaseURL: "https://acme.atlassian.net"}, env.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := env.store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{
-		{JiraID: "10000", ServiceDeskID: "1", Key: "HELP", Name: "Help"},
-		{JiraID: "10001", ServiceDeskID: "2", Key: "IT", Name: "IT"},
-	}, env.clock.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &liveFixture{testEnv: env, srv: srv, tenant: tenant, projects: map[string]models.Project{}}
-	for _, p := range ps {
-		f.projects[p.Key] = p
-	}
+	f := newHarness(t, append([]option{served()}, opts...)...).seedTenant(t)
 	f.member(t, "alice", "HELP")
-	if err := env.board.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
 	return f
-}
-
-// member makes account an agent of the projects, with memberships fresh
-// as of the fixture's clock: the directory does not ask Jira.
-func (f *liveFixture) member(t testing.TB, account string, keys ...string) {
-	t.Helper()
-	var ids []int64
-	for _, k := range keys {
-		ids = append(ids, f.projects[k].ID)
-	}
-	if err := f.store.SetMemberships(context.Background(), f.tenant.ID, account, ids, f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (f *liveFixture) set(t *testing.T, account string, online bool, key string) {
-	t.Helper()
-	if _, err := f.store.SetStatus(context.Background(), f.tenant.ID, models.StatusChange{AccountID: account,
-		ProjectIDs: []int64{f.projects[key].ID}, To: models.StateFor(online), Source: models.SourceManual}, f.clock.Now()); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func (f *liveFixture) widgetPath(key string) string {
-	return "/public/v1/widgets/" + f.projects[key].WidgetID + "/events"
-}
-
-// agentPath is the agents' stream with a context token in ?jwt=, as the
-// page's EventSource calls it.
-func (f *liveFixture) agentPath(t testing.TB, account, project string) string {
-	t.Helper()
-	tok, err := connect.NewContextToken("ck-live", account, []byte("live-secret"), f.clock.Now(), 15*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := url.Values{"jwt": {tok}}
-	if project != "" {
-		q.Set("project", project)
-	}
-	return "/api/v1/events?" + q.Encode()
 }
 
 // TestWidgetStreamFollowsTheStatus reads a real stream through the real
 // router: the current status at once, then one event per visible change.
 func TestWidgetStreamFollowsTheStatus(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		f := newLiveFixture(t, dialect)
-		c := dial(t, f.srv, f.widgetPath("HELP"), nil)
+		f := newLive(t, on(dialect))
+		c := f.dial(t, f.widgetPath("HELP"), nil)
 		if c.resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d", c.resp.StatusCode)
 		}
@@ -292,7 +100,7 @@ func TestWidgetStreamFollowsTheStatus(t *testing.T) {
 }
 
 func TestWidgetStreamAnswersLikeTheStatusAPI(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
+	f := newLive(t, on(models.DialectSQLite))
 	ctx := context.Background()
 	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["IT"].ID, models.ProjectSettings{
 		WidgetEnabled: true, AllowedOrigins: []string{"https://shop.example.com"}}, f.clock.Now()); err != nil {
@@ -317,7 +125,7 @@ func TestWidgetStreamAnswersLikeTheStatusAPI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := dial(t, f.srv, tt.path, http.Header{"Origin": {tt.origin}})
+			c := f.dial(t, tt.path, http.Header{"Origin": {tt.origin}})
 			if c.resp.StatusCode != tt.expectCode {
 				t.Fatalf("status %d, want %d", c.resp.StatusCode, tt.expectCode)
 			}
@@ -336,27 +144,24 @@ func TestWidgetStreamAnswersLikeTheStatusAPI(t *testing.T) {
 		})
 	}
 	// The preflight is the status API's.
-	rec := httptest.NewRecorder()
-	req := httptest.NewRequest(http.MethodOptions, f.widgetPath("IT"), nil)
-	req.Header.Set("Origin", "https://shop.example.com")
-	f.server.ServeHTTP(rec, req)
-	if rec.Code != http.StatusNoContent || !strings.Contains(rec.Header().Get("Access-Control-Allow-Headers"), "Last-Event-ID") {
-		t.Fatalf("preflight: %d %v", rec.Code, rec.Header())
+	rec := f.do(t, req{method: http.MethodOptions, target: f.widgetPath("IT"), header: http.Header{"Origin": {"https://shop.example.com"}}})
+	if rec.status != http.StatusNoContent || !strings.Contains(rec.header.Get("Access-Control-Allow-Headers"), "Last-Event-ID") {
+		t.Fatalf("preflight: %d %v", rec.status, rec.header)
 	}
 }
 
 func TestWidgetStreamEndsWhenTheWidgetGoes(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
+	f := newLive(t, on(models.DialectSQLite))
 	ctx := context.Background()
-	c := dial(t, f.srv, f.widgetPath("HELP"), nil)
+	c := f.dial(t, f.widgetPath("HELP"), nil)
 	c.next(t)
-	other := dial(t, f.srv, f.widgetPath("IT"), nil)
+	other := f.dial(t, f.widgetPath("IT"), nil)
 	other.next(t)
 	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["HELP"].ID, models.ProjectSettings{WidgetEnabled: false}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c.ended(t)
-	if again := dial(t, f.srv, f.widgetPath("HELP"), nil); again.resp.StatusCode != http.StatusNotFound {
+	if again := f.dial(t, f.widgetPath("HELP"), nil); again.resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("reconnecting to a disabled widget: %d", again.resp.StatusCode)
 	}
 	// The other widget's stream goes on.
@@ -372,11 +177,11 @@ func TestWidgetStreamEndsWhenTheWidgetGoes(t *testing.T) {
 }
 
 func TestWidgetStreamResumes(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
+	f := newLive(t, on(models.DialectSQLite))
 	path := f.widgetPath("HELP")
-	stays := dial(t, f.srv, path, nil)
+	stays := f.dial(t, path, nil)
 	stays.next(t)
-	leaves := dial(t, f.srv, path, nil)
+	leaves := f.dial(t, path, nil)
 	seen := leaves.next(t)
 
 	// While one client is away, the status changes twice.
@@ -397,7 +202,7 @@ func TestWidgetStreamResumes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := dial(t, f.srv, path, http.Header{"Last-Event-ID": {tt.given}})
+			c := f.dial(t, path, http.Header{"Last-Event-ID": {tt.given}})
 			for i, want := range tt.expect {
 				got := c.next(t)
 				if tt.anyLastID && i == len(tt.expect)-1 {
@@ -412,7 +217,7 @@ func TestWidgetStreamResumes(t *testing.T) {
 
 	// Up to date: a keepalive at once (the client sees that the stream
 	// delivers), then nothing until the next change.
-	c := dial(t, f.srv, path, http.Header{"Last-Event-ID": {second.id}})
+	c := f.dial(t, path, http.Header{"Last-Event-ID": {second.id}})
 	if ev := c.next(t); ev.name != "keepalive" || ev.id != "" {
 		t.Fatalf("resuming up to date starts with %+v, want a keepalive event without id", ev)
 	}
@@ -426,12 +231,12 @@ func TestWidgetStreamResumes(t *testing.T) {
 		cl.resp.Body.Close()
 	}
 	waitStreams(t, f, 0)
-	c2 := dial(t, f.srv, path, nil)
+	c2 := f.dial(t, path, nil)
 	last := c2.next(t).id // bob online
 	c2.resp.Body.Close()
 	waitStreams(t, f, 0)
 	f.set(t, "bob", false, "HELP")
-	c3 := dial(t, f.srv, path, http.Header{"Last-Event-ID": {last}})
+	c3 := f.dial(t, path, http.Header{"Last-Event-ID": {last}})
 	if s := c3.next(t).status(t); s.Online {
 		t.Fatalf("a change made while nobody streamed was not caught up: %+v", s)
 	}
@@ -439,27 +244,15 @@ func TestWidgetStreamResumes(t *testing.T) {
 
 // waitStreams waits until the widget hub counts n streams: a client's
 // leaving reaches the server's handler a moment later.
-func waitStreams(t *testing.T, f *liveFixture, n int) {
+func waitStreams(t *testing.T, f *seeded, n int) {
 	t.Helper()
 	waitFor(t, "the widget streams to end", func() bool { return f.widgets.Streams() == n })
 }
 
-// waitFor polls cond for a bounded time.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(streamWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 5 s for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestAgentStreamSendsTheCallersCounts(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		f := newLiveFixture(t, dialect)
-		c := dial(t, f.srv, f.agentPath(t, "alice", ""), nil)
+		f := newLive(t, on(dialect))
+		c := f.dial(t, f.agentPath(t, "alice", ""), nil)
 		if c.resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d", c.resp.StatusCode)
 		}
@@ -467,10 +260,10 @@ func TestAgentStreamSendsTheCallersCounts(t *testing.T) {
 			t.Fatalf("snapshot %v, want HELP only, 0 online", got)
 		}
 		// The page's project when it is one of the caller's: no other.
-		if got := dial(t, f.srv, f.agentPath(t, "alice", "HELP"), nil).next(t).counts(t); len(got) != 1 || got["HELP"] != 0 {
+		if got := f.dial(t, f.agentPath(t, "alice", "HELP"), nil).next(t).counts(t); len(got) != 1 || got["HELP"] != 0 {
 			t.Fatalf("snapshot with ?project=HELP: %v", got)
 		}
-		withIT := dial(t, f.srv, f.agentPath(t, "alice", "IT"), nil)
+		withIT := f.dial(t, f.agentPath(t, "alice", "IT"), nil)
 		if got := withIT.next(t).counts(t); len(got) != 2 {
 			t.Fatalf("snapshot with ?project=IT: %v", got)
 		}
@@ -508,7 +301,7 @@ func TestAgentStreamSendsTheCallersCounts(t *testing.T) {
 }
 
 func TestAgentStreamNeedsAToken(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
+	f := newLive(t, on(models.DialectSQLite))
 	tests := []struct {
 		name   string
 		path   string
@@ -519,7 +312,7 @@ func TestAgentStreamNeedsAToken(t *testing.T) {
 		{"no user", f.agentPath(t, "", ""), http.StatusUnauthorized},
 	}
 	for _, tt := range tests {
-		c := dial(t, f.srv, tt.path, nil)
+		c := f.dial(t, tt.path, nil)
 		if c.resp.StatusCode != tt.expect {
 			t.Errorf("%s: %d, want %d", tt.name, c.resp.StatusCode, tt.expect)
 		}
@@ -528,14 +321,14 @@ func TestAgentStreamNeedsAToken(t *testing.T) {
 }
 
 func TestAgentStreamEndsWhenTheTenantIsDisabled(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
-	c := dial(t, f.srv, f.agentPath(t, "alice", ""), nil)
+	f := newLive(t, on(models.DialectSQLite))
+	c := f.dial(t, f.agentPath(t, "alice", ""), nil)
 	c.next(t)
 	if err := f.store.SetEnabled(context.Background(), f.tenant.ID, false, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c.ended(t)
-	again := dial(t, f.srv, f.agentPath(t, "alice", ""), nil)
+	again := f.dial(t, f.agentPath(t, "alice", ""), nil)
 	if again.resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("reconnecting to a disabled tenant: %d", again.resp.StatusCode)
 	}
@@ -543,12 +336,12 @@ func TestAgentStreamEndsWhenTheTenantIsDisabled(t *testing.T) {
 }
 
 func TestAgentStreamResumes(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
-	stays := dial(t, f.srv, f.agentPath(t, "alice", ""), nil)
+	f := newLive(t, on(models.DialectSQLite))
+	stays := f.dial(t, f.agentPath(t, "alice", ""), nil)
 	seen := stays.next(t)
 	f.set(t, "bob", true, "HELP")
 	missed := stays.next(t)
-	c := dial(t, f.srv, f.agentPath(t, "alice", ""), http.Header{"Last-Event-ID": {seen.id}})
+	c := f.dial(t, f.agentPath(t, "alice", ""), http.Header{"Last-Event-ID": {seen.id}})
 	if got := c.next(t); got != missed {
 		t.Fatalf("replayed %+v, want %+v", got, missed)
 	}
@@ -558,15 +351,15 @@ func TestAgentStreamResumes(t *testing.T) {
 	c.resp.Body.Close()
 	waitFor(t, "the streams to end", func() bool { return f.agents.Streams() == 0 })
 	f.set(t, "carol", true, "HELP")
-	c = dial(t, f.srv, f.agentPath(t, "alice", ""), http.Header{"Last-Event-ID": {missed.id}})
+	c = f.dial(t, f.agentPath(t, "alice", ""), http.Header{"Last-Event-ID": {missed.id}})
 	if got := c.next(t).counts(t); got["HELP"] != 2 {
 		t.Fatalf("resumed across an uncounted change: %v, want a snapshot with HELP 2", got)
 	}
 }
 
 func TestStreamsKeepAlive(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
-	c := dial(t, f.srv, f.widgetPath("HELP"), nil)
+	f := newLive(t, on(models.DialectSQLite))
+	c := f.dial(t, f.widgetPath("HELP"), nil)
 	c.next(t)
 	expectKeepalive(t, f, c)
 	// And again: the timer is set anew after each write.
@@ -576,7 +369,7 @@ func TestStreamsKeepAlive(t *testing.T) {
 // expectKeepalive waits until the stream's keepalive timer is the fake
 // clock's one waiter, moves the clock past it and reads the event: an
 // event, not a comment, which EventSource would not show the page.
-func expectKeepalive(t *testing.T, f *liveFixture, c *sseClient) {
+func expectKeepalive(t *testing.T, f *seeded, c *sseClient) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), streamWait)
 	defer cancel()
@@ -590,10 +383,10 @@ func expectKeepalive(t *testing.T, f *liveFixture, c *sseClient) {
 }
 
 func TestCloseEndsStreams(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
-	agent := dial(t, f.srv, f.agentPath(t, "alice", ""), nil)
+	f := newLive(t, on(models.DialectSQLite))
+	agent := f.dial(t, f.agentPath(t, "alice", ""), nil)
 	agent.next(t)
-	widget := dial(t, f.srv, f.widgetPath("HELP"), nil)
+	widget := f.dial(t, f.widgetPath("HELP"), nil)
 	widget.next(t)
 	f.agents.Close()
 	f.widgets.Close()
@@ -601,7 +394,7 @@ func TestCloseEndsStreams(t *testing.T) {
 	widget.ended(t)
 	// A closing hub sends newcomers away with a retry, not an error that
 	// EventSource would give up on.
-	late := dial(t, f.srv, f.widgetPath("HELP"), nil)
+	late := f.dial(t, f.widgetPath("HELP"), nil)
 	if late.resp.StatusCode != http.StatusOK {
 		t.Fatalf("a stream after Close: %d", late.resp.StatusCode)
 	}

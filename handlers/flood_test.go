@@ -2,14 +2,13 @@ package handlers_test
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -21,14 +20,14 @@ import (
 // agents are not affected, and the budget refills with time.
 func TestStatusFlappingIsBounded(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnvWith(t, dialect, slog.LevelDebug, func(d *handlers.Deps) { d.Limits = handlers.DefaultLimits() })
-		site := env.newSite()
-		tn := env.install(site)
+		env := newHarness(t, on(dialect), served(), withLimits(handlers.DefaultLimits()))
+		site := env.newSite(t)
+		tn := env.install(t, site)
 		const flips = 100
 		codes := map[int]int{}
 		var refused apiResult
 		for i := range flips {
-			r := env.call(site, "alice", "PUT", "/api/v1/me/status", fmt.Sprintf(`{"online":%t,"scope":"all"}`, i%2 == 0))
+			r := env.call(t, site, "alice", "PUT", "/api/v1/me/status", fmt.Sprintf(`{"online":%t,"scope":"all"}`, i%2 == 0))
 			codes[r.status]++
 			if r.status == http.StatusTooManyRequests {
 				refused = r
@@ -42,17 +41,17 @@ func TestStatusFlappingIsBounded(t *testing.T) {
 			t.Fatalf("refusal: %s, Retry-After %q", refused.body, refused.header.Get("Retry-After"))
 		}
 		// Each accepted flip switched both of alice's projects: two events.
-		if n := len(env.events(tn.ID)); n != 2*accepted {
+		if n := len(env.events(t, tn.ID)); n != 2*accepted {
 			t.Fatalf("%d events for %d accepted flips, want %d", n, accepted, 2*accepted)
 		}
-		if r := env.call(site, "bob", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+		if r := env.call(t, site, "bob", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
 			t.Fatalf("another agent: %d %s", r.status, r.body)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/me?project=HELP", ""); r.status != http.StatusOK {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/me?project=HELP", ""); r.status != http.StatusOK {
 			t.Fatalf("reading while throttled: %d", r.status)
 		}
 		env.clock.Advance(time.Minute)
-		if r := env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+		if r := env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
 			t.Fatalf("a minute later: %d %s", r.status, r.body)
 		}
 	})
@@ -64,10 +63,10 @@ func TestStatusFlappingIsBounded(t *testing.T) {
 // found once the minute is over.
 func TestUnknownProjectKeysCostOneJiraCall(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
-		site := env.newSite()
-		env.install(site)
-		env.me(site, "alice", "HELP") // projects and memberships known
+		env := newHarness(t, on(dialect), served())
+		site := env.newSite(t)
+		env.install(t, site)
+		env.me(t, site, "alice", "HELP") // projects and memberships known
 		const listing = "/rest/servicedeskapi/servicedesk"
 		site.ResetCalls()
 		tests := []struct {
@@ -75,10 +74,10 @@ func TestUnknownProjectKeysCostOneJiraCall(t *testing.T) {
 			send func(i int) int
 		}{
 			{"unknown keys in the agent API", func(i int) int {
-				return env.call(site, "alice", "GET", fmt.Sprintf("/api/v1/projects/NOPE%d/agents", i), "").status
+				return env.call(t, site, "alice", "GET", fmt.Sprintf("/api/v1/projects/NOPE%d/agents", i), "").status
 			}},
 			{"unknown keys in settings", func(i int) int {
-				return env.call(site, "alice", "GET", fmt.Sprintf("/api/v1/projects/NOPE%d/settings", i), "").status
+				return env.call(t, site, "alice", "GET", fmt.Sprintf("/api/v1/projects/NOPE%d/settings", i), "").status
 			}},
 			{"unknown portal desks", func(i int) int {
 				resp, err := http.Get(site.SignedURL("GET", "/pages/portal-footer", url.Values{"serviceDeskId": {fmt.Sprint(900 + i)}}, ""))
@@ -101,11 +100,11 @@ func TestUnknownProjectKeysCostOneJiraCall(t *testing.T) {
 				}
 			})
 		}
-		if err := site.AddProject(jirasim.ProjectSpec{ID: 10009, Key: "NEW"}); err != nil {
+		if err := site.AddProject(jiratest.ProjectSpec{ID: 10009, Key: "NEW"}); err != nil {
 			t.Fatal(err)
 		}
 		env.clock.Advance(61 * time.Second)
-		if r := env.call(site, "alice", "GET", "/api/v1/projects/NEW/settings", ""); r.status != http.StatusForbidden {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/projects/NEW/settings", ""); r.status != http.StatusForbidden {
 			t.Fatalf("a project created in Jira, a minute later: %d %s (want it found, and alice no agent of it)", r.status, r.body)
 		}
 		if n := site.Calls(listing); n != 2 {

@@ -58,7 +58,7 @@ func TestForgeManifestRoutes(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &m); err != nil {
 		t.Fatalf("parse manifest: %v", err)
 	}
-	env := newTestEnv(t)
+	env := newHarness(t)
 	served := map[string]bool{}
 	for _, r := range env.server.Routes() {
 		served[r.Method+" "+r.Path] = true

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -17,25 +17,25 @@ import (
 // request names B's people. Every /api/v1 route must have a case here.
 func TestTenantIsolation(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
-		siteA, siteB := env.newSite(), env.newSite()
-		if err := siteB.AddUser(jirasim.UserSpec{AccountID: "zoe-of-b", DisplayName: "Zoe", Agent: []string{"HELP"}}); err != nil {
+		env := newHarness(t, on(dialect), served())
+		siteA, siteB := env.newSite(t), env.newSite(t)
+		if err := siteB.AddUser(jiratest.UserSpec{AccountID: "zoe-of-b", DisplayName: "Zoe", Agent: []string{"HELP"}}); err != nil {
 			t.Fatal(err)
 		}
-		env.install(siteA)
-		tenantB := env.install(siteB)
+		env.install(t, siteA)
+		tenantB := env.install(t, siteB)
 		ctx := context.Background()
 
 		// B's state: zoe online in HELP, settings set, auto-offline 30.
-		if r := env.call(siteB, "zoe-of-b", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != 200 {
+		if r := env.call(t, siteB, "zoe-of-b", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != 200 {
 			t.Fatalf("B setup: %d %s", r.status, r.body)
 		}
-		env.call(siteB, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,"unavailableMessage":"B only","allowedOrigins":["https://b.example.com"]}`)
-		env.call(siteB, "ada", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":30}`)
-		if r := env.call(siteB, "zoe-of-b", "PUT", "/api/v1/me/schedule", `{"timezone":"Europe/Warsaw","enabled":true,"rules":[{"days":["tue"],"start":"09:00","end":"17:00"}],"exceptions":[]}`); r.status != 200 {
+		must(t, env.call(t, siteB, "ada", "PUT", "/api/v1/projects/HELP/settings", `{"widgetEnabled":true,"unavailableMessage":"B only","allowedOrigins":["https://b.example.com"]}`))
+		must(t, env.call(t, siteB, "ada", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":30}`))
+		if r := env.call(t, siteB, "zoe-of-b", "PUT", "/api/v1/me/schedule", `{"timezone":"Europe/Warsaw","enabled":true,"rules":[{"days":["tue"],"start":"09:00","end":"17:00"}],"exceptions":[]}`); r.status != 200 {
 			t.Fatalf("B schedule: %d %s", r.status, r.body)
 		}
-		env.me(siteA, "ada", "HELP")
+		env.me(t, siteA, "ada", "HELP")
 		snapshot := func() string {
 			p, err := env.store.ProjectByKey(ctx, tenantB.ID, "HELP")
 			if err != nil {
@@ -54,10 +54,13 @@ func TestTenantIsolation(t *testing.T) {
 				t.Fatal(err)
 			}
 			return fmt.Sprintf("widget=%s enabled=%v message=%q origins=%v autoOffline=%d statuses=%+v events=%d schedule=%+v next=%v",
-				p.WidgetID, p.WidgetEnabled, p.UnavailableMessage, p.AllowedOrigins, tb.AutoOfflineMinutes, st, len(env.events(tenantB.ID)), *sched, next)
+				p.WidgetID, p.WidgetEnabled, p.UnavailableMessage, p.AllowedOrigins, tb.AutoOfflineMinutes, st, len(env.events(t, tenantB.ID)), *sched, next)
 		}
 		before := snapshot()
-		pB, _ := env.store.ProjectByKey(ctx, tenantB.ID, "HELP")
+		pB, err := env.store.ProjectByKey(ctx, tenantB.ID, "HELP")
+		if err != nil {
+			t.Fatal(err)
+		}
 
 		cases := map[string]struct{ method, path, body string }{
 			"GET /api/v1/me":                                       {"GET", "/api/v1/me?project=HELP&clientKey=" + siteB.ClientKey(), ""},
@@ -80,7 +83,7 @@ func TestTenantIsolation(t *testing.T) {
 		covered := map[string]bool{}
 		for name, c := range cases {
 			covered[name] = true
-			r := env.call(siteA, "ada", c.method, c.path, c.body)
+			r := env.call(t, siteA, "ada", c.method, c.path, c.body)
 			if r.status >= 500 {
 				t.Errorf("%s: %d %s", name, r.status, r.body)
 			}
@@ -99,7 +102,7 @@ func TestTenantIsolation(t *testing.T) {
 		}
 		for name, c := range extra {
 			covered[name] = true
-			r := env.call(siteA, "ada", c.method, c.path, c.body)
+			r := env.call(t, siteA, "ada", c.method, c.path, c.body)
 			if r.status >= 500 {
 				t.Errorf("%s: %d %s", name, r.status, r.body)
 			}
@@ -141,16 +144,4 @@ func isolationExtraCases() map[string]struct{ method, path, body string } {
 		// Computed from the body and the zone data only: nothing of B.
 		"POST /api/v1/me/schedule/preview": {"POST", "/api/v1/me/schedule/preview", `{"timezone":"UTC","enabled":true,"rules":[]}`},
 	}
-}
-
-// routes lists "METHOD /path" of the router, excluding echo internals.
-func (env *jiraEnv) routes() []string {
-	var out []string
-	for _, r := range env.echo.Routes() {
-		if strings.HasPrefix(r.Method, "echo_") {
-			continue
-		}
-		out = append(out, r.Method+" "+r.Path)
-	}
-	return out
 }

@@ -15,8 +15,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers/connect"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -26,7 +26,7 @@ func statusOf(t *testing.T, err error) int {
 	if err == nil {
 		return http.StatusNoContent
 	}
-	var se *jirasim.StatusError
+	var se *jiratest.StatusError
 	if !errors.As(err, &se) {
 		t.Fatalf("not an HTTP status error: %v", err)
 	}
@@ -34,7 +34,7 @@ func statusOf(t *testing.T, err error) int {
 }
 
 // sendInstall sends the site's install callback with its token replaced.
-func sendInstall(t *testing.T, site *jirasim.Site, token string, body func([]byte) []byte) error {
+func sendInstall(t *testing.T, site *jiratest.Site, token string, body func([]byte) []byte) error {
 	t.Helper()
 	req, err := site.InstallRequest(context.Background())
 	if err != nil {
@@ -48,7 +48,10 @@ func sendInstall(t *testing.T, site *jirasim.Site, token string, body func([]byt
 		}
 	}
 	if body != nil {
-		raw, _ := io.ReadAll(req.Body)
+		raw, err := io.ReadAll(req.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		nb := body(raw)
 		req.Body = io.NopCloser(bytes.NewReader(nb))
 		req.ContentLength = int64(len(nb))
@@ -58,16 +61,16 @@ func sendInstall(t *testing.T, site *jirasim.Site, token string, body func([]byt
 
 func TestLifecycle(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
-		site := env.newSite()
+		env := newHarness(t, on(dialect), served())
+		site := env.newSite(t)
 		ctx := context.Background()
 
 		// First install: stored, secret sealed, tokens work.
-		tn := env.install(site)
+		tn := env.install(t, site)
 		if !tn.Active() || string(tn.SharedSecret) != string(site.SharedSecret()) {
 			t.Fatalf("installed tenant %+v", tn)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
 			t.Fatalf("token after install: %d %s", r.status, r.body)
 		}
 
@@ -83,11 +86,11 @@ func TestLifecycle(t *testing.T) {
 		if err != nil || again.ID != tn.ID {
 			t.Fatalf("reinstall: %v id %d vs %d", err, again.ID, tn.ID)
 		}
-		r := env.call(nil, "", "GET", "/api/v1/settings", "", "Authorization", "JWT "+oldToken)
+		r := env.call(t, nil, "", "GET", "/api/v1/settings", "", "Authorization", "JWT "+oldToken)
 		if r.status != http.StatusUnauthorized || r.errorCode(t) != "bad_signature" {
 			t.Fatalf("old token after reinstall: %d %s", r.status, r.body)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
 			t.Fatalf("new token after reinstall: %d %s", r.status, r.body)
 		}
 
@@ -95,13 +98,13 @@ func TestLifecycle(t *testing.T) {
 		if err := site.Disable(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusForbidden || r.errorCode(t) != "tenant_disabled" {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusForbidden || r.errorCode(t) != "tenant_disabled" {
 			t.Fatalf("disabled: %d %s", r.status, r.body)
 		}
 		if err := site.Enable(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
 			t.Fatalf("enabled again: %d %s", r.status, r.body)
 		}
 
@@ -109,7 +112,7 @@ func TestLifecycle(t *testing.T) {
 		if err := site.Uninstall(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "unknown_tenant" {
+		if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "unknown_tenant" {
 			t.Fatalf("after uninstall: %d %s", r.status, r.body)
 		}
 		if _, err := env.store.TenantByClientKey(ctx, site.ClientKey()); err != nil {
@@ -119,13 +122,13 @@ func TestLifecycle(t *testing.T) {
 }
 
 func TestInstallRejections(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
+	env := newHarness(t, on(models.DialectSQLite), served())
+	site := env.newSite(t)
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	installURL := env.app.URL + "/lifecycle/installed"
+	installURL := env.baseURL + "/lifecycle/installed"
 	mutated := func(m func(*connect.Claims)) string {
 		tok, err := site.SignInstall("POST", installURL, m)
 		if err != nil {
@@ -140,7 +143,7 @@ func TestInstallRejections(t *testing.T) {
 	}
 	wrongKey := func() string {
 		c := claimsFor(site.ClientKey(), "", connect.QSH("POST", "/lifecycle/installed", "", ""), env.clock.Now())
-		c.Audience = jwt.ClaimStrings{env.app.URL}
+		c.Audience = jwt.ClaimStrings{env.baseURL}
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
 		tok.Header["kid"] = testKid
 		s, err := tok.SignedString(otherKey)
@@ -160,7 +163,7 @@ func TestInstallRejections(t *testing.T) {
 		{name: "HS256 with the shared secret", token: hsToken(), status: http.StatusUnauthorized},
 		{name: "signed by another key", token: wrongKey(), status: http.StatusUnauthorized},
 		{name: "wrong audience", token: mutated(func(c *connect.Claims) { c.Audience = jwt.ClaimStrings{"https://evil.example.com"} }), status: http.StatusUnauthorized},
-		{name: "unknown kid", token: withKid(mutated(nil), "no-such-key"), status: http.StatusUnauthorized},
+		{name: "unknown kid", token: withKid(t, mutated(nil), "no-such-key"), status: http.StatusUnauthorized},
 		{name: "expired", token: mutated(func(c *connect.Claims) {
 			c.ExpiresAt = jwt.NewNumericDate(env.clock.Now().Add(-time.Hour))
 			c.IssuedAt = jwt.NewNumericDate(env.clock.Now().Add(-2 * time.Hour))
@@ -168,7 +171,7 @@ func TestInstallRejections(t *testing.T) {
 		{name: "qsh of another request", token: mutated(func(c *connect.Claims) { c.QSH = connect.QSH("POST", "/lifecycle/uninstalled", "", "") }), status: http.StatusUnauthorized},
 		{name: "iss is not the body's clientKey", token: mutated(func(c *connect.Claims) { c.Issuer = "someone-else" }), status: http.StatusUnauthorized},
 		// A kid not in the cache yet, while the key server is down.
-		{name: "key server down", token: withKid(mutated(nil), "not-cached-yet"), down: true, status: http.StatusServiceUnavailable},
+		{name: "key server down", token: withKid(t, mutated(nil), "not-cached-yet"), down: true, status: http.StatusServiceUnavailable},
 		{name: "body not JSON", token: "-", body: func([]byte) []byte { return []byte("not json") }, status: http.StatusBadRequest},
 		{name: "no clientKey", token: "-", body: func(b []byte) []byte {
 			return bytes.Replace(b, []byte(`"clientKey"`), []byte(`"clientKeyX"`), 1)
@@ -191,31 +194,38 @@ func TestInstallRejections(t *testing.T) {
 		})
 	}
 	// Audience with a trailing slash is the same app.
-	tok := mutated(func(c *connect.Claims) { c.Audience = jwt.ClaimStrings{env.app.URL + "/"} })
+	tok := mutated(func(c *connect.Claims) { c.Audience = jwt.ClaimStrings{env.baseURL + "/"} })
 	if got := statusOf(t, sendInstall(t, site, tok, nil)); got != http.StatusNoContent {
 		t.Fatalf("audience with trailing slash: %d", got)
 	}
 	// The secrets and tokens never reach the logs.
-	env.logsMu.Lock()
 	logs := env.logs.String()
-	env.logsMu.Unlock()
 	if strings.Contains(logs, string(site.SharedSecret())) || strings.Contains(logs, tok) {
 		t.Fatal("a shared secret or a token was logged")
 	}
 }
 
 // withKid re-signs an install token under another key id.
-func withKid(token, kid string) string {
-	tok, _ := jwt.ParseWithClaims(token, &connect.Claims{}, func(*jwt.Token) (any, error) { return &installKey().PublicKey, nil })
+func withKid(t *testing.T, token, kid string) string {
+	t.Helper()
+	// The token's times are the test clock's, not the machine's.
+	tok, err := jwt.NewParser(jwt.WithoutClaimsValidation()).ParseWithClaims(token, &connect.Claims{},
+		func(*jwt.Token) (any, error) { return &installKey().PublicKey, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
 	tok.Header["kid"] = kid
-	s, _ := tok.SignedString(installKey())
+	s, err := tok.SignedString(installKey())
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
 // lifecycleRequest builds a site's signed lifecycle callback (event
 // "installed" or "uninstalled") as Jira would send it now, so that a test
 // can send it again later: a captured request, token and body.
-func lifecycleRequest(t *testing.T, site *jirasim.Site, event string) (token string, body []byte) {
+func lifecycleRequest(t *testing.T, site *jiratest.Site, event string) (token string, body []byte) {
 	t.Helper()
 	req, err := site.LifecycleRequest(context.Background(), event)
 	if err != nil {
@@ -230,9 +240,9 @@ func lifecycleRequest(t *testing.T, site *jirasim.Site, event string) (token str
 
 // sendLifecycle posts a lifecycle callback with the given token and body
 // and answers the status and the error code.
-func sendLifecycle(t *testing.T, env *jiraEnv, event, token string, body []byte) (int, string) {
+func sendLifecycle(t *testing.T, env *harness, event, token string, body []byte) (int, string) {
 	t.Helper()
-	r := env.call(nil, "", "POST", "/lifecycle/"+event, string(body), "Authorization", "JWT "+token)
+	r := env.call(t, nil, "", "POST", "/lifecycle/"+event, string(body), "Authorization", "JWT "+token)
 	if r.status == http.StatusNoContent {
 		return r.status, ""
 	}
@@ -246,7 +256,7 @@ func sendLifecycle(t *testing.T, env *jiraEnv, event, token string, body []byte)
 // as a table; each starts from a fresh install.
 func TestLifecycleReplayRefused(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
+		env := newHarness(t, on(dialect), served())
 		ctx := context.Background()
 		// evil rewrites a captured install body: the attacker's secret and
 		// Jira, same client key.
@@ -258,88 +268,88 @@ func TestLifecycleReplayRefused(t *testing.T) {
 			name string
 			// attack runs after the site installed at the clock's now and
 			// answers the callback that must be refused.
-			attack        func(t *testing.T, site *jirasim.Site) (event, token string, body []byte)
+			attack        func(t *testing.T, site *jiratest.Site) (event, token string, body []byte)
 			code          string
 			wantInstalled bool
 		}{
 			{name: "install token replayed with another body", code: "token_replayed", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventInstalled)
+					tok, body := lifecycleRequest(t, site, jiratest.EventInstalled)
 					if err := sendInstall(t, site, tok, nil); err != nil {
 						t.Fatalf("first use of the token: %v", err)
 					}
 					env.clock.Advance(30 * time.Second) // still within the token's life
-					return jirasim.EventInstalled, tok, evil(body)
+					return jiratest.EventInstalled, tok, evil(body)
 				}},
 			{name: "install token replayed as is", code: "token_replayed", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventInstalled)
-					if code, _ := sendLifecycle(t, env, jirasim.EventInstalled, tok, body); code != http.StatusNoContent {
+					tok, body := lifecycleRequest(t, site, jiratest.EventInstalled)
+					if code, _ := sendLifecycle(t, env, jiratest.EventInstalled, tok, body); code != http.StatusNoContent {
 						t.Fatalf("first use of the token: %d", code)
 					}
-					return jirasim.EventInstalled, tok, body
+					return jiratest.EventInstalled, tok, body
 				}},
 			{name: "install token issued in the same second as the last install", code: "token_stale", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
-					tok, err := site.SignInstall("POST", env.app.URL+"/lifecycle/installed", func(c *connect.Claims) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
+					tok, err := site.SignInstall("POST", env.baseURL+"/lifecycle/installed", func(c *connect.Claims) {
 						c.ExpiresAt = jwt.NewNumericDate(c.ExpiresAt.Add(time.Second)) // another token, same iat
 					})
 					if err != nil {
 						t.Fatal(err)
 					}
-					_, body := lifecycleRequest(t, site, jirasim.EventInstalled)
-					return jirasim.EventInstalled, tok, evil(body)
+					_, body := lifecycleRequest(t, site, jiratest.EventInstalled)
+					return jiratest.EventInstalled, tok, evil(body)
 				}},
 			{name: "install token issued before the last install", code: "token_stale", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventInstalled) // captured, never delivered
+					tok, body := lifecycleRequest(t, site, jiratest.EventInstalled) // captured, never delivered
 					env.clock.Advance(time.Minute)
 					if err := site.Install(ctx); err != nil {
 						t.Fatal(err)
 					}
-					return jirasim.EventInstalled, tok, evil(body)
+					return jiratest.EventInstalled, tok, evil(body)
 				}},
 			{name: "install token without iat", code: "missing_iat", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, err := site.SignInstall("POST", env.app.URL+"/lifecycle/installed", func(c *connect.Claims) { c.IssuedAt = nil })
+					tok, err := site.SignInstall("POST", env.baseURL+"/lifecycle/installed", func(c *connect.Claims) { c.IssuedAt = nil })
 					if err != nil {
 						t.Fatal(err)
 					}
-					_, body := lifecycleRequest(t, site, jirasim.EventInstalled)
-					return jirasim.EventInstalled, tok, evil(body)
+					_, body := lifecycleRequest(t, site, jiratest.EventInstalled)
+					return jiratest.EventInstalled, tok, evil(body)
 				}},
 			{name: "uninstall token replayed after a reinstall", code: "token_replayed", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventUninstalled)
-					if code, _ := sendLifecycle(t, env, jirasim.EventUninstalled, tok, body); code != http.StatusNoContent {
+					tok, body := lifecycleRequest(t, site, jiratest.EventUninstalled)
+					if code, _ := sendLifecycle(t, env, jiratest.EventUninstalled, tok, body); code != http.StatusNoContent {
 						t.Fatalf("uninstall: %d", code)
 					}
 					env.clock.Advance(time.Second)
 					if err := site.Install(ctx); err != nil {
 						t.Fatalf("reinstall: %v", err)
 					}
-					return jirasim.EventUninstalled, tok, body
+					return jiratest.EventUninstalled, tok, body
 				}},
 			{name: "uninstall token issued before the last install", code: "token_stale", wantInstalled: true,
-				attack: func(t *testing.T, site *jirasim.Site) (string, string, []byte) {
+				attack: func(t *testing.T, site *jiratest.Site) (string, string, []byte) {
 					env.clock.Advance(time.Second)
-					tok, body := lifecycleRequest(t, site, jirasim.EventUninstalled) // captured, never delivered
+					tok, body := lifecycleRequest(t, site, jiratest.EventUninstalled) // captured, never delivered
 					env.clock.Advance(time.Second)
 					if err := site.Install(ctx); err != nil {
 						t.Fatalf("reinstall: %v", err)
 					}
-					return jirasim.EventUninstalled, tok, body
+					return jiratest.EventUninstalled, tok, body
 				}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				site := env.newSite()
-				env.install(site)
+				site := env.newSite(t)
+				env.install(t, site)
 				event, tok, body := tt.attack(t, site)
 				before, err := env.store.TenantByClientKey(ctx, site.ClientKey())
 				if err != nil {
@@ -357,7 +367,7 @@ func TestLifecycleReplayRefused(t *testing.T) {
 					after.Installed != tt.wantInstalled || !bytes.Equal(after.SharedSecret, site.SharedSecret()) {
 					t.Fatalf("the refused callback changed the tenant: %+v", after)
 				}
-				if r := env.call(site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
+				if r := env.call(t, site, "alice", "GET", "/api/v1/settings", ""); r.status != http.StatusOK {
 					t.Fatalf("the site's own tokens after the refusal: %d %s", r.status, r.body)
 				}
 				env.clock.Advance(5 * time.Second)
@@ -367,10 +377,10 @@ func TestLifecycleReplayRefused(t *testing.T) {
 		// Two replicas racing with one captured token: the database's
 		// unique key lets exactly one of them through.
 		t.Run("one token sent many times at once", func(t *testing.T) {
-			site := env.newSite()
-			env.install(site)
+			site := env.newSite(t)
+			env.install(t, site)
 			env.clock.Advance(time.Second)
-			tok, body := lifecycleRequest(t, site, jirasim.EventInstalled)
+			tok, body := lifecycleRequest(t, site, jiratest.EventInstalled)
 			const n = 8
 			var wg sync.WaitGroup
 			codes := make(chan int, n)
@@ -380,7 +390,7 @@ func TestLifecycleReplayRefused(t *testing.T) {
 					b = evil(body)
 				}
 				wg.Go(func() {
-					status, _ := sendLifecycle(t, env, jirasim.EventInstalled, tok, b)
+					status, _ := sendLifecycle(t, env, jiratest.EventInstalled, tok, b)
 					codes <- status
 				})
 			}

@@ -4,12 +4,13 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/maypok86/otter/v2"
 	"golang.org/x/time/rate"
+
+	"agentpresence/handlers/bounded"
+	"agentpresence/models"
 )
 
 // Limits bound what one source may ask; zero rates switch a limit off
@@ -34,40 +35,138 @@ func DefaultLimits() Limits {
 	return Limits{PublicPerIP: 20, PublicPerIPBurst: 60, AuthFailuresPerMinute: 30, StatusChangesPerMinute: 12}
 }
 
-func tooManyRequests(retryAfter time.Duration) *APIError {
-	secs := int(retryAfter.Round(time.Second) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	return &APIError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests; slow down",
-		Header: map[string]string{"Retry-After": strconv.Itoa(secs)}}
+// Bounds of the limiters' keys. A bucket is about 200 bytes: 20 MB for the
+// public API's clients at most. Past a bound the least used buckets go; a
+// client whose bucket went starts with a full one, which costs an honest
+// client nothing.
+const (
+	maxLimitedClients = 100_000
+	maxFailureSources = 65_536
+	maxStatusAgents   = 50_000
+)
+
+// Limiters are the budgets Limits describe: per client address on the
+// public API, per client address for refused tokens, and per agent for
+// status changes. app builds them once; a nil *Limiters, or a zero rate,
+// limits nothing.
+type Limiters struct {
+	public *keyedLimiter[netip.Prefix]
+	// authFailures counts refused tokens per address. It never refuses a
+	// request by itself: Auth consults it only for a request whose token
+	// did not verify, and answers that one 429 instead of 401 once the
+	// address has spent its budget. So a hostile page making a NAT's
+	// browsers send bad tokens, or one tenant's broken client behind
+	// Atlassian's webhook addresses, cannot lock out anyone whose token is
+	// good.
+	authFailures *keyedLimiter[netip.Prefix]
+	// statusChanges bounds how often one agent may change their own
+	// status, so that a script flipping online and offline cannot grow the
+	// audit log by hundreds of events a second. Every change it lets
+	// through is still one event per project switched: the trail stays
+	// truthful, only its growth is bounded (per agent and replica).
+	statusChanges *statusLimiter
 }
 
-// maxLimitedClients bounds the clients a rate limiter keeps a bucket for
-// (about 200 bytes each: 20 MB at most). Past it, the least used buckets
-// go; a client whose bucket went starts with a full one.
-const maxLimitedClients = 100_000
+// NewLimiters builds the limiters of l, reading time from now.
+func NewLimiters(l Limits, now func() time.Time) *Limiters {
+	perMinute := func(n int) rate.Limit { return rate.Limit(float64(n) / 60) }
+	return &Limiters{
+		public:        newKeyedLimiter[netip.Prefix](l.PublicPerIP, l.PublicPerIPBurst, maxLimitedClients, now),
+		authFailures:  newKeyedLimiter[netip.Prefix](perMinute(l.AuthFailuresPerMinute), l.AuthFailuresPerMinute, maxFailureSources, now),
+		statusChanges: &statusLimiter{newKeyedLimiter[agentKey](perMinute(l.StatusChangesPerMinute), l.StatusChangesPerMinute, maxStatusAgents, now)},
+	}
+}
 
-// clientLimiter limits requests per client. Its key is derived from the
-// client's address, never taken from the request as sent, so that its
-// keys have a fixed size; their number is bounded too.
-type clientLimiter struct {
+// publicRequest takes one request of the client's budget on the public API.
+func (l *Limiters) publicRequest(ip string) (retryAfter time.Duration, ok bool) {
+	if l == nil {
+		return 0, true
+	}
+	return l.public.take(clientKey(ip))
+}
+
+// authFailed records one refused token from the address and tells whether
+// the address is over its budget, and then when it may try again.
+func (l *Limiters) authFailed(ip string) (retryAfter time.Duration, over bool) {
+	if l == nil {
+		return 0, false
+	}
+	wait, ok := l.authFailures.take(clientKey(ip))
+	return wait, !ok
+}
+
+// perAgent is the per-agent budget of status changes; nil: none.
+func (l *Limiters) perAgent() *statusLimiter {
+	if l == nil {
+		return nil
+	}
+	return l.statusChanges
+}
+
+// statusLimiter is the per-agent budget of status changes.
+type statusLimiter struct {
+	*keyedLimiter[agentKey]
+}
+
+type agentKey struct {
+	tenant  models.TenantID
+	account string // checked at the edge: at most 128 bytes
+}
+
+// allow takes one change from the agent's budget, or tells when the next
+// one will be there.
+func (s *statusLimiter) allow(tenant models.TenantID, account string) (retryAfter time.Duration, ok bool) {
+	if s == nil {
+		return 0, true
+	}
+	return s.take(agentKey{tenant: tenant, account: account})
+}
+
+// keyedLimiter is a token bucket per key (rate, then bursts of burst),
+// the buckets kept in a bounded cache. A bucket unused until it is full
+// again is forgotten, which changes nothing; a busy key keeps its own.
+type keyedLimiter[K comparable] struct {
 	rate    rate.Limit
 	burst   int
 	now     func() time.Time
-	buckets *otter.Cache[netip.Prefix, *rate.Limiter]
+	buckets *bounded.Cache[K, *rate.Limiter]
 }
 
-func newClientLimiter(r rate.Limit, burst, maxClients int, now func() time.Time) *clientLimiter {
-	// A bucket left alone for refill is full again: forgetting it then
-	// changes nothing.
+// newKeyedLimiter returns nil (no limit) for a rate or burst <= 0.
+func newKeyedLimiter[K comparable](r rate.Limit, burst, maxKeys int, now func() time.Time) *keyedLimiter[K] {
+	if r <= 0 || burst <= 0 {
+		return nil
+	}
 	refill := max(time.Duration(float64(burst)/float64(r)*float64(time.Second)), time.Second)
-	return &clientLimiter{rate: r, burst: burst, now: now,
-		buckets: newBoundedCache(uint64(maxClients), weighOne[netip.Prefix, *rate.Limiter], refill, now)}
+	return &keyedLimiter[K]{rate: r, burst: burst, now: now,
+		buckets: bounded.New(bounded.Config[K, *rate.Limiter]{MaxWeight: uint64(maxKeys), IdleTTL: refill, Now: now})}
 }
 
-// clientKey groups an IPv6 client by its /64 and keeps an IPv4 client's
-// address; an address that does not parse shares one bucket.
+// take takes a token from the key's bucket, or tells when one will be
+// there; a nil limiter always allows.
+func (l *keyedLimiter[K]) take(key K) (retryAfter time.Duration, ok bool) {
+	if l == nil {
+		return 0, true
+	}
+	b, found := l.buckets.Get(key)
+	if !found {
+		// Two first requests of one key at once share one bucket.
+		b = l.buckets.GetOrSet(key, rate.NewLimiter(l.rate, l.burst))
+	}
+	now := l.now()
+	if b.AllowN(now, 1) {
+		return 0, true
+	}
+	// AllowN took nothing: a key that keeps asking stays refused only
+	// until its next token.
+	missing := 1 - b.TokensAt(now)
+	return time.Duration(missing / float64(l.rate) * float64(time.Second)), false
+}
+
+// clientKey is the key of a client address in every limit and cap: the
+// address itself for IPv4 (and IPv4-mapped IPv6), its /64 for IPv6 (the
+// block one subscriber gets), the zero prefix, shared, for anything that
+// does not parse. No byte of the request is kept as is.
 func clientKey(ip string) netip.Prefix {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
@@ -82,133 +181,35 @@ func clientKey(ip string) netip.Prefix {
 	return p
 }
 
-// allow takes a token from the client's bucket.
-func (l *clientLimiter) allow(ip string) bool {
-	key := clientKey(ip)
-	b, ok := l.buckets.GetIfPresent(key)
-	if !ok {
-		b, _ = l.buckets.SetIfAbsent(key, rate.NewLimiter(l.rate, l.burst))
-	}
-	return b.AllowN(l.now(), 1)
-}
-
-// rateLimit limits the requests of each client on the paths it covers;
-// a zero rate switches it off.
-func rateLimit(r rate.Limit, burst int, now func() time.Time, covers func(path string) bool) echo.MiddlewareFunc {
-	if r <= 0 {
+// rateLimit limits the requests of each client on the paths it covers.
+func rateLimit(l *Limiters, covers func(path string) bool) echo.MiddlewareFunc {
+	if l == nil || l.public == nil {
 		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
-	l := newClientLimiter(r, burst, maxLimitedClients, now)
-	retry := time.Duration(float64(time.Second) / float64(r))
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if covers(c.Request().URL.Path) && !l.allow(c.RealIP()) {
-				return tooManyRequests(retry)
+			if covers(c.Request().URL.Path) {
+				if wait, ok := l.publicRequest(c.RealIP()); !ok {
+					return tooManyRequests(wait)
+				}
 			}
 			return next(c)
 		}
 	}
 }
 
-// maxFailureSources bounds the failure limiter's keys. Past it, addresses
-// without a key of their own share one overflow key: only failing requests
-// are ever throttled, so sharing harms nobody whose token verifies.
-const maxFailureSources = 65_536
-
-// failureSweepEvery is how often a full limiter may look for keys to drop;
-// a key is dropped once its budget has refilled (a minute without failures).
-const failureSweepEvery = 10 * time.Second
-
-// failureLimiter counts refused tokens per client address (an IPv4 address
-// or an IPv6 /64, the block one subscriber gets). It never refuses a
-// request by itself: Auth consults it only for a request whose token did
-// not verify, and answers that one 429 instead of 401 once the address has
-// spent its budget. So a hostile page making a NAT's browsers send bad
-// tokens, or one tenant's broken client behind Atlassian's webhook
-// addresses, cannot lock out anyone whose token is good.
-type failureLimiter struct {
-	perMinute int
-	now       func() time.Time
-
-	mu      sync.Mutex
-	sources map[netip.Prefix]*rate.Limiter
-	swept   time.Time
+func tooManyRequests(retryAfter time.Duration) *APIError {
+	secs := int(retryAfter.Round(time.Second) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return &APIError{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests; slow down",
+		Header: map[string]string{"Retry-After": strconv.Itoa(secs)}}
 }
 
-func newFailureLimiter(perMinute int, now func() time.Time) *failureLimiter {
-	return &failureLimiter{perMinute: perMinute, now: now, sources: map[netip.Prefix]*rate.Limiter{}}
-}
-
-// overflowSource is the key of unparsable addresses and of addresses that
-// found the limiter full.
-var overflowSource = netip.Prefix{}
-
-// sourceOf is the limiter's key for a client address: the address itself
-// for IPv4 (and IPv4-mapped IPv6), its /64 for IPv6, overflowSource for
-// anything that does not parse. No byte of the request is kept as is.
-func sourceOf(ip string) netip.Prefix {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return overflowSource
-	}
-	addr = addr.Unmap().WithZone("")
-	bits := 32
-	if addr.Is6() {
-		bits = 64
-	}
-	p, err := addr.Prefix(bits)
-	if err != nil {
-		return overflowSource
-	}
-	return p
-}
-
-// failed records one refused token from the address and tells whether the
-// address is over its budget, and then when it may try again.
-func (f *failureLimiter) failed(ip string) (retryAfter time.Duration, over bool) {
-	if f == nil || f.perMinute <= 0 {
-		return 0, false
-	}
-	now := f.now()
-	key := sourceOf(ip)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l, ok := f.sources[key]
-	if !ok {
-		// One place stays free for the overflow key.
-		if len(f.sources) >= maxFailureSources-1 {
-			f.sweep(now)
-		}
-		if len(f.sources) >= maxFailureSources-1 {
-			key = overflowSource
-			l = f.sources[key]
-		}
-		if l == nil {
-			l = rate.NewLimiter(f.every(), f.perMinute)
-			f.sources[key] = l
-		}
-	}
-	if l.AllowN(now, 1) {
-		return 0, false
-	}
-	// AllowN took nothing: a source that keeps failing stays throttled
-	// only until its budget refills, at perMinute a minute.
-	missing := 1 - l.TokensAt(now)
-	return time.Duration(missing / float64(f.every()) * float64(time.Second)), true
-}
-
-func (f *failureLimiter) every() rate.Limit { return rate.Limit(float64(f.perMinute) / 60) }
-
-// sweep forgets the sources whose budget has refilled, at most once every
-// failureSweepEvery so that a limiter kept full costs no scan per failure.
-func (f *failureLimiter) sweep(now time.Time) {
-	if now.Sub(f.swept) < failureSweepEvery {
-		return
-	}
-	f.swept = now
-	for k, l := range f.sources {
-		if l.TokensAt(now) >= float64(f.perMinute) {
-			delete(f.sources, k)
-		}
-	}
+// tooManyStatusChanges answers a status change over the agent's budget.
+func tooManyStatusChanges(retryAfter time.Duration) *APIError {
+	e := tooManyRequests(retryAfter)
+	e.Code, e.Message = "too_many_status_changes", "you changed your status too often; try again in a moment"
+	return e
 }

@@ -11,7 +11,7 @@ import (
 // most maxFailureSources keys, each a parsed address or IPv6 /64.
 func TestFailureLimiterIsBounded(t *testing.T) {
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
-	f := newFailureLimiter(30, func() time.Time { return now })
+	l := NewLimiters(Limits{AuthFailuresPerMinute: 30}, func() time.Time { return now })
 	tests := []struct {
 		name string
 		addr func(i int) string
@@ -23,12 +23,9 @@ func TestFailureLimiterIsBounded(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for i := range 3 * maxFailureSources {
-				f.failed(tt.addr(i))
+				l.authFailed(tt.addr(i))
 			}
-			f.mu.Lock()
-			n := len(f.sources)
-			f.mu.Unlock()
-			if n > maxFailureSources {
+			if n := l.authFailures.buckets.Len(); n > maxFailureSources {
 				t.Fatalf("%d keys kept, want at most %d", n, maxFailureSources)
 			}
 		})

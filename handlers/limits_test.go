@@ -3,10 +3,7 @@ package handlers_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,38 +16,19 @@ import (
 )
 
 func TestPublicRateLimitPerIP(t *testing.T) {
-	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-		d.Limits = handlers.Limits{PublicPerIP: 1, PublicPerIPBurst: 3}
-	})
+	env := newHarness(t, withLimits(handlers.Limits{PublicPerIP: 1, PublicPerIPBurst: 3}))
 	codes := map[int]int{}
-	var last *http.Response
+	var last apiResult
 	for range 5 {
-		rec := do(t, env, http.MethodGet, "/public/v1/widgets/w_unknown/status", "", "")
-		codes[rec.Code]++
-		last = rec.Result()
+		last = env.request(t, http.MethodGet, "/public/v1/widgets/w_unknown/status", "", "")
+		codes[last.status]++
 	}
 	if codes[http.StatusNotFound] != 3 || codes[http.StatusTooManyRequests] != 2 {
 		t.Fatalf("codes %v: want 3 answers then 2 refusals", codes)
 	}
-	if last.Header.Get("Retry-After") == "" {
+	if last.header.Get("Retry-After") == "" {
 		t.Fatal("429 without Retry-After")
 	}
-}
-
-// from sends a request as if from addr, with a token (Authorization: JWT).
-func from(t *testing.T, env *testEnv, addr, method, target, token, body string) *httptest.ResponseRecorder {
-	t.Helper()
-	req := httptest.NewRequest(method, target, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "JWT "+token)
-	}
-	req.RemoteAddr = net.JoinHostPort(addr, "40000")
-	rec := httptest.NewRecorder()
-	env.server.ServeHTTP(rec, req)
-	return rec
 }
 
 // TestAuthFailureLimiterThrottlesOnlyFailures: an address (or IPv6 /64)
@@ -60,9 +38,7 @@ func from(t *testing.T, env *testEnv, addr, method, target, token, body string) 
 // a NAT's users or Atlassian's webhook addresses. Abuse cases as a table.
 func TestAuthFailureLimiterThrottlesOnlyFailures(t *testing.T) {
 	const budget = 5
-	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-		d.Limits = handlers.Limits{AuthFailuresPerMinute: budget}
-	})
+	env := newHarness(t, withLimits(handlers.Limits{AuthFailuresPerMinute: budget}))
 	secret := []byte("s")
 	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck", SharedSecret: secret, BaseURL: "https://x.atlassian.net"}, env.clock.Now()); err != nil {
 		t.Fatal(err)
@@ -78,9 +54,9 @@ func TestAuthFailureLimiterThrottlesOnlyFailures(t *testing.T) {
 	// hostile page), then the rows below are sent from the addresses given.
 	for _, attacker := range []string{"198.51.100.7", "2001:db8:1:2::1"} {
 		for i := range budget + 3 {
-			rec := from(t, env, attacker, http.MethodGet, "/api/v1/settings", bad, "")
-			if want := http.StatusUnauthorized; i < budget && rec.Code != want {
-				t.Fatalf("bad token %d from %s within the budget: %d, want %d", i, attacker, rec.Code, want)
+			rec := env.from(t, attacker, http.MethodGet, "/api/v1/settings", bad, "")
+			if want := http.StatusUnauthorized; i < budget && rec.status != want {
+				t.Fatalf("bad token %d from %s within the budget: %d, want %d", i, attacker, rec.status, want)
 			}
 		}
 	}
@@ -101,11 +77,11 @@ func TestAuthFailureLimiterThrottlesOnlyFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := from(t, env, tt.addr, tt.method, tt.target, tt.token, tt.body)
-			if rec.Code != tt.status {
-				t.Fatalf("status %d, want %d; body %s", rec.Code, tt.status, rec.Body)
+			rec := env.from(t, tt.addr, tt.method, tt.target, tt.token, tt.body)
+			if rec.status != tt.status {
+				t.Fatalf("status %d, want %d; body %s", rec.status, tt.status, rec.body)
 			}
-			if rec.Code == http.StatusTooManyRequests && rec.Header().Get("Retry-After") == "" {
+			if rec.status == http.StatusTooManyRequests && rec.header.Get("Retry-After") == "" {
 				t.Fatal("429 without Retry-After")
 			}
 		})
@@ -114,16 +90,16 @@ func TestAuthFailureLimiterThrottlesOnlyFailures(t *testing.T) {
 	// budget refills the address gets 401s again.
 	for range 10 {
 		env.clock.Advance(time.Second)
-		from(t, env, "198.51.100.7", http.MethodGet, "/api/v1/settings", bad, "")
+		env.from(t, "198.51.100.7", http.MethodGet, "/api/v1/settings", bad, "")
 		good := sign(t, jwt.SigningMethodHS256, claimsFor("ck", "u", connect.ContextQSH, env.clock.Now()), secret)
-		if rec := from(t, env, "198.51.100.7", http.MethodGet, "/api/v1/settings", good, ""); rec.Code != http.StatusOK {
-			t.Fatalf("a valid call between bad ones: %d", rec.Code)
+		if rec := env.from(t, "198.51.100.7", http.MethodGet, "/api/v1/settings", good, ""); rec.status != http.StatusOK {
+			t.Fatalf("a valid call between bad ones: %d", rec.status)
 		}
 	}
 	env.clock.Advance(2 * time.Minute)
 	bad = sign(t, jwt.SigningMethodHS256, claimsFor("ck", "u", connect.ContextQSH, env.clock.Now()), []byte("wrong"))
-	if rec := from(t, env, "198.51.100.7", http.MethodGet, "/api/v1/settings", bad, ""); rec.Code != http.StatusUnauthorized {
-		t.Fatalf("a bad token after the budget refilled: %d, want 401", rec.Code)
+	if rec := env.from(t, "198.51.100.7", http.MethodGet, "/api/v1/settings", bad, ""); rec.status != http.StatusUnauthorized {
+		t.Fatalf("a bad token after the budget refilled: %d, want 401", rec.status)
 	}
 }
 
@@ -144,16 +120,16 @@ func (c *countingTenants) TenantByClientKey(ctx context.Context, clientKey strin
 // remembered misses).
 func TestUnknownIssuerCostsOneLookup(t *testing.T) {
 	counting := &countingTenants{}
-	env := newTestEnvWith(t, models.DialectSQLite, func(d *handlers.Deps) {
+	env := newHarness(t, withDeps(func(d *handlers.Deps) {
 		counting.TenantStore = d.Store
-		d.Tenants = &handlers.TenantCache{Store: counting, TTL: 10 * time.Second, Now: d.Now}
-		d.Store.Watch(d.Tenants.Invalidate)
-	})
+		d.Tenants = handlers.NewTenantCache(counting, 10*time.Second, d.Now)
+		t.Cleanup(d.Store.Watch(d.Tenants.Invalidate))
+	}))
 	secret := []byte("s")
 	tok := sign(t, jwt.SigningMethodHS256, claimsFor("ck-later", "u", connect.ContextQSH, env.clock.Now()), secret)
 	for i := range 100 {
-		if rec := from(t, env, fmt.Sprintf("203.0.113.%d", i), http.MethodGet, "/api/v1/settings", tok, ""); rec.Code != http.StatusUnauthorized {
-			t.Fatalf("unknown issuer: %d", rec.Code)
+		if rec := env.from(t, fmt.Sprintf("203.0.113.%d", i), http.MethodGet, "/api/v1/settings", tok, ""); rec.status != http.StatusUnauthorized {
+			t.Fatalf("unknown issuer: %d", rec.status)
 		}
 	}
 	if n := counting.lookups.Load(); n != 1 {
@@ -162,7 +138,7 @@ func TestUnknownIssuerCostsOneLookup(t *testing.T) {
 	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck-later", SharedSecret: secret, BaseURL: "https://l.atlassian.net"}, env.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if rec := from(t, env, "203.0.113.1", http.MethodGet, "/api/v1/settings", tok, ""); rec.Code != http.StatusOK {
-		t.Fatalf("just installed issuer: %d %s", rec.Code, rec.Body)
+	if rec := env.from(t, "203.0.113.1", http.MethodGet, "/api/v1/settings", tok, ""); rec.status != http.StatusOK {
+		t.Fatalf("just installed issuer: %d %s", rec.status, rec.body)
 	}
 }

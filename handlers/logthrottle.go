@@ -7,8 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/maypok86/otter/v2"
 	"golang.org/x/time/rate"
+
+	"agentpresence/handlers/bounded"
 )
 
 // LogThrottle is a slog.Handler that passes at most a rate of lines per
@@ -24,7 +25,7 @@ type LogThrottle struct {
 type throttleState struct {
 	rate  rate.Limit
 	burst int
-	kinds *otter.Cache[string, *throttledKind]
+	kinds *bounded.Cache[string, *throttledKind]
 }
 
 type throttledKind struct {
@@ -41,10 +42,11 @@ const maxLogKinds = 10_000
 // after a burst of burst lines.
 func NewLogThrottle(next slog.Handler, perSecond float64, burst int) *LogThrottle {
 	// A kind's state left alone while its bucket refills is a fresh one;
-	// keep it a little longer, for its count of suppressed lines.
+	// keep it a little longer, for its count of suppressed lines. A kind
+	// that keeps coming keeps its state, so a flood gets no fresh burst.
 	keep := max(time.Duration(float64(burst)/perSecond*float64(time.Second)), time.Minute)
 	return &LogThrottle{next: next, state: &throttleState{rate: rate.Limit(perSecond), burst: burst,
-		kinds: newBoundedCache(maxLogKinds, weighOne[string, *throttledKind], keep, time.Now)}}
+		kinds: bounded.New(bounded.Config[string, *throttledKind]{MaxWeight: maxLogKinds, IdleTTL: keep})}}
 }
 
 // Enabled implements slog.Handler.
@@ -60,9 +62,9 @@ func (h *LogThrottle) Handle(ctx context.Context, r slog.Record) error {
 		at = time.Now()
 	}
 	key := throttleKey(r)
-	kind, ok := h.state.kinds.GetIfPresent(key)
+	kind, ok := h.state.kinds.Get(key)
 	if !ok {
-		kind, _ = h.state.kinds.SetIfAbsent(key, &throttledKind{limiter: rate.NewLimiter(h.state.rate, h.state.burst)})
+		kind = h.state.kinds.GetOrSet(key, &throttledKind{limiter: rate.NewLimiter(h.state.rate, h.state.burst)})
 	}
 	kind.mu.Lock()
 	if !kind.limiter.AllowN(at, 1) {

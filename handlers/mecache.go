@@ -5,12 +5,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/maypok86/otter/v2"
-
+	"agentpresence/handlers/bounded"
 	"agentpresence/models"
 )
 
-// meCache keeps recent GET /me answers in memory: the dialog asks again and
+// MeCache keeps recent GET /me answers in memory: the dialog asks again and
 // again, and the answer only changes when something of the tenant changes.
 // Every change of a tenant (here or, through the bus, on another replica)
 // moves the tenant's generation, and an answer of an older generation is
@@ -19,8 +18,8 @@ import (
 // landed from being stored stale. The TTL bounds what no change announces
 // (a Jira permission changed, say) to the same staleness as the membership
 // and permission caches. The answers are bounded by their bytes.
-type meCache struct {
-	answers *otter.Cache[meKey, meEntry]
+type MeCache struct {
+	answers *bounded.Cache[meKey, meEntry]
 
 	mu   sync.Mutex
 	gens map[models.TenantID]uint64
@@ -49,16 +48,22 @@ const meCacheMaxBytes = 64 << 20
 // (key, slice headers, the cache's node).
 const meEntryOverhead = 128
 
-func newMeCache(ttl time.Duration, now func() time.Time) *meCache {
+// MeCacheTTL bounds how long a GET /me answer is reused when no change
+// announces itself; changes drop it at once.
+const MeCacheTTL = 30 * time.Second
+
+// NewMeCache keeps answers for ttl; app feeds it the store's changes
+// (OnChange).
+func NewMeCache(ttl time.Duration, now func() time.Time) *MeCache {
 	weigh := func(k meKey, e meEntry) uint32 {
 		return uint32(min(len(k.account)+len(k.project)+len(e.body)+meEntryOverhead, meCacheMaxBytes))
 	}
-	return &meCache{answers: newBoundedCache(meCacheMaxBytes, weigh, ttl, now), gens: map[models.TenantID]uint64{}}
+	return &MeCache{answers: bounded.New(bounded.Config[meKey, meEntry]{MaxWeight: meCacheMaxBytes, Weigh: weigh, TTL: ttl, Now: now}), gens: map[models.TenantID]uint64{}}
 }
 
 // get returns a fresh answer of the tenant's current generation, if any.
-func (m *meCache) get(k meKey) ([]byte, bool) {
-	e, ok := m.answers.GetIfPresent(k)
+func (m *MeCache) get(k meKey) ([]byte, bool) {
+	e, ok := m.answers.Get(k)
 	if !ok || e.meStamp != m.stamp(k.tenant) {
 		return nil, false
 	}
@@ -69,13 +74,13 @@ func (m *meCache) get(k meKey) ([]byte, bool) {
 // change of the tenant happened in between.
 type meStamp struct{ gen, epoch uint64 }
 
-func (m *meCache) stamp(t models.TenantID) meStamp {
+func (m *MeCache) stamp(t models.TenantID) meStamp {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return meStamp{gen: m.gens[t], epoch: m.epoch}
 }
 
-func (m *meCache) put(k meKey, s meStamp, body []byte) {
+func (m *MeCache) put(k meKey, s meStamp, body []byte) {
 	if s != m.stamp(k.tenant) {
 		return
 	}
@@ -84,8 +89,8 @@ func (m *meCache) put(k meKey, s meStamp, body []byte) {
 	// entry carries the old stamp, and get refuses it.
 }
 
-// onChange is a models.ChangeFunc: it retires what a change may alter.
-func (m *meCache) onChange(_ context.Context, ch models.Change) {
+// OnChange is a models.ChangeFunc: it retires what a change may alter.
+func (m *MeCache) OnChange(_ context.Context, ch models.Change) {
 	m.mu.Lock()
 	if ch.Resync {
 		m.epoch++
@@ -94,6 +99,6 @@ func (m *meCache) onChange(_ context.Context, ch models.Change) {
 	}
 	m.mu.Unlock()
 	if ch.Resync {
-		m.answers.InvalidateAll()
+		m.answers.Clear()
 	}
 }

@@ -17,11 +17,11 @@ func TestMeAnswerCacheFollowsChanges(t *testing.T) {
 }
 
 func testMeAnswerCache(t *testing.T, dialect models.Dialect) {
-	env := newJiraEnv(t, dialect)
-	site := env.newSite()
-	env.install(site)
+	env := newHarness(t, on(dialect), served())
+	site := env.newSite(t)
+	env.install(t, site)
 	count := func() (int, *time.Time) {
-		m := env.me(site, "alice", "HELP")
+		m := env.me(t, site, "alice", "HELP")
 		return m.Project.OnlineCount, m.Project.Until
 	}
 	if n, _ := count(); n != 0 {
@@ -33,19 +33,19 @@ func testMeAnswerCache(t *testing.T, dialect models.Dialect) {
 	if calls := site.Calls("/rest/api/3/permissions/check") + site.Calls("/rest/servicedeskapi/servicedesk"); calls != 0 {
 		t.Fatalf("repeated GET /me asked Jira %d times", calls)
 	}
-	if r := env.call(site, "bob", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
+	if r := env.call(t, site, "bob", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`); r.status != http.StatusOK {
 		t.Fatal(r.status)
 	}
 	if n, _ := count(); n != 1 {
 		t.Fatalf("alice's cached answer missed bob going online: count %d", n)
 	}
-	env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP","durationMinutes":30}`)
+	must(t, env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP","durationMinutes":30}`))
 	count()
-	env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP","durationMinutes":90}`)
+	must(t, env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP","durationMinutes":90}`))
 	if _, until := count(); until == nil || !until.Equal(env.clock.Now().Add(90*time.Minute)) {
 		t.Fatalf("a new period end did not show: %v", until)
 	}
-	env.call(site, "ada", "POST", "/api/v1/projects/HELP/agents/bob/offline", "")
+	must(t, env.call(t, site, "ada", "POST", "/api/v1/projects/HELP/agents/bob/offline", ""))
 	if n, _ := count(); n != 1 {
 		t.Fatalf("after the admin put bob offline: count %d, want 1 (alice)", n)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 )
@@ -19,18 +19,21 @@ import (
 // reading never need Jira. Abuse cases as a table, each on a site of its
 // own whose memberships were stored at the start.
 func TestStaleMembershipBound(t *testing.T) {
-	revoke := func(t *testing.T, site *jirasim.Site) {
-		u, _ := site.User("alice")
+	revoke := func(t *testing.T, site *jiratest.Site) {
+		u, ok := site.User("alice")
+		if !ok {
+			t.Fatal("the site has no alice")
+		}
 		u.Agent = slices.DeleteFunc(u.Agent, func(k string) bool { return k == "HELP" })
 		if err := site.SetUser(u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	down := func(_ *testing.T, site *jirasim.Site) { site.SetDown(true) }
+	down := func(_ *testing.T, site *jiratest.Site) { site.SetDown(true) }
 	const online, offline, onlineAll = `{"online":true,"scope":"project","project":"HELP"}`, `{"online":false,"scope":"project","project":"HELP"}`, `{"online":true,"scope":"all"}`
 	tests := []struct {
 		name         string
-		change       func(*testing.T, *jirasim.Site)
+		change       func(*testing.T, *jiratest.Site)
 		age          time.Duration
 		method, path string
 		body         string
@@ -47,17 +50,17 @@ func TestStaleMembershipBound(t *testing.T) {
 		{"Jira down, list a day old: reading the online list", down, 24 * time.Hour, "GET", "/api/v1/projects/HELP/agents", "", http.StatusOK, ""},
 	}
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
-		env := newJiraEnv(t, dialect)
+		env := newHarness(t, on(dialect), served())
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				site := env.newSite()
-				env.install(site)
-				if m := env.me(site, "alice", "HELP"); !m.IsAgent {
+				site := env.newSite(t)
+				env.install(t, site)
+				if m := env.me(t, site, "alice", "HELP"); !m.IsAgent {
 					t.Fatalf("alice is not an agent of HELP at the start: %+v", m)
 				}
 				tt.change(t, site)
 				env.clock.Advance(tt.age)
-				r := env.call(site, "alice", tt.method, tt.path, tt.body)
+				r := env.call(t, site, "alice", tt.method, tt.path, tt.body)
 				if r.status != tt.status {
 					t.Fatalf("status %d, want %d: %s", r.status, tt.status, r.body)
 				}

@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"slices"
 	"sort"
@@ -15,17 +14,16 @@ import (
 // TestOpenAPIMatchesRoutes checks that the served OpenAPI document and the
 // router list the same API operations, both ways.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	env := newTestEnv(t)
-	rec := httptest.NewRecorder()
-	env.server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/openapi.yaml", nil))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("GET /openapi.yaml: %d", rec.Code)
+	env := newHarness(t)
+	rec := env.request(t, http.MethodGet, "/openapi.yaml", "", "")
+	if rec.status != http.StatusOK {
+		t.Fatalf("GET /openapi.yaml: %d", rec.status)
 	}
 	var doc struct {
 		OpenAPI string                    `yaml:"openapi"`
 		Paths   map[string]map[string]any `yaml:"paths"`
 	}
-	if err := yaml.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+	if err := yaml.Unmarshal(rec.body, &doc); err != nil {
 		t.Fatalf("parse openapi.yaml: %v", err)
 	}
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {

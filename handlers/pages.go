@@ -14,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 )
 
@@ -30,7 +31,7 @@ type Pages struct {
 	// Portals finds the project behind a portal footer.
 	Portals PortalStore
 	// Directory lists the site's projects when a portal is not known yet.
-	Directory *Directory
+	Directory *jira.Directory
 }
 
 // PortalStore is what the portal footer needs of the store.

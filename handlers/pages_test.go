@@ -3,33 +3,30 @@ package handlers_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 )
 
 // page loads a page the way Jira does, with a signed URL.
-func (f *adminFixture) page(t *testing.T, path string, q url.Values, account string) *httptest.ResponseRecorder {
+func (s *seeded) page(t *testing.T, path string, q url.Values, account string) apiResult {
 	t.Helper()
-	signed := f.site.SignedURL(http.MethodGet, path, q, account)
-	rec := httptest.NewRecorder()
-	f.env.server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, strings.TrimPrefix(signed, testBaseURL), nil))
-	return rec
+	signed := s.site.SignedURL(http.MethodGet, path, q, account)
+	return s.request(t, http.MethodGet, strings.TrimPrefix(signed, s.baseURL), "", "")
 }
 
 func TestPagesSecurityHeaders(t *testing.T) {
-	f := newAdminFixture(t)
+	f := newAdmin(t)
 	for _, name := range handlers.PageNames() {
 		rec := f.page(t, "/pages/"+name, nil, agentAlice)
-		if rec.Code != http.StatusOK {
-			t.Fatalf("%s: %d %s", name, rec.Code, rec.Body)
+		if rec.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", name, rec.status, rec.body)
 		}
-		csp := rec.Header().Get("Content-Security-Policy")
+		csp := rec.header.Get("Content-Security-Policy")
 		for _, want := range []string{"default-src 'self'", "script-src 'self' https://connect-cdn.atl-paas.net",
 			"style-src 'self' 'unsafe-inline'", "img-src 'self' data: https:", "connect-src 'self'",
 			"frame-ancestors https://*.atlassian.net https://*.jira.com 'self'"} {
@@ -37,40 +34,40 @@ func TestPagesSecurityHeaders(t *testing.T) {
 				t.Errorf("%s: CSP %q lacks %q", name, csp, want)
 			}
 		}
-		if !strings.Contains(rec.Body.String(), handlers.ConnectScriptURL) {
+		if !strings.Contains(string(rec.body), handlers.ConnectScriptURL) {
 			t.Errorf("%s does not load Atlassian's all.js", name)
 		}
-		if rec.Header().Get("Cache-Control") != "no-store" || rec.Header().Get("Referrer-Policy") != "no-referrer" ||
-			rec.Header().Get("X-Content-Type-Options") != "nosniff" {
-			t.Errorf("%s: %v", name, rec.Header())
+		if rec.header.Get("Cache-Control") != "no-store" || rec.header.Get("Referrer-Policy") != "no-referrer" ||
+			rec.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: %v", name, rec.header)
 		}
 	}
 }
 
 func TestPagesUseTheDemoConnectScript(t *testing.T) {
-	f := newAdminFixtureWith(t, func(d *handlers.Deps) {
+	f := newAdmin(t, withDeps(func(d *handlers.Deps) {
 		d.ConnectScript = "http://localhost:8080/demo/ap.js"
 		d.FrameAncestors = []string{"http://localhost:8080", "http://127.0.0.1:8080"}
-	})
+	}))
 	rec := f.page(t, "/pages/presence", url.Values{"project": {"HELP"}}, agentAlice)
-	body := rec.Body.String()
+	body := string(rec.body)
 	if !strings.Contains(body, `<script src="http://localhost:8080/demo/ap.js">`) || strings.Contains(body, handlers.ConnectScriptURL) {
 		t.Fatalf("all.js not replaced:\n%s", body)
 	}
-	if csp := rec.Header().Get("Content-Security-Policy"); !strings.HasSuffix(csp, "'self' http://localhost:8080 http://127.0.0.1:8080") {
+	if csp := rec.header.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "'self' http://localhost:8080 http://127.0.0.1:8080") {
 		t.Fatalf("CSP %q", csp)
 	}
 }
 
 func TestPortalFooterRendersTheWidgetOfItsServiceDesk(t *testing.T) {
-	f := newAdminFixture(t)
+	f := newAdmin(t)
 	ctx := context.Background()
 	it := f.projects["IT"]
-	if _, err := f.env.store.UpdateProjectSettings(ctx, f.tenant.ID, it.ID, models.ProjectSettings{WidgetEnabled: false}, f.env.clock.Now()); err != nil {
+	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, it.ID, models.ProjectSettings{WidgetEnabled: false}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// HR exists in Jira but the app has not seen it yet.
-	if err := f.site.AddProject(jirasim.ProjectSpec{ID: 10003, Key: "HR"}); err != nil {
+	if err := f.site.AddProject(jiratest.ProjectSpec{ID: 10003, Key: "HR"}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -81,7 +78,7 @@ func TestPortalFooterRendersTheWidgetOfItsServiceDesk(t *testing.T) {
 		{desk: "1", wantWidget: func() string { return f.projects["HELP"].WidgetID }, wantLogin: "/servicedesk/customer/user/login?destination=portal%2F1"},
 		{desk: "2", wantWidget: func() string { return "" }, wantLogin: "destination=portal%2F2"},
 		{desk: "3", wantWidget: func() string {
-			p, err := f.env.store.ProjectByKey(ctx, f.tenant.ID, "HR")
+			p, err := f.store.ProjectByKey(ctx, f.tenant.ID, "HR")
 			if err != nil {
 				t.Fatalf("HR was not synced from Jira: %v", err)
 			}
@@ -93,10 +90,10 @@ func TestPortalFooterRendersTheWidgetOfItsServiceDesk(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desk, func(t *testing.T) {
 			rec := f.page(t, "/pages/portal-footer", url.Values{"serviceDeskId": {tt.desk}}, "")
-			if rec.Code != http.StatusOK {
-				t.Fatalf("%d %s", rec.Code, rec.Body)
+			if rec.status != http.StatusOK {
+				t.Fatalf("%d %s", rec.status, rec.body)
 			}
-			body := rec.Body.String()
+			body := string(rec.body)
 			if want := `data-widget="` + tt.wantWidget() + `"`; !strings.Contains(body, want) {
 				t.Fatalf("want %s in\n%s", want, body)
 			}
@@ -111,14 +108,14 @@ func TestPortalFooterRendersTheWidgetOfItsServiceDesk(t *testing.T) {
 }
 
 func TestWidgetScriptMayBeLoadedAnywhere(t *testing.T) {
-	env := newTestEnv(t)
-	rec := do(t, env, http.MethodGet, "/static/widget.js", "", "")
-	if rec.Code != http.StatusOK || rec.Header().Get("Access-Control-Allow-Origin") != "*" ||
-		rec.Header().Get("Cross-Origin-Resource-Policy") != "cross-origin" || rec.Header().Get("X-Content-Type-Options") != "nosniff" ||
-		!strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") {
-		t.Fatalf("%d %v", rec.Code, rec.Header())
+	env := newHarness(t)
+	rec := env.request(t, http.MethodGet, "/static/widget.js", "", "")
+	if rec.status != http.StatusOK || rec.header.Get("Access-Control-Allow-Origin") != "*" ||
+		rec.header.Get("Cross-Origin-Resource-Policy") != "cross-origin" || rec.header.Get("X-Content-Type-Options") != "nosniff" ||
+		!strings.HasPrefix(rec.header.Get("Content-Type"), "text/javascript") {
+		t.Fatalf("%d %v", rec.status, rec.header)
 	}
-	if n := rec.Body.Len(); n > 15*1024 {
+	if n := len(rec.body); n > 15*1024 {
 		t.Fatalf("widget.js is %d bytes; it must stay under 15 KB", n)
 	}
 }

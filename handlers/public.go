@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/maypok86/otter/v2"
 
+	"agentpresence/handlers/bounded"
 	"agentpresence/models"
 )
 
@@ -22,7 +22,8 @@ type WidgetBoard interface {
 type Public struct {
 	Board WidgetBoard
 
-	bodies statusBodies
+	// bodies keeps the encoded answers; nil: encoded each time.
+	bodies *StatusBodies
 }
 
 // widgetStatus is all a customer learns.
@@ -68,27 +69,28 @@ func (p *Public) Status(c echo.Context) error {
 	return c.JSONBlob(http.StatusOK, p.bodies.body(w))
 }
 
-// statusBodies keeps the encoded answer of each widget state. The body is a
+// StatusBodies keeps the encoded answer of each widget state. The body is a
 // function of the strong ETag (online, available, message), so the cache
 // is keyed by it and needs no invalidation; it is bounded by bytes.
-type statusBodies struct {
-	byTag *otter.Cache[string, []byte]
+type StatusBodies struct {
+	byTag *bounded.Cache[string, []byte]
 }
 
 // maxStatusBodyBytes bounds the encoded answers kept (one is at most about
 // 1.1 KB: a 1,000-character message).
 const maxStatusBodyBytes = 16 << 20
 
-func newStatusBodies(now func() time.Time) statusBodies {
+// NewStatusBodies builds an empty cache of encoded widget statuses.
+func NewStatusBodies(now func() time.Time) *StatusBodies {
 	weigh := func(tag string, body []byte) uint32 { return uint32(len(tag) + len(body) + 64) }
-	return statusBodies{byTag: newBoundedCache(maxStatusBodyBytes, weigh, 0, now)}
+	return &StatusBodies{byTag: bounded.New(bounded.Config[string, []byte]{MaxWeight: maxStatusBodyBytes, Weigh: weigh, Now: now})}
 }
 
-func (b statusBodies) body(w models.WidgetState) []byte {
-	if b.byTag == nil {
+func (b *StatusBodies) body(w models.WidgetState) []byte {
+	if b == nil {
 		return statusJSON(w)
 	}
-	if body, ok := b.byTag.GetIfPresent(w.ETag); ok {
+	if body, ok := b.byTag.Get(w.ETag); ok {
 		return body
 	}
 	body := statusJSON(w)

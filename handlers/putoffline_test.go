@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 )
 
@@ -13,10 +13,10 @@ import (
 // characters, as the dialog's field counts them, not in bytes: 500
 // letters outside ASCII (two bytes each in UTF-8) pass, 501 do not.
 func TestPutOfflineReasonCountsCharacters(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
-	tn := env.install(site)
-	if err := site.AddUser(jirasim.UserSpec{AccountID: "boss", DisplayName: "Boss", JiraAdmin: true, ProjectAdmin: []string{"HELP"}}); err != nil {
+	env := newHarness(t, on(models.DialectSQLite), served())
+	site := env.newSite(t)
+	tn := env.install(t, site)
+	if err := site.AddUser(jiratest.UserSpec{AccountID: "boss", DisplayName: "Boss", JiraAdmin: true, ProjectAdmin: []string{"HELP"}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -28,13 +28,13 @@ func TestPutOfflineReasonCountsCharacters(t *testing.T) {
 		{"501 characters", strings.Repeat("é", 501), http.StatusBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env.call(site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`)
-			before := len(env.events(tn.ID))
-			r := env.call(site, "boss", "POST", "/api/v1/projects/HELP/agents/alice/offline", `{"reason":"`+tc.reason+`"}`)
+			must(t, env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`))
+			before := len(env.events(t, tn.ID))
+			r := env.call(t, site, "boss", "POST", "/api/v1/projects/HELP/agents/alice/offline", `{"reason":"`+tc.reason+`"}`)
 			if r.status != tc.expect {
 				t.Fatalf("%d %s, want %d", r.status, r.body, tc.expect)
 			}
-			evs := env.events(tn.ID)
+			evs := env.events(t, tn.ID)
 			if tc.expect == http.StatusOK && (len(evs) != before+1 || evs[0].Reason != tc.reason) {
 				t.Fatalf("the reason was not kept whole: %d events, %q", len(evs)-before, evs[0].Reason)
 			}

@@ -14,17 +14,20 @@ import (
 
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/handlers/live"
 	"agentpresence/models"
 )
 
-// Deps is everything the HTTP layer needs; app builds it once.
+// Deps is everything the HTTP layer needs, built by app (or a test): the
+// stateful collaborators (caches, limiters, hubs, the directory) are
+// constructed and fed their changes there, so that NewServer only routes.
 type Deps struct {
 	Store      *models.Store
 	Descriptor *Descriptor
 	Installs   *connect.InstallVerifier
 	Verifier   connect.Verifier
 	Tenants    *TenantCache
-	Directory  *Directory
+	Directory  *jira.Directory
 	Board      *models.Board
 	Activity   ActivityRecorder
 	BaseURL    string
@@ -33,7 +36,8 @@ type Deps struct {
 	Assets fs.FS
 	Log    *slog.Logger
 	Now    func() time.Time
-	Limits Limits
+	// Limiters are the per-client and per-agent budgets; nil: no limits.
+	Limiters *Limiters
 	// TrustProxy takes the client address from X-Forwarded-For; only behind
 	// a proxy that sets it, or anyone could pick their own address.
 	TrustProxy bool
@@ -45,22 +49,23 @@ type Deps struct {
 	// https to public addresses only).
 	JiraTargets jira.TargetPolicy
 
-	// AgentEvents and WidgetEvents are the live streams' hubs; app closes
-	// them before shutting the server down. NewServer builds them when nil.
+	// AgentEvents and WidgetEvents are the live streams' hubs (required);
+	// app closes them before shutting the server down.
 	AgentEvents  *AgentHub
 	WidgetEvents *WidgetHub
-	// Streams caps the live streams and sets their lifetime; zero fields
-	// are no cap.
-	Streams StreamLimits
+	// MeAnswers keeps GET /me answers (app feeds it the store's changes);
+	// nil: none kept.
+	MeAnswers *MeCache
+	// StatusBodies keeps the public status's encoded answers; nil: none.
+	StatusBodies *StatusBodies
+	// StreamCaps cap the live streams and set their lifetime; nil: no caps.
+	StreamCaps *live.Caps
 }
-
-// meCacheTTL bounds how long a GET /me answer is reused when no change
-// announces itself; changes drop it at once.
-const meCacheTTL = 30 * time.Second
 
 // NewServer builds the echo instance with every route of the service. The
 // routes are listed here, in one place, so that a reader (and the OpenAPI
-// test) sees the whole surface at once.
+// test) sees the whole surface at once. It builds nothing else: what keeps
+// state or listens to changes comes in d.
 func NewServer(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -88,34 +93,26 @@ func NewServer(d Deps) *echo.Echo {
 	e.Use(writeDeadline(responseWriteTimeout))
 	// The public API is limited per client before anything else looks at
 	// the request, then every path and query parameter's shape is checked.
-	e.Use(rateLimit(d.Limits.PublicPerIP, d.Limits.PublicPerIPBurst, d.Now, isPublicPath))
+	e.Use(rateLimit(d.Limiters, isPublicPath))
 	e.Use(checkParams)
 
-	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath,
-		failures: newFailureLimiter(d.Limits.AuthFailuresPerMinute, d.Now)}
+	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath, Limits: d.Limiters}
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets, Now: d.Now}
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,
-		cache: newMeCache(meCacheTTL, d.Now), statusChanges: newStatusLimiter(d.Limits.StatusChangesPerMinute, d.Now)}
-	d.Store.Watch(agents.cache.onChange)
+		cache: d.MeAnswers, statusChanges: d.Limiters.perAgent()}
 	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	settings := &Settings{Store: d.Store, Agents: agents}
-	public := &Public{Board: d.Board, bodies: newStatusBodies(d.Now)}
+	public := &Public{Board: d.Board, bodies: d.StatusBodies}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	timezones := &Timezones{Now: d.Now}
 	preview := &SchedulePreview{Now: d.Now}
-	if d.AgentEvents == nil {
-		d.AgentEvents = NewAgentHub(d.Store, WithHubLogger(d.Log))
-	}
-	if d.WidgetEvents == nil {
-		d.WidgetEvents = NewWidgetHub(d.Board, WithHubLogger(d.Log))
-	}
 	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory,
-		caps: newStreamCaps(d.Streams)}
+		Caps: d.StreamCaps}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)
@@ -172,7 +169,7 @@ func isPublicPath(p string) bool { return strings.HasPrefix(p, "/public/") }
 const responseWriteTimeout = 30 * time.Second
 
 // streamRoutes are the routes that set their own write deadline on every
-// write (sse.go).
+// write (handlers/live).
 var streamRoutes = map[string]bool{"/api/v1/events": true, "/public/v1/widgets/:widgetId/events": true}
 
 // writeDeadline gives every request a write deadline of its own: timeout

@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"agentpresence/handlers/jira"
 	"agentpresence/models"
 	"agentpresence/models/schedule"
 )
@@ -22,7 +23,7 @@ type ScheduleStore interface {
 type Schedules struct {
 	Store ScheduleStore
 	// Directory tells the user's Jira time zone for a first schedule.
-	Directory *Directory
+	Directory *jira.Directory
 	Now       func() time.Time
 }
 

@@ -1,42 +1,24 @@
 package handlers_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	_ "time/tzdata" // schedules need zones whatever the host has
-
-	"agentpresence/handlers/connect"
-	"agentpresence/models"
 )
 
-// callWithContextToken sends a request to the API as account of an
-// installed tenant, the way our pages do, and decodes the JSON answer.
-func (e *testEnv) callWithContextToken(t *testing.T, method, path, account, body string) (int, map[string]any) {
+// callWithContextToken sends a request to the API as account of the
+// seeded tenant, the way our pages do, and decodes the JSON answer.
+func (s *seeded) callWithContextToken(t *testing.T, method, path, account, body string) (int, map[string]any) {
 	t.Helper()
-	const clientKey = "schedule-tenant"
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	if _, err := e.store.TenantByClientKey(context.Background(), clientKey); err != nil {
-		if _, err := e.store.SaveInstall(context.Background(), models.Install{ClientKey: clientKey, SharedSecret: secret,
-			BaseURL: "https://acme.atlassian.net"}, e.clock.Now()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	token, err := connect.NewContextToken(clientKey, account, secret, e.clock.Now(), 3*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := do(t, e, method, path, token, body)
+	r := s.request(t, method, path, s.token(t, account), body)
 	var out map[string]any
-	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-		t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, rec.Code, rec.Body.String(), err)
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		t.Fatalf("%s %s: %d %q is not JSON: %v", method, path, r.status, r.body, err)
 	}
-	return rec.Code, out
+	return r.status, out
 }
 
 func TestGetScheduleWithoutOne(t *testing.T) {
@@ -50,7 +32,7 @@ func TestGetScheduleWithoutOne(t *testing.T) {
 		{"", "UTC"},
 	} {
 		t.Run(tc.given, func(t *testing.T) {
-			env := newTestEnv(t)
+			env := newHarness(t).seedTenant(t)
 			code, got := env.callWithContextToken(t, http.MethodGet, "/api/v1/me/schedule"+tc.given, "acc-1", "")
 			if code != http.StatusOK {
 				t.Fatalf("status %d: %v", code, got)
@@ -68,7 +50,7 @@ func TestGetScheduleWithoutOne(t *testing.T) {
 }
 
 func TestPutScheduleSavesAndPreviews(t *testing.T) {
-	env := newTestEnv(t) // Wednesday 2026-11-25 09:00 UTC, 10:00 in Warsaw
+	env := newHarness(t).seedTenant(t) // Wednesday 2026-11-25 09:00 UTC, 10:00 in Warsaw
 	body := `{"timezone":"Europe/Warsaw","enabled":true,
 	  "rules":[{"days":["mon","tue","wed","thu","fri"],"start":"09:00","end":"17:00"}],
 	  "exceptions":[{"date":"2026-11-26","off":true}]}`
@@ -94,8 +76,14 @@ func TestPutScheduleSavesAndPreviews(t *testing.T) {
 		}
 	}
 	_, again := env.callWithContextToken(t, http.MethodGet, "/api/v1/me/schedule?tz=UTC", "acc-1", "")
-	a, _ := json.Marshal(again)
-	g, _ := json.Marshal(got)
+	a, err := json.Marshal(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if string(a) != string(g) {
 		t.Fatalf("GET after PUT:\n%s\nwant:\n%s", a, g)
 	}
@@ -126,10 +114,11 @@ func TestPutScheduleRejects(t *testing.T) {
 		{"not JSON", `{"timezone":`, "invalid_json", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newTestEnv(t)
+			env := newHarness(t).seedTenant(t)
 			code, got := env.callWithContextToken(t, http.MethodPut, "/api/v1/me/schedule", "acc-1", tc.given)
-			e, _ := got["error"].(map[string]any)
-			if code != http.StatusBadRequest || e["code"] != tc.expectCode || !strings.HasPrefix(e["message"].(string), tc.expectPrefix) {
+			e, _ := got["error"].(map[string]any) // nil when absent: the comparison fails
+			message, _ := e["message"].(string)
+			if code != http.StatusBadRequest || e["code"] != tc.expectCode || !strings.HasPrefix(message, tc.expectPrefix) {
 				t.Fatalf("got %d %v, want 400 %s %q…", code, got, tc.expectCode, tc.expectPrefix)
 			}
 			if _, after := env.callWithContextToken(t, http.MethodGet, "/api/v1/me/schedule", "acc-1", ""); after["enabled"] != false {
@@ -140,10 +129,8 @@ func TestPutScheduleRejects(t *testing.T) {
 }
 
 func TestScheduleNeedsAToken(t *testing.T) {
-	env := newTestEnv(t)
-	rec := httptest.NewRecorder()
-	env.server.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/me/schedule", nil))
-	if rec.Code != http.StatusUnauthorized {
-		t.Fatalf("status %d", rec.Code)
+	env := newHarness(t)
+	if r := env.request(t, http.MethodGet, "/api/v1/me/schedule", "", ""); r.status != http.StatusUnauthorized || r.errorCode(t) != "no_token" {
+		t.Fatalf("%d %s", r.status, r.body)
 	}
 }

@@ -65,7 +65,7 @@ func (s *rawStream) data(t *testing.T) string {
 // stream keeps one parked read. Then events still reach every stream, and
 // clients that leave are noticed without any write.
 func TestIdleStreamsHoldNoRequestGoroutine(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
+	f := newLive(t, on(models.DialectSQLite))
 	const n = 40
 	before := runtime.NumGoroutine()
 	streams := make([]*rawStream, n)
@@ -96,7 +96,7 @@ func TestIdleStreamsHoldNoRequestGoroutine(t *testing.T) {
 // net/http would send and what middleware added, and says that the body
 // ends with the connection.
 func TestStreamHeadIsComplete(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
+	f := newLive(t, on(models.DialectSQLite))
 	s := openRawStream(t, f.srv, f.widgetPath("HELP"))
 	head := http.Header{}
 	for {
@@ -130,7 +130,7 @@ func TestStreamHeadIsComplete(t *testing.T) {
 // TestStreamsOverHTTP2: a connection that cannot be hijacked streams from
 // the request's goroutine, with the same events and keepalives.
 func TestStreamsOverHTTP2(t *testing.T) {
-	f := newLiveFixture(t, models.DialectSQLite)
+	f := newLive(t, on(models.DialectSQLite))
 	srv := startHTTP2(t, f)
 	c := dial(t, srv, f.widgetPath("HELP"), nil)
 	if c.resp.ProtoMajor != 2 || c.resp.StatusCode != http.StatusOK {
@@ -151,13 +151,14 @@ func TestStreamsOverHTTP2(t *testing.T) {
 	waitStreams(t, f, 0)
 }
 
-// startHTTP2 serves the fixture's router over HTTP/2 (TLS), where streams
+// startHTTP2 serves the harness's router over HTTP/2 (TLS), where streams
 // cannot be hijacked.
-func startHTTP2(t *testing.T, f *liveFixture) *httptest.Server {
+func startHTTP2(t *testing.T, f *seeded) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(f.server)
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
+	// Streams end before the server closes, which waits for them.
 	t.Cleanup(func() { f.agents.Close(); f.widgets.Close(); srv.Close() })
 	return srv
 }

@@ -17,8 +17,8 @@ import (
 // refused addresses are only ever parsed, never dialled. (The harness
 // allows http on loopback explicitly, as the tests' Jira runs there.)
 func TestInstallRefusesBaseURLsThatAreNotPublicJira(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
+	env := newHarness(t, on(models.DialectSQLite), served())
+	site := env.newSite(t)
 	for _, base := range []string{
 		"http://169.254.169.254/latest/meta-data",
 		"https://169.254.169.254",
@@ -39,7 +39,10 @@ func TestInstallRefusesBaseURLsThatAreNotPublicJira(t *testing.T) {
 					t.Fatal(err)
 				}
 				body["baseUrl"] = base
-				out, _ := json.Marshal(body)
+				out, err := json.Marshal(body)
+				if err != nil {
+					t.Fatal(err)
+				}
 				return out
 			})
 			if got := statusOf(t, err); got != http.StatusBadRequest {

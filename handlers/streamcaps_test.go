@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"agentpresence/handlers"
-	"agentpresence/models"
+	"agentpresence/handlers/live"
 )
 
 // streamReq is one stream a test opens: an agent's (account set) or the
@@ -24,22 +24,22 @@ type streamReq struct {
 func widgetFrom(addr string) streamReq         { return streamReq{from: addr} }
 func agentFrom(account, addr string) streamReq { return streamReq{account: account, from: addr} }
 
-func (f *liveFixture) open(t *testing.T, r streamReq) *sseClient {
+func (f *seeded) open(t *testing.T, r streamReq) *sseClient {
 	t.Helper()
 	path := f.widgetPath("HELP")
 	if r.account != "" {
 		path = f.agentPath(t, r.account, "")
 	}
-	return dial(t, f.srv, path, http.Header{"X-Forwarded-For": {r.from}})
+	return f.dial(t, path, http.Header{"X-Forwarded-For": {r.from}})
 }
 
 // capsFixture serves with small stream caps.
-func capsFixture(t *testing.T, lim handlers.StreamLimits) *liveFixture {
+func capsFixture(t *testing.T, lim live.Limits) *seeded {
 	t.Helper()
-	f := newLiveFixtureWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-		d.Streams = lim
+	f := newLive(t, withDeps(func(d *handlers.Deps) {
+		d.StreamCaps = live.NewCaps(lim)
 		d.TrustProxy = true
-	})
+	}))
 	f.member(t, "bob", "HELP")
 	return f
 }
@@ -50,7 +50,7 @@ func capsFixture(t *testing.T, lim handlers.StreamLimits) *liveFixture {
 // (another user or address still gets a stream), and closing streams
 // gives their places back.
 func TestStreamCaps(t *testing.T) {
-	lim := handlers.StreamLimits{PerUser: 2, PerAddress: 3, Instance: 5}
+	lim := live.Limits{PerUser: 2, PerAddress: 3, Instance: 5}
 	tests := []struct {
 		name string
 		// given streams that are all admitted,
@@ -139,21 +139,25 @@ func expectTooManyStreams(t *testing.T, c *sseClient) {
 
 // expectPlainRequestsAnswer asks /healthz and the public status over the
 // same server.
-func expectPlainRequestsAnswer(t *testing.T, f *liveFixture) {
+func expectPlainRequestsAnswer(t *testing.T, f *seeded) {
 	t.Helper()
 	for _, path := range []string{"/healthz", "/public/v1/widgets/" + f.projects["HELP"].WidgetID + "/status"} {
 		ctx, cancel := context.WithTimeout(context.Background(), streamWait)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+path, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.srv.URL+path, nil)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
 		resp, err := f.srv.Client().Do(req)
 		if err != nil {
 			cancel()
 			t.Fatalf("%s: %v", path, err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		_, err = io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		cancel()
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %d, want 200", path, resp.StatusCode)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d (%v), want 200", path, resp.StatusCode, err)
 		}
 	}
 }
@@ -161,9 +165,9 @@ func expectPlainRequestsAnswer(t *testing.T, f *liveFixture) {
 // TestRefusedStreamsKeepNoPlace: streams that end before they start (an
 // unknown widget, a user without projects' stream) give their places back.
 func TestRefusedStreamsKeepNoPlace(t *testing.T) {
-	f := capsFixture(t, handlers.StreamLimits{PerUser: 1, PerAddress: 2, Instance: 2})
+	f := capsFixture(t, live.Limits{PerUser: 1, PerAddress: 2, Instance: 2})
 	for range 5 {
-		c := dial(t, f.srv, "/public/v1/widgets/w_unknown/events", http.Header{"X-Forwarded-For": {"192.0.2.1"}})
+		c := f.dial(t, "/public/v1/widgets/w_unknown/events", http.Header{"X-Forwarded-For": {"192.0.2.1"}})
 		if c.resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("unknown widget: %d, want 404", c.resp.StatusCode)
 		}
@@ -176,34 +180,6 @@ func TestRefusedStreamsKeepNoPlace(t *testing.T) {
 	}
 }
 
-// TestStreamInstanceCapFromOpenFiles: the instance cap is what the
-// open-files limit leaves after a reserve for everything else.
-func TestStreamInstanceCapFromOpenFiles(t *testing.T) {
-	tests := []struct {
-		name      string
-		openFiles uint64
-		requested int
-		expect    int
-	}{
-		{"1,024 descriptors keep 256", 1024, 0, 768},
-		{"a small limit keeps half", 256, 0, 128},
-		{"4,096 keep a quarter", 4096, 0, 3072},
-		{"20,000 keep a quarter", 20000, 0, 15000},
-		{"a large limit stops at the ceiling", 1 << 20, 0, handlers.MaxStreamsPerInstance},
-		{"asked for less", 1024, 100, 100},
-		{"asked for more than the descriptors allow", 1024, 5000, 768},
-		{"asked for more than the ceiling, and allowed", 1 << 20, 100_000, 100_000},
-		{"unknown limit", 0, 0, handlers.MaxStreamsPerInstance},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := handlers.StreamInstanceCap(tt.openFiles, tt.requested); got != tt.expect {
-				t.Fatalf("StreamInstanceCap(%d, %d) = %d, want %d", tt.openFiles, tt.requested, got, tt.expect)
-			}
-		})
-	}
-}
-
 // TestStreamsEndAfterTheirLifetime: a stream is ended between a quarter
 // before and at its lifetime, by the injected clock; the client resumes
 // with Last-Event-ID and gets what changed meanwhile.
@@ -213,7 +189,7 @@ func TestStreamsEndAfterTheirLifetime(t *testing.T) {
 		name   string
 		http2  bool
 		agent  bool
-		change func(f *liveFixture, online bool)
+		change func(f *seeded, online bool)
 		check  func(t *testing.T, ev sseEvent, online bool)
 	}{
 		{name: "widget stream", check: func(t *testing.T, ev sseEvent, online bool) {
@@ -234,9 +210,9 @@ func TestStreamsEndAfterTheirLifetime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newLiveFixtureWith(t, models.DialectSQLite, func(d *handlers.Deps) {
-				d.Streams = handlers.StreamLimits{Lifetime: lifetime}
-			})
+			f := newLive(t, withDeps(func(d *handlers.Deps) {
+				d.StreamCaps = live.NewCaps(live.Limits{Lifetime: lifetime})
+			}))
 			srv := f.srv
 			if tt.http2 {
 				srv = startHTTP2(t, f)

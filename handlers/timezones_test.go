@@ -3,41 +3,23 @@ package handlers_test
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
-
-	"agentpresence/handlers/connect"
 )
 
-// contextToken installs the schedule tests' tenant (once) and signs a
-// context token for account, as callWithContextToken does.
-func (e *testEnv) contextToken(t *testing.T, account string) string {
-	t.Helper()
-	e.callWithContextToken(t, http.MethodGet, "/api/v1/me/schedule", account, "")
-	tok, err := connect.NewContextToken("schedule-tenant", account, []byte("0123456789abcdef0123456789abcdef"), e.clock.Now(), 3*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
-}
-
 func TestTimezones(t *testing.T) {
-	env := newTestEnv(t) // the clock: 2026-11-25, winter in Europe
-	tok := env.contextToken(t, "acc-1")
-	get := func(etag string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest(http.MethodGet, "/api/v1/timezones", nil)
-		req.Header.Set("Authorization", "JWT "+tok)
+	env := newHarness(t).seedTenant(t) // the clock: 2026-11-25, winter in Europe
+	tok := env.token(t, "acc-1")
+	get := func(etag string) apiResult {
+		r := req{method: http.MethodGet, target: "/api/v1/timezones", token: tok, header: http.Header{}}
 		if etag != "" {
-			req.Header.Set("If-None-Match", etag)
+			r.header.Set("If-None-Match", etag)
 		}
-		rec := httptest.NewRecorder()
-		env.server.ServeHTTP(rec, req)
-		return rec
+		return env.do(t, r)
 	}
 	rec := get("")
-	if rec.Code != http.StatusOK {
-		t.Fatalf("%d %s", rec.Code, rec.Body)
+	if rec.status != http.StatusOK {
+		t.Fatalf("%d %s", rec.status, rec.body)
 	}
 	var got struct {
 		Version string `json:"version"`
@@ -49,7 +31,7 @@ func TestTimezones(t *testing.T) {
 			Aliases       []string `json:"aliases"`
 		} `json:"zones"`
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+	if err := json.Unmarshal(rec.body, &got); err != nil {
 		t.Fatal(err)
 	}
 	expect := map[string]string{"Europe/Kyiv": "+02:00", "Asia/Kolkata": "+05:30", "America/St_Johns": "-03:30", "UTC": "+00:00"}
@@ -73,21 +55,21 @@ func TestTimezones(t *testing.T) {
 	if len(expect) > 0 {
 		t.Errorf("missing: %v", expect)
 	}
-	etag := rec.Header().Get("ETag")
-	if etag == "" || rec.Header().Get("Cache-Control") != "private, no-cache" {
-		t.Fatalf("headers %v", rec.Header())
+	etag := rec.header.Get("ETag")
+	if etag == "" || rec.header.Get("Cache-Control") != "private, no-cache" {
+		t.Fatalf("headers %v", rec.header)
 	}
-	if again := get(etag); again.Code != http.StatusNotModified || again.Body.Len() != 0 {
-		t.Fatalf("revalidation: %d %q", again.Code, again.Body)
+	if again := get(etag); again.status != http.StatusNotModified || len(again.body) != 0 {
+		t.Fatalf("revalidation: %d %q", again.status, again.body)
 	}
 	// Summer: the offsets, so the answer and its tag, change.
 	env.clock.Advance(200 * 24 * time.Hour)
-	tok = env.contextToken(t, "acc-1")
-	if summer := get(etag); summer.Code != http.StatusOK || summer.Header().Get("ETag") == etag {
-		t.Fatalf("after the clocks changed: %d, tag %s", summer.Code, summer.Header().Get("ETag"))
+	tok = env.token(t, "acc-1")
+	if summer := get(etag); summer.status != http.StatusOK || summer.header.Get("ETag") == etag {
+		t.Fatalf("after the clocks changed: %d, tag %s", summer.status, summer.header.Get("ETag"))
 	}
-	if rec := do(t, env, http.MethodGet, "/api/v1/timezones", "", ""); rec.Code != http.StatusUnauthorized {
-		t.Fatalf("without a token: %d", rec.Code)
+	if rec := env.request(t, http.MethodGet, "/api/v1/timezones", "", ""); rec.status != http.StatusUnauthorized {
+		t.Fatalf("without a token: %d", rec.status)
 	}
 }
 
@@ -115,12 +97,15 @@ func TestSchedulePreview(t *testing.T) {
 		{"overnight", "?days=2", `{"enabled":true,"timezone":"UTC","rules":[{"days":["wed","thu"],"start":"22:00","end":"06:00"}]}`, false, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newTestEnv(t)
+			env := newHarness(t).seedTenant(t)
 			code, raw := env.callWithContextToken(t, http.MethodPost, "/api/v1/me/schedule/preview"+tc.query, "acc-1", tc.body)
 			if code != http.StatusOK {
 				t.Fatalf("%d %v", code, raw)
 			}
-			b, _ := json.Marshal(raw)
+			b, err := json.Marshal(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
 			var got answer
 			if err := json.Unmarshal(b, &got); err != nil {
 				t.Fatal(err)
@@ -152,7 +137,7 @@ func TestSchedulePreviewRejects(t *testing.T) {
 		{"bad zone", "", `{"enabled":true,"timezone":"Mars/Olympus_Mons"}`, "invalid_field", `timezone: unknown time zone "Mars/Olympus_Mons"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := newTestEnv(t)
+			env := newHarness(t).seedTenant(t)
 			code, got := env.callWithContextToken(t, http.MethodPost, "/api/v1/me/schedule/preview"+tc.query, "acc-1", tc.body)
 			e, _ := got["error"].(map[string]any)
 			if code != http.StatusBadRequest || e["code"] != tc.expectCode || e["message"] != tc.expectMessage {

@@ -6,17 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"agentpresence/app/jirasim"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 )
 
 func TestWebhooksRecordActivity(t *testing.T) {
-	env := newJiraEnv(t, models.DialectSQLite)
-	site := env.newSite()
-	tn := env.install(site)
+	env := newHarness(t, on(models.DialectSQLite), served())
+	site := env.newSite(t)
+	tn := env.install(t, site)
 	ctx := context.Background()
 	for _, ev := range []struct{ event, user string }{
-		{jirasim.WebhookCommentCreated, "alice"}, {jirasim.WebhookIssueUpdated, "bob"},
+		{jiratest.WebhookCommentCreated, "alice"}, {jiratest.WebhookIssueUpdated, "bob"},
 	} {
 		if err := site.SendWebhook(ctx, ev.event, ev.user); err != nil {
 			t.Fatalf("%s: %v", ev.event, err)
@@ -32,7 +32,7 @@ func TestWebhooksRecordActivity(t *testing.T) {
 		}
 	}
 	// A webhook needs the real qsh: a context token is refused.
-	r := env.call(site, "alice", "POST", "/webhooks/activity", `{"webhookEvent":"comment_created"}`)
+	r := env.call(t, site, "alice", "POST", "/webhooks/activity", `{"webhookEvent":"comment_created"}`)
 	if r.status != http.StatusUnauthorized || !strings.Contains(string(r.body), "qsh") {
 		t.Fatalf("webhook with a context token: %d %s", r.status, r.body)
 	}

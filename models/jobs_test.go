@@ -576,6 +576,10 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 		}
 		clock.Advance(time.Hour) // 09:00: every schedule and every period is due
 
+		// Runner 0's context ends after it was consulted a few times: in
+		// the middle of its work, whatever the timing.
+		cancelled := newCountdownContext(ctx, 8)
+		var runner0 []error
 		// Each transition is taken by one runner: the switches the runners
 		// count add up to the agents at most (a runner cancelled while its
 		// commit is under way may not count one it took).
@@ -585,9 +589,7 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 			wg.Go(func() {
 				tickCtx := ctx
 				if i == 0 {
-					var cancel context.CancelFunc
-					tickCtx, cancel = context.WithTimeout(ctx, 3*time.Millisecond)
-					defer cancel()
+					tickCtx = cancelled
 				}
 				for range 3 {
 					n, _, err := st.ApplyDueSchedules(tickCtx, clock.Now(), 40)
@@ -595,13 +597,20 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 					if err != nil && i != 0 {
 						t.Errorf("runner %d: %v", i, err)
 					}
-					if _, err := st.ExpireOnline(tickCtx, clock.Now()); err != nil && i != 0 {
-						t.Errorf("runner %d: expire: %v", i, err)
+					_, errExpire := st.ExpireOnline(tickCtx, clock.Now())
+					if errExpire != nil && i != 0 {
+						t.Errorf("runner %d: expire: %v", i, errExpire)
+					}
+					if i == 0 {
+						runner0 = append(runner0, err, errExpire)
 					}
 				}
 			})
 		}
 		wg.Wait()
+		if err := errors.Join(runner0...); !errors.Is(err, context.Canceled) {
+			t.Fatalf("runner 0 was never cancelled (%v): the case would check nothing", err)
+		}
 		// Whatever the cancelled runner left is due still; a last tick ends it.
 		n, _, err := stores[1].ApplyDueSchedules(ctx, clock.Now(), 0)
 		if err != nil {
@@ -646,6 +655,43 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 			}
 		}
 	})
+}
+
+// countdownContext ends (context.Canceled) once it has been consulted (Done
+// or Err) n times, so that a cancellation lands in the middle of the work
+// that runs under it without depending on timing.
+type countdownContext struct {
+	context.Context
+	left atomic.Int64
+	once sync.Once
+	done chan struct{}
+}
+
+func newCountdownContext(parent context.Context, n int64) *countdownContext {
+	c := &countdownContext{Context: parent, done: make(chan struct{})}
+	c.left.Store(n)
+	return c
+}
+
+func (c *countdownContext) consult() {
+	if c.left.Add(-1) <= 0 {
+		c.once.Do(func() { close(c.done) })
+	}
+}
+
+func (c *countdownContext) Done() <-chan struct{} {
+	c.consult()
+	return c.done
+}
+
+func (c *countdownContext) Err() error {
+	c.consult()
+	select {
+	case <-c.done:
+		return context.Canceled
+	default:
+		return nil
+	}
 }
 
 // TestScheduleThatCannotBeEvaluatedLosesItsPlan: a stored schedule whose

@@ -1,5 +1,5 @@
 // Package demo is the local demo host (DEMO=1): a simulated Jira site
-// (jirasim) mounted at BASE_URL/demo/jira that installs the app through the
+// (jiratest) mounted at BASE_URL/demo/jira that installs the app through the
 // real signed lifecycle, and pages that play Jira around the app's pages: a
 // header with the online-status item, dialogs, the admin pages, a customer
 // portal with the footer, and an external site with the widget, served from
@@ -21,8 +21,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers/jira"
+	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 )
 
@@ -48,7 +48,7 @@ type Options struct {
 // Host serves /demo/… and plays Jira.
 type Host struct {
 	opts   Options
-	site   *jirasim.Site
+	site   *jiratest.Site
 	jira   *jira.Client
 	pages  *template.Template
 	origin string // the app's origin, where Jira's pages and the portal live
@@ -93,7 +93,7 @@ func New(opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	site, err := jirasim.New(jirasim.Options{AppKey: opts.AppKey, ClientKey: demoClientKey, HTTPClient: opts.HTTPClient})
+	site, err := jiratest.New(jiratest.Options{AppKey: opts.AppKey, ClientKey: demoClientKey, HTTPClient: opts.HTTPClient})
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
@@ -139,20 +139,20 @@ func defaultPort(scheme string) string {
 	return "80"
 }
 
-func seedSite(site *jirasim.Site) error {
-	projects := []jirasim.ProjectSpec{
+func seedSite(site *jiratest.Site) error {
+	projects := []jiratest.ProjectSpec{
 		{ID: 10001, ServiceDeskID: "1", Key: "HELP", Name: "Help Desk"},
 		{ID: 10002, ServiceDeskID: "2", Key: "IT", Name: "IT Support"},
 		{ID: 10003, ServiceDeskID: "3", Key: "HR", Name: "HR Services"},
 	}
-	users := []jirasim.UserSpec{
+	users := []jiratest.UserSpec{
 		{AccountID: Alice, DisplayName: "Alice Agent", TimeZone: "Europe/Berlin", Agent: []string{"HELP", "IT"}},
 		{AccountID: Bob, DisplayName: "Bob Agent", TimeZone: "America/New_York", Agent: []string{"HELP"}},
 		{AccountID: Ada, DisplayName: "Ada Admin", TimeZone: "Europe/London", JiraAdmin: true, ProjectAdmin: []string{"HELP", "IT", "HR"}},
 		{AccountID: Carol, DisplayName: "Carol Customer"},
 	}
 	for i := 1; i <= itCrew; i++ {
-		users = append(users, jirasim.UserSpec{AccountID: crewID(i), DisplayName: fmt.Sprintf("IT Agent %02d", i), Agent: []string{"IT"}})
+		users = append(users, jiratest.UserSpec{AccountID: crewID(i), DisplayName: fmt.Sprintf("IT Agent %02d", i), Agent: []string{"IT"}})
 	}
 	for _, p := range projects {
 		if err := site.AddProject(p); err != nil {
@@ -182,7 +182,7 @@ func (h *Host) ConnectScript() string { return strings.TrimRight(h.opts.BaseURL,
 func (h *Host) Origins() []string { return []string{h.origin, h.other} }
 
 // Site is the simulated Jira, for tests.
-func (h *Host) Site() *jirasim.Site { return h.site }
+func (h *Host) Site() *jiratest.Site { return h.site }
 
 // Start installs the app into the simulated site through the signed
 // lifecycle (the server must be listening) and seeds the demo data.

@@ -23,7 +23,7 @@ var ErrForbiddenTarget = errors.New("jira: forbidden target")
 type TargetPolicy struct {
 	// AllowLoopback also lets a site be http:// on a loopback address
 	// (localhost, 127.0.0.0/8, ::1): the simulated Jira of the demo and of
-	// the tests (app/jirasim). Never in production.
+	// the tests (handlers/jira/jiratest). Never in production.
 	AllowLoopback bool
 }
 

@@ -1,4 +1,4 @@
-package handlers
+package live
 
 import (
 	"bytes"
@@ -32,23 +32,23 @@ const (
 	reconnectAfter, reconnectSpread = 1000, 2000
 )
 
-// sseBuffer gathers Server-Sent Events text before one write.
-type sseBuffer struct {
+// Buffer gathers Server-Sent Events text before one write.
+type Buffer struct {
 	b      []byte
 	events int // events added since the buffer was made
 }
 
-// newSSEBuffer starts a stream's first write with its reconnection delay.
-func newSSEBuffer() *sseBuffer {
-	s := &sseBuffer{b: make([]byte, 0, 256)}
+// NewBuffer starts a stream's first write with its reconnection delay.
+func NewBuffer() *Buffer {
+	s := &Buffer{b: make([]byte, 0, 256)}
 	s.b = append(s.b, "retry: "...)
 	s.b = strconv.AppendInt(s.b, int64(reconnectAfter+rand.IntN(reconnectSpread)), 10)
 	s.b = append(s.b, "\n\n"...)
 	return s
 }
 
-// event adds one event; data is a single line of JSON.
-func (s *sseBuffer) event(id, name string, data []byte) {
+// Event adds one event; data is a single line of JSON.
+func (s *Buffer) Event(id, name string, data []byte) {
 	s.b = append(s.b, "id: "...)
 	s.b = append(s.b, id...)
 	s.b = append(s.b, "\nevent: "...)
@@ -59,31 +59,30 @@ func (s *sseBuffer) event(id, name string, data []byte) {
 	s.events++
 }
 
-// keepalive adds a "keepalive" event. Not a comment: EventSource shows
+// Keepalive adds a "keepalive" event. Not a comment: EventSource shows
 // pages no comment, and they watch for it. It has no id, so the id a
 // client resumes from stays its last real event's.
-func (s *sseBuffer) keepalive() {
+func (s *Buffer) Keepalive() {
 	s.b = append(s.b, "event: keepalive\ndata: {}\n\n"...)
 	s.events++
 }
 
-// stream is what serveStream needs to follow one subscriber.
-type stream[K comparable, D any] struct {
-	hub   *hub[K, D]
-	sub   *subscriber[K, D]
-	clock clockwork.Clock
-	// write adds an event to buf as this client should see it (or
+// Stream is what Serve needs to follow one subscriber.
+type Stream[K comparable, D any] struct {
+	Hub *Hub[K, D]
+	Sub *Subscriber[K, D]
+	// Write adds an event to buf as this client should see it (or
 	// nothing); an error ends the stream.
-	write func(ctx context.Context, buf *sseBuffer, ev *hubEvent[K, D]) error
-	// done runs once when the stream has ended: it unsubscribes and gives
+	Write func(ctx context.Context, buf *Buffer, ev *Event[K, D]) error
+	// Done runs once when the stream has ended: it unsubscribes and gives
 	// the stream's slot back.
-	done func()
-	// lifetime ends the stream after a while (0: never), between events;
+	Done func()
+	// Lifetime ends the stream after a while (0: never), between events;
 	// the client reconnects with Last-Event-ID and misses nothing.
-	lifetime time.Duration
+	Lifetime time.Duration
 }
 
-// serveStream answers 200 with the event-stream headers and first (the
+// Serve answers 200 with the event-stream headers and first (the
 // snapshot or the replay), then sends the subscriber's events and
 // keepalives until the client leaves or the hub lets the subscriber go.
 //
@@ -93,11 +92,11 @@ type stream[K comparable, D any] struct {
 // buffers, which is what lets one replica hold tens of thousands of
 // customers' pages. Where hijacking is not possible (HTTP/2) the request's
 // goroutine follows the stream.
-func serveStream[K comparable, D any](c echo.Context, st stream[K, D], first *sseBuffer) error {
+func Serve[K comparable, D any](c echo.Context, st Stream[K, D], first *Buffer) error {
 	if first.events == 0 {
 		// Resumed with nothing to catch up on: an event all the same, so
 		// that the client knows at once that the stream delivers.
-		first.keepalive()
+		first.Keepalive()
 	}
 	conn, err := hijackStream(c, first.b)
 	switch {
@@ -105,7 +104,7 @@ func serveStream[K comparable, D any](c echo.Context, st stream[K, D], first *ss
 		detach(conn, st)
 		return nil
 	case errors.Is(err, http.ErrNotSupported):
-		defer st.done()
+		defer st.Done()
 		w := openResponseStream(c)
 		defer w.end()
 		w.buf.b = append(w.buf.b, first.b...)
@@ -114,10 +113,10 @@ func serveStream[K comparable, D any](c echo.Context, st stream[K, D], first *ss
 		}
 		return pump(c.Request().Context(), w, st)
 	case errors.Is(err, errClientLeft):
-		st.done()
+		st.Done()
 		return nil
 	default:
-		st.done()
+		st.Done()
 		return err
 	}
 }
@@ -125,13 +124,13 @@ func serveStream[K comparable, D any](c echo.Context, st stream[K, D], first *ss
 // appendQueued adds the subscriber's queued events to buf as this client
 // sees them. closed: the hub let the subscriber go, and the stream ends
 // without writing what was still queued.
-func (st stream[K, D]) appendQueued(ctx context.Context, buf *sseBuffer) (closed bool, err error) {
-	evs, closed := st.sub.take()
+func (st Stream[K, D]) appendQueued(ctx context.Context, buf *Buffer) (closed bool, err error) {
+	evs, closed := st.Sub.take()
 	if closed {
 		return true, nil
 	}
 	for _, ev := range evs {
-		if err := st.write(ctx, buf, ev); err != nil {
+		if err := st.Write(ctx, buf, ev); err != nil {
 			return false, err
 		}
 	}
@@ -189,7 +188,7 @@ var errClientLeft = errors.New("the client left before the stream started")
 // the client leaving) starts a drain goroutine that writes what is due and
 // exits. A parked read notices the client leaving.
 type detachedStream[K comparable, D any] struct {
-	stream[K, D]
+	Stream[K, D]
 	conn   net.Conn
 	timer  clockwork.Timer
 	expiry clockwork.Timer // nil without a lifetime
@@ -203,21 +202,22 @@ type detachedStream[K comparable, D any] struct {
 	finished  bool
 }
 
-func detach[K comparable, D any](conn net.Conn, st stream[K, D]) {
-	d := &detachedStream[K, D]{stream: st, conn: conn}
-	if !st.hub.track() { // the hub is closing: clients reconnect elsewhere
+func detach[K comparable, D any](conn net.Conn, st Stream[K, D]) {
+	d := &detachedStream[K, D]{Stream: st, conn: conn}
+	if !st.Hub.track() { // the hub is closing: clients reconnect elsewhere
 		conn.Close()
-		st.done()
+		st.Done()
 		return
 	}
-	d.timer = st.clock.AfterFunc(keepaliveEvery, func() {
+	clock := st.Hub.cfg.clock
+	d.timer = clock.AfterFunc(keepaliveEvery, func() {
 		d.mu.Lock()
 		d.keepalive = true
 		d.mu.Unlock()
 		d.kick()
 	})
-	if st.lifetime > 0 {
-		d.expiry = st.clock.AfterFunc(st.lifetime, func() {
+	if st.Lifetime > 0 {
+		d.expiry = clock.AfterFunc(st.Lifetime, func() {
 			d.mu.Lock()
 			d.expired = true
 			d.mu.Unlock()
@@ -225,14 +225,14 @@ func detach[K comparable, D any](conn net.Conn, st stream[K, D]) {
 		})
 	}
 	go d.watchClient()
-	st.sub.attach(d.kick)
+	st.Sub.attach(d.kick)
 }
 
 // watchClient parks in a read until the client closes the connection (or
 // the stream closes it). A client sends nothing on an event stream; bytes
 // it might send are read and ignored.
 func (d *detachedStream[K, D]) watchClient() {
-	defer d.hub.running.Done()
+	defer d.Hub.running.Done()
 	var b [1]byte
 	for {
 		if _, err := d.conn.Read(b[:]); err != nil {
@@ -248,7 +248,7 @@ func (d *detachedStream[K, D]) watchClient() {
 // kick makes sure a drain goroutine will look at the stream. It never
 // blocks: the hub calls it under its lock.
 func (d *detachedStream[K, D]) kick() {
-	if d.sub.gone() {
+	if d.Sub.gone() {
 		// Let go (maybe for falling behind): a drain stuck writing to a
 		// client that stopped reading is cut now, not at its deadline.
 		d.conn.Close()
@@ -261,7 +261,7 @@ func (d *detachedStream[K, D]) kick() {
 	}
 	d.running = true
 	d.mu.Unlock()
-	if !d.hub.track() {
+	if !d.Hub.track() {
 		// The hub is closing and has let every subscriber go; closing the
 		// connection ends the read, and nothing else is left to do.
 		d.conn.Close()
@@ -273,8 +273,8 @@ func (d *detachedStream[K, D]) kick() {
 // drain writes what is due until nothing is, then exits; or ends the
 // stream.
 func (d *detachedStream[K, D]) drain() {
-	defer d.hub.running.Done()
-	var buf sseBuffer
+	defer d.Hub.running.Done()
+	var buf Buffer
 	for {
 		d.mu.Lock()
 		if !d.kicked {
@@ -291,12 +291,12 @@ func (d *detachedStream[K, D]) drain() {
 			return
 		}
 		buf.b = buf.b[:0]
-		if closed, err := d.appendQueued(d.hub.ctx, &buf); closed || err != nil {
+		if closed, err := d.appendQueued(d.Hub.ctx, &buf); closed || err != nil {
 			d.finish()
 			return
 		}
 		if keepalive && !expired {
-			buf.keepalive()
+			buf.Keepalive()
 		}
 		if len(buf.b) > 0 {
 			if err := d.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil {
@@ -328,7 +328,7 @@ func (d *detachedStream[K, D]) finish() {
 		d.expiry.Stop()
 	}
 	d.conn.Close()
-	d.done()
+	d.Done()
 }
 
 // sseWriter writes a stream through net/http's response, for connections
@@ -336,7 +336,7 @@ func (d *detachedStream[K, D]) finish() {
 type sseWriter struct {
 	c   echo.Context
 	rc  *http.ResponseController
-	buf sseBuffer
+	buf Buffer
 }
 
 // openResponseStream answers 200 with the event-stream headers.
@@ -375,19 +375,20 @@ func (s *sseWriter) end() {
 
 // pump follows the stream in the request's goroutine until the client
 // leaves, the hub lets the subscriber go, or a write fails.
-func pump[K comparable, D any](ctx context.Context, w *sseWriter, st stream[K, D]) error {
+func pump[K comparable, D any](ctx context.Context, w *sseWriter, st Stream[K, D]) error {
 	wake := make(chan struct{}, 1)
-	st.sub.attach(func() {
+	st.Sub.attach(func() {
 		select {
 		case wake <- struct{}{}:
 		default: // already woken
 		}
 	})
-	tick := st.clock.NewTicker(keepaliveEvery)
+	clock := st.Hub.cfg.clock
+	tick := clock.NewTicker(keepaliveEvery)
 	defer tick.Stop()
 	var expiry <-chan time.Time // nil: never
-	if st.lifetime > 0 {
-		t := st.clock.NewTimer(st.lifetime)
+	if st.Lifetime > 0 {
+		t := clock.NewTimer(st.Lifetime)
 		defer t.Stop()
 		expiry = t.Chan()
 	}
@@ -398,7 +399,7 @@ func pump[K comparable, D any](ctx context.Context, w *sseWriter, st stream[K, D
 				return err
 			}
 		case <-tick.Chan():
-			w.buf.keepalive()
+			w.buf.Keepalive()
 		case <-expiry:
 			return nil
 		case <-ctx.Done():
@@ -410,12 +411,13 @@ func pump[K comparable, D any](ctx context.Context, w *sseWriter, st stream[K, D
 	}
 }
 
-// goAway answers a stream request that a closing hub refuses: an empty
-// stream with a short retry, so that the client reconnects (to another
-// replica) instead of giving up as EventSource does on an error status.
-func goAway(c echo.Context) error {
+// GoAway answers a stream request that a closing hub refuses (ErrClosed):
+// an empty stream with a short retry, so that the client reconnects (to
+// another replica) instead of giving up as EventSource does on an error
+// status.
+func GoAway(c echo.Context) error {
 	w := openResponseStream(c)
 	defer w.end()
-	w.buf = *newSSEBuffer()
+	w.buf = *NewBuffer()
 	return w.flush()
 }

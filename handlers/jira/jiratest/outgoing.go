@@ -1,4 +1,4 @@
-package jirasim
+package jiratest
 
 import (
 	"bytes"
@@ -56,7 +56,7 @@ type StatusError struct {
 
 // Error implements error.
 func (e *StatusError) Error() string {
-	return fmt.Sprintf("jirasim: %s %s: status %d: %s", e.Method, e.URL, e.Status, e.Body)
+	return fmt.Sprintf("jiratest: %s %s: status %d: %s", e.Method, e.URL, e.Status, e.Body)
 }
 
 // appTarget is a URL below the app's base URL and what its qsh and aud are
@@ -74,15 +74,15 @@ func (s *Site) resolveApp(raw string) (appTarget, error) {
 	base, basePath := s.appBaseURL, s.appBasePath
 	s.mu.Unlock()
 	if base == "" {
-		return appTarget{}, errors.New("jirasim: SetAppBaseURL was not called")
+		return appTarget{}, errors.New("jiratest: SetAppBaseURL was not called")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return appTarget{}, fmt.Errorf("jirasim: parse app url: %w", err)
+		return appTarget{}, fmt.Errorf("jiratest: parse app url: %w", err)
 	}
 	p := u.EscapedPath()
 	if u.Scheme+"://"+u.Host+basePath != base || (p != basePath && !strings.HasPrefix(p, basePath+"/")) {
-		return appTarget{}, fmt.Errorf("jirasim: %s is not below the app base url %s", u.Redacted(), base)
+		return appTarget{}, fmt.Errorf("jiratest: %s is not below the app base url %s", u.Redacted(), base)
 	}
 	return appTarget{url: u, base: base, basePath: basePath}, nil
 }
@@ -90,13 +90,13 @@ func (s *Site) resolveApp(raw string) (appTarget, error) {
 // appURL returns the app's base URL joined with appPath ("/pages/x").
 func (s *Site) appURL(appPath string) (string, error) {
 	if !strings.HasPrefix(appPath, "/") {
-		return "", fmt.Errorf("jirasim: app path %q must start with /", appPath)
+		return "", fmt.Errorf("jiratest: app path %q must start with /", appPath)
 	}
 	s.mu.Lock()
 	base := s.appBaseURL
 	s.mu.Unlock()
 	if base == "" {
-		return "", errors.New("jirasim: SetAppBaseURL was not called")
+		return "", errors.New("jiratest: SetAppBaseURL was not called")
 	}
 	return base + appPath, nil
 }
@@ -109,7 +109,7 @@ func (s *Site) appURL(appPath string) (string, error) {
 func (s *Site) SignInstall(method, appURL string, mutate func(*connect.Claims)) (string, error) {
 	t, err := s.resolveApp(appURL)
 	if err != nil {
-		return "", fmt.Errorf("jirasim: sign install: %w", err)
+		return "", fmt.Errorf("jiratest: sign install: %w", err)
 	}
 	now := s.now()
 	claims := &connect.Claims{
@@ -131,7 +131,7 @@ func (s *Site) SignInstall(method, appURL string, mutate func(*connect.Claims)) 
 	tok.Header["kid"] = s.kid
 	signed, err := tok.SignedString(s.installKey)
 	if err != nil {
-		return "", fmt.Errorf("jirasim: sign install: %w", err)
+		return "", fmt.Errorf("jiratest: sign install: %w", err)
 	}
 	return signed, nil
 }
@@ -143,7 +143,7 @@ func (s *Site) SignInstall(method, appURL string, mutate func(*connect.Claims)) 
 func (s *Site) SignToken(method, appURL, accountID string, mutate func(*connect.Claims)) (string, error) {
 	t, err := s.resolveApp(appURL)
 	if err != nil {
-		return "", fmt.Errorf("jirasim: sign token: %w", err)
+		return "", fmt.Errorf("jiratest: sign token: %w", err)
 	}
 	now := s.now()
 	claims := &connect.Claims{
@@ -160,7 +160,7 @@ func (s *Site) SignToken(method, appURL, accountID string, mutate func(*connect.
 	}
 	signed, err := connect.SignHS256(claims, s.SharedSecret())
 	if err != nil {
-		return "", fmt.Errorf("jirasim: sign token: %w", err)
+		return "", fmt.Errorf("jiratest: sign token: %w", err)
 	}
 	return signed, nil
 }
@@ -173,7 +173,7 @@ func (s *Site) ContextToken(accountID string) string {
 	if err != nil {
 		// New guarantees a client key and a secret, the only inputs that
 		// can make signing fail.
-		panic(fmt.Sprintf("jirasim: context token: %v", err))
+		panic(fmt.Sprintf("jiratest: context token: %v", err))
 	}
 	return tok
 }
@@ -192,7 +192,7 @@ func (s *Site) SignedURL(method, appPath string, query url.Values, accountID str
 		tok, err = s.SignToken(method, target, accountID, nil)
 	}
 	if err != nil {
-		panic(fmt.Sprintf("jirasim: signed url: %v", err))
+		panic(fmt.Sprintf("jiratest: signed url: %v", err))
 	}
 	sep := "?"
 	if len(query) > 0 {
@@ -217,7 +217,7 @@ func (s *Site) Send(req *http.Request) error {
 	where := req.URL.Scheme + "://" + req.URL.Host + req.URL.EscapedPath()
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("jirasim: %s %s: %w", req.Method, where, err)
+		return fmt.Errorf("jiratest: %s %s: %w", req.Method, where, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxAppErrorBody))
@@ -252,7 +252,7 @@ func (s *Site) LifecycleRequest(ctx context.Context, event string) (*http.Reques
 		signed = true
 	case EventEnabled, EventDisabled:
 	default:
-		return nil, fmt.Errorf("jirasim: unknown lifecycle event %q", event)
+		return nil, fmt.Errorf("jiratest: unknown lifecycle event %q", event)
 	}
 	target, err := s.appURL("/lifecycle/" + event)
 	if err != nil {
@@ -266,11 +266,11 @@ func (s *Site) LifecycleRequest(ctx context.Context, event string) (*http.Reques
 	}
 	s.mu.Unlock()
 	if p.BaseURL == "" {
-		return nil, fmt.Errorf("jirasim: %s: SetBaseURL was not called", event)
+		return nil, fmt.Errorf("jiratest: %s: SetBaseURL was not called", event)
 	}
 	body, err := json.Marshal(p)
 	if err != nil {
-		return nil, fmt.Errorf("jirasim: %s: encode payload: %w", event, err)
+		return nil, fmt.Errorf("jiratest: %s: encode payload: %w", event, err)
 	}
 	var tok string
 	if signed {
@@ -279,11 +279,11 @@ func (s *Site) LifecycleRequest(ctx context.Context, event string) (*http.Reques
 		tok, err = s.SignToken(http.MethodPost, target, "", nil)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("jirasim: %s: %w", event, err)
+		return nil, fmt.Errorf("jiratest: %s: %w", event, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("jirasim: %s: %w", event, err)
+		return nil, fmt.Errorf("jiratest: %s: %w", event, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "JWT "+tok)
@@ -328,19 +328,19 @@ func (s *Site) SendWebhook(ctx context.Context, event, accountID string) error {
 	}
 	body, err := json.Marshal(payload)
 	if err != nil {
-		return fmt.Errorf("jirasim: webhook %s: encode: %w", event, err)
+		return fmt.Errorf("jiratest: webhook %s: encode: %w", event, err)
 	}
 	target, err := s.appURL("/webhooks/activity")
 	if err != nil {
-		return fmt.Errorf("jirasim: webhook %s: %w", event, err)
+		return fmt.Errorf("jiratest: webhook %s: %w", event, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("jirasim: webhook %s: %w", event, err)
+		return fmt.Errorf("jiratest: webhook %s: %w", event, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if err := s.Sign(req, ""); err != nil {
-		return fmt.Errorf("jirasim: webhook %s: %w", event, err)
+		return fmt.Errorf("jiratest: webhook %s: %w", event, err)
 	}
 	return s.Send(req)
 }
@@ -349,10 +349,10 @@ func (s *Site) SendWebhook(ctx context.Context, event, accountID string) error {
 // reads plus enough of the rest that a parser expecting Jira's shape works.
 func (s *Site) webhookPayload(event, accountID string) (map[string]any, error) {
 	if accountID == "" {
-		return nil, fmt.Errorf("jirasim: webhook %s: empty account id", event)
+		return nil, fmt.Errorf("jiratest: webhook %s: empty account id", event)
 	}
 	if event != WebhookCommentCreated && event != WebhookIssueUpdated {
-		return nil, fmt.Errorf("jirasim: unknown webhook event %q", event)
+		return nil, fmt.Errorf("jiratest: unknown webhook event %q", event)
 	}
 	s.mu.Lock()
 	baseURL := s.baseURL

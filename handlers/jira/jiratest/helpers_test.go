@@ -1,4 +1,4 @@
-package jirasim_test
+package jiratest_test
 
 import (
 	"crypto/rsa"
@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/handlers/jira/jiratest"
 )
 
 const testAppKey = "io.agentpresence.test"
@@ -81,9 +81,9 @@ func testKey(t *testing.T) *rsa.PrivateKey {
 // newBareSite starts a site with no data, served by its own server and
 // mounted at basePath (the server passes every path to the site, so the
 // site's own prefix handling is what is tested).
-func newBareSite(t *testing.T, basePath string) *jirasim.Site {
+func newBareSite(t *testing.T, basePath string) *jiratest.Site {
 	t.Helper()
-	site, err := jirasim.New(jirasim.Options{AppKey: testAppKey, InstallKey: testKey(t), Now: testNow})
+	site, err := jiratest.New(jiratest.Options{AppKey: testAppKey, InstallKey: testKey(t), Now: testNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,10 +96,10 @@ func newBareSite(t *testing.T, basePath string) *jirasim.Site {
 }
 
 // newSite starts a site with three service desks and two users.
-func newSite(t *testing.T, basePath string) *jirasim.Site {
+func newSite(t *testing.T, basePath string) *jiratest.Site {
 	t.Helper()
 	site := newBareSite(t, basePath)
-	for _, p := range []jirasim.ProjectSpec{
+	for _, p := range []jiratest.ProjectSpec{
 		{ID: 10000, Key: "SUP", Name: "Support"},
 		{ID: 10001, Key: "HR", Name: "People"},
 		{ID: 10002, Key: "IT", Name: "IT help"},
@@ -108,7 +108,7 @@ func newSite(t *testing.T, basePath string) *jirasim.Site {
 			t.Fatal(err)
 		}
 	}
-	for _, u := range []jirasim.UserSpec{
+	for _, u := range []jiratest.UserSpec{
 		{AccountID: mia, DisplayName: "Mia Krystof", TimeZone: "Europe/Berlin", Agent: []string{"SUP", "HR"}, ProjectAdmin: []string{"SUP"}},
 		{AccountID: ada, DisplayName: "Ada Lovelace", Agent: []string{"IT"}, JiraAdmin: true},
 	} {
@@ -121,16 +121,16 @@ func newSite(t *testing.T, basePath string) *jirasim.Site {
 
 // client is the app's real Jira client and the site as the app records it
 // at install time.
-func client(site *jirasim.Site) (*jira.Client, jira.Site) {
+func client(site *jiratest.Site) (*jira.Client, jira.Site) {
 	return &jira.Client{AppKey: testAppKey, Now: testNow, Targets: jira.TargetPolicy{AllowLoopback: true}},
 		jira.Site{BaseURL: site.BaseURL(), SharedSecret: site.SharedSecret()}
 }
 
-// statusOf returns the status of a *jira.Error or a *jirasim.StatusError.
+// statusOf returns the status of a *jira.Error or a *jiratest.StatusError.
 func statusOf(t *testing.T, err error) (int, string) {
 	t.Helper()
 	var je *jira.Error
-	var se *jirasim.StatusError
+	var se *jiratest.StatusError
 	switch {
 	case errors.As(err, &je):
 		return je.Status, je.Body
@@ -164,7 +164,7 @@ type fakeApp struct {
 
 const appBasePath = "/app"
 
-func newFakeApp(t *testing.T, site *jirasim.Site) *fakeApp {
+func newFakeApp(t *testing.T, site *jiratest.Site) *fakeApp {
 	t.Helper()
 	a := &fakeApp{t: t, installs: &connect.InstallVerifier{KeysURL: site.KeysURL(), Now: testNow}}
 	srv := httptest.NewServer(a)

@@ -1,4 +1,4 @@
-package handlers
+package live
 
 import (
 	"context"
@@ -16,22 +16,22 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-func testHub(buffer, history int) *hub[string, int] {
-	return newHub[string, int](hubSettings{buffer: buffer, history: history, maxStreams: 3})
+func testHub(buffer, history int) *Hub[string, int] {
+	return NewHub[string, int](WithBuffer(buffer), WithHistory(history), WithMaxStreams(3), WithClock(clockwork.NewFakeClock()))
 }
 
 // receive takes what a subscriber has queued.
-func receive(sub *subscriber[string, int]) (got []int, open bool) {
+func receive(sub *Subscriber[string, int]) (got []int, open bool) {
 	evs, closed := sub.take()
 	for _, ev := range evs {
-		got = append(got, ev.data)
+		got = append(got, ev.Data)
 	}
 	return got, !closed
 }
 
-func mustSubscribe(t *testing.T, h *hub[string, int], key, last string) subscription[string, int] {
+func mustSubscribe(t *testing.T, h *Hub[string, int], key, last string) Subscription[string, int] {
 	t.Helper()
-	s, err := h.subscribe(key, last)
+	s, err := h.Subscribe(key, last)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,31 +41,31 @@ func mustSubscribe(t *testing.T, h *hub[string, int], key, last string) subscrip
 func TestHubFansOutByKey(t *testing.T) {
 	h := testHub(16, 16)
 	a1, a2, b := mustSubscribe(t, h, "a", ""), mustSubscribe(t, h, "a", ""), mustSubscribe(t, h, "b", "")
-	h.publish("a", 1, false)
-	h.publish("b", 2, false)
-	h.publish("c", 3, false) // nobody listens
+	h.Publish("a", 1)
+	h.Publish("b", 2)
+	h.Publish("c", 3) // nobody listens
 	for _, tt := range []struct {
 		name   string
-		sub    subscription[string, int]
+		sub    Subscription[string, int]
 		expect []int
 	}{{"a1", a1, []int{1}}, {"a2", a2, []int{1}}, {"b", b, []int{2}}} {
-		if got, open := receive(tt.sub.sub); !slices.Equal(got, tt.expect) || !open {
+		if got, open := receive(tt.sub.Sub); !slices.Equal(got, tt.expect) || !open {
 			t.Errorf("%s got %v (open %t), want %v", tt.name, got, open, tt.expect)
 		}
 	}
-	if !h.watching("a") || h.watching("c") {
+	if !h.Watching("a") || h.Watching("c") {
 		t.Fatal("watching is wrong")
 	}
-	h.unsubscribe(a1.sub)
-	h.unsubscribe(a1.sub) // harmless twice
-	h.publish("a", 4, false)
-	if got, _ := receive(a1.sub); len(got) != 0 {
+	h.Unsubscribe(a1.Sub)
+	h.Unsubscribe(a1.Sub) // harmless twice
+	h.Publish("a", 4)
+	if got, _ := receive(a1.Sub); len(got) != 0 {
 		t.Fatalf("an unsubscribed stream got %v", got)
 	}
-	if got, _ := receive(a2.sub); !slices.Equal(got, []int{4}) {
+	if got, _ := receive(a2.Sub); !slices.Equal(got, []int{4}) {
 		t.Fatalf("a2 got %v", got)
 	}
-	if n := h.streams(); n != 2 {
+	if n := h.Streams(); n != 2 {
 		t.Fatalf("%d streams, want 2", n)
 	}
 }
@@ -75,8 +75,8 @@ func TestHubDropsASlowSubscriberAndNoOneElse(t *testing.T) {
 	slow, fast := mustSubscribe(t, h, "a", ""), mustSubscribe(t, h, "a", "")
 	var got []int
 	for i := 1; i <= 5; i++ {
-		h.publish("a", i, false) // never blocks, whoever does not read
-		evs, open := receive(fast.sub)
+		h.Publish("a", i) // never blocks, whoever does not read
+		evs, open := receive(fast.Sub)
 		if !open {
 			t.Fatal("the fast subscriber was dropped")
 		}
@@ -85,17 +85,17 @@ func TestHubDropsASlowSubscriberAndNoOneElse(t *testing.T) {
 	if !slices.Equal(got, []int{1, 2, 3, 4, 5}) {
 		t.Fatalf("the fast subscriber got %v", got)
 	}
-	if !slow.sub.gone() {
+	if !slow.Sub.gone() {
 		t.Fatal("the slow subscriber was kept")
 	}
-	if _, open := receive(slow.sub); open {
+	if _, open := receive(slow.Sub); open {
 		t.Fatal("the slow subscriber is still open")
 	}
-	if n := h.streams(); n != 1 {
+	if n := h.Streams(); n != 1 {
 		t.Fatalf("%d streams, want 1", n)
 	}
-	h.unsubscribe(slow.sub) // its handler still says goodbye: harmless
-	if n := h.streams(); n != 1 {
+	h.Unsubscribe(slow.Sub) // its handler still says goodbye: harmless
+	if n := h.Streams(); n != 1 {
 		t.Fatalf("%d streams after a late unsubscribe, want 1", n)
 	}
 }
@@ -103,12 +103,12 @@ func TestHubDropsASlowSubscriberAndNoOneElse(t *testing.T) {
 func TestHubResumesFromItsHistory(t *testing.T) {
 	h := testHub(16, 4)
 	first := mustSubscribe(t, h, "a", "")
-	if first.resumed || first.cursor != 0 {
+	if first.Resumed || first.Cursor != 0 {
 		t.Fatalf("a first subscription: %+v", first)
 	}
-	h.publish("a", 1, false) // id 1
-	h.publish("b", 2, false) // id 2
-	h.publish("a", 3, false) // id 3
+	h.Publish("a", 1) // id 1
+	h.Publish("b", 2) // id 2
+	h.Publish("a", 3) // id 3
 
 	tests := []struct {
 		name        string
@@ -117,41 +117,41 @@ func TestHubResumesFromItsHistory(t *testing.T) {
 		expect      []int
 	}{
 		{"no id", "", false, nil},
-		{"from the start", h.eventID(0), true, []int{1, 3}},
-		{"after the first", h.eventID(1), true, []int{3}},
-		{"up to date", h.eventID(3), true, nil},
-		{"from the future", h.eventID(4), false, nil},
+		{"from the start", h.EventID(0), true, []int{1, 3}},
+		{"after the first", h.EventID(1), true, []int{3}},
+		{"up to date", h.EventID(3), true, nil},
+		{"from the future", h.EventID(4), false, nil},
 		{"another epoch", "0000." + "1", false, nil},
 		{"garbage", "x", false, nil},
 	}
 	for _, tt := range tests {
 		s := mustSubscribe(t, h, "a", tt.given)
 		var got []int
-		for _, ev := range s.replay {
-			got = append(got, ev.data)
+		for _, ev := range s.Replay {
+			got = append(got, ev.Data)
 		}
-		if s.resumed != tt.expectResum || !slices.Equal(got, tt.expect) || s.cursor != 3 {
-			t.Errorf("%s: resumed %t replay %v cursor %d, want %t %v 3", tt.name, s.resumed, got, s.cursor, tt.expectResum, tt.expect)
+		if s.Resumed != tt.expectResum || !slices.Equal(got, tt.expect) || s.Cursor != 3 {
+			t.Errorf("%s: resumed %t replay %v cursor %d, want %t %v 3", tt.name, s.Resumed, got, s.Cursor, tt.expectResum, tt.expect)
 		}
-		h.unsubscribe(s.sub)
+		h.Unsubscribe(s.Sub)
 	}
 
 	// Past the history's size, the oldest point is no longer resumable.
-	h.publish("a", 5, false) // id 4
-	h.publish("a", 6, false) // id 5: id 1 leaves the ring
-	s := mustSubscribe(t, h, "a", h.eventID(0))
-	if s.resumed {
+	h.Publish("a", 5) // id 4
+	h.Publish("a", 6) // id 5: id 1 leaves the ring
+	s := mustSubscribe(t, h, "a", h.EventID(0))
+	if s.Resumed {
 		t.Fatal("resumed from an event that left the ring")
 	}
-	h.unsubscribe(s.sub)
-	s = mustSubscribe(t, h, "a", h.eventID(1))
-	if !s.resumed || len(s.replay) != 3 {
+	h.Unsubscribe(s.Sub)
+	s = mustSubscribe(t, h, "a", h.EventID(1))
+	if !s.Resumed || len(s.Replay) != 3 {
 		t.Fatalf("resume after id 1: %+v", s)
 	}
-	h.unsubscribe(s.sub)
+	h.Unsubscribe(s.Sub)
 	// After a gap, nothing is resumable, not even "up to date".
-	h.forgetHistory()
-	if s := mustSubscribe(t, h, "b", h.eventID(5)); s.resumed {
+	h.ForgetHistory()
+	if s := mustSubscribe(t, h, "b", h.EventID(5)); s.Resumed {
 		t.Fatal("resumed across a resync")
 	}
 }
@@ -159,18 +159,18 @@ func TestHubResumesFromItsHistory(t *testing.T) {
 func TestHubCloseEndsStreamsAndRefusesNewOnes(t *testing.T) {
 	h := testHub(16, 16)
 	a, b := mustSubscribe(t, h, "a", ""), mustSubscribe(t, h, "b", "")
-	h.end("a")
-	if !a.sub.gone() || b.sub.gone() {
+	h.End("a")
+	if !a.Sub.gone() || b.Sub.gone() {
 		t.Fatal("end(a) must end a's streams only")
 	}
-	h.close()
-	if !b.sub.gone() {
+	h.Close()
+	if !b.Sub.gone() {
 		t.Fatal("close left a stream open")
 	}
-	if _, err := h.subscribe("a", ""); !errors.Is(err, errHubClosed) {
+	if _, err := h.Subscribe("a", ""); !errors.Is(err, ErrClosed) {
 		t.Fatalf("subscribe after close: %v", err)
 	}
-	h.publish("a", 1, false) // harmless
+	h.Publish("a", 1) // harmless
 }
 
 func TestHubBoundsItsStreams(t *testing.T) {
@@ -178,7 +178,7 @@ func TestHubBoundsItsStreams(t *testing.T) {
 	for range 3 {
 		mustSubscribe(t, h, "a", "")
 	}
-	if _, err := h.subscribe("b", ""); !errors.Is(err, errTooManyStreams) {
+	if _, err := h.Subscribe("b", ""); !errors.Is(err, ErrTooManyStreams) {
 		t.Fatalf("a fourth stream: %v", err)
 	}
 }
@@ -188,19 +188,19 @@ func TestHubBoundsItsStreams(t *testing.T) {
 func TestPumpStopsAtOnceWhenDropped(t *testing.T) {
 	h := testHub(4, 16)
 	s := mustSubscribe(t, h, "a", "")
-	h.publish("a", 1, false)
-	h.publish("a", 2, false)
-	h.end("a")
+	h.Publish("a", 1)
+	h.Publish("a", 2)
+	h.End("a")
 	rec := httptest.NewRecorder()
 	c := echo.New().NewContext(httptest.NewRequest(http.MethodGet, "/", nil), rec)
 	wrote, done := 0, 0
-	err := serveStream(c, stream[string, int]{hub: h, sub: s.sub, clock: clockwork.NewFakeClock(),
-		write: func(context.Context, *sseBuffer, *hubEvent[string, int]) error {
+	err := Serve(c, Stream[string, int]{Hub: h, Sub: s.Sub,
+		Write: func(context.Context, *Buffer, *Event[string, int]) error {
 			wrote++
 			return nil
 		},
-		done: func() { done++ },
-	}, newSSEBuffer())
+		Done: func() { done++ },
+	}, NewBuffer())
 	if done != 1 {
 		t.Fatalf("done ran %d times, want once", done)
 	}
@@ -225,31 +225,31 @@ func TestDetachedStreamCutsAClientThatStopsReading(t *testing.T) {
 	server, client := net.Pipe()
 	defer client.Close()
 	done, writing := make(chan struct{}), make(chan struct{}, 4)
-	detach(server, stream[string, int]{hub: h, sub: s.sub, clock: clockwork.NewFakeClock(),
-		write: func(_ context.Context, buf *sseBuffer, ev *hubEvent[string, int]) error {
-			buf.event(h.eventID(ev.id), "n", []byte(strconv.Itoa(ev.data)))
+	detach(server, Stream[string, int]{Hub: h, Sub: s.Sub,
+		Write: func(_ context.Context, buf *Buffer, ev *Event[string, int]) error {
+			buf.Event(h.EventID(ev.ID), "n", []byte(strconv.Itoa(ev.Data)))
 			writing <- struct{}{}
 			return nil
 		},
-		done: func() {
-			h.unsubscribe(s.sub)
+		Done: func() {
+			h.Unsubscribe(s.Sub)
 			close(done)
 		}})
-	h.publish("a", 1, false)
+	h.Publish("a", 1)
 	<-writing // the drain took the event and goes on to write it, for ever
 	for i := 2; i <= 4; i++ {
-		h.publish("a", i, false)
+		h.Publish("a", i)
 	}
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the stream of a client that stopped reading did not end")
 	}
-	if n := h.streams(); n != 0 {
+	if n := h.Streams(); n != 0 {
 		t.Fatalf("%d streams, want 0", n)
 	}
 	closed := make(chan struct{})
-	go func() { h.close(); close(closed) }()
+	go func() { h.Close(); close(closed) }()
 	select {
 	case <-closed:
 	case <-time.After(5 * time.Second):

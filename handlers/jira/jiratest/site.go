@@ -1,4 +1,4 @@
-package jirasim
+package jiratest
 
 import (
 	"crypto/rand"
@@ -123,7 +123,7 @@ type Site struct {
 // New creates a site with no projects and no users.
 func New(opts Options) (*Site, error) {
 	if opts.AppKey == "" {
-		return nil, errors.New("jirasim: new site: AppKey is required")
+		return nil, errors.New("jiratest: new site: AppKey is required")
 	}
 	s := &Site{
 		appKey:     opts.AppKey,
@@ -137,19 +137,19 @@ func New(opts Options) (*Site, error) {
 		calls:      make(map[string]int),
 	}
 	if s.clientKey == "" {
-		s.clientKey = "jirasim-" + strings.ToLower(rand.Text())
+		s.clientKey = "jiratest-" + strings.ToLower(rand.Text())
 	}
 	if s.kid == "" {
-		s.kid = "jirasim-" + strings.ToLower(rand.Text())
+		s.kid = "jiratest-" + strings.ToLower(rand.Text())
 	}
 	if !validKid(s.kid) {
-		return nil, fmt.Errorf("jirasim: new site: kid %q must match ^[A-Za-z0-9._-]{1,128}$", s.kid)
+		return nil, fmt.Errorf("jiratest: new site: kid %q must match ^[A-Za-z0-9._-]{1,128}$", s.kid)
 	}
 	if len(s.secret) == 0 {
 		s.secret = randomSecret()
 	}
 	if !utf8.Valid(s.secret) {
-		return nil, errors.New("jirasim: new site: SharedSecret must be valid UTF-8")
+		return nil, errors.New("jiratest: new site: SharedSecret must be valid UTF-8")
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -160,13 +160,13 @@ func New(opts Options) (*Site, error) {
 	if s.installKey == nil {
 		key, err := rsa.GenerateKey(rand.Reader, installKeyBits)
 		if err != nil {
-			return nil, fmt.Errorf("jirasim: new site: generate install key: %w", err)
+			return nil, fmt.Errorf("jiratest: new site: generate install key: %w", err)
 		}
 		s.installKey = key
 	}
 	pub, err := connect.EncodePublicKeyPEM(&s.installKey.PublicKey)
 	if err != nil {
-		return nil, fmt.Errorf("jirasim: new site: %w", err)
+		return nil, fmt.Errorf("jiratest: new site: %w", err)
 	}
 	s.publicPEM = pub
 	return s, nil
@@ -214,7 +214,7 @@ func parseBase(raw string) (base, path string, err error) {
 func (s *Site) SetBaseURL(raw string) error {
 	base, path, err := parseBase(raw)
 	if err != nil {
-		return fmt.Errorf("jirasim: set base url: %w", err)
+		return fmt.Errorf("jiratest: set base url: %w", err)
 	}
 	s.mu.Lock()
 	s.baseURL, s.basePath = base, path
@@ -228,7 +228,7 @@ func (s *Site) SetBaseURL(raw string) error {
 func (s *Site) SetAppBaseURL(raw string) error {
 	base, path, err := parseBase(raw)
 	if err != nil {
-		return fmt.Errorf("jirasim: set app base url: %w", err)
+		return fmt.Errorf("jiratest: set app base url: %w", err)
 	}
 	s.mu.Lock()
 	s.appBaseURL, s.appBasePath = base, path
@@ -285,7 +285,7 @@ func (s *Site) RotateSecret() {
 // like ServiceDeskID, must be unique.
 func (s *Site) AddProject(p ProjectSpec) error {
 	if p.ID <= 0 || p.Key == "" {
-		return fmt.Errorf("jirasim: add project %q: a positive ID and a Key are required", p.Key)
+		return fmt.Errorf("jiratest: add project %q: a positive ID and a Key are required", p.Key)
 	}
 	if p.Name == "" {
 		p.Name = p.Key
@@ -294,7 +294,7 @@ func (s *Site) AddProject(p ProjectSpec) error {
 	defer s.mu.Unlock()
 	for _, q := range s.projects {
 		if q.ID == p.ID || q.Key == p.Key || (p.ServiceDeskID != "" && q.ServiceDeskID == p.ServiceDeskID) {
-			return fmt.Errorf("jirasim: add project %q: id, key or service desk id already used by %q", p.Key, q.Key)
+			return fmt.Errorf("jiratest: add project %q: id, key or service desk id already used by %q", p.Key, q.Key)
 		}
 	}
 	if p.ServiceDeskID == "" {
@@ -332,16 +332,16 @@ func (s *Site) RemoveProject(key string) bool {
 // unknown or newKey taken.
 func (s *Site) RenameProject(oldKey, newKey string) error {
 	if newKey == "" {
-		return fmt.Errorf("jirasim: rename project %q: a new key is required", oldKey)
+		return fmt.Errorf("jiratest: rename project %q: a new key is required", oldKey)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	i := slices.IndexFunc(s.projects, func(p ProjectSpec) bool { return p.Key == oldKey })
 	if i < 0 {
-		return fmt.Errorf("jirasim: rename project %q: no such project", oldKey)
+		return fmt.Errorf("jiratest: rename project %q: no such project", oldKey)
 	}
 	if slices.ContainsFunc(s.projects, func(p ProjectSpec) bool { return p.Key == newKey }) {
-		return fmt.Errorf("jirasim: rename project %q: key %q already used", oldKey, newKey)
+		return fmt.Errorf("jiratest: rename project %q: key %q already used", oldKey, newKey)
 	}
 	s.projects[i].Key = newKey
 	if s.projects[i].Name == oldKey {
@@ -374,12 +374,12 @@ func (s *Site) Projects() []ProjectSpec {
 func (s *Site) AddUser(u UserSpec) error {
 	u, err := normalizeUser(u)
 	if err != nil {
-		return fmt.Errorf("jirasim: add user: %w", err)
+		return fmt.Errorf("jiratest: add user: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.users[u.AccountID]; ok {
-		return fmt.Errorf("jirasim: add user %q: already exists", u.AccountID)
+		return fmt.Errorf("jiratest: add user %q: already exists", u.AccountID)
 	}
 	s.users[u.AccountID] = u
 	return nil
@@ -389,7 +389,7 @@ func (s *Site) AddUser(u UserSpec) error {
 func (s *Site) SetUser(u UserSpec) error {
 	u, err := normalizeUser(u)
 	if err != nil {
-		return fmt.Errorf("jirasim: set user: %w", err)
+		return fmt.Errorf("jiratest: set user: %w", err)
 	}
 	s.mu.Lock()
 	s.users[u.AccountID] = u

@@ -1,41 +1,41 @@
-package handlers
+package jira
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
-	"agentpresence/handlers/jira"
+	"agentpresence/handlers/bounded"
 	"agentpresence/models"
 	"agentpresence/models/schedule"
 )
 
-// JiraAPI is what the service asks of a tenant's Jira.
-type JiraAPI interface {
-	ServiceDesks(ctx context.Context, site jira.Site) ([]jira.ServiceDesk, error)
-	CheckPermissions(ctx context.Context, site jira.Site, accountID string, global []string, projectPerms []jira.ProjectPermissionQuery) (jira.PermissionResult, error)
-	User(ctx context.Context, site jira.Site, accountID string) (jira.User, error)
+// ErrCannotConfirmAgent: Jira cannot be asked now whether a user is a
+// support agent, and the last list it gave is too old to grant going
+// online. It wraps the ErrUnavailable that caused it, and comes first
+// where errors are translated.
+var ErrCannotConfirmAgent = errors.New("jira: cannot confirm agent")
+
+// API is what the directory asks of a tenant's Jira; *Client is one.
+type API interface {
+	ServiceDesks(ctx context.Context, site Site) ([]ServiceDesk, error)
+	CheckPermissions(ctx context.Context, site Site, accountID string, global []string, projectPerms []ProjectPermissionQuery) (PermissionResult, error)
+	User(ctx context.Context, site Site, accountID string) (User, error)
 }
 
 // DirectoryStore is what the directory needs of the store.
 type DirectoryStore interface {
 	SyncProjects(ctx context.Context, tenant models.TenantID, refs []models.ProjectRef, at time.Time) ([]models.Project, error)
 	ProjectByKey(ctx context.Context, tenant models.TenantID, key string) (models.Project, error)
-	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
 	SetMemberships(ctx context.Context, tenant models.TenantID, accountID string, projectIDs []int64, at time.Time) error
 	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
 }
 
-// Directory answers "which projects is this user an agent of" and "may
-// this user administer that project", asking Jira as the app and keeping
-// the answers briefly. Memberships are stored too, so that jobs act on the
-// last known list without a request.
-type Directory struct {
-	Jira  JiraAPI
+// DirectoryConfig is what a Directory asks through, keeps, and for how long.
+type DirectoryConfig struct {
+	Jira  API
 	Store DirectoryStore
 	Now   func() time.Time
 	// MembershipTTL is how long a stored membership list is trusted for
@@ -48,16 +48,62 @@ type Directory struct {
 	// MaxStale is how old a stored list may be and still let its agent go
 	// online while Jira cannot be asked; zero means DefaultMaxStale.
 	MaxStale time.Duration
-	// PermissionTTL is how long an admin check is trusted.
+	// PermissionTTL is how long an admin check is trusted; zero: not kept.
 	PermissionTTL time.Duration
 	// MissInterval is how often a request naming a project the store does
 	// not know may make us list the tenant's service desks; zero means
 	// DefaultMissInterval.
 	MissInterval time.Duration
+}
 
-	mu     sync.Mutex
-	perms  map[permKey]permEntry
-	misses map[models.TenantID]*missSync
+// Defaults of the bound on stale membership lists: a revoked agent can go
+// online for at most DefaultGrantTTL while Jira answers, DefaultMaxStale
+// while it does not.
+const (
+	DefaultGrantTTL = time.Minute
+	DefaultMaxStale = 15 * time.Minute
+)
+
+// DefaultMissInterval bounds the Jira calls that unknown project keys and
+// desks cost: one listing per tenant and minute, however many arrive.
+const DefaultMissInterval = time.Minute
+
+// Bounds of the directory's memory: the admin checks by their bytes (an
+// entry is under 300 bytes: some 50,000 or more), and one listing per
+// tenant.
+const (
+	maxPermBytes   = 16 << 20
+	maxMissEntries = 100_000
+	permOverhead   = 96
+)
+
+// Directory answers "which projects is this user an agent of" and "may
+// this user administer that project", asking Jira as the app and keeping
+// the answers briefly. Memberships are stored too, so that jobs act on the
+// last known list without a request.
+//
+// Its errors are the domain's: ErrUnavailable when Jira did not answer a
+// question, ErrCannotConfirmAgent when that keeps an agent from going
+// online, the store's sentinels, and the caller's cancellation as is.
+type Directory struct {
+	cfg DirectoryConfig
+
+	perms  *bounded.Cache[permKey, permEntry] // nil when PermissionTTL is 0
+	misses *bounded.Cache[models.TenantID, *missSync]
+}
+
+// NewDirectory builds a directory; zero durations take their defaults.
+func NewDirectory(cfg DirectoryConfig) *Directory {
+	cfg.GrantTTL = orDefault(cfg.GrantTTL, DefaultGrantTTL)
+	cfg.MaxStale = orDefault(cfg.MaxStale, DefaultMaxStale)
+	cfg.MissInterval = orDefault(cfg.MissInterval, DefaultMissInterval)
+	d := &Directory{cfg: cfg,
+		misses: bounded.New(bounded.Config[models.TenantID, *missSync]{MaxWeight: maxMissEntries, TTL: cfg.MissInterval, Now: cfg.Now})}
+	if cfg.PermissionTTL > 0 {
+		weigh := func(k permKey, _ permEntry) uint32 { return uint32(len(k.account) + len(k.project) + permOverhead) }
+		d.perms = bounded.New(bounded.Config[permKey, permEntry]{MaxWeight: maxPermBytes, Weigh: weigh, TTL: cfg.PermissionTTL, Now: cfg.Now})
+	}
+	return d
 }
 
 // missSync is the last listing of a tenant's service desks that a miss
@@ -68,22 +114,8 @@ type missSync struct {
 	err  error
 }
 
-// DefaultMissInterval bounds the Jira calls that unknown project keys and
-// desks cost: one listing per tenant and minute, however many arrive.
-const DefaultMissInterval = time.Minute
-
-// maxMissEntries bounds the remembered listings (one per tenant); past it,
-// they start afresh.
-const maxMissEntries = 100_000
-
-// Defaults of the bound on stale membership lists: a revoked agent can go
-// online for at most DefaultGrantTTL while Jira answers, DefaultMaxStale
-// while it does not.
-const (
-	DefaultGrantTTL = time.Minute
-	DefaultMaxStale = 15 * time.Minute
-)
-
+// permKey's strings were checked: an account id from a verified token, a
+// project's Jira id from the store.
 type permKey struct {
 	tenant  models.TenantID
 	account string
@@ -92,7 +124,6 @@ type permKey struct {
 
 type permEntry struct {
 	jiraAdmin, projectAdmin bool
-	expires                 time.Time
 }
 
 // Jira permission keys we ask about.
@@ -102,19 +133,19 @@ const (
 	permProjectAdmin = "ADMINISTER_PROJECTS"
 )
 
-func site(t models.Tenant) jira.Site {
-	return jira.Site{BaseURL: t.BaseURL, SharedSecret: t.SharedSecret}
+func siteOf(t models.Tenant) Site {
+	return Site{BaseURL: t.BaseURL, SharedSecret: t.SharedSecret}
 }
 
 // AgentProjects returns the projects where the user is a support agent.
 // A fresh stored answer is used as is; a stale one is refreshed from Jira,
 // and kept when Jira cannot be reached.
 func (d *Directory) AgentProjects(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
-	stored, checked, err := d.Store.Memberships(ctx, t.ID, accountID)
+	stored, checked, err := d.cfg.Store.Memberships(ctx, t.ID, accountID)
 	if err != nil {
 		return nil, err
 	}
-	if checked != nil && d.Now().Sub(*checked) < d.MembershipTTL {
+	if checked != nil && d.cfg.Now().Sub(*checked) < d.cfg.MembershipTTL {
 		return stored, nil
 	}
 	fresh, err := d.refresh(ctx, t, accountID)
@@ -130,30 +161,27 @@ func (d *Directory) AgentProjects(ctx context.Context, t models.Tenant, accountI
 // AgentProjectsToGoOnline is AgentProjects for granting a right (going
 // online): the list must have come from Jira less than GrantTTL ago, else
 // it is asked again; when Jira cannot answer, a list younger than MaxStale
-// still grants, an older one answers 503 cannot_confirm_agent. Going
+// still grants, an older one fails with ErrCannotConfirmAgent. Going
 // offline and reading need no such bound and use AgentProjects.
 func (d *Directory) AgentProjectsToGoOnline(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
-	stored, checked, err := d.Store.Memberships(ctx, t.ID, accountID)
+	stored, checked, err := d.cfg.Store.Memberships(ctx, t.ID, accountID)
 	if err != nil {
 		return nil, err
 	}
-	now := d.Now()
-	if checked != nil && now.Sub(*checked) < orDefault(d.GrantTTL, DefaultGrantTTL) {
+	now := d.cfg.Now()
+	if checked != nil && now.Sub(*checked) < d.cfg.GrantTTL {
 		return stored, nil
 	}
 	fresh, err := d.refresh(ctx, t, accountID)
-	var apiErr *APIError
 	switch {
 	case err == nil:
 		return fresh, nil
-	case !errors.As(err, &apiErr) || apiErr.Code != codeJiraUnavailable:
+	case !errors.Is(err, ErrUnavailable):
 		return nil, err // the store, or the client gone
-	case checked != nil && now.Sub(*checked) < orDefault(d.MaxStale, DefaultMaxStale):
+	case checked != nil && now.Sub(*checked) < d.cfg.MaxStale:
 		return stored, nil // Jira is away briefly: the recent list still holds
 	}
-	return nil, fmt.Errorf("confirm agent: %w: %w", &APIError{Status: http.StatusServiceUnavailable, Code: "cannot_confirm_agent",
-		Message: "Jira cannot confirm now that you are a support agent, so you cannot go online; try again shortly",
-		Header:  map[string]string{"Retry-After": "30"}}, err)
+	return nil, fmt.Errorf("confirm agent: %w: %w", ErrCannotConfirmAgent, err)
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -166,9 +194,9 @@ func orDefault(d, def time.Duration) time.Duration {
 // SyncProjects records the tenant's service desk projects as Jira lists
 // them now, and returns them with the ids Jira uses in permission checks.
 func (d *Directory) SyncProjects(ctx context.Context, t models.Tenant) ([]models.Project, []int64, error) {
-	desks, err := d.Jira.ServiceDesks(ctx, site(t))
+	desks, err := d.cfg.Jira.ServiceDesks(ctx, siteOf(t))
 	if err != nil {
-		return nil, nil, jiraFailure("list service desks", err)
+		return nil, nil, unanswered("list service desks", err)
 	}
 	refs := make([]models.ProjectRef, 0, len(desks))
 	ids := make([]int64, 0, len(desks))
@@ -180,7 +208,7 @@ func (d *Directory) SyncProjects(ctx context.Context, t models.Tenant) ([]models
 		refs = append(refs, models.ProjectRef{JiraID: sd.ProjectID, ServiceDeskID: sd.ID, Key: sd.ProjectKey, Name: sd.ProjectName})
 		ids = append(ids, id)
 	}
-	projects, err := d.Store.SyncProjects(ctx, t.ID, refs, d.Now())
+	projects, err := d.cfg.Store.SyncProjects(ctx, t.ID, refs, d.cfg.Now())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -194,10 +222,10 @@ func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID stri
 	}
 	var agentOf []models.Project
 	if len(ids) > 0 {
-		res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, nil,
-			[]jira.ProjectPermissionQuery{{Permissions: []string{permAgent}, Projects: ids}})
+		res, err := d.cfg.Jira.CheckPermissions(ctx, siteOf(t), accountID, nil,
+			[]ProjectPermissionQuery{{Permissions: []string{permAgent}, Projects: ids}})
 		if err != nil {
-			return nil, jiraFailure("check agent permission", err)
+			return nil, unanswered("check agent permission", err)
 		}
 		for _, p := range projects {
 			if id, err := strconv.ParseInt(p.JiraID, 10, 64); err == nil && res.HasProject(permAgent, id) {
@@ -209,7 +237,7 @@ func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID stri
 	for _, p := range agentOf {
 		pids = append(pids, p.ID)
 	}
-	if err := d.Store.SetMemberships(ctx, t.ID, accountID, pids, d.Now()); err != nil {
+	if err := d.cfg.Store.SetMemberships(ctx, t.ID, accountID, pids, d.cfg.Now()); err != nil {
 		return nil, err
 	}
 	return agentOf, nil
@@ -219,14 +247,14 @@ func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID stri
 // seen yet makes us ask Jira for the site's service desks, at most once per
 // MissInterval per tenant (RefreshOnMiss).
 func (d *Directory) Project(ctx context.Context, t models.Tenant, key string) (models.Project, error) {
-	p, err := d.Store.ProjectByKey(ctx, t.ID, key)
+	p, err := d.cfg.Store.ProjectByKey(ctx, t.ID, key)
 	if !errors.Is(err, models.ErrNotFound) {
 		return p, err
 	}
 	if err := d.RefreshOnMiss(ctx, t); err != nil {
 		return models.Project{}, err
 	}
-	return d.Store.ProjectByKey(ctx, t.ID, key)
+	return d.cfg.Store.ProjectByKey(ctx, t.ID, key)
 }
 
 // RefreshOnMiss lists the tenant's service desks from Jira because a
@@ -237,28 +265,26 @@ func (d *Directory) Project(ctx context.Context, t models.Tenant, key string) (m
 // (if it is still running) and answers as it did, without asking again.
 func (d *Directory) RefreshOnMiss(ctx context.Context, t models.Tenant) error {
 	for {
-		now := d.Now()
-		d.mu.Lock()
-		m, ok := d.misses[t.ID]
-		recent := ok && now.Sub(m.at) < orDefault(d.MissInterval, DefaultMissInterval)
-		if !recent {
-			if d.misses == nil || len(d.misses) >= maxMissEntries {
-				d.misses = make(map[models.TenantID]*missSync)
+		now := d.cfg.Now()
+		var started *missSync
+		m, _ := d.misses.Compute(t.ID, func(last *missSync, found bool) (*missSync, bounded.Op) {
+			if found && now.Sub(last.at) < d.cfg.MissInterval {
+				return last, bounded.Leave
 			}
-			m = &missSync{at: now, done: make(chan struct{})}
-			d.misses[t.ID] = m
-		}
-		d.mu.Unlock()
-		if !recent {
+			started = &missSync{at: now, done: make(chan struct{})}
+			return started, bounded.Write
+		})
+		if m == started {
 			_, _, m.err = d.SyncProjects(ctx, t)
 			if errors.Is(m.err, context.Canceled) {
 				// This caller left; that says nothing about Jira, so the
 				// next miss asks again.
-				d.mu.Lock()
-				if d.misses[t.ID] == m {
-					delete(d.misses, t.ID)
-				}
-				d.mu.Unlock()
+				d.misses.Compute(t.ID, func(last *missSync, found bool) (*missSync, bounded.Op) {
+					if found && last == m {
+						return nil, bounded.Drop
+					}
+					return last, bounded.Leave
+				})
 			}
 			close(m.done)
 			return m.err
@@ -284,10 +310,10 @@ func (d *Directory) Admin(ctx context.Context, t models.Tenant, accountID string
 		return false, false, fmt.Errorf("admin check: project id %q: %w", p.JiraID, err)
 	}
 	e, err := d.permissions(permKey{tenant: t.ID, account: accountID, project: p.JiraID}, func() (permEntry, error) {
-		res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, []string{permJiraAdmin},
-			[]jira.ProjectPermissionQuery{{Permissions: []string{permProjectAdmin}, Projects: []int64{id}}})
+		res, err := d.cfg.Jira.CheckPermissions(ctx, siteOf(t), accountID, []string{permJiraAdmin},
+			[]ProjectPermissionQuery{{Permissions: []string{permProjectAdmin}, Projects: []int64{id}}})
 		if err != nil {
-			return permEntry{}, jiraFailure("check admin permissions", err)
+			return permEntry{}, unanswered("check admin permissions", err)
 		}
 		return permEntry{jiraAdmin: res.HasGlobal(permJiraAdmin), projectAdmin: res.HasProject(permProjectAdmin, id)}, nil
 	})
@@ -297,59 +323,48 @@ func (d *Directory) Admin(ctx context.Context, t models.Tenant, accountID string
 // JiraAdmin tells whether the user is a Jira administrator.
 func (d *Directory) JiraAdmin(ctx context.Context, t models.Tenant, accountID string) (bool, error) {
 	e, err := d.permissions(permKey{tenant: t.ID, account: accountID}, func() (permEntry, error) {
-		res, err := d.Jira.CheckPermissions(ctx, site(t), accountID, []string{permJiraAdmin}, nil)
+		res, err := d.cfg.Jira.CheckPermissions(ctx, siteOf(t), accountID, []string{permJiraAdmin}, nil)
 		if err != nil {
-			return permEntry{}, jiraFailure("check admin permission", err)
+			return permEntry{}, unanswered("check admin permission", err)
 		}
 		return permEntry{jiraAdmin: res.HasGlobal(permJiraAdmin)}, nil
 	})
 	return e.jiraAdmin, err
 }
 
-// maxPermEntries bounds the permission cache; past it, it starts afresh.
-const maxPermEntries = 100_000
-
 // permissions answers from the cache while fresh, else asks Jira through
 // ask and keeps the answer for PermissionTTL.
 func (d *Directory) permissions(key permKey, ask func() (permEntry, error)) (permEntry, error) {
-	now := d.Now()
-	d.mu.Lock()
-	e, ok := d.perms[key]
-	d.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e, nil
+	if d.perms != nil {
+		if e, ok := d.perms.Get(key); ok {
+			return e, nil
+		}
 	}
 	e, err := ask()
 	if err != nil {
 		return permEntry{}, err
 	}
-	e.expires = now.Add(d.PermissionTTL)
-	d.mu.Lock()
-	if d.perms == nil || len(d.perms) >= maxPermEntries {
-		d.perms = make(map[permKey]permEntry)
+	if d.perms != nil {
+		d.perms.Set(key, e)
 	}
-	d.perms[key] = e
-	d.mu.Unlock()
 	return e, nil
 }
 
-// codeJiraUnavailable is the error code of a question Jira did not answer.
-const codeJiraUnavailable = "jira_unavailable"
-
-// jiraFailure turns a failed call to Jira into a 502 the client may retry;
-// the cause is kept for the log.
-func jiraFailure(op string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return err
+// unanswered marks a failed question to Jira as ErrUnavailable: whatever
+// went wrong (an outage, a refusal, an answer we cannot read), the client
+// may retry; the cause is kept for the log. The caller's own cancellation
+// is not Jira's doing and stays as it is.
+func unanswered(op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	return fmt.Errorf("%s: %w: %w", op, &APIError{Status: http.StatusBadGateway, Code: codeJiraUnavailable,
-		Message: "Jira did not answer our question about permissions; try again", Header: map[string]string{"Retry-After": "5"}}, err)
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
 }
 
 // UserZone is the time zone of the user's Jira profile, or "" when Jira
 // does not say (or is not reachable: the caller then falls back).
 func (d *Directory) UserZone(ctx context.Context, t models.Tenant, accountID string) string {
-	u, err := d.Jira.User(ctx, site(t), accountID)
+	u, err := d.cfg.Jira.User(ctx, siteOf(t), accountID)
 	if err != nil {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package jirasim_test
+package jiratest_test
 
 import (
 	"context"
@@ -18,16 +18,16 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"agentpresence/app/jirasim"
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
+	"agentpresence/handlers/jira/jiratest"
 )
 
 func TestServiceDesksThroughRealClient(t *testing.T) {
 	// given a site with 250 service desks
 	site := newBareSite(t, "")
 	for i := range 250 {
-		if err := site.AddProject(jirasim.ProjectSpec{ID: int64(10000 + i), Key: fmt.Sprintf("P%d", i)}); err != nil {
+		if err := site.AddProject(jiratest.ProjectSpec{ID: int64(10000 + i), Key: fmt.Sprintf("P%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +53,7 @@ func TestServiceDesksThroughRealClient(t *testing.T) {
 func TestServiceDeskPaging(t *testing.T) {
 	site := newBareSite(t, "")
 	for i := range 120 {
-		if err := site.AddProject(jirasim.ProjectSpec{ID: int64(i + 1), Key: fmt.Sprintf("P%d", i)}); err != nil {
+		if err := site.AddProject(jiratest.ProjectSpec{ID: int64(i + 1), Key: fmt.Sprintf("P%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -213,7 +213,7 @@ func TestPermissionChangesAtRunTime(t *testing.T) {
 		t.Fatal("mia is not an agent of SUP at start")
 	}
 	// when mia loses SUP
-	if err := site.SetUser(jirasim.UserSpec{AccountID: mia, DisplayName: "Mia Krystof", Agent: []string{"HR"}}); err != nil {
+	if err := site.SetUser(jiratest.UserSpec{AccountID: mia, DisplayName: "Mia Krystof", Agent: []string{"HR"}}); err != nil {
 		t.Fatal(err)
 	}
 	if agentOnSUP() {
@@ -235,7 +235,7 @@ func TestPermissionChangesAtRunTime(t *testing.T) {
 		t.Errorf("desks = %+v, %v", desks, err)
 	}
 	// the slices given are copied
-	spec := jirasim.UserSpec{AccountID: "557058:new", Agent: []string{"HR"}}
+	spec := jiratest.UserSpec{AccountID: "557058:new", Agent: []string{"HR"}}
 	if err := site.AddUser(spec); err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +257,7 @@ func TestRenameProject(t *testing.T) {
 	if err := site.RenameProject("SUP", "OLDSUP"); err != nil {
 		t.Fatal(err)
 	}
-	if err := site.AddProject(jirasim.ProjectSpec{ID: 20000, Key: "SUP"}); err != nil {
+	if err := site.AddProject(jiratest.ProjectSpec{ID: 20000, Key: "SUP"}); err != nil {
 		t.Fatalf("the old key is not free: %v", err)
 	}
 	after, err := c.ServiceDesks(context.Background(), js)
@@ -294,14 +294,14 @@ func TestDataValidation(t *testing.T) {
 		name  string
 		given error
 	}{
-		{"duplicate user", site.AddUser(jirasim.UserSpec{AccountID: mia})},
-		{"empty account id", site.AddUser(jirasim.UserSpec{})},
-		{"empty account id on set", site.SetUser(jirasim.UserSpec{})},
-		{"duplicate project id", site.AddProject(jirasim.ProjectSpec{ID: 10000, Key: "NEW"})},
-		{"duplicate project key", site.AddProject(jirasim.ProjectSpec{ID: 1, Key: "SUP"})},
-		{"duplicate desk id", site.AddProject(jirasim.ProjectSpec{ID: 1, Key: "NEW", ServiceDeskID: "1"})},
-		{"no key", site.AddProject(jirasim.ProjectSpec{ID: 1})},
-		{"no id", site.AddProject(jirasim.ProjectSpec{Key: "NEW"})},
+		{"duplicate user", site.AddUser(jiratest.UserSpec{AccountID: mia})},
+		{"empty account id", site.AddUser(jiratest.UserSpec{})},
+		{"empty account id on set", site.SetUser(jiratest.UserSpec{})},
+		{"duplicate project id", site.AddProject(jiratest.ProjectSpec{ID: 10000, Key: "NEW"})},
+		{"duplicate project key", site.AddProject(jiratest.ProjectSpec{ID: 1, Key: "SUP"})},
+		{"duplicate desk id", site.AddProject(jiratest.ProjectSpec{ID: 1, Key: "NEW", ServiceDeskID: "1"})},
+		{"no key", site.AddProject(jiratest.ProjectSpec{ID: 1})},
+		{"no id", site.AddProject(jiratest.ProjectSpec{Key: "NEW"})},
 		{"relative base url", site.SetBaseURL("/jira")},
 		{"base url with query", site.SetAppBaseURL("http://127.0.0.1/?x=1")},
 	}
@@ -311,22 +311,22 @@ func TestDataValidation(t *testing.T) {
 		}
 	}
 	// a free desk id is found after explicit ones
-	if err := site.AddProject(jirasim.ProjectSpec{ID: 5, Key: "FOUR", ServiceDeskID: "4"}); err != nil {
+	if err := site.AddProject(jiratest.ProjectSpec{ID: 5, Key: "FOUR", ServiceDeskID: "4"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := site.AddProject(jirasim.ProjectSpec{ID: 6, Key: "NEXT"}); err != nil {
+	if err := site.AddProject(jiratest.ProjectSpec{ID: 6, Key: "NEXT"}); err != nil {
 		t.Fatal(err)
 	}
 	if p := site.Projects(); p[4].ServiceDeskID != "5" || p[4].Name != "NEXT" {
 		t.Errorf("projects = %+v", p)
 	}
 
-	for name, opts := range map[string]jirasim.Options{
+	for name, opts := range map[string]jiratest.Options{
 		"no app key":       {InstallKey: testKey(t)},
 		"bad kid":          {AppKey: testAppKey, InstallKey: testKey(t), Kid: "../etc"},
 		"non-UTF-8 secret": {AppKey: testAppKey, InstallKey: testKey(t), SharedSecret: []byte{0xff, 0xfe}},
 	} {
-		if _, err := jirasim.New(opts); err == nil {
+		if _, err := jiratest.New(opts); err == nil {
 			t.Errorf("New with %s: accepted", name)
 		}
 	}
@@ -357,7 +357,7 @@ func TestUser(t *testing.T) {
 func TestUserBulk(t *testing.T) {
 	site := newSite(t, "")
 	for i := range 12 {
-		if err := site.AddUser(jirasim.UserSpec{AccountID: fmt.Sprintf("u%02d", i)}); err != nil {
+		if err := site.AddUser(jiratest.UserSpec{AccountID: fmt.Sprintf("u%02d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -562,7 +562,7 @@ func TestBasePath(t *testing.T) {
 }
 
 func TestBaseURLNotSet(t *testing.T) {
-	site, err := jirasim.New(jirasim.Options{AppKey: testAppKey, InstallKey: testKey(t)})
+	site, err := jiratest.New(jiratest.Options{AppKey: testAppKey, InstallKey: testKey(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,7 +594,7 @@ func (r *recorder) Write(b []byte) (int, error) {
 
 func TestAvatar(t *testing.T) {
 	site := newSite(t, "")
-	if err := site.AddUser(jirasim.UserSpec{AccountID: "zoe", DisplayName: "<b> zoë ängström"}); err != nil {
+	if err := site.AddUser(jiratest.UserSpec{AccountID: "zoe", DisplayName: "<b> zoë ängström"}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -714,7 +714,7 @@ func TestTamperedInstallsAreRejected(t *testing.T) {
 		}
 	})
 	t.Run("kid the key server does not know", func(t *testing.T) {
-		impostor, err := jirasim.New(jirasim.Options{AppKey: testAppKey, InstallKey: testKey(t), Kid: "impostor",
+		impostor, err := jiratest.New(jiratest.Options{AppKey: testAppKey, InstallKey: testKey(t), Kid: "impostor",
 			ClientKey: site.ClientKey(), Now: testNow})
 		if err != nil {
 			t.Fatal(err)
@@ -782,9 +782,9 @@ func TestHS256CallsToTheApp(t *testing.T) {
 	}{
 		{name: "enabled", given: func() error { return site.Enable(ctx) }, expectPath: "/lifecycle/enabled"},
 		{name: "disabled", given: func() error { return site.Disable(ctx) }, expectPath: "/lifecycle/disabled"},
-		{name: "comment webhook", given: func() error { return site.SendWebhook(ctx, jirasim.WebhookCommentCreated, mia) },
+		{name: "comment webhook", given: func() error { return site.SendWebhook(ctx, jiratest.WebhookCommentCreated, mia) },
 			expectPath: "/webhooks/activity", expectActor: mia},
-		{name: "issue webhook", given: func() error { return site.SendWebhook(ctx, jirasim.WebhookIssueUpdated, ada) },
+		{name: "issue webhook", given: func() error { return site.SendWebhook(ctx, jiratest.WebhookIssueUpdated, ada) },
 			expectPath: "/webhooks/activity", expectActor: ada},
 		{name: "page load", given: func() error {
 			return status(get(t, site.SignedURL("GET", "/pages/presence", url.Values{"projectKey": {"SUP"}, "x": {"a b"}}, mia)))
@@ -887,7 +887,7 @@ func TestMisuseOfOutgoingCalls(t *testing.T) {
 	if err := site.SendWebhook(ctx, "issue_deleted", mia); err == nil {
 		t.Error("unknown webhook event sent")
 	}
-	if err := site.SendWebhook(ctx, jirasim.WebhookIssueUpdated, ""); err == nil {
+	if err := site.SendWebhook(ctx, jiratest.WebhookIssueUpdated, ""); err == nil {
 		t.Error("webhook without account sent")
 	}
 	if _, err := site.LifecycleRequest(ctx, "upgraded"); err == nil {
@@ -945,7 +945,7 @@ func TestConcurrentUse(t *testing.T) {
 		wg.Go(func() {
 			for j := range 20 {
 				id := "557058:u" + strconv.Itoa(i)
-				_ = site.SetUser(jirasim.UserSpec{AccountID: id, Agent: []string{"SUP"}})
+				_ = site.SetUser(jiratest.UserSpec{AccountID: id, Agent: []string{"SUP"}})
 				if _, err := c.CheckPermissions(context.Background(), js, id, nil,
 					[]jira.ProjectPermissionQuery{{Permissions: []string{"SERVICEDESK_AGENT"}, Projects: []int64{10000}}}); err != nil {
 					t.Error(err)
@@ -989,7 +989,7 @@ func TestMethodsAndListing(t *testing.T) {
 	if site.AppKey() != testAppKey {
 		t.Errorf("app key %q", site.AppKey())
 	}
-	se := &jirasim.StatusError{Method: "POST", URL: "http://app/lifecycle/installed", Status: 401, Body: "expired"}
+	se := &jiratest.StatusError{Method: "POST", URL: "http://app/lifecycle/installed", Status: 401, Body: "expired"}
 	if msg := se.Error(); !strings.Contains(msg, "401") || !strings.Contains(msg, "expired") {
 		t.Errorf("message %q", msg)
 	}

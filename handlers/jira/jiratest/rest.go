@@ -1,4 +1,4 @@
-package jirasim
+package jiratest
 
 import (
 	"bytes"
@@ -77,7 +77,7 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.record(rec)
 	}()
 	if baseURL == "" {
-		writeError(sw, http.StatusInternalServerError, "jirasim: SetBaseURL was not called")
+		writeError(sw, http.StatusInternalServerError, "jiratest: SetBaseURL was not called")
 		return
 	}
 	rel, ok := strings.CutPrefix(r.URL.EscapedPath(), basePath)
@@ -98,7 +98,7 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(rel, "/install-keys/"):
 		s.serveInstallKey(sw, r, strings.TrimPrefix(rel, "/install-keys/"))
 	default:
-		writeError(sw, http.StatusNotFound, "jirasim does not simulate "+rel)
+		writeError(sw, http.StatusNotFound, "jiratest does not simulate "+rel)
 	}
 }
 
@@ -110,13 +110,13 @@ func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, b
 	s.mu.Unlock()
 	if down {
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "jirasim is down (SetDown)")
+		writeError(w, http.StatusServiceUnavailable, "jiratest is down (SetDown)")
 		return ""
 	}
 	// Authentication comes before routing, as in Jira: an unsigned probe
 	// learns nothing about which paths exist.
 	if reason := s.verifyApp(r, basePath, secret); reason != "" {
-		w.Header().Set("WWW-Authenticate", `JWT realm="jirasim"`)
+		w.Header().Set("WWW-Authenticate", `JWT realm="jiratest"`)
 		writeError(w, http.StatusUnauthorized, "the app's JWT was rejected: "+reason)
 		return reason
 	}
@@ -138,7 +138,7 @@ func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, b
 			s.userBulk(w, r, baseURL)
 		}
 	default:
-		writeError(w, http.StatusNotFound, "jirasim does not simulate "+rel)
+		writeError(w, http.StatusNotFound, "jiratest does not simulate "+rel)
 	}
 	return ""
 }
@@ -180,7 +180,7 @@ func allow(w http.ResponseWriter, r *http.Request, method string) bool {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "jirasim: encode answer: "+err.Error())
+		writeError(w, http.StatusInternalServerError, "jiratest: encode answer: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
@@ -293,14 +293,14 @@ func (s *Site) checkPermissions(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range req.GlobalPermissions {
 		if p != permAdminister {
-			writeError(w, http.StatusBadRequest, "jirasim does not simulate the global permission "+p)
+			writeError(w, http.StatusBadRequest, "jiratest does not simulate the global permission "+p)
 			return
 		}
 	}
 	for _, pp := range req.ProjectPermissions {
 		for _, p := range pp.Permissions {
 			if p != permAdministerProjects && p != permServiceDeskAgent {
-				writeError(w, http.StatusBadRequest, "jirasim does not simulate the project permission "+p)
+				writeError(w, http.StatusBadRequest, "jiratest does not simulate the project permission "+p)
 				return
 			}
 		}

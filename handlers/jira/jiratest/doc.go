@@ -1,4 +1,4 @@
-// Package jirasim is a simulated Jira Cloud site that plays Jira for the app,
+// Package jiratest is a simulated Jira Cloud site that plays Jira for the app,
 // in tests and in the local demo host.
 //
 // A Site is an http.Handler serving the few Jira REST endpoints the app
@@ -12,9 +12,9 @@
 //
 // Typical use:
 //
-//	site, err := jirasim.New(jirasim.Options{AppKey: appKey, InstallKey: key, Now: clock})
+//	site, err := jiratest.New(jiratest.Options{AppKey: appKey, InstallKey: key, Now: clock})
 //	srv := httptest.NewServer(site)
 //	err = site.SetBaseURL(srv.URL)
 //	err = site.SetAppBaseURL(appURL)
 //	err = site.Install(ctx)
-package jirasim
+package jiratest
