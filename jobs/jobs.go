@@ -19,7 +19,7 @@ type ScheduleStore interface {
 	ApplyDueSchedules(ctx context.Context, now time.Time, limit int) (int, []models.Event, error)
 }
 
-// ExpiryStore ends online periods that are over.
+// ExpiryStore ends online and away periods that are over.
 type ExpiryStore interface {
 	ExpireOnline(ctx context.Context, now time.Time) ([]models.Event, error)
 }
@@ -81,7 +81,7 @@ func (j *Schedules) Run(ctx context.Context) error {
 	return nil
 }
 
-// Expiry ends "online for …" periods at their end.
+// Expiry ends "online for …" and "away for …" periods at their end.
 type Expiry struct {
 	Store ExpiryStore
 	Now   func() time.Time
