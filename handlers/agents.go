@@ -436,6 +436,9 @@ func (a *Agents) PutOffline(c echo.Context) error {
 	// The actor's rights are Jira's, asked as the domain needs them: both
 	// permissions, checked on the server; the page's word counts for nothing.
 	ctx, t, actor := c.Request().Context(), tenantOf(c), accountOf(c)
+	if actor == "" {
+		return unauthorized("no_user", "the token does not name a user")
+	}
 	administers := func(ctx context.Context, p models.Project) (bool, error) {
 		jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, actor, p)
 		return jiraAdmin && projectAdmin, err

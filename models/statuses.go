@@ -261,8 +261,8 @@ const MaxReasonLen = 500
 // online or away) at at. The actor must administer ch.Project
 // (ErrNotAnAdmin otherwise); with AllProjects the agent also goes offline
 // in every other project where they are online or away and the actor
-// administers it, and stays as they are in the rest. It returns the events written (none when the agent was offline
-// already).
+// administers it, and stays as they are in the rest. It returns the events
+// written (none when the agent was offline already).
 func (s *Store) PutOffline(ctx context.Context, tenant TenantID, ch AdminOffline, at time.Time) ([]Event, error) {
 	if ch.AccountID == "" || ch.Actor == "" || ch.Administers == nil {
 		return nil, fmt.Errorf("put offline: %w: the agent, the actor and their rights are required", ErrInvalid)
@@ -318,9 +318,9 @@ func (s *Store) SetStatus(ctx context.Context, tenant TenantID, ch StatusChange,
 }
 
 // setStatus applies one account's change at at in one transaction. Each
-// project's row is switched by a conditional update (WHERE online = old
-// state), so two tabs toggling at once, or a toggle racing a job, end in
-// one state with one event per effective change. It returns the events
+// project's row is switched by a conditional update (WHERE state <> the
+// new state), so two tabs toggling at once, or a toggle racing a job, end
+// in one state with one event per effective change. It returns the events
 // written; a no-op writes none.
 func (s *Store) setStatus(ctx context.Context, tenant TenantID, ch StatusChange, at time.Time) ([]Event, error) {
 	to := ch.To.orOffline()
