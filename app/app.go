@@ -244,13 +244,20 @@ func (a *App) buildServer(context.Context) error {
 	var frameAncestors []string
 	if cfg.Demo {
 		a.demo, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: a.store, HTTPClient: a.opts.HTTPClient, Log: a.log,
-			Now: now})
+			Assets: a.assets, ForgeAppID: cfg.ForgeAppID, Now: now})
 		if err != nil {
 			return err
 		}
 		// The simulated Jira signs installs with its own key.
+		a.undo.push("stop the demo's Forge platform", func(context.Context) error { a.demo.Close(); return nil })
 		cfg.InstallKeysURL = a.demo.KeysURL()
 		connectScript, frameAncestors = a.demo.ConnectScript(), a.demo.Origins()
+		// The demo plays Forge too: its stand-in platform signs the FITs.
+		cfg.ForgeAppID, cfg.ForgeJWKSURL = a.demo.ForgeAppID(), a.demo.ForgeJWKSURL()
+	}
+	forgeAuth, err := forgeAuth(cfg, a.store, a.opts.HTTPClient, now, a.log)
+	if err != nil {
+		return err
 	}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      a.store,
@@ -279,6 +286,7 @@ func (a *App) buildServer(context.Context) error {
 		WidgetEvents:   a.widgetEvents,
 		MeAnswers:      answers,
 		StatusBodies:   handlers.NewStatusBodies(now),
+		Forge:          forgeAuth,
 	})
 	var handler http.Handler = e
 	if a.demo != nil {

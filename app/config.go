@@ -66,6 +66,13 @@ type Config struct {
 	// PprofAddr is the loopback address of the profiles' own listener
 	// (pprof.go); empty, the default, serves none.
 	PprofAddr string
+
+	// ForgeAppID turns the Forge remote on (forge.go): the app's ARI,
+	// from FORGE_APP_ID given bare or as an ARI; empty: Connect only.
+	ForgeAppID string
+	// ForgeJWKSURL is where the keys that sign Forge Invocation Tokens
+	// are published (default Atlassian's production JWKS).
+	ForgeJWKSURL string
 }
 
 // Defaults that the README's configuration table repeats; the install-keys
@@ -147,6 +154,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if err := checkPprofAddr(c.PprofAddr); err != nil {
 			return Config{}, err
 		}
+	}
+
+	if err := c.loadForge(getenv); err != nil {
+		return Config{}, err
 	}
 
 	c.DatabaseURL = getenv("DATABASE_URL")
@@ -267,7 +278,7 @@ func (c Config) fields() []any {
 		"jira_allow_loopback", c.JiraAllowLoopback,
 		"streams_per_user", c.StreamsPerUser, "streams_per_address", c.StreamsPerAddress,
 		"streams_per_instance", c.StreamsPerInstance, "stream_lifetime", c.StreamLifetime.String(),
-		"pprof_addr", c.PprofAddr,
+		"pprof_addr", c.PprofAddr, "forge_app_id", c.ForgeAppID, "forge_jwks_url", c.ForgeJWKSURL,
 	}
 }
 

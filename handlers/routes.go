@@ -60,6 +60,9 @@ type Deps struct {
 	StatusBodies *StatusBodies
 	// StreamCaps cap the live streams and set their lifetime; nil: no caps.
 	StreamCaps *live.Caps
+	// Forge verifies Forge Invocation Tokens; nil when the service is not
+	// a Forge remote (FORGE_APP_ID unset).
+	Forge *ForgeAuth
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -96,7 +99,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.Use(rateLimit(d.Limiters, isPublicPath))
 	e.Use(checkParams)
 
-	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath, Limits: d.Limiters}
+	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath, Limits: d.Limiters, Forge: d.Forge}
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets, Now: d.Now}
@@ -133,7 +136,17 @@ func NewServer(d Deps) *echo.Echo {
 
 	e.POST("/webhooks/activity", webhooks.RecordActivity, auth.Require(RequestToken, false))
 
-	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore)
+	// What Forge sends the remote (forge/manifest.yml's endpoints), and the
+	// Forge portal footer's facts (forgelifecycle.go, forgeportal.go).
+	forgeLife := &ForgeLifecycle{Store: d.Store, Tenants: d.Tenants, Activity: d.Activity, Now: d.Now, Log: d.Log}
+	forgePortal := &ForgePortal{Portals: d.Store, Directory: d.Directory, Board: d.Board}
+	e.POST("/forge/lifecycle/installed", forgeLife.Installed, auth.RequireForge(false))
+	e.POST("/forge/lifecycle/uninstalling", forgeLife.Uninstalling, auth.RequireForge(true))
+	e.POST("/forge/lifecycle/refresh", forgeLife.Refresh, auth.RequireForge(false))
+	e.POST("/forge/events/activity", forgeLife.Event, auth.RequireForge(false))
+	e.GET("/forge/portal-footer", forgePortal.Footer, auth.RequireForgeUI(), noStore)
+
+	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore, forgeConditional)
 	api.GET("/me", agents.Me)
 	api.PUT("/me/status", agents.SetStatus)
 	api.POST("/me/heartbeat", agents.Heartbeat)

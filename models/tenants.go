@@ -44,6 +44,9 @@ type Tenant struct {
 	SignedIAT int64     `gorm:"column:signed_iat;not null;default:0"`
 	CreatedAt time.Time `gorm:"not null"`
 	UpdatedAt time.Time `gorm:"not null"`
+
+	// Forge is the Forge side of a Forge installation (installations.go).
+	Forge ForgeInstallation `gorm:"embedded;embeddedPrefix:forge_"`
 }
 
 // Active reports whether the tenant's tokens and widgets should work.
@@ -95,6 +98,9 @@ type UsedToken struct {
 func (s *Store) SaveInstall(ctx context.Context, in Install, at time.Time) (Tenant, error) {
 	if in.ClientKey == "" || len(in.SharedSecret) == 0 || in.BaseURL == "" {
 		return Tenant{}, fmt.Errorf("save install: %w: clientKey, sharedSecret and baseUrl are required", ErrInvalid)
+	}
+	if strings.HasPrefix(in.ClientKey, ForgeKeyPrefix) {
+		return Tenant{}, fmt.Errorf("save install: %w: a Connect client key cannot name a Forge installation", ErrInvalid)
 	}
 	if err := in.Token.check(); err != nil {
 		return Tenant{}, fmt.Errorf("save install: %w", err)

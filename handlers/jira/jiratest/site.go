@@ -92,6 +92,10 @@ type Request struct {
 	Status int
 	// Reason says why a token was rejected (connect.Reason), if it was.
 	Reason string
+	// Auth says how the app authenticated: AuthJWT (Connect), or a Forge
+	// app's AuthForgeSystem or AuthForgeUser token (forge.go); "" when
+	// nothing was asked.
+	Auth string
 }
 
 // Site is a simulated Jira Cloud site. Create it with New; all methods are
@@ -118,6 +122,8 @@ type Site struct {
 	calls       map[string]int
 	requests    []Request
 	commentSeq  int
+	// forge, when set, lets a Forge app's Bearer tokens in (forge.go).
+	forge *forgeApp
 }
 
 // New creates a site with no projects and no users.
