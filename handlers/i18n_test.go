@@ -192,12 +192,14 @@ func TestMessageIDsInCodeAreInTheCatalog(t *testing.T) {
 	}
 }
 
-// TestBuiltInUnavailableMessage: the English catalog and the models'
-// default say the same.
-func TestBuiltInUnavailableMessage(t *testing.T) {
+// TestBuiltInMessages: the English catalog and the models' defaults say
+// the same.
+func TestBuiltInMessages(t *testing.T) {
 	m := mustMessages(time.Now)
-	if got, _ := m.Text(English, "widget.unavailable", nil); got != models.DefaultUnavailableMessage {
-		t.Fatalf("catalog %q, models %q", got, models.DefaultUnavailableMessage)
+	for id, want := range map[string]string{"widget.unavailable": models.DefaultUnavailableMessage, "widget.online": models.OnlineMessage} {
+		if got, _ := m.Text(English, id, nil); got != want {
+			t.Errorf("catalog %s %q, models %q", id, got, want)
+		}
 	}
 }
 

@@ -168,7 +168,7 @@ func widgetTexts(msgs *Messages, w models.WidgetState, l Locale) widgetStatus {
 	}
 	s := widgetStatus{
 		Online:        w.Online,
-		RequiresLogin: !w.Online,
+		RequiresLogin: w.RequiresLogin,
 		ChatURL:       w.Chat.URL,
 		OnlineMessage: pick(func(t models.Translation) string { return t.Online }, w.Chat.Online, "widget.online"),
 		Lang:          l.String(),

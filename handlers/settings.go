@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/labstack/echo/v4"
@@ -15,9 +16,9 @@ import (
 
 // SettingsStore is what the settings API needs of the store.
 type SettingsStore interface {
-	UpdateProjectSettings(ctx context.Context, tenant models.TenantID, projectID int64, ps models.ProjectSettings) (models.Project, error)
-	RotateWidget(ctx context.Context, tenant models.TenantID, projectID int64) (models.Project, error)
-	SetAutoOffline(ctx context.Context, tenant models.TenantID, minutes int) error
+	UpdateProjectSettings(ctx context.Context, tenant models.TenantID, projectID int64, ps models.ProjectSettings, at time.Time) (models.Project, error)
+	RotateWidget(ctx context.Context, tenant models.TenantID, projectID int64, at time.Time) (models.Project, error)
+	SetAutoOffline(ctx context.Context, tenant models.TenantID, minutes int, at time.Time) error
 	Tenant(ctx context.Context, id models.TenantID) (models.Tenant, error)
 }
 
@@ -154,7 +155,7 @@ func (s *Settings) UpdateProjectSettings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err = s.Store.UpdateProjectSettings(c.Request().Context(), tenantOf(c).ID, p.ID, ps)
+	p, err = s.Store.UpdateProjectSettings(c.Request().Context(), tenantOf(c).ID, p.ID, ps, s.Agents.Now())
 	if err != nil {
 		return err
 	}
@@ -180,7 +181,7 @@ func (s *Settings) RotateWidget(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err = s.Store.RotateWidget(c.Request().Context(), tenantOf(c).ID, p.ID)
+	p, err = s.Store.RotateWidget(c.Request().Context(), tenantOf(c).ID, p.ID, s.Agents.Now())
 	if err != nil {
 		return err
 	}
@@ -225,7 +226,7 @@ func (s *Settings) UpdateTenantSettings(c echo.Context) error {
 	if !admin {
 		return said(http.StatusForbidden, "forbidden", "forbidden.tenant_settings", nil)
 	}
-	if err := s.Store.SetAutoOffline(c.Request().Context(), tenantOf(c).ID, *req.AutoOfflineMinutes); err != nil {
+	if err := s.Store.SetAutoOffline(c.Request().Context(), tenantOf(c).ID, *req.AutoOfflineMinutes, s.Agents.Now()); err != nil {
 		return err
 	}
 	return s.TenantSettings(c)

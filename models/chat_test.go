@@ -20,11 +20,11 @@ func TestWidgetChat(t *testing.T) {
 		clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 		store := dbtest.Open(t, dialect, clock.Now)
 		ctx := context.Background()
-		tn, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net/"})
+		tn, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net/"}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		ps, err := store.SyncProjects(ctx, tn.ID, []models.ProjectRef{ref("10", "HELP", "7")})
+		ps, err := store.SyncProjects(ctx, tn.ID, []models.ProjectRef{ref("10", "HELP", "7")}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func TestWidgetChat(t *testing.T) {
 			{"the link back to the default, no texts per language", models.ProjectSettings{WidgetEnabled: true, UnavailableMessage: "Back at 9", ChatURL: str(""), Translations: &map[string]models.Translation{}},
 				models.WidgetChat{URL: "https://acme.atlassian.net/servicedesk/customer/portal/7", Online: "Hi", Unavailable: "Back at 9"}},
 		} {
-			if _, err := store.UpdateProjectSettings(ctx, tn.ID, help.ID, step.given); err != nil {
+			if _, err := store.UpdateProjectSettings(ctx, tn.ID, help.ID, step.given, clock.Now()); err != nil {
 				t.Fatalf("%s: %v", step.name, err)
 			}
 			w, _ := board.Widget(help.WidgetID) // the store's change refreshed the board
