@@ -153,7 +153,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.POST("/forge/events/activity", forgeLife.Event, auth.RequireForge(false))
 	e.GET("/forge/portal-footer", forgePortal.Footer, auth.RequireForgeUI(), noStore)
 
-	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore, forgeConditional)
+	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore, serverDate(d.Now), forgeConditional)
 	api.GET("/me", agents.Me)
 	api.PUT("/me/status", agents.SetStatus)
 	api.POST("/me/heartbeat", agents.Heartbeat)
