@@ -65,7 +65,24 @@ type Config struct {
 	// PprofAddr is the loopback address of the profiles' own listener
 	// (pprof.go); empty, the default, serves none.
 	PprofAddr string
+	// MetricsAddr is a listener of its own for /metrics (metrics.go);
+	// MetricsToken serves /metrics on the service's port to requests
+	// bearing it (and is required on MetricsAddr too when set). Both
+	// empty, the default: no metrics are kept or served.
+	MetricsAddr  string
+	MetricsToken string
+	// OTLPTracesURL is where spans go (OTLP/HTTP); empty, the default:
+	// no tracing (tracing.go). ServiceName names the service in them.
+	OTLPTracesURL string
+	ServiceName   string
 }
+
+// minMetricsToken is the shortest METRICS_TOKEN accepted: a guessable
+// token would publish the metrics.
+const minMetricsToken = 16
+
+// MetricsOn tells whether metrics are kept and served.
+func (c Config) MetricsOn() bool { return c.MetricsAddr != "" || c.MetricsToken != "" }
 
 // Defaults that the README's configuration table repeats; the install-keys
 // server's is connect.DefaultInstallKeysURL.
@@ -147,6 +164,19 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return Config{}, err
 		}
 	}
+
+	if c.MetricsAddr = getenv("METRICS_ADDR"); c.MetricsAddr != "" {
+		if err := checkMetricsAddr(c.MetricsAddr); err != nil {
+			return Config{}, err
+		}
+	}
+	if c.MetricsToken = getenv("METRICS_TOKEN"); c.MetricsToken != "" && len(c.MetricsToken) < minMetricsToken {
+		return Config{}, fmt.Errorf("config: METRICS_TOKEN must be at least %d characters (e.g. `openssl rand -hex 32`)", minMetricsToken)
+	}
+	if c.OTLPTracesURL, err = otlpTracesURL(getenv); err != nil {
+		return Config{}, err
+	}
+	c.ServiceName = orDefault(getenv("OTEL_SERVICE_NAME"), "agentpresence")
 
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -266,7 +296,8 @@ func (c Config) fields() []any {
 		"jira_allow_loopback", c.JiraAllowLoopback,
 		"streams_per_user", c.StreamsPerUser, "streams_per_address", c.StreamsPerAddress,
 		"streams_per_instance", c.StreamsPerInstance, "stream_lifetime", c.StreamLifetime.String(),
-		"pprof_addr", c.PprofAddr,
+		"pprof_addr", c.PprofAddr, "metrics_addr", c.MetricsAddr, "metrics_token", setOrUnset(c.MetricsToken),
+		"otlp_traces_url", maskDatabaseURL(c.OTLPTracesURL), "service_name", c.ServiceName,
 	}
 }
 
@@ -315,6 +346,14 @@ func secretParam(name string) bool {
 		}
 	}
 	return false
+}
+
+// setOrUnset logs a secret's presence, never its value.
+func setOrUnset(v string) string {
+	if v == "" {
+		return "unset"
+	}
+	return "set (masked)"
 }
 
 func isTrue(v string) bool { return v == "1" || v == "true" }

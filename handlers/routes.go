@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
 
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
@@ -60,6 +61,11 @@ type Deps struct {
 	StatusBodies *StatusBodies
 	// StreamCaps cap the live streams and set their lifetime; nil: no caps.
 	StreamCaps *live.Caps
+	// Metrics observes every request (metrics.go); nil: none.
+	Metrics *HTTPMetrics
+	// Tracer starts a span per request (tracing.go); nil, as when tracing
+	// is off: none, and nothing is spent on it.
+	Tracer trace.Tracer
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -79,6 +85,12 @@ func NewServer(d Deps) *echo.Echo {
 		// at debug; an id for each costs more than the answer itself.
 		Skipper: func(c echo.Context) bool { return isPublicPath(c.Request().URL.Path) },
 	}))
+	// Outside the request log, which renders errors: the status observed
+	// is the one answered.
+	e.Use(d.Metrics.middleware())
+	if d.Tracer != nil {
+		e.Use(traceRequests(d.Tracer))
+	}
 	e.Use(requestLog(d.Log))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		// A panic is logged once, structured, with its stack; the error
@@ -132,6 +144,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.GET("/static/*", pages.Static)
 
 	e.POST("/webhooks/activity", webhooks.RecordActivity, auth.Require(RequestToken, false))
+	e.POST("/webhooks/projects", (&ProjectEvents{Directory: d.Directory}).Changed, auth.Require(RequestToken, false))
 
 	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore)
 	api.GET("/me", agents.Me)
@@ -157,6 +170,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight)
 	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream)
 	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight)
+	d.Metrics.prepare(e)
 	return e
 }
 

@@ -92,6 +92,8 @@ type Request struct {
 	Status int
 	// Reason says why a token was rejected (connect.Reason), if it was.
 	Reason string
+	// At is when it arrived, on the site's clock.
+	At time.Time
 }
 
 // Site is a simulated Jira Cloud site. Create it with New; all methods are
@@ -114,6 +116,9 @@ type Site struct {
 	projects    []ProjectSpec // in creation order, the order Jira lists them
 	users       map[string]UserSpec
 	down        bool
+	fault       *Fault
+	holds       map[string]chan struct{}
+	holding     map[string]int
 	keysDown    bool
 	calls       map[string]int
 	requests    []Request
