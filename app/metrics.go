@@ -35,6 +35,8 @@ type metrics struct {
 	jira *jiraMetrics
 	jobs *jobMetrics
 	now  func() time.Time
+	// online counts the agents online (watchStore).
+	online *onlineCollector
 }
 
 // jiraTenantBuckets is how many buckets the Jira calls' tenants are hashed
@@ -58,9 +60,10 @@ func (m *metrics) watchStore(store *models.Store) error {
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
-	m.reg.MustRegister(collectors.NewDBStatsCollector(db, "presence"), &onlineCollector{store: store, now: m.now,
+	m.online = &onlineCollector{store: store, now: m.now, every: onlineCountsEvery,
 		tenants: prometheus.NewDesc("agentpresence_tenants_online", "Tenants with at least one agent online (counted at most every 15 s).", nil, nil),
-		agents:  prometheus.NewDesc("agentpresence_agents_online", "Agents online in at least one project, across tenants (counted at most every 15 s).", nil, nil)})
+		agents:  prometheus.NewDesc("agentpresence_agents_online", "Agents online in at least one project, across tenants (counted at most every 15 s).", nil, nil)}
+	m.reg.MustRegister(collectors.NewDBStatsCollector(db, "presence"), m.online)
 	return nil
 }
 
@@ -186,6 +189,14 @@ func newJiraMetrics(reg prometheus.Registerer) *jiraMetrics {
 			[]string{"state"}),
 	}
 	reg.MustRegister(m.calls, m.duration, m.held, m.breaker)
+	// Known label values start at zero, so that rates work from the
+	// first scrape and dashboards find every series.
+	for _, r := range []string{jira.HeldGlobalQuota, jira.HeldRetryAfter, jira.HeldBackoff, jira.HeldBreakerOpen, jira.HeldBreakerProbe} {
+		m.held.WithLabelValues(r)
+	}
+	for _, st := range []string{"open", "half_open", "closed"} {
+		m.breaker.WithLabelValues(st)
+	}
 	return m
 }
 
@@ -277,12 +288,12 @@ func (c *refusalCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // onlineCollector counts the agents and tenants online in the database,
-// at most every onlineCountsEvery, whatever the scrape rate; a count that
-// fails keeps the last one (and the scrape says nothing of it but the
-// log-free staleness: the database's own metrics tell why).
+// at most every onlineCountsEvery, whatever the scrape rate; while the
+// count fails (the database away), the last one is reported.
 type onlineCollector struct {
 	store           *models.Store
 	now             func() time.Time
+	every           time.Duration
 	tenants, agents *prometheus.Desc
 
 	mu       sync.Mutex
@@ -300,7 +311,7 @@ func (c *onlineCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *onlineCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if now := c.now(); !c.counted || now.Sub(c.at) >= onlineCountsEvery {
+	if now := c.now(); !c.counted || now.Sub(c.at) >= c.every {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		tenants, agents, err := c.store.OnlineCounts(ctx)
 		cancel()

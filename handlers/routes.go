@@ -85,13 +85,10 @@ func NewServer(d Deps) *echo.Echo {
 		// at debug; an id for each costs more than the answer itself.
 		Skipper: func(c echo.Context) bool { return isPublicPath(c.Request().URL.Path) },
 	}))
-	// Outside the request log, which renders errors: the status observed
-	// is the one answered.
-	e.Use(d.Metrics.middleware())
 	if d.Tracer != nil {
 		e.Use(traceRequests(d.Tracer))
 	}
-	e.Use(requestLog(d.Log))
+	e.Use(requestLog(d.Log, d.Metrics))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		// A panic is logged once, structured, with its stack; the error
 		// handler then answers a generic 500.
@@ -230,12 +227,15 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 
 // requestLog writes one structured line per request with its id, tenant,
 // status and latency; never the query string, which may hold a token.
-func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+// It also feeds the request metrics, once the error is rendered (one
+// middleware less: echo wraps each request in every middleware anew).
+func requestLog(log *slog.Logger, metrics *HTTPMetrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
 			logRequest(log, c, start, err)
+			metrics.observe(c, start)
 			return nil
 		}
 	}

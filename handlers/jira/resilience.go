@@ -62,7 +62,9 @@ func (e *ThrottledError) Error() string {
 }
 
 // Is makes a ThrottledError match ErrUnavailable and ErrThrottled.
-func (e *ThrottledError) Is(target error) bool { return target == ErrUnavailable || target == ErrThrottled }
+func (e *ThrottledError) Is(target error) bool {
+	return target == ErrUnavailable || target == ErrThrottled
+}
 
 // Atlassian's RateLimit-Reason values
 // (developer.atlassian.com/cloud/jira/platform/rate-limiting).
