@@ -38,6 +38,11 @@ type metricsApp struct {
 
 func startMetricsApp(t *testing.T, dialect models.Dialect, metricsAddr, token string) *metricsApp {
 	t.Helper()
+	return startAppWith(t, dialect, metricsAddr, token, Options{})
+}
+
+func startAppWith(t *testing.T, dialect models.Dialect, metricsAddr, token string, opts Options) *metricsApp {
+	t.Helper()
 	const appKey = "io.example.presence"
 	site, err := jiratest.New(jiratest.Options{AppKey: appKey})
 	if err != nil {
@@ -53,7 +58,7 @@ func startMetricsApp(t *testing.T, dialect models.Dialect, metricsAddr, token st
 		AppKey: appKey, AppName: "Presence", InstallKeysURL: site.KeysURL(), AppSecretKey: []byte("0123456789abcdef0123456789abcdef"),
 		JWTLeeway: 30 * time.Second, RateLimits: true, JiraAllowLoopback: true, StreamsPerUser: 10, StreamsPerAddress: 300,
 		MetricsAddr: metricsAddr, MetricsToken: token}
-	a, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), os.DirFS(".."), Options{})
+	a, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler), os.DirFS(".."), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
