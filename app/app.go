@@ -264,6 +264,7 @@ func (a *App) buildServer(context.Context) error {
 	var frameAncestors []string
 	if cfg.Demo {
 		a.demo, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: a.store, HTTPClient: a.opts.HTTPClient, Log: a.log,
+			Assets: a.assets, ForgeAppID: cfg.ForgeAppID,
 			HistoryStore: func(ctx context.Context, now func() time.Time) (*models.Store, error) {
 				return models.Open(ctx, models.StoreConfig{URL: cfg.DatabaseURL, Box: a.box, Now: now, Log: a.log})
 			}})
@@ -271,8 +272,15 @@ func (a *App) buildServer(context.Context) error {
 			return err
 		}
 		// The simulated Jira signs installs with its own key.
+		a.undo.push("stop the demo's Forge platform", func(context.Context) error { a.demo.Close(); return nil })
 		cfg.InstallKeysURL = a.demo.KeysURL()
 		connectScript, frameAncestors = a.demo.ConnectScript(), a.demo.Origins()
+		// The demo plays Forge too: its stand-in platform signs the FITs.
+		cfg.ForgeAppID, cfg.ForgeJWKSURL = a.demo.ForgeAppID(), a.demo.ForgeJWKSURL()
+	}
+	forgeAuth, err := forgeAuth(cfg, a.store, a.opts.HTTPClient, now, a.log)
+	if err != nil {
+		return err
 	}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      a.store,
@@ -303,6 +311,7 @@ func (a *App) buildServer(context.Context) error {
 		WidgetEvents:   a.widgetEvents,
 		MeAnswers:      answers,
 		StatusBodies:   handlers.NewStatusBodies(now),
+		Forge:          forgeAuth,
 	})
 	var handler http.Handler = e
 	if a.demo != nil {

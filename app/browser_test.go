@@ -93,25 +93,29 @@ func TestBrowser(t *testing.T) {
 		return waitReady(base, app.start())
 	}})
 
-	sctx, stop := context.WithTimeout(context.Background(), 8*time.Minute)
+	sctx, stop := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer stop()
-	cmd := exec.CommandContext(sctx, node, "scenarios.mjs", base)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts, "CHROMIUM="+chromiumPath, "FAULT_PROXY="+proxy.URL())
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start node: %v", err)
-	}
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		t.Log(lines.Text())
-	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("browser scenarios failed (%v); screenshots in %s\napp log:\n%s", err, artifacts, logs)
+	// The Connect host's scenarios, then the Forge host's (the demo's
+	// stand-in Forge platform, its own tenant).
+	for _, script := range []string{"scenarios.mjs", "forge-scenarios.mjs"} {
+		cmd := exec.CommandContext(sctx, node, script, base)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts, "CHROMIUM="+chromiumPath, "FAULT_PROXY="+proxy.URL())
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = cmd.Stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start node: %v", err)
+		}
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			t.Log(lines.Text())
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("browser scenarios (%s) failed (%v); screenshots in %s\napp log:\n%s", script, err, artifacts, logs)
+		}
 	}
 }
 

@@ -75,6 +75,13 @@ type Config struct {
 	// no tracing (tracing.go). ServiceName names the service in them.
 	OTLPTracesURL string
 	ServiceName   string
+
+	// ForgeAppID turns the Forge remote on (forge.go): the app's ARI,
+	// from FORGE_APP_ID given bare or as an ARI; empty: Connect only.
+	ForgeAppID string
+	// ForgeJWKSURL is where the keys that sign Forge Invocation Tokens
+	// are published (default Atlassian's production JWKS).
+	ForgeJWKSURL string
 }
 
 // minMetricsToken is the shortest METRICS_TOKEN accepted: a guessable
@@ -163,6 +170,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if err := checkPprofAddr(c.PprofAddr); err != nil {
 			return Config{}, err
 		}
+	}
+
+	if err := c.loadForge(getenv); err != nil {
+		return Config{}, err
 	}
 
 	if c.MetricsAddr = getenv("METRICS_ADDR"); c.MetricsAddr != "" {
@@ -296,7 +307,8 @@ func (c Config) fields() []any {
 		"jira_allow_loopback", c.JiraAllowLoopback,
 		"streams_per_user", c.StreamsPerUser, "streams_per_address", c.StreamsPerAddress,
 		"streams_per_instance", c.StreamsPerInstance, "stream_lifetime", c.StreamLifetime.String(),
-		"pprof_addr", c.PprofAddr, "metrics_addr", c.MetricsAddr, "metrics_token", setOrUnset(c.MetricsToken),
+		"pprof_addr", c.PprofAddr, "forge_app_id", c.ForgeAppID, "forge_jwks_url", c.ForgeJWKSURL,
+		"metrics_addr", c.MetricsAddr, "metrics_token", setOrUnset(c.MetricsToken),
 		"otlp_traces_url", maskDatabaseURL(c.OTLPTracesURL), "service_name", c.ServiceName,
 	}
 }

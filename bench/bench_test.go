@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"agentpresence/models"
 )
 
 func TestStreamReadsEvents(t *testing.T) {
@@ -175,7 +177,7 @@ func TestForgeTokenVerifiesWithItsJWKS(t *testing.T) {
 	app, _ := claims["app"].(map[string]any)
 	ctx, _ := claims["context"].(map[string]any)
 	if claims["principal"] != "acct-42-0" || app["installationId"] != in.ID || app["apiBaseUrl"] != in.APIBaseURL ||
-		ctx["cloudId"] != in.CloudID || ctx["siteUrl"] != "http://127.0.0.1:9/site-42" {
+		ctx["cloudId"] != in.CloudID || ctx["siteUrl"] != "https://127.0.0.1:9/site-42" {
 		t.Fatalf("claims: %v", claims)
 	}
 	other, _ := NewForge()
@@ -281,5 +283,42 @@ func TestEachSendsEveryRequestOnce(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("a 401 was not reported: %v", err)
+	}
+}
+
+// TestSeedForgeTwins: with ForgeTwins, each seeded tenant has a Forge
+// installation beside it (InstallationOf) with the same agents and fresh
+// memberships, so that the FIT scenario asks nothing of Jira.
+func TestSeedForgeTwins(t *testing.T) {
+	ctx := context.Background()
+	url := "sqlite:" + filepath.Join(t.TempDir(), "seed.db")
+	key := make([]byte, 32)
+	spec := Spec{Tenants: 2, ProjectsPerTenant: 2, AgentsPerTenant: 4, OnlineEvery: 2, ForgeTwins: true}
+	ds, err := Seed(ctx, url, key, spec, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := models.NewSecretBox(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := models.Open(ctx, models.StoreConfig{URL: url, Box: box})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for i, ct := range ds.Tenants {
+		inst := InstallationOf(i)
+		tn, err := store.TenantByClientKey(ctx, inst.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !tn.IsForge() || !tn.Active() || tn.Forge.CloudID != inst.CloudID || tn.ID == ct.ID {
+			t.Fatalf("installation %d: %+v", i, tn)
+		}
+		projects, checked, err := store.Memberships(ctx, tn.ID, ct.Agents[0])
+		if err != nil || len(projects) != 2 || checked == nil {
+			t.Fatalf("installation %d's first agent: %d projects, checked %v, %v", i, len(projects), checked, err)
+		}
 	}
 }

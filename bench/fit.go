@@ -80,15 +80,18 @@ type Installation struct {
 	ID, CloudID, SiteURL, APIBaseURL string
 }
 
-// InstallationOf derives a stable installation from the tenant's index.
-// Its Jira API base is a closed loopback port, as the Connect tenants'.
+// InstallationOf derives a stable installation from the tenant's index
+// (seeded beside it with Spec.ForgeTwins). Its Jira API base is https on a
+// closed loopback port: a FIT names https URLs, and the service's Jira
+// client refuses loopback targets outside development, so nothing is
+// dialled.
 func InstallationOf(i int) Installation {
 	cloud := fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)
 	return Installation{
 		ID:         fmt.Sprintf("ari:cloud:ecosystem::installation/10000000-0000-4000-8000-%012d", i+1),
 		CloudID:    cloud,
-		SiteURL:    fmt.Sprintf("http://127.0.0.1:9/site-%d", i+1),
-		APIBaseURL: "http://127.0.0.1:9/ex/jira/" + cloud,
+		SiteURL:    fmt.Sprintf("https://127.0.0.1:9/site-%d", i+1),
+		APIBaseURL: "https://127.0.0.1:9/ex/jira/" + cloud,
 	}
 }
 

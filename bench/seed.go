@@ -21,6 +21,9 @@ type Spec struct {
 	// OnlineEvery puts every n-th agent of a tenant online (10: 10%) in its
 	// first project.
 	OnlineEvery int
+	// ForgeTwins seeds a Forge installation beside each tenant, with the
+	// same agents (forgeseed.go), for the FIT scenario.
+	ForgeTwins bool
 }
 
 // Tenant is one seeded Jira site, with what the harness needs to act as it.
@@ -130,6 +133,12 @@ func Seed(ctx context.Context, dbURL string, key []byte, spec Spec, now time.Tim
 		}
 		ds.Tenants = append(ds.Tenants, t)
 	}
+	var forge forgeRows
+	if spec.ForgeTwins {
+		if forge, err = forgeTwins(box, spec, ds.Tenants, now, projectID); err != nil {
+			return nil, fmt.Errorf("seed: %w", err)
+		}
+	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
@@ -145,6 +154,11 @@ func Seed(ctx context.Context, dbURL string, key []byte, spec Spec, now time.Tim
 		{"agents", "tenant_id, account_id, membership_checked_at, next_switch_online, created_at, updated_at", agents},
 		{"memberships", "tenant_id, account_id, project_id", members},
 		{"statuses", "tenant_id, project_id, account_id, online, since, source", statuses},
+		{"tenants", forgeTenantCols, forge.tenants},
+		{"projects", "id, tenant_id, jira_id, service_desk_id, key, name, widget_id, widget_enabled, unavailable_message, allowed_origins, created_at, updated_at", forge.projects},
+		{"agents", "tenant_id, account_id, membership_checked_at, next_switch_online, created_at, updated_at", forge.agents},
+		{"memberships", "tenant_id, account_id, project_id", forge.members},
+		{"statuses", "tenant_id, project_id, account_id, online, since, source", forge.statuses},
 	} {
 		if err := insertRows(ctx, tx, pg, ins.table, ins.cols, ins.rows); err != nil {
 			return nil, err

@@ -17,9 +17,37 @@ const root = join(here, '..');
 const out = join(here, 'build');
 const config = JSON.parse(await readFile(join(here, 'pages.json'), 'utf8'));
 
+// The service's public URL, for the pages' links to it (the widget
+// snippet): BASE_URL, as forge deploy reads it for the manifest's remote.
+const remoteBase = (process.env.BASE_URL || '').replace(/\/*$/, '/');
+if (!/^https:\/\/[^/]+\//.test(remoteBase)) {
+  console.warn('forge build: BASE_URL is not an https URL; the pages will name https://remote.invalid/ as the service');
+}
+
+// The pages import their host adapter as './connect.js'; here it resolves
+// to the Forge one, and that one's './forge-bridge.js' to @forge/bridge
+// (pages.json "alias": file → file, relative to the repository). The
+// Forge adapter's own import of connect.js (the shared helpers) stays.
+const redirects = new Map(Object.entries(config.alias ?? {}).map(([from, to]) => [join(root, from), join(root, to)]));
+const hostAdapter = {
+  name: 'host-adapter',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.?\// }, (args) => {
+      const target = redirects.get(join(args.resolveDir, args.path));
+      if (!target || target === args.importer) return undefined;
+      return { path: target };
+    });
+    // Icons named in scripts ('../static/icons/x.svg', relative to a
+    // Connect page) are copied beside index.html here.
+    b.onLoad({ filter: /static[\/]js[\/][\w-]+\.js$/ }, async (args) => ({
+      contents: (await readFile(args.path, 'utf8')).replaceAll("'../static/icons/", "'icons/"),
+      loader: 'js',
+    }));
+  },
+};
+
 // Forge hosts Custom UI under its own origin; Atlassian's Connect script
-// has no place there (the next change adds the host adapter that uses
-// @forge/bridge instead of AP).
+// has no place there (static/js/forge.js uses @forge/bridge instead of AP).
 const connectScript = /<script src="https:\/\/connect-cdn\.atl-paas\.net\/all\.js"><\/script>\n?/g;
 const inlineStyle = /<style>([\s\S]*?)<\/style>\n?/g;
 const scriptTag = /<script\b([^>]*)><\/script>/g;
@@ -63,8 +91,8 @@ for (const [name, page] of Object.entries(config.pages)) {
     await build({
       entryPoints: entries, outdir: dir, bundle: true, format: 'esm', target: 'es2022',
       minify: true, sourcemap: false, legalComments: 'none', logLevel: 'warning',
-      // The next change maps the Connect host adapter onto the Forge one.
-      alias: Object.fromEntries(Object.entries(config.alias ?? {}).map(([k, v]) => [k, join(root, v)])),
+      plugins: [hostAdapter],
+      define: { __REMOTE_BASE_URL__: JSON.stringify(/^https:\/\//.test(remoteBase) ? remoteBase : 'https://remote.invalid/') },
     });
   }
   await writeFile(join(dir, 'index.html'), html);

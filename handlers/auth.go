@@ -141,6 +141,9 @@ type Auth struct {
 	// Limits turn away an address that keeps sending bad tokens; nil: no
 	// limit.
 	Limits *Limiters
+	// Forge verifies Forge Invocation Tokens (forgeauth.go); nil when the
+	// service is not a Forge remote.
+	Forge *ForgeAuth
 }
 
 const (
@@ -166,6 +169,10 @@ func (a *Auth) Require(kind TokenKind, allowDisabled bool) echo.MiddlewareFunc {
 }
 
 func (a *Auth) authenticate(c echo.Context, kind TokenKind, allowDisabled bool) error {
+	if kind == ContextToken && a.Forge != nil && bearerRequest(c.Request()) {
+		// The agent API takes a Forge Invocation Token too (forgeauth.go).
+		return a.authenticateForge(c, forgeRoute{})
+	}
 	// Verified first, throttled after: a good token passes whatever else
 	// its address sent. Verifying costs an HMAC and, for an issuer not in
 	// the tenant cache, one lookup, which the cache remembers either way.
@@ -211,6 +218,9 @@ func (a *Auth) verify(r *http.Request, kind TokenKind) (models.Tenant, *connect.
 		return models.Tenant{}, nil, unauthorized("unknown_tenant", "the token's issuer is not an installed site")
 	case err != nil:
 		return models.Tenant{}, nil, fmt.Errorf("authenticate: %w", err)
+	case t.IsForge():
+		// A Forge installation has no shared secret to sign Connect tokens.
+		return models.Tenant{}, nil, unauthorized("unknown_tenant", "the token's issuer is not an installed site")
 	}
 	claims, err := a.Verifier.VerifyHS256(token, t.SharedSecret, connect.RequestQSH(r, a.BasePath), kind == ContextToken)
 	if err != nil {

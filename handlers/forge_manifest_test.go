@@ -13,17 +13,11 @@ import (
 )
 
 // pendingForgeRoutes are the routes forge/manifest.yml sends Forge's
-// events and triggers to that the service does not serve yet. THE NEXT
-// CHANGE (issue 10, wiring Forge into the router) must register each of
-// them, FIT-authenticated, and then delete it from this list: the test
-// fails for a manifest route that is neither served nor listed here, and
+// events and triggers to that the service does not serve yet: none. A
+// route the manifest gains is listed here until the router serves it; the
+// test fails for a manifest route that is neither served nor listed, and
 // for a listed route that is served already.
-var pendingForgeRoutes = []string{
-	"POST /forge/events/activity",        // avi:jira:commented:issue, avi:jira:updated:issue
-	"POST /forge/lifecycle/installed",    // avi:forge:installed:app, avi:forge:upgraded:app
-	"POST /forge/lifecycle/uninstalling", // the preUninstall module
-	"POST /forge/lifecycle/refresh",      // the hourly scheduledTrigger (system token)
-}
+var pendingForgeRoutes = []string{}
 
 // forgeManifest is the part of forge/manifest.yml the service must match.
 type forgeManifest struct {
@@ -59,6 +53,7 @@ func TestForgeManifestRoutes(t *testing.T) {
 		t.Fatalf("parse manifest: %v", err)
 	}
 	env := newHarness(t)
+	forgeEnv := newForgeHarness(t)
 	served := map[string]bool{}
 	for _, r := range env.server.Routes() {
 		served[r.Method+" "+r.Path] = true
@@ -92,6 +87,12 @@ func TestForgeManifestRoutes(t *testing.T) {
 		}
 		r := http.MethodPost + " " + path
 		named = append(named, r)
+		// Served routes take Forge's FITs only: no token, no entry.
+		if served[r] {
+			if res := forgeEnv.request(t, http.MethodPost, path, "", "{}"); res.status != http.StatusUnauthorized || res.errorCode(t) != "no_token" {
+				t.Errorf("endpoint %s: %s without a FIT answered %d %s", key, r, res.status, res.body)
+			}
+		}
 		switch {
 		case served[r] && slices.Contains(pendingForgeRoutes, r):
 			t.Errorf("endpoint %s: %s is served now: delete it from pendingForgeRoutes", key, r)
@@ -147,7 +148,7 @@ func TestForgeManifestRoutes(t *testing.T) {
 
 // checkForgeResources checks that each resource is built into
 // build/<key> from a page of forge/pages.json that exists on disk (or is
-// marked todo for the next change).
+// (a todo fails).
 func checkForgeResources(t *testing.T, resources map[string]string) {
 	t.Helper()
 	raw, err := os.ReadFile("../forge/pages.json")
@@ -169,8 +170,8 @@ func checkForgeResources(t *testing.T, resources map[string]string) {
 		switch {
 		case !ok:
 			t.Errorf("resource %s: no entry in forge/pages.json", key)
-		case page.HTML == "" && page.Todo == "":
-			t.Errorf("resource %s: pages.json names no static/ page and no todo", key)
+		case page.HTML == "":
+			t.Errorf("resource %s: pages.json names no static/ page", key)
 		case page.HTML != "":
 			if !strings.HasPrefix(page.HTML, "static/") {
 				t.Errorf("resource %s: page %q is not under static/", key, page.HTML)
@@ -180,7 +181,7 @@ func checkForgeResources(t *testing.T, resources map[string]string) {
 			}
 		}
 		if page.Todo != "" {
-			t.Logf("resource %s is not built from a page yet: %s", key, page.Todo)
+			t.Errorf("resource %s is not built from a page: %s", key, page.Todo)
 		}
 	}
 	for key := range pages.Pages {

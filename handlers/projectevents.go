@@ -2,10 +2,12 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"agentpresence/handlers/jira"
+	"agentpresence/models"
 )
 
 // ProjectEvents receives Jira's project webhooks (a project updated,
@@ -20,10 +22,22 @@ type ProjectEvents struct {
 	Directory *jira.Directory
 }
 
-// Changed drops the tenant's doubtful answers; 204 always.
+// Changed drops the tenant's doubtful answers; 204 always. Forge's
+// project events (avi:jira:updated:project…) come through
+// ForgeLifecycle.Event to the same end.
 func (p *ProjectEvents) Changed(c echo.Context) error {
-	if p.Directory != nil {
-		p.Directory.InvalidateTenant(tenantOf(c).ID)
-	}
+	p.invalidate(tenantOf(c).ID)
 	return c.NoContent(http.StatusNoContent)
+}
+
+func (p *ProjectEvents) invalidate(tenant models.TenantID) {
+	if p.Directory != nil {
+		p.Directory.InvalidateTenant(tenant)
+	}
+}
+
+// isForgeProjectEvent names Forge's project events
+// (avi:jira:<what>:project).
+func isForgeProjectEvent(eventType string) bool {
+	return strings.HasPrefix(eventType, "avi:jira:") && strings.HasSuffix(eventType, ":project")
 }

@@ -43,3 +43,33 @@ func TestProjectWebhooksDoubtPermissions(t *testing.T) {
 		t.Fatalf("a project webhook with a context token: %d %s", r.status, r.body)
 	}
 }
+
+// TestForgeProjectEventsDoubtPermissions: Forge's project events, to the
+// remote's events endpoint, do what Connect's project webhooks do.
+func TestForgeProjectEventsDoubtPermissions(t *testing.T) {
+	env := newForgeHarness(t)
+	site, inst := env.newForgeSite(t)
+	env.installForge(t, inst)
+	const checks = "/rest/api/3/permissions/check"
+	online := func() {
+		t.Helper()
+		if r := env.invoke(t, inst, "ada", http.MethodGet, "/api/v1/admin/online", ""); r.status != http.StatusOK {
+			t.Fatalf("admin online: %d %s", r.status, r.body)
+		}
+	}
+	online()
+	before := site.Calls(checks)
+	online()
+	if site.Calls(checks) != before {
+		t.Fatal("the second admin check within its TTL asked Jira")
+	}
+	ctx := context.Background()
+	r := env.send(t)(env.platform.ProductEvent(ctx, env.baseURL, "/forge/events/activity", inst, "avi:jira:updated:project", "", nil))
+	if r.status != http.StatusNoContent {
+		t.Fatalf("project event: %d %s", r.status, r.body)
+	}
+	online()
+	if site.Calls(checks) != before+1 {
+		t.Fatal("after avi:jira:updated:project the admin check was not asked again")
+	}
+}

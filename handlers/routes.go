@@ -66,6 +66,9 @@ type Deps struct {
 	// Tracer starts a span per request (tracing.go); nil, as when tracing
 	// is off: none, and nothing is spent on it.
 	Tracer trace.Tracer
+	// Forge verifies Forge Invocation Tokens; nil when the service is not
+	// a Forge remote (FORGE_APP_ID unset).
+	Forge *ForgeAuth
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -105,7 +108,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.Use(rateLimit(d.Limiters, isPublicPath))
 	e.Use(checkParams)
 
-	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath, Limits: d.Limiters}
+	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath, Limits: d.Limiters, Forge: d.Forge}
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets}
@@ -141,9 +144,20 @@ func NewServer(d Deps) *echo.Echo {
 	e.GET("/static/*", pages.Static)
 
 	e.POST("/webhooks/activity", webhooks.RecordActivity, auth.Require(RequestToken, false))
-	e.POST("/webhooks/projects", (&ProjectEvents{Directory: d.Directory}).Changed, auth.Require(RequestToken, false))
 
-	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore)
+	// What Forge sends the remote (forge/manifest.yml's endpoints), and the
+	// Forge portal footer's facts (forgelifecycle.go, forgeportal.go).
+	projectEvents := &ProjectEvents{Directory: d.Directory}
+	forgeLife := &ForgeLifecycle{Store: d.Store, Tenants: d.Tenants, Activity: d.Activity, Now: d.Now, Log: d.Log, Projects: projectEvents}
+	forgePortal := &ForgePortal{Portals: d.Store, Directory: d.Directory, Board: d.Board}
+	e.POST("/forge/lifecycle/installed", forgeLife.Installed, auth.RequireForge(false))
+	e.POST("/forge/lifecycle/uninstalling", forgeLife.Uninstalling, auth.RequireForge(true))
+	e.POST("/forge/lifecycle/refresh", forgeLife.Refresh, auth.RequireForge(false))
+	e.POST("/forge/events/activity", forgeLife.Event, auth.RequireForge(false))
+	e.POST("/webhooks/projects", projectEvents.Changed, auth.Require(RequestToken, false))
+	e.GET("/forge/portal-footer", forgePortal.Footer, auth.RequireForgeUI(), noStore)
+
+	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore, forgeConditional)
 	api.GET("/me", agents.Me)
 	api.PUT("/me/status", agents.SetStatus)
 	api.POST("/me/heartbeat", agents.Heartbeat)

@@ -78,6 +78,9 @@ type Tenant struct {
 	SignedIAT int64     `gorm:"column:signed_iat;not null;default:0"`
 	CreatedAt time.Time `gorm:"not null"`
 	UpdatedAt time.Time `gorm:"not null"`
+
+	// Forge is the Forge side of a Forge installation (installations.go).
+	Forge ForgeInstallation `gorm:"embedded;embeddedPrefix:forge_"`
 }
 
 // Active reports whether the tenant's tokens and widgets should work.

@@ -19,6 +19,9 @@ func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
 	if in.ClientKey == "" || len(in.SharedSecret) == 0 || in.BaseURL == "" {
 		return Tenant{}, fmt.Errorf("save install: %w: clientKey, sharedSecret and baseUrl are required", ErrInvalid)
 	}
+	if strings.HasPrefix(in.ClientKey, ForgeKeyPrefix) {
+		return Tenant{}, fmt.Errorf("save install: %w: a Connect client key cannot name a Forge installation", ErrInvalid)
+	}
 	if err := in.Token.check(); err != nil {
 		return Tenant{}, fmt.Errorf("save install: %w", err)
 	}

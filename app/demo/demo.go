@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -44,6 +45,11 @@ type Options struct {
 	// HTTPClient sends the simulated Jira's calls to the app.
 	HTTPClient *http.Client
 	Log        *slog.Logger
+	// Assets holds the app's static/, which the Forge pages are served
+	// from (forge.go); ForgeAppID is the Forge app the demo plays (empty:
+	// DemoForgeApp).
+	Assets     fs.FS
+	ForgeAppID string
 }
 
 // Host serves /demo/… and plays Jira.
@@ -57,6 +63,8 @@ type Host struct {
 	mux    *http.ServeMux
 	// ready turns true once the app is installed and the data seeded.
 	ready atomic.Bool
+	// forge plays the Forge platform (forge.go).
+	forge *forgeHost
 }
 
 // Demo accounts.
@@ -108,8 +116,13 @@ func New(opts Options) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: parse pages: %w", err)
 	}
-	h := &Host{opts: opts, site: site, pages: pages, origin: origin, other: other,
+	fh, err := newForgeHost(opts.ForgeAppID, origin+"/demo/jira", opts.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{opts: opts, site: site, pages: pages, origin: origin, other: other, forge: fh,
 		jira: &jira.Client{AppKey: opts.AppKey, HTTP: opts.HTTPClient, Targets: jira.TargetPolicy{AllowLoopback: true}}}
+	h.enableForge()
 	h.routes()
 	return h, nil
 }
@@ -188,19 +201,26 @@ func (h *Host) Start(ctx context.Context) error {
 	if err := h.site.Install(ctx); err != nil {
 		return fmt.Errorf("demo: install: %w", err)
 	}
-	if err := h.seed(ctx); err != nil {
+	if err := h.seed(ctx, demoClientKey); err != nil {
 		return fmt.Errorf("demo: seed: %w", err)
+	}
+	if err := h.installForge(ctx); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := h.seed(ctx, demoInstallation); err != nil {
+		return fmt.Errorf("demo: seed forge: %w", err)
 	}
 	h.ready.Store(true)
 	h.opts.Log.Info("demo ready", "url", strings.TrimRight(h.opts.BaseURL, "/")+"/demo/", "external_site", h.other+"/demo/external")
 	return nil
 }
 
-// seed syncs the projects, lets the external site show HELP's widget (not
-// IT's), puts the IT crew online and writes a week of history once.
-func (h *Host) seed(ctx context.Context) error {
+// seed syncs the projects of a tenant (the Connect one, or the Forge
+// installation), lets the external site show HELP's widget (not IT's),
+// puts the IT crew online and writes a week of history once.
+func (h *Host) seed(ctx context.Context, clientKey string) error {
 	st := h.opts.Store
-	t, err := st.TenantByClientKey(ctx, demoClientKey)
+	t, err := st.TenantByClientKey(ctx, clientKey)
 	if err != nil {
 		return err
 	}

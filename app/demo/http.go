@@ -38,6 +38,7 @@ func (h *Host) routes() {
 	m.HandleFunc("GET /demo/api/jira", h.jiraProxy)
 	m.HandleFunc("GET /demo/jira/servicedesk/customer/user/login", h.login)
 	m.Handle("/demo/jira/", h.site)
+	h.forgeRoutes(m)
 	h.mux = m
 }
 
@@ -217,19 +218,32 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	if q.Get("theme") == "dark" {
 		theme = "dark"
 	}
-	view, frame := q.Get("view"), ""
-	switch view {
-	case "admin":
-		frame = h.pageURL(modules["presence-admin"], "", "", current.AccountID)
-	case "project-settings":
-		frame = h.pageURL(modules["presence-project-settings"], project, "", current.AccountID)
-	default:
-		view = ""
+	host := hostOf(q)
+	view, frame, background := q.Get("view"), "", ""
+	if host == "forge" {
+		view, frame = forgeView(view, project, current.AccountID)
+		background = forgePageURL("activity", current.AccountID, "", "")
+	} else {
+		switch view {
+		case "admin":
+			frame = h.pageURL(modules["presence-admin"], "", "", current.AccountID)
+		case "project-settings":
+			frame = h.pageURL(modules["presence-project-settings"], project, "", current.AccountID)
+		default:
+			view = ""
+		}
 	}
 	h.render(w, "index.html", map[string]any{
 		"People": list, "Me": current, "Project": project, "Projects": keys, "Theme": theme, "View": view, "Frame": frame,
-		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": "/demo/portal?desk=" + deskOf(h, project),
+		"FrameTitle": frameTitles[view], "Host": host, "Background": background,
+		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": "/demo/portal?desk=" + deskOf(h, project) + "&host=" + host,
 	}, "")
+}
+
+// frameTitles name the page a view frames.
+var frameTitles = map[string]string{
+	"admin": "Agent online status administration", "project-settings": "Chat availability settings",
+	"queue": "Online status", "global": "Online status", "schedule": "My online schedule",
 }
 
 func deskOf(h *Host, key string) string {
@@ -254,8 +268,13 @@ func (h *Host) portal(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		desk, name = "1", h.site.Projects()[0].Name
 	}
+	host := hostOf(r.URL.Query())
+	footer := h.pageURL(modules["chat-status-footer"], "", desk, Carol)
+	if host == "forge" {
+		footer = forgePageURL("chat-status", Carol, "", desk)
+	}
 	h.render(w, "portal.html", map[string]any{"Desk": desk, "Name": name, "Desks": desks, "AppOrigin": h.origin,
-		"Footer": h.pageURL(modules["chat-status-footer"], "", desk, Carol)}, "")
+		"Footer": footer, "Host": host}, "")
 }
 
 // external is a customer's own site on the other loopback origin: HELP

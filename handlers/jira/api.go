@@ -112,6 +112,10 @@ type permissionCheckResponse struct {
 // accountID holds (an empty accountID checks the app itself).
 func (c *Client) CheckPermissions(ctx context.Context, site Site, accountID string, global []string, projectPerms []ProjectPermissionQuery) (PermissionResult, error) {
 	reqBody := permissionCheckRequest{AccountID: accountID, GlobalPermissions: global, ProjectPermissions: projectPerms}
+	if s, ok := asUser(ctx, site, accountID, c.now()); ok {
+		// A Forge app asks about the user in session as that user (forge.go).
+		site, reqBody.AccountID = s, ""
+	}
 	var resp permissionCheckResponse
 	if err := c.Do(ctx, site, http.MethodPost, "/rest/api/3/permissions/check", reqBody, &resp); err != nil {
 		return PermissionResult{}, fmt.Errorf("check permissions: %w", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"agentpresence/handlers/connect"
+	"agentpresence/handlers/forge"
 )
 
 // MaxTokenTTL is the longest lifetime Atlassian recommends for tokens an app
@@ -106,6 +107,12 @@ type Site struct {
 	BaseURL string
 	// SharedSecret signs the tokens.
 	SharedSecret []byte
+	// Forge marks a Forge installation (ForgeSite): BaseURL is its
+	// app.apiBaseUrl, and calls carry SystemToken as a Bearer token.
+	Forge       bool
+	SystemToken forge.OAuthToken
+	// bearer replaces SystemToken for one call (a user token, forge.go).
+	bearer forge.OAuthToken
 }
 
 // Do sends method pathAndQuery (relative to site.BaseURL, starting with "/")
@@ -129,7 +136,12 @@ func (c *Client) Do(ctx context.Context, site Site, method, pathAndQuery string,
 	if c.AppKey == "" {
 		return fmt.Errorf("jira %s: empty app key: %w", what, ErrInvalidRequest)
 	}
-	token, err := connect.NewRequestToken(c.AppKey, "", method, target, basePath, site.SharedSecret, now(), c.ttl())
+	var authorization string
+	if site.Forge {
+		authorization, err = site.bearerHeader(now())
+	} else {
+		authorization, err = c.connectHeader(method, target, basePath, site.SharedSecret, now())
+	}
 	if err != nil {
 		return fmt.Errorf("jira %s: %w", what, err)
 	}
@@ -146,7 +158,7 @@ func (c *Client) Do(ctx context.Context, site Site, method, pathAndQuery string,
 	if err != nil {
 		return fmt.Errorf("jira %s: %w", what, err)
 	}
-	req.Header.Set("Authorization", "JWT "+token)
+	req.Header.Set("Authorization", authorization)
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -181,6 +193,20 @@ func (c *Client) Do(ctx context.Context, site Site, method, pathAndQuery string,
 		return fmt.Errorf("jira %s: decode response: %w", what, err)
 	}
 	return nil
+}
+
+// connectHeader is the Authorization header of a call to a Connect site:
+// a JWT for exactly this request, signed with the site's shared secret.
+func (c *Client) connectHeader(method string, target *url.URL, basePath string, secret []byte, now time.Time) (string, error) {
+	if len(secret) == 0 {
+		// Never sign with an empty key: anyone could make that token.
+		return "", fmt.Errorf("empty shared secret: %w", ErrInvalidRequest)
+	}
+	token, err := connect.NewRequestToken(c.AppKey, "", method, target, basePath, secret, now, c.ttl())
+	if err != nil {
+		return "", err
+	}
+	return "JWT " + token, nil
 }
 
 // httpClient is HTTP, or one guarded by Targets built once.

@@ -152,6 +152,9 @@ const (
 )
 
 func siteOf(t models.Tenant) Site {
+	if t.IsForge() {
+		return forgeSiteOf(t)
+	}
 	return Site{BaseURL: t.BaseURL, SharedSecret: t.SharedSecret}
 }
 

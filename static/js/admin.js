@@ -1,6 +1,6 @@
 // The Jira admin page: auto-offline, who is online across projects, the
 // status-change log (filters, CSV export) and the time-online report.
-import { api, apiIfChanged, users, initPage, resize, h, when, show, token, busy, sentence, BASE } from './connect.js';
+import { api, apiIfChanged, apiBlob, users, initPage, resize, h, when, show, busy, sentence } from './connect.js';
 import { stackedBars } from './chart.js';
 
 // Every string people read, in one place for translation.
@@ -142,9 +142,7 @@ async function exportCSV() {
   const q = filterQuery();
   q.set('format', 'csv');
   try {
-    const res = await fetch(new URL('api/v1/admin/events?' + q, BASE), { headers: { Authorization: 'JWT ' + (await token()) }, cache: 'no-store' });
-    if (!res.ok) throw new Error((await res.json().catch(() => ({}))).error?.message || res.statusText);
-    const url = URL.createObjectURL(await res.blob());
+    const url = URL.createObjectURL(await apiBlob('api/v1/admin/events?' + q));
     const a = h('a', { href: url, download: 'status-changes.csv', hidden: true });
     document.body.append(a);
     a.click();

@@ -54,6 +54,11 @@ export async function apiRevalidated(path) {
   return request('GET', path, undefined, { cache: 'no-cache' });
 }
 
+/** apiBlob fetches a file (the CSV export) with a token in a header, never in the URL. */
+export async function apiBlob(path) {
+  return (await request('GET', path, undefined, { raw: true })).blob();
+}
+
 const tags = new Map(); // path → {etag, data}, for apiIfChanged
 
 /**

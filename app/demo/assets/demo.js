@@ -30,12 +30,80 @@
     if (m.apDemo === 'dialog.close' && frame && frame.closest('.blanket')) closeDialog(frame.closest('.blanket'));
   });
 
+  // Messages from the app's Forge pages (the @forge/bridge stand-in).
+  var FORGE_MODALS = { schedule: ['My online schedule', 720, 640, 'schedule'], presence: ['Online status', 480, 600, 'presence'] };
+  window.addEventListener('message', function (ev) {
+    var m = ev.data;
+    if (ev.origin !== appOrigin || !m || typeof m.forgeDemo !== 'string') return;
+    var frame = Array.prototype.find.call(document.querySelectorAll('iframe'), function (f) { return f.contentWindow === ev.source; });
+    if (!frame) return;
+    switch (m.forgeDemo) {
+      case 'theme?': ev.source.postMessage({ forgeDemo: 'theme', mode: theme() }, appOrigin); break;
+      case 'resize': if (!frame.closest('.dialog') && frame.id !== 'background' && m.height > 0) frame.style.height = Math.ceil(m.height) + 'px'; break;
+      case 'modal': if (FORGE_MODALS[m.resource]) openModal(m.resource, FORGE_MODALS[m.resource], Promise.resolve({ url: forgePage(FORGE_MODALS[m.resource][3]) })); break;
+      case 'close': if (frame.closest('.blanket')) closeDialog(frame.closest('.blanket')); break;
+      case 'flag': showFlag(m, ev.source); break;
+      case 'flag-close': removeFlag(m.id); break;
+      case 'event':
+        Array.prototype.forEach.call(document.querySelectorAll('iframe'), function (f) {
+          if (f !== frame && f.contentWindow) f.contentWindow.postMessage({ forgeDemo: 'event', name: m.name, payload: m.payload }, appOrigin);
+        });
+        break;
+    }
+  });
+
+  function forgePage(module) {
+    var resource = module === 'presence' || module === 'presence-queue' ? 'presence' : module;
+    return '/demo/forge/pages/' + resource + '?module=' + enc(module) + '&as=' + enc(account);
+  }
+
+  // Jira's flags, as Forge's showFlag shows them: title, description and
+  // actions, until closed.
+  function showFlag(m, source) {
+    removeFlag(m.id);
+    var box = document.createElement('div');
+    box.className = 'flag';
+    box.setAttribute('role', 'alert');
+    box.setAttribute('data-flag', m.id);
+    box.setAttribute('data-kind', m.kind || 'info');
+    var title = document.createElement('strong');
+    title.textContent = m.title || '';
+    var desc = document.createElement('p');
+    desc.textContent = m.description || '';
+    box.append(title, desc);
+    (m.actions || []).forEach(function (text, i) {
+      var b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = text;
+      b.setAttribute('data-action', String(i));
+      b.addEventListener('click', function () { source.postMessage({ forgeDemo: 'flag-action', id: m.id, index: i }, appOrigin); });
+      box.append(b);
+    });
+    var close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'close';
+    close.setAttribute('aria-label', 'Dismiss');
+    close.textContent = '×';
+    close.addEventListener('click', function () { removeFlag(m.id); });
+    box.append(close);
+    $('flags').append(box);
+  }
+
+  function removeFlag(id) {
+    var old = document.querySelector('.flag[data-flag="' + CSS.escape(String(id)) + '"]');
+    if (old) old.remove();
+  }
+
   var stack = [];
   function openDialog(key) {
-    var spec = TITLES[key];
-    var opener = document.activeElement;
     var q = 'module=' + enc(key) + '&accountId=' + enc(account) + '&project=' + enc(project);
-    getJSON('/demo/api/signed-url?' + q).then(function (r) {
+    openModal(key, TITLES[key], getJSON('/demo/api/signed-url?' + q));
+  }
+
+  // openModal shows a page in a dialog: spec is [title, width, height].
+  function openModal(key, spec, urlPromise) {
+    var opener = document.activeElement;
+    urlPromise.then(function (r) {
       var blanket = document.createElement('div');
       blanket.className = 'blanket';
       blanket.setAttribute('data-dialog', key);
@@ -130,7 +198,7 @@
     };
     stream();
   }
-  for (var id of ['as', 'theme']) {
+  for (var id of ['as', 'theme', 'host']) {
     var sel = $(id);
     if (sel) sel.addEventListener('change', function (e) { e.target.form.submit(); });
   }

@@ -718,7 +718,9 @@ func (h *harness) runRow(ctx context.Context, backend string) (bench.Row, error)
 		return row, err
 	}
 	t0 := time.Now()
-	ds, err := bench.Seed(ctx, dbURL, key, cfg.spec, time.Now())
+	spec := cfg.spec
+	spec.ForgeTwins = h.forge != nil // the FIT scenario's installations
+	ds, err := bench.Seed(ctx, dbURL, key, spec, time.Now())
 	if err != nil {
 		return row, err
 	}

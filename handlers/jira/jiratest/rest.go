@@ -92,7 +92,7 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch {
 	case strings.HasPrefix(rel, "/rest/"):
-		rec.Reason = s.serveREST(sw, r, rel, baseURL, basePath)
+		rec.Reason, rec.Auth = s.serveREST(sw, r, rel, baseURL, basePath)
 	case strings.HasPrefix(rel, "/avatars/"):
 		s.serveAvatar(sw, r, strings.TrimPrefix(rel, "/avatars/"))
 	case strings.HasPrefix(rel, "/install-keys/"):
@@ -104,25 +104,27 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveREST checks the app's token and dispatches; it returns the reason a
 // token was rejected, if it was.
-func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, basePath string) string {
+func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, basePath string) (string, string) {
 	s.mu.Lock()
 	down, secret := s.down, s.secret
 	s.mu.Unlock()
 	if down {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, "jiratest is down (SetDown)")
-		return ""
+		return "", ""
 	}
 	// Authentication comes before routing, as in Jira: an unsigned probe
 	// learns nothing about which paths exist.
-	if reason := s.verifyApp(r, basePath, secret); reason != "" {
+	// A Bearer token is a Forge app's (forge.go); else a Connect JWT.
+	who, reason := s.authenticate(r, basePath, secret)
+	if reason != "" {
 		w.Header().Set("WWW-Authenticate", `JWT realm="jiratest"`)
-		writeError(w, http.StatusUnauthorized, "the app's JWT was rejected: "+reason)
-		return reason
+		writeError(w, http.StatusUnauthorized, "the app's token was rejected: "+reason)
+		return reason, who.kind
 	}
 	s.wait(r, rel)
 	if s.answerFault(w, rel) {
-		return ""
+		return "", who.kind
 	}
 	switch rel {
 	case "/rest/servicedeskapi/servicedesk":
@@ -131,7 +133,7 @@ func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, b
 		}
 	case "/rest/api/3/permissions/check":
 		if allow(w, r, http.MethodPost) {
-			s.checkPermissions(w, r)
+			s.checkPermissions(w, r, who)
 		}
 	case "/rest/api/3/user":
 		if allow(w, r, http.MethodGet) {
@@ -144,7 +146,7 @@ func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, b
 	default:
 		writeError(w, http.StatusNotFound, "jiratest does not simulate "+rel)
 	}
-	return ""
+	return "", who.kind
 }
 
 // verifyApp verifies the app's JWT the way Jira does and returns "" or the
@@ -285,7 +287,7 @@ type projectGrantJSON struct {
 }
 
 // checkPermissions answers POST /rest/api/3/permissions/check.
-func (s *Site) checkPermissions(w http.ResponseWriter, r *http.Request) {
+func (s *Site) checkPermissions(w http.ResponseWriter, r *http.Request, who caller) {
 	var req permissionCheckRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	// Strict decoding turns a misspelt field in the app's request into a
@@ -313,9 +315,14 @@ func (s *Site) checkPermissions(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	// An empty accountId asks about the app itself, which this site grants
 	// nothing; an unknown account is granted nothing either.
-	u, known := s.users[req.AccountID]
+	account, refused := s.permissionSubjectLocked(who, req.AccountID)
+	u, known := s.users[account]
 	projects := slices.Clone(s.projects)
 	s.mu.Unlock()
+	if refused != "" {
+		writeError(w, http.StatusForbidden, refused)
+		return
+	}
 
 	global := []string{}
 	if known && u.JiraAdmin && slices.Contains(req.GlobalPermissions, permAdminister) {

@@ -94,6 +94,10 @@ type Request struct {
 	Reason string
 	// At is when it arrived, on the site's clock.
 	At time.Time
+	// Auth says how the app authenticated: AuthJWT (Connect), or a Forge
+	// app's AuthForgeSystem or AuthForgeUser token (forge.go); "" when
+	// nothing was asked.
+	Auth string
 }
 
 // Site is a simulated Jira Cloud site. Create it with New; all methods are
@@ -123,6 +127,8 @@ type Site struct {
 	calls       map[string]int
 	requests    []Request
 	commentSeq  int
+	// forge, when set, lets a Forge app's Bearer tokens in (forge.go).
+	forge *forgeApp
 }
 
 // New creates a site with no projects and no users.
