@@ -250,25 +250,6 @@ func (g *Guard) CallsThisHour(site string) (current, previous uint64) {
 	return current, previous
 }
 
-// HeldUntil tells until when calls to site are held back, and why; zero
-// when they may go.
-func (g *Guard) HeldUntil(site string) (time.Time, string) {
-	now := g.cfg.Now()
-	if until := time.Unix(0, g.global.Load()); now.Before(until) {
-		return until, HeldGlobalQuota
-	}
-	st, ok := g.sites.Get(SiteKey(site))
-	if !ok {
-		return time.Time{}, ""
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if now.Before(st.notBefore) {
-		return st.notBefore, st.reason
-	}
-	return time.Time{}, ""
-}
-
 // guardedTransport is the Guard around a transport.
 type guardedTransport struct {
 	g    *Guard
@@ -290,19 +271,12 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	st := g.site(SiteKey(req.URL.String()))
 	endpoint := req.Method + " " + req.URL.EscapedPath()
 	if held := g.held(st, endpoint); held != nil {
-		if g.cfg.Observer != nil {
-			g.cfg.Observer.JiraHeld(st.key, held.Reason)
-		}
-		return nil, held
+		return nil, g.hold(req, held)
 	}
 	done, err := st.breaker.Allow()
 	if err != nil {
 		// The cool-down is over and a probe is out: wait for its outcome.
-		held := &ThrottledError{Site: st.key, Reason: HeldBreakerProbe, Until: g.cfg.Now().Add(g.cfg.BackoffBase)}
-		if g.cfg.Observer != nil {
-			g.cfg.Observer.JiraHeld(st.key, held.Reason)
-		}
-		return nil, held
+		return nil, g.hold(req, &ThrottledError{Site: st.key, Reason: HeldBreakerProbe, Until: g.cfg.Now().Add(g.cfg.BackoffBase)})
 	}
 
 	ctx := req.Context()
@@ -353,6 +327,18 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		done(nil)
 	}
 	return resp, err
+}
+
+// hold refuses req unsent: its body is closed, as a transport must, and
+// the observer told.
+func (g *Guard) hold(req *http.Request, held *ThrottledError) error {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	if g.cfg.Observer != nil {
+		g.cfg.Observer.JiraHeld(held.Site, held.Reason)
+	}
+	return held
 }
 
 // site is the state of key, made on first use.
