@@ -32,6 +32,7 @@ import (
 	"agentpresence/jobs"
 	"agentpresence/models"
 	"agentpresence/models/pgbus"
+	"agentpresence/models/secretbox"
 )
 
 // App is one running replica: the store, the HTTP server and the jobs.
@@ -53,8 +54,6 @@ type App struct {
 	activity *models.ActivityBuffer
 	// bus carries changes between replicas (PostgreSQL only; nil on SQLite).
 	bus *pgbus.Bus
-	// box seals tenants' secrets.
-	box *models.SecretBox
 	// streams are the live streams' caps, derived once from the open-files
 	// limit.
 	streams live.Limits
@@ -174,11 +173,10 @@ func (a *App) openStore(ctx context.Context) error {
 	if err := a.cfg.ensureLocalKey(); err != nil {
 		return err
 	}
-	box, err := models.NewSecretBox(a.cfg.AppSecretKey, a.cfg.AppSecretKeyPrevious...)
+	box, err := secretbox.New(a.cfg.AppSecretKey, a.cfg.AppSecretKeyPrevious...)
 	if err != nil {
 		return err
 	}
-	a.box = box
 	store, err := models.Open(ctx, models.StoreConfig{URL: a.cfg.DatabaseURL, Box: box, Now: a.opts.Now, Log: a.log})
 	if err != nil {
 		return err
@@ -264,10 +262,7 @@ func (a *App) buildServer(context.Context) error {
 	var frameAncestors []string
 	if cfg.Demo {
 		a.demo, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: a.store, HTTPClient: a.opts.HTTPClient, Log: a.log,
-			Assets: a.assets, ForgeAppID: cfg.ForgeAppID,
-			HistoryStore: func(ctx context.Context, now func() time.Time) (*models.Store, error) {
-				return models.Open(ctx, models.StoreConfig{URL: cfg.DatabaseURL, Box: a.box, Now: now, Log: a.log})
-			}})
+			Assets: a.assets, ForgeAppID: cfg.ForgeAppID, Now: now})
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/live"
 	"agentpresence/models"
+	"agentpresence/models/secretbox"
 )
 
 // Config is everything the service reads from its environment. It is read
@@ -265,11 +266,11 @@ func decodeKeys(name, v string) ([][]byte, error) {
 // secretKeyIDs names the keys in the log by their ids, never their bytes.
 func (c Config) secretKeyIDs() (current string, previous []string) {
 	if c.AppSecretKey != nil {
-		current = models.SecretKeyID(c.AppSecretKey)
+		current = secretbox.KeyID(c.AppSecretKey)
 	}
 	previous = []string{}
 	for _, k := range c.AppSecretKeyPrevious {
-		previous = append(previous, models.SecretKeyID(k))
+		previous = append(previous, secretbox.KeyID(k))
 	}
 	return current, previous
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"agentpresence/models"
+	"agentpresence/models/secretbox"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -153,7 +153,7 @@ func TestConfigLogMasksSecrets(t *testing.T) {
 		}
 		// The keys' ids, which tell replicas' keys apart, are logged.
 		for _, key := range [][]byte{c.AppSecretKey, c.AppSecretKeyPrevious[0]} {
-			if id := models.SecretKeyID(key); !strings.Contains(out, id) {
+			if id := secretbox.KeyID(key); !strings.Contains(out, id) {
 				t.Fatalf("key id %s not in the logged config: %s", id, out)
 			}
 		}

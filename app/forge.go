@@ -59,5 +59,5 @@ func forgeAuth(cfg Config, store *models.Store, client *http.Client, now func() 
 	if err != nil {
 		return nil, err
 	}
-	return &handlers.ForgeAuth{Verifier: v, Store: store, Log: log}, nil
+	return &handlers.ForgeAuth{Verifier: v, Store: store, Log: log, Now: now}, nil
 }

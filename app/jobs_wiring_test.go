@@ -35,17 +35,17 @@ func TestAppRunsJobsOnItsClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := a.Store()
-	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
+	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	until := clock.Now().Add(time.Second)
 	if _, err := store.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "acc", ProjectIDs: []int64{ps[0].ID},
-		Online: true, Until: &until, Source: models.SourceManual}); err != nil {
+		To: models.StateOnline, Until: &until, Source: models.SourceManual}, clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	bctx, cancel := context.WithTimeout(ctx, 10*time.Second)

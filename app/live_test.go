@@ -98,11 +98,11 @@ func (r *streamReader) ended(t *testing.T) {
 func installProject(t *testing.T, store *models.Store) (models.TenantID, models.Project) {
 	t.Helper()
 	ctx := context.Background()
-	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
+	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestLiveUpdatesCrossReplicas(t *testing.T) {
 		t.Fatalf("first event %s", first)
 	}
 	if _, err := a.Store().SetStatus(ctx, tenant, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{help.ID},
-		Online: true, Source: models.SourceManual}); err != nil {
+		To: models.StateOnline, Source: models.SourceManual}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if ev := stream.next(t); !strings.Contains(ev, `"online":true`) {

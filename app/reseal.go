@@ -8,6 +8,7 @@ import (
 
 	"agentpresence/jobs"
 	"agentpresence/models"
+	"agentpresence/models/secretbox"
 )
 
 // resealSecrets is `agentpresence -reseal`: it re-seals every tenant's
@@ -17,7 +18,7 @@ import (
 // a one-off container with the same environment); every write is a
 // conditional update, so running it twice or during traffic is harmless.
 func resealSecrets(ctx context.Context, cfg Config, log *slog.Logger) error {
-	box, err := models.NewSecretBox(cfg.AppSecretKey, cfg.AppSecretKeyPrevious...)
+	box, err := secretbox.New(cfg.AppSecretKey, cfg.AppSecretKeyPrevious...)
 	if err != nil {
 		return err
 	}
@@ -42,7 +43,7 @@ func resealSecrets(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	if totals.Unopenable > 0 {
 		return fmt.Errorf("reseal: %d tenants' secrets open with no configured key (first ids %v): keep the key that sealed them in APP_SECRET_KEY_PREVIOUS: %w",
-			totals.Unopenable, totals.UnopenableIDs, models.ErrSecretUnopenable)
+			totals.Unopenable, totals.UnopenableIDs, secretbox.ErrUnopenable)
 	}
 	return nil
 }

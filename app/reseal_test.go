@@ -16,6 +16,7 @@ import (
 	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
+	"agentpresence/models/secretbox"
 )
 
 // TestKeyRotationWithoutDowntime rotates APP_SECRET_KEY the way the
@@ -106,10 +107,10 @@ func TestKeyRotationWithoutDowntime(t *testing.T) {
 		shutdown(t, a)
 
 		logs, err := reseal(newKey, oldKey)
-		if err != nil || !strings.Contains(logs, `"resealed":1`) || !strings.Contains(logs, `"key_id":"`+models.SecretKeyID(newKey)+`"`) {
+		if err != nil || !strings.Contains(logs, `"resealed":1`) || !strings.Contains(logs, `"key_id":"`+secretbox.KeyID(newKey)+`"`) {
 			t.Fatalf("-reseal: %v\n%s", err, logs)
 		}
-		if logs, err := reseal(oldKey); !errors.Is(err, models.ErrSecretUnopenable) {
+		if logs, err := reseal(oldKey); !errors.Is(err, secretbox.ErrUnopenable) {
 			t.Fatalf("-reseal with the old key alone: %v, want ErrSecretUnopenable: the tenant was not re-sealed\n%s", err, logs)
 		}
 

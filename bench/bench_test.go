@@ -21,6 +21,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"agentpresence/models"
+	"agentpresence/models/secretbox"
 )
 
 func TestStreamReadsEvents(t *testing.T) {
@@ -298,7 +299,7 @@ func TestSeedForgeTwins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	box, err := models.NewSecretBox(key)
+	box, err := secretbox.New(key)
 	if err != nil {
 		t.Fatal(err)
 	}

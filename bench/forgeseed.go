@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"agentpresence/models"
+	"agentpresence/models/secretbox"
 )
 
 // forgeTenantCols are the columns of a seeded Forge installation: a
@@ -24,7 +25,7 @@ type forgeRows struct {
 // are agents with fresh memberships, as the Connect scenario's are. Tenant
 // ids follow the Connect ones, project ids nextProject. The installations
 // hold no system token: nothing calls Jira.
-func forgeTwins(box *models.SecretBox, spec Spec, connect []Tenant, now time.Time, nextProject int64) (forgeRows, error) {
+func forgeTwins(box *secretbox.Box, spec Spec, connect []Tenant, now time.Time, nextProject int64) (forgeRows, error) {
 	var out forgeRows
 	projectID := nextProject
 	for i, ct := range connect {

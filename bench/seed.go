@@ -11,6 +11,7 @@ import (
 
 	"agentpresence/handlers/connect"
 	"agentpresence/models"
+	"agentpresence/models/secretbox"
 )
 
 // Spec sizes a seeded data set.
@@ -72,12 +73,12 @@ func (s Spec) Online(j int) bool { return s.OnlineEvery > 0 && j%s.OnlineEvery =
 
 // Seed creates the schema through the service's own migration (models.Open)
 // and fills it with multi-row inserts in one transaction: tenants with
-// their shared secrets sealed by models.SecretBox under key (so that the
+// their shared secrets sealed by secretbox.Box under key (so that the
 // app opens them), projects with known widget ids, agents whose memberships
 // are stored as just checked with Jira (so that the agent API needs no
 // Jira), and the online statuses.
 func Seed(ctx context.Context, dbURL string, key []byte, spec Spec, now time.Time) (*Dataset, error) {
-	box, err := models.NewSecretBox(key)
+	box, err := secretbox.New(key)
 	if err != nil {
 		return nil, err
 	}

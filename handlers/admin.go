@@ -20,6 +20,7 @@ import (
 type AdminStore interface {
 	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
 	AllOnline(ctx context.Context, tenant models.TenantID) ([]models.Status, error)
+	AllAway(ctx context.Context, tenant models.TenantID) ([]models.Status, error)
 	Events(ctx context.Context, tenant models.TenantID, f models.EventFilter) ([]models.Event, error)
 	Report(ctx context.Context, tenant models.TenantID, q models.ReportQuery, now time.Time) (models.Report, error)
 }
@@ -54,28 +55,34 @@ func (a *Admin) requireJiraAdmin(c echo.Context) error {
 	return nil
 }
 
-// adminProject is one project with its online count.
+// adminProject is one project with its online and away counts.
 type adminProject struct {
 	Key         string `json:"key"`
 	Name        string `json:"name"`
 	OnlineCount int    `json:"onlineCount"`
+	AwayCount   int    `json:"awayCount"`
 }
 
-// adminOnline is one online status.
+// adminOnline is one online (or away) status.
 type adminOnline struct {
-	Project   string     `json:"project"`
-	AccountID string     `json:"accountId"`
-	Since     time.Time  `json:"since"`
-	Until     *time.Time `json:"until,omitempty"`
-	Source    string     `json:"source"`
+	Project    string     `json:"project"`
+	AccountID  string     `json:"accountId"`
+	State      string     `json:"state"`
+	AwayReason string     `json:"awayReason,omitempty"`
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until,omitempty"`
+	Source     string     `json:"source"`
 }
 
+// adminOnlineResponse lists the online statuses and, apart, the away ones.
 type adminOnlineResponse struct {
 	Projects []adminProject `json:"projects"`
 	Online   []adminOnline  `json:"online"`
+	Away     []adminOnline  `json:"away"`
 }
 
-// Online lists every online status of the tenant, with the projects.
+// Online lists every online and away status of the tenant, with the
+// projects.
 func (a *Admin) Online(c echo.Context) error {
 	if err := a.requireJiraAdmin(c); err != nil {
 		return err
@@ -89,23 +96,34 @@ func (a *Admin) Online(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	away, err := a.Store.AllAway(ctx, t.ID)
+	if err != nil {
+		return err
+	}
 	keys := make(map[int64]string, len(projects))
-	counts := make(map[int64]int, len(projects))
-	resp := adminOnlineResponse{Projects: make([]adminProject, 0, len(projects)), Online: make([]adminOnline, 0, len(st))}
+	online, awayCount := make(map[int64]int, len(projects)), make(map[int64]int, len(projects))
+	resp := adminOnlineResponse{Projects: make([]adminProject, 0, len(projects)), Online: make([]adminOnline, 0, len(st)),
+		Away: make([]adminOnline, 0, len(away))}
 	for _, p := range projects {
 		keys[p.ID] = p.Key
 	}
-	for _, s := range st {
-		key, ok := keys[s.ProjectID]
-		if !ok {
-			continue
+	for _, list := range []struct {
+		statuses []models.Status
+		counts   map[int64]int
+		out      *[]adminOnline
+	}{{st, online, &resp.Online}, {away, awayCount, &resp.Away}} {
+		for _, s := range list.statuses {
+			key, ok := keys[s.ProjectID]
+			if !ok {
+				continue
+			}
+			list.counts[s.ProjectID]++
+			*list.out = append(*list.out, adminOnline{Project: key, AccountID: s.AccountID, State: string(s.State),
+				AwayReason: s.AwayReason, Since: s.Since.UTC(), Until: utcPtr(s.Until), Source: string(s.Source)})
 		}
-		counts[s.ProjectID]++
-		resp.Online = append(resp.Online, adminOnline{Project: key, AccountID: s.AccountID, Since: s.Since.UTC(),
-			Until: utcPtr(s.Until), Source: string(s.Source)})
 	}
 	for _, p := range projects {
-		resp.Projects = append(resp.Projects, adminProject{Key: p.Key, Name: p.Name, OnlineCount: counts[p.ID]})
+		resp.Projects = append(resp.Projects, adminProject{Key: p.Key, Name: p.Name, OnlineCount: online[p.ID], AwayCount: awayCount[p.ID]})
 	}
 	return jsonWithETag(c, resp) // the admin page polls it
 }
@@ -118,6 +136,8 @@ type adminEvent struct {
 	AccountID      string    `json:"accountId"`
 	FromOnline     bool      `json:"fromOnline"`
 	ToOnline       bool      `json:"toOnline"`
+	FromState      string    `json:"fromState"`
+	ToState        string    `json:"toState"`
 	Source         string    `json:"source"`
 	ActorAccountID string    `json:"actorAccountId,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
@@ -175,7 +195,8 @@ func (a *Admin) Events(c echo.Context) error {
 	out := make([]adminEvent, 0, len(evs))
 	for _, e := range evs {
 		out = append(out, adminEvent{ID: e.ID, At: e.At.UTC(), Project: keys[e.ProjectID], AccountID: e.AccountID,
-			FromOnline: e.FromOnline, ToOnline: e.ToOnline, Source: string(e.Source), ActorAccountID: e.ActorAccountID, Reason: e.Reason})
+			FromOnline: e.FromOnline, ToOnline: e.ToOnline, FromState: string(e.FromState), ToState: string(e.ToState),
+			Source: string(e.Source), ActorAccountID: e.ActorAccountID, Reason: e.Reason})
 	}
 	if format == "csv" {
 		return writeEventsCSV(c, out, a.Now())
@@ -218,16 +239,11 @@ func writeEventsCSV(c echo.Context, evs []adminEvent, now time.Time) error {
 	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="status-changes-%s.csv"`, now.UTC().Format("20060102-150405")))
 	c.Response().WriteHeader(http.StatusOK)
 	w := bufio.NewWriter(c.Response())
-	state := func(online bool) string {
-		if online {
-			return "online"
-		}
-		return "offline"
-	}
+	// from and to are the states: online, away or offline.
 	writeCSVRow(w, "id", "at", "project", "accountId", "from", "to", "source", "actorAccountId", "reason")
 	for _, e := range evs {
 		writeCSVRow(w, strconv.FormatInt(e.ID, 10), e.At.Format(time.RFC3339), e.Project, e.AccountID,
-			state(e.FromOnline), state(e.ToOnline), e.Source, e.ActorAccountID, e.Reason)
+			e.FromState, e.ToState, e.Source, e.ActorAccountID, e.Reason)
 	}
 	return w.Flush()
 }
@@ -292,11 +308,14 @@ func timeParam(c echo.Context, name string) (time.Time, error) {
 	return t, nil
 }
 
-// reportAgent is one agent's online seconds per day of the report.
+// reportAgent is one agent's online seconds per day of the report, and
+// apart those away while online nowhere.
 type reportAgent struct {
-	AccountID    string  `json:"accountId"`
-	TotalSeconds int64   `json:"totalSeconds"`
-	Seconds      []int64 `json:"seconds"`
+	AccountID        string  `json:"accountId"`
+	TotalSeconds     int64   `json:"totalSeconds"`
+	Seconds          []int64 `json:"seconds"`
+	TotalAwaySeconds int64   `json:"totalAwaySeconds"`
+	AwaySeconds      []int64 `json:"awaySeconds"`
 }
 
 type reportResponse struct {
@@ -336,7 +355,8 @@ func (a *Admin) Report(c echo.Context) error {
 		resp.Days = append(resp.Days, d.Format(time.DateOnly))
 	}
 	for _, ag := range r.Agents {
-		resp.Agents = append(resp.Agents, reportAgent{AccountID: ag.AccountID, TotalSeconds: ag.TotalSeconds, Seconds: ag.Seconds})
+		resp.Agents = append(resp.Agents, reportAgent{AccountID: ag.AccountID, TotalSeconds: ag.TotalSeconds, Seconds: ag.Seconds,
+			TotalAwaySeconds: ag.TotalAwaySeconds, AwaySeconds: ag.AwaySeconds})
 	}
 	return c.JSON(http.StatusOK, resp)
 }

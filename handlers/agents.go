@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -20,10 +21,11 @@ import (
 // PresenceStore is what the agent API needs of the store.
 type PresenceStore interface {
 	ProjectByKey(ctx context.Context, tenant models.TenantID, key string) (models.Project, error)
-	Projects(ctx context.Context, tenant models.TenantID) ([]models.Project, error)
-	SetStatus(ctx context.Context, tenant models.TenantID, ch models.StatusChange) ([]models.Event, error)
+	SetOwnStatus(ctx context.Context, tenant models.TenantID, ch models.OwnChange, at time.Time) ([]models.Event, error)
+	PutOffline(ctx context.Context, tenant models.TenantID, ch models.AdminOffline, at time.Time) ([]models.Event, error)
 	Statuses(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Status, error)
 	OnlineAgents(ctx context.Context, tenant models.TenantID, projectID int64) ([]models.Status, error)
+	AwayAgents(ctx context.Context, tenant models.TenantID, projectID int64) ([]models.Status, error)
 	ProjectCounts(ctx context.Context, tenant models.TenantID, projectIDs []int64) ([]models.ProjectCount, error)
 	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
 }
@@ -50,13 +52,18 @@ type Agents struct {
 
 // projectState is one project as the caller sees it.
 type projectState struct {
-	Key         string     `json:"key"`
-	Name        string     `json:"name"`
-	Online      bool       `json:"online"`
-	Since       *time.Time `json:"since,omitempty"`
-	Until       *time.Time `json:"until,omitempty"`
-	Source      string     `json:"source,omitempty"`
-	OnlineCount int        `json:"onlineCount"`
+	Key  string `json:"key"`
+	Name string `json:"name"`
+	// Online is State == "online", as the API said it before away.
+	Online     bool       `json:"online"`
+	State      string     `json:"state"`
+	AwayReason string     `json:"awayReason,omitempty"`
+	Since      *time.Time `json:"since,omitempty"`
+	Until      *time.Time `json:"until,omitempty"`
+	Source     string     `json:"source,omitempty"`
+	// OnlineCount and AwayCount count the project's agents online and away.
+	OnlineCount int `json:"onlineCount"`
+	AwayCount   int `json:"awayCount"`
 }
 
 // meResponse answers GET /api/v1/me and PUT /api/v1/me/status.
@@ -71,12 +78,34 @@ type meResponse struct {
 	CanPutOthersOffline bool `json:"canPutOthersOffline"`
 }
 
-// statusRequest is the body of PUT /api/v1/me/status.
+// statusRequest is the body of PUT /api/v1/me/status: online (true or
+// false), or state ("online", "away", "offline"), which says more; both
+// may be given when they agree.
 type statusRequest struct {
-	Online          *bool  `json:"online"`
-	Scope           string `json:"scope"`
-	Project         string `json:"project"`
-	DurationMinutes *int   `json:"durationMinutes"`
+	Online          *bool   `json:"online"`
+	State           string  `json:"state"`
+	Reason          *string `json:"reason"`
+	Scope           string  `json:"scope"`
+	Project         string  `json:"project"`
+	DurationMinutes *int    `json:"durationMinutes"`
+}
+
+// state is the state asked for, checked at the edge.
+func (r statusRequest) state() (models.State, error) {
+	if r.State == "" {
+		if r.Online == nil {
+			return "", fieldError("online", "is required (true or false), unless state is given")
+		}
+		return models.StateFor(*r.Online), nil
+	}
+	s := models.State(r.State)
+	if !s.Valid() {
+		return "", fieldError("state", `must be "online", "away" or "offline"`)
+	}
+	if r.Online != nil && models.StateFor(*r.Online) != s && (*r.Online || s == models.StateOnline) {
+		return "", fieldError("online", "disagrees with state")
+	}
+	return s, nil
 }
 
 // maxDurationMinutes is the longest "online for" period: one day.
@@ -167,19 +196,19 @@ func (a *Agents) me(c echo.Context, projectKey string) (meResponse, error) {
 	if err != nil {
 		return meResponse{}, err
 	}
-	online := make(map[int64]int, len(counts))
+	count := make(map[int64]models.ProjectCount, len(counts))
 	for _, pc := range counts {
-		online[pc.ProjectID] = pc.Online
+		count[pc.ProjectID] = pc
 	}
 	resp := meResponse{AccountID: account, Projects: make([]projectState, 0, len(mine))}
 	for _, p := range mine {
-		resp.Projects = append(resp.Projects, state(p, online[p.ID], byProject))
+		resp.Projects = append(resp.Projects, state(p, count[p.ID], byProject))
 		if p.Key == projectKey {
 			resp.IsAgent = true
 		}
 	}
 	if current != nil {
-		ps := state(*current, online[current.ID], byProject)
+		ps := state(*current, count[current.ID], byProject)
 		resp.Project = &ps
 		jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, account, *current)
 		if err != nil {
@@ -193,11 +222,12 @@ func (a *Agents) me(c echo.Context, projectKey string) (meResponse, error) {
 }
 
 // state is one project as the caller sees it.
-func state(p models.Project, onlineCount int, byProject map[int64]models.Status) projectState {
-	ps := projectState{Key: p.Key, Name: p.Name, OnlineCount: onlineCount}
+func state(p models.Project, count models.ProjectCount, byProject map[int64]models.Status) projectState {
+	ps := projectState{Key: p.Key, Name: p.Name, State: string(models.StateOffline), OnlineCount: count.Online, AwayCount: count.Away}
 	if s, ok := byProject[p.ID]; ok {
 		since := s.Since.UTC()
-		ps.Online, ps.Since, ps.Until, ps.Source = s.Online, &since, utcPtr(s.Until), string(s.Source)
+		ps.Online, ps.State, ps.AwayReason = s.State == models.StateOnline, string(s.State), s.AwayReason
+		ps.Since, ps.Until, ps.Source = &since, utcPtr(s.Until), string(s.Source)
 	}
 	return ps
 }
@@ -210,15 +240,29 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
-// SetStatus switches the caller online or offline, in one project or in all
-// the projects where they are an agent.
+// SetStatus switches the caller online, away or offline, in one project or
+// in all the projects where they are an agent.
 func (a *Agents) SetStatus(c echo.Context) error {
 	var req statusRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if req.Online == nil {
-		return fieldError("online", "is required (true or false)")
+	to, err := req.state()
+	if err != nil {
+		return err
+	}
+	ch := models.OwnChange{To: to, AllProjects: req.Scope == "all"}
+	if req.Reason != nil {
+		// Characters, as a page's field counts them; one line.
+		switch r := *req.Reason; {
+		case to != models.StateAway:
+			return fieldError("reason", `goes only with state "away"`)
+		case utf8.RuneCountInString(r) > models.MaxAwayReasonLen:
+			return fieldError("reason", fmt.Sprintf("must be at most %d characters", models.MaxAwayReasonLen))
+		case !validText(r) || strings.ContainsAny(r, "\r\n\t"):
+			return fieldError("reason", "must be one line of plain text")
+		}
+		ch.Reason = *req.Reason
 	}
 	if req.Project != "" && !validProjectKey(req.Project) {
 		return fieldError("project", "must be a Jira project key")
@@ -233,16 +277,14 @@ func (a *Agents) SetStatus(c echo.Context) error {
 	default:
 		return fieldError("scope", `must be "project" or "all"`)
 	}
-	var until *time.Time
 	if req.DurationMinutes != nil {
-		if !*req.Online {
-			return fieldError("durationMinutes", "goes only with online: true")
+		if to == models.StateOffline {
+			return fieldError("durationMinutes", `goes only with online: true or state "away"`)
 		}
 		if *req.DurationMinutes < 1 || *req.DurationMinutes > maxDurationMinutes {
 			return fieldError("durationMinutes", fmt.Sprintf("must be between 1 and %d", maxDurationMinutes))
 		}
-		u := a.Now().UTC().Add(time.Duration(*req.DurationMinutes) * time.Minute)
-		until = &u
+		ch.For = time.Duration(*req.DurationMinutes) * time.Minute
 	}
 	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
 	if account == "" {
@@ -251,37 +293,23 @@ func (a *Agents) SetStatus(c echo.Context) error {
 	if wait, ok := a.statusChanges.allow(t.ID, account); !ok {
 		return tooManyStatusChanges(wait)
 	}
-	// Going online is a right, granted on a recent list only; going
-	// offline must work whatever Jira says.
+	// The facts the domain decides on: the caller's projects (going online
+	// or away is a right, granted on a recent list only; going offline must
+	// work whatever Jira says) and the project named.
 	agentProjects := a.Directory.AgentProjects
-	if *req.Online {
+	if to != models.StateOffline {
 		agentProjects = a.Directory.AgentProjectsToGoOnline
 	}
-	mine, err := agentProjects(ctx, t, account)
-	if err != nil {
+	ch.AccountID = account
+	if ch.Memberships, err = agentProjects(ctx, t, account); err != nil {
 		return err
 	}
-	var ids []int64
-	if req.Scope == "all" {
-		for _, p := range mine {
-			ids = append(ids, p.ID)
-		}
-	} else {
-		p, err := a.projectForCaller(c, req.Project)
-		if err != nil {
+	if !ch.AllProjects {
+		if ch.Project, err = a.projectForCaller(c, req.Project); err != nil {
 			return err
 		}
-		if !containsProject(mine, p.ID) {
-			if *req.Online {
-				return apiError(http.StatusForbidden, "not_an_agent", "you are not a support agent of "+p.Key)
-			}
-			// Going offline where one is not an agent is allowed: a former
-			// agent must be able to leave.
-		}
-		ids = []int64{p.ID}
 	}
-	if _, err := a.Store.SetStatus(ctx, t.ID, models.StatusChange{AccountID: account, ProjectIDs: ids,
-		Online: *req.Online, Until: until, Source: models.SourceManual}); err != nil {
+	if _, err := a.Store.SetOwnStatus(ctx, t.ID, ch, a.Now()); err != nil {
 		return err
 	}
 	return a.renderMe(c, req.Project)
@@ -296,18 +324,28 @@ func containsProject(ps []models.Project, id int64) bool {
 	return false
 }
 
-// onlineAgent is one entry of the online list; names and avatars are
-// fetched by the page from Jira, so we keep nothing personal.
+// onlineAgent is one entry of the online (or away) list; names and avatars
+// are fetched by the page from Jira, so we keep nothing personal.
 type onlineAgent struct {
-	AccountID string     `json:"accountId"`
-	Since     time.Time  `json:"since"`
-	Until     *time.Time `json:"until,omitempty"`
-	Source    string     `json:"source"`
+	AccountID  string     `json:"accountId"`
+	State      string     `json:"state"`
+	AwayReason string     `json:"awayReason,omitempty"`
+	Since      time.Time  `json:"since"`
+	Until      *time.Time `json:"until,omitempty"`
+	Source     string     `json:"source"`
 }
 
+func toOnlineAgent(s models.Status) onlineAgent {
+	return onlineAgent{AccountID: s.AccountID, State: string(s.State), AwayReason: s.AwayReason, Since: s.Since.UTC(),
+		Until: utcPtr(s.Until), Source: string(s.Source)}
+}
+
+// onlineAgentsResponse lists who is online (Count of them) and, apart,
+// who is away.
 type onlineAgentsResponse struct {
 	Count  int           `json:"count"`
 	Agents []onlineAgent `json:"agents"`
+	Away   []onlineAgent `json:"away"`
 }
 
 // projectForCaller resolves a project key in the caller's tenant; an
@@ -344,9 +382,16 @@ func (a *Agents) OnlineAgents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp := onlineAgentsResponse{Count: len(st), Agents: make([]onlineAgent, 0, len(st))}
+	away, err := a.Store.AwayAgents(ctx, t.ID, p.ID)
+	if err != nil {
+		return err
+	}
+	resp := onlineAgentsResponse{Count: len(st), Agents: make([]onlineAgent, 0, len(st)), Away: make([]onlineAgent, 0, len(away))}
 	for _, s := range st {
-		resp.Agents = append(resp.Agents, onlineAgent{AccountID: s.AccountID, Since: s.Since.UTC(), Until: utcPtr(s.Until), Source: string(s.Source)})
+		resp.Agents = append(resp.Agents, toOnlineAgent(s))
+	}
+	for _, s := range away {
+		resp.Away = append(resp.Away, toOnlineAgent(s))
 	}
 	return c.JSON(http.StatusOK, resp)
 }
@@ -357,8 +402,6 @@ type putOfflineRequest struct {
 	// Scope "all" puts the agent offline in every project; default "project".
 	Scope string `json:"scope"`
 }
-
-const maxReasonLen = 500
 
 // PutOffline lets a user who is both Jira administrator and administrator
 // of the project put another agent offline. Both permissions are checked
@@ -371,8 +414,8 @@ func (a *Agents) PutOffline(c echo.Context) error {
 		}
 	}
 	// Characters, as the dialog's field counts them, not bytes.
-	if utf8.RuneCountInString(req.Reason) > maxReasonLen {
-		return fieldError("reason", fmt.Sprintf("must be at most %d characters", maxReasonLen))
+	if utf8.RuneCountInString(req.Reason) > models.MaxReasonLen {
+		return fieldError("reason", fmt.Sprintf("must be at most %d characters", models.MaxReasonLen))
 	}
 	if !validText(req.Reason) {
 		return fieldError("reason", "must be plain text without control characters")
@@ -380,54 +423,28 @@ func (a *Agents) PutOffline(c echo.Context) error {
 	if req.Scope != "" && req.Scope != "project" && req.Scope != "all" {
 		return fieldError("scope", `must be "project" or "all"`)
 	}
-	p, err := a.projectForCaller(c, c.Param("key"))
-	if err != nil {
-		return err
-	}
-	ctx, t, actor := c.Request().Context(), tenantOf(c), accountOf(c)
-	jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, actor, p)
-	if err != nil {
-		return err
-	}
-	if !jiraAdmin || !projectAdmin {
-		return apiError(http.StatusForbidden, "forbidden", "putting an agent offline needs both Jira administrator and project administrator permissions")
-	}
 	// Account ids hold a colon ("557058:…"), which clients escape; echo
 	// hands path parameters over as they came.
 	target, err := url.PathUnescape(c.Param("accountId"))
 	if err != nil || target == "" {
 		return badRequest("invalid_account", "the account id in the path is not valid")
 	}
-	ids := []int64{p.ID}
-	if req.Scope == "all" {
-		// Every other project where the target is online and the caller
-		// administers too; the rest are left as they are.
-		st, err := a.Store.Statuses(ctx, t.ID, target)
-		if err != nil {
-			return err
-		}
-		projects, err := a.Store.Projects(ctx, t.ID)
-		if err != nil {
-			return err
-		}
-		byID := make(map[int64]models.Project, len(projects))
-		for _, pr := range projects {
-			byID[pr.ID] = pr
-		}
-		for _, s := range st {
-			other, known := byID[s.ProjectID]
-			if !s.Online || s.ProjectID == p.ID || !known {
-				continue
-			}
-			if _, admin, err := a.Directory.Admin(ctx, t, actor, other); err != nil {
-				return err
-			} else if admin {
-				ids = append(ids, s.ProjectID)
-			}
-		}
+	p, err := a.projectForCaller(c, c.Param("key"))
+	if err != nil {
+		return err
 	}
-	evs, err := a.Store.SetStatus(ctx, t.ID, models.StatusChange{AccountID: target, ProjectIDs: ids, Online: false,
-		Source: models.SourceAdmin, Actor: actor, Reason: req.Reason})
+	// The actor's rights are Jira's, asked as the domain needs them: both
+	// permissions, checked on the server; the page's word counts for nothing.
+	ctx, t, actor := c.Request().Context(), tenantOf(c), accountOf(c)
+	if actor == "" {
+		return unauthorized("no_user", "the token does not name a user")
+	}
+	administers := func(ctx context.Context, p models.Project) (bool, error) {
+		jiraAdmin, projectAdmin, err := a.Directory.Admin(ctx, t, actor, p)
+		return jiraAdmin && projectAdmin, err
+	}
+	evs, err := a.Store.PutOffline(ctx, t.ID, models.AdminOffline{Actor: actor, AccountID: target, Project: p,
+		AllProjects: req.Scope == "all", Reason: req.Reason, Administers: administers}, a.Now())
 	if err != nil {
 		return err
 	}

@@ -40,14 +40,14 @@ func TestAuthTamperMatrix(t *testing.T) {
 	env := newHarness(t)
 	ctx := context.Background()
 	secret := []byte("tenant-secret-0123456789abcdef")
-	if _, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-a", SharedSecret: secret, BaseURL: "https://a.atlassian.net"}); err != nil {
+	if _, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-a", SharedSecret: secret, BaseURL: "https://a.atlassian.net"}, env.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	gone, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-gone", SharedSecret: secret, BaseURL: "https://g.atlassian.net"})
+	gone, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-gone", SharedSecret: secret, BaseURL: "https://g.atlassian.net"}, env.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.store.MarkUninstalled(ctx, gone.ID); err != nil {
+	if err := env.store.MarkUninstalled(ctx, gone.ID, env.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	rsaKey := installKey() // any RSA key: the algorithm is what is refused
@@ -115,11 +115,11 @@ func TestDisabledTenantIsForbidden(t *testing.T) {
 	env := newHarness(t)
 	ctx := context.Background()
 	secret := []byte("s3cret")
-	tn, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-d", SharedSecret: secret, BaseURL: "https://d.atlassian.net"})
+	tn, err := env.store.SaveInstall(ctx, models.Install{ClientKey: "ck-d", SharedSecret: secret, BaseURL: "https://d.atlassian.net"}, env.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := env.store.SetEnabled(ctx, tn.ID, false); err != nil {
+	if err := env.store.SetEnabled(ctx, tn.ID, false, env.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	tok := sign(t, jwt.SigningMethodHS256, claimsFor("ck-d", "u", connect.ContextQSH, env.clock.Now()), secret)

@@ -114,6 +114,8 @@ var domainErrors = []struct {
 	{context.Canceled, fixed(statusClientClosed, "client_closed", "the client closed the request", nil)},
 	{models.ErrNotFound, fixed(http.StatusNotFound, "not_found", "not found", nil)},
 	{models.ErrNotAnAgent, fixed(http.StatusForbidden, "not_an_agent", "you are not a support agent of this project", nil)},
+	{models.ErrNotAnAdmin, fixed(http.StatusForbidden, "forbidden",
+		"putting an agent offline needs both Jira administrator and project administrator permissions", nil)},
 	{models.ErrTenantClosed, fixed(http.StatusForbidden, "tenant_disabled", "the app is disabled or uninstalled for this site", nil)},
 	{models.ErrInvalid, func(err error) *APIError { return apiError(http.StatusBadRequest, "invalid", err.Error()) }},
 	{models.ErrConflict, fixed(http.StatusConflict, "conflict", "the change conflicts with another one; try again", nil)},

@@ -103,10 +103,10 @@ func TestWidgetStreamAnswersLikeTheStatusAPI(t *testing.T) {
 	f := newLive(t, on(models.DialectSQLite))
 	ctx := context.Background()
 	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["IT"].ID, models.ProjectSettings{
-		WidgetEnabled: true, AllowedOrigins: []string{"https://shop.example.com"}}); err != nil {
+		WidgetEnabled: true, AllowedOrigins: []string{"https://shop.example.com"}}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["HELP"].ID, models.ProjectSettings{WidgetEnabled: false}); err != nil {
+	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["HELP"].ID, models.ProjectSettings{WidgetEnabled: false}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -157,7 +157,7 @@ func TestWidgetStreamEndsWhenTheWidgetGoes(t *testing.T) {
 	c.next(t)
 	other := f.dial(t, f.widgetPath("IT"), nil)
 	other.next(t)
-	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["HELP"].ID, models.ProjectSettings{WidgetEnabled: false}); err != nil {
+	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, f.projects["HELP"].ID, models.ProjectSettings{WidgetEnabled: false}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c.ended(t)
@@ -170,7 +170,7 @@ func TestWidgetStreamEndsWhenTheWidgetGoes(t *testing.T) {
 		t.Fatalf("IT: %+v", s)
 	}
 	// Uninstalling ends it too.
-	if err := f.store.MarkUninstalled(ctx, f.tenant.ID); err != nil {
+	if err := f.store.MarkUninstalled(ctx, f.tenant.ID, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	other.ended(t)
@@ -281,16 +281,16 @@ func TestAgentStreamSendsTheCallersCounts(t *testing.T) {
 		}
 
 		// Another tenant's changes do not reach this one's streams.
-		other, err := f.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck-other", SharedSecret: []byte("x"), BaseURL: "https://other.atlassian.net"})
+		other, err := f.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck-other", SharedSecret: []byte("x"), BaseURL: "https://other.atlassian.net"}, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		ops, err := f.store.SyncProjects(context.Background(), other.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
+		ops, err := f.store.SyncProjects(context.Background(), other.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}}, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.store.SetStatus(context.Background(), other.ID, models.StatusChange{AccountID: "zed",
-			ProjectIDs: []int64{ops[0].ID}, Online: true, Source: models.SourceManual}); err != nil {
+			ProjectIDs: []int64{ops[0].ID}, To: models.StateOnline, Source: models.SourceManual}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		f.set(t, "alice", true, "HELP")
@@ -324,7 +324,7 @@ func TestAgentStreamEndsWhenTheTenantIsDisabled(t *testing.T) {
 	f := newLive(t, on(models.DialectSQLite))
 	c := f.dial(t, f.agentPath(t, "alice", ""), nil)
 	c.next(t)
-	if err := f.store.SetEnabled(context.Background(), f.tenant.ID, false); err != nil {
+	if err := f.store.SetEnabled(context.Background(), f.tenant.ID, false, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	c.ended(t)

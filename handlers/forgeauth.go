@@ -17,8 +17,8 @@ import (
 
 // ForgeStore is what Forge authentication needs of the store.
 type ForgeStore interface {
-	RegisterForge(ctx context.Context, in models.ForgeInstall) (models.ForgeRegistration, error)
-	SaveForgeToken(ctx context.Context, t models.Tenant, token string, expiry time.Time) (bool, error)
+	RegisterForge(ctx context.Context, in models.ForgeInstall, at time.Time) (models.ForgeRegistration, error)
+	SaveForgeToken(ctx context.Context, t models.Tenant, token string, expiry, at time.Time) (bool, error)
 }
 
 // ForgeAuth verifies the Forge Invocation Tokens (FIT) of requests from
@@ -31,6 +31,7 @@ type ForgeAuth struct {
 	Verifier *forge.Verifier
 	Store    ForgeStore
 	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // ctxForge holds the verified *forge.Invocation of a Forge request.
@@ -165,7 +166,7 @@ func (f *ForgeAuth) register(ctx context.Context, r *http.Request, inv *forge.In
 			in.SystemToken, in.TokenExpiry = sys.Value(), sys.Expiry
 		}
 	}
-	reg, err := f.Store.RegisterForge(ctx, in)
+	reg, err := f.Store.RegisterForge(ctx, in, f.Now())
 	if err != nil {
 		return models.Tenant{}, fmt.Errorf("register forge installation: %w", err)
 	}
@@ -188,7 +189,7 @@ func (f *ForgeAuth) keepSystemToken(ctx context.Context, r *http.Request, t mode
 	if err != nil || (t.Forge.TokenExpiresAt != nil && !sys.Expiry.After(*t.Forge.TokenExpiresAt)) {
 		return t
 	}
-	saved, err := f.Store.SaveForgeToken(ctx, t, sys.Value(), sys.Expiry)
+	saved, err := f.Store.SaveForgeToken(ctx, t, sys.Value(), sys.Expiry, f.Now())
 	if err != nil {
 		f.Log.WarnContext(ctx, "forge system token not kept", "tenant", t.ID, "err", err)
 		return t

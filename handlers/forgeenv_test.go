@@ -41,7 +41,7 @@ func withForge(t testing.TB, p **forgetest.Platform) option {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.Forge = &handlers.ForgeAuth{Verifier: v, Store: d.Store, Log: d.Log}
+		d.Forge = &handlers.ForgeAuth{Verifier: v, Store: d.Store, Log: d.Log, Now: d.Now}
 	})
 }
 

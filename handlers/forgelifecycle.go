@@ -17,8 +17,8 @@ import (
 
 // ForgeLifecycleStore is what the Forge lifecycle needs of the store.
 type ForgeLifecycleStore interface {
-	RenewForge(ctx context.Context, id models.TenantID, in models.ForgeInstall) error
-	MarkUninstalled(ctx context.Context, id models.TenantID) error
+	RenewForge(ctx context.Context, id models.TenantID, in models.ForgeInstall, at time.Time) error
+	MarkUninstalled(ctx context.Context, id models.TenantID, at time.Time) error
 }
 
 // ForgeLifecycle receives what Forge itself sends the remote: lifecycle
@@ -78,7 +78,7 @@ func readForgeEvent(c echo.Context) forgeEvent {
 func (l *ForgeLifecycle) Installed(c echo.Context) error {
 	t, inv := tenantOf(c), invocationOf(c)
 	ev := readForgeEvent(c)
-	if err := l.Store.RenewForge(c.Request().Context(), t.ID, forgeInstallOf(inv)); err != nil {
+	if err := l.Store.RenewForge(c.Request().Context(), t.ID, forgeInstallOf(inv), l.Now()); err != nil {
 		return fmt.Errorf("forge installed: %w", err)
 	}
 	l.Tenants.Forget(t.ClientKey)
@@ -103,7 +103,7 @@ func (l *ForgeLifecycle) Uninstalling(c echo.Context) error {
 	if t.ID == 0 || !t.Installed {
 		return c.NoContent(http.StatusNoContent)
 	}
-	if err := l.Store.MarkUninstalled(c.Request().Context(), t.ID); err != nil {
+	if err := l.Store.MarkUninstalled(c.Request().Context(), t.ID, l.Now()); err != nil {
 		return fmt.Errorf("forge uninstalling: %w", err)
 	}
 	l.Tenants.Forget(t.ClientKey)
@@ -115,7 +115,7 @@ func (l *ForgeLifecycle) Uninstalling(c echo.Context) error {
 // system token; the installation was seen now.
 func (l *ForgeLifecycle) Refresh(c echo.Context) error {
 	t := tenantOf(c)
-	err := l.Store.RenewForge(c.Request().Context(), t.ID, forgeInstallOf(invocationOf(c)))
+	err := l.Store.RenewForge(c.Request().Context(), t.ID, forgeInstallOf(invocationOf(c)), l.Now())
 	if err != nil && !errors.Is(err, models.ErrTenantClosed) {
 		return fmt.Errorf("forge refresh: %w", err)
 	}

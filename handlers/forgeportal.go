@@ -65,7 +65,7 @@ func (p *ForgePortal) Footer(c echo.Context) error {
 	}
 	if err == nil && proj.WidgetEnabled {
 		if w, ok := p.Board.Widget(proj.WidgetID); ok && w.Available {
-			resp.WidgetID, resp.Online, resp.Message, resp.RequiresLogin = proj.WidgetID, w.Online, statusMessage(w), !w.Online
+			resp.WidgetID, resp.Online, resp.Message, resp.RequiresLogin = proj.WidgetID, w.Online, w.Message, w.RequiresLogin
 		}
 	}
 	return jsonWithETag(c, resp)

@@ -373,7 +373,7 @@ func (h *harness) seedTenant(t testing.TB, opts ...seedOption) *seeded {
 		install = models.Install{ClientKey: s.site.ClientKey(), SharedSecret: s.site.SharedSecret(), BaseURL: s.site.BaseURL()}
 	}
 	s.secret = install.SharedSecret
-	tn, err := h.store.SaveInstall(ctx, install)
+	tn, err := h.store.SaveInstall(ctx, install, h.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +381,7 @@ func (h *harness) seedTenant(t testing.TB, opts ...seedOption) *seeded {
 	ps, err := h.store.SyncProjects(ctx, tn.ID, []models.ProjectRef{
 		{JiraID: "10000", ServiceDeskID: "1", Key: "HELP", Name: "Help desk"},
 		{JiraID: "10001", ServiceDeskID: "2", Key: "IT", Name: "IT"},
-	})
+	}, h.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func (s *seeded) get(t testing.TB, target, account string) apiResult {
 // as of the harness's clock: the directory does not ask Jira.
 func (s *seeded) member(t testing.TB, account string, keys ...string) {
 	t.Helper()
-	if err := s.store.SetMemberships(context.Background(), s.tenant.ID, account, s.ids(t, keys)); err != nil {
+	if err := s.store.SetMemberships(context.Background(), s.tenant.ID, account, s.ids(t, keys), s.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -446,11 +446,11 @@ func (s *seeded) set(t testing.TB, account string, online bool, keys ...string) 
 // reason.
 func (s *seeded) setBy(t testing.TB, account string, online bool, source models.Source, reason string, keys ...string) {
 	t.Helper()
-	ch := models.StatusChange{AccountID: account, ProjectIDs: s.ids(t, keys), Online: online, Source: source, Reason: reason}
+	ch := models.StatusChange{AccountID: account, ProjectIDs: s.ids(t, keys), To: models.StateFor(online), Source: source, Reason: reason}
 	if source == models.SourceAdmin {
 		ch.Actor = adminAda
 	}
-	if _, err := s.store.SetStatus(context.Background(), s.tenant.ID, ch); err != nil {
+	if _, err := s.store.SetStatus(context.Background(), s.tenant.ID, ch, s.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }

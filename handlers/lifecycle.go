@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,10 +21,10 @@ import (
 
 // LifecycleStore is what the lifecycle callbacks need of the store.
 type LifecycleStore interface {
-	SaveInstall(ctx context.Context, in models.Install) (models.Tenant, error)
+	SaveInstall(ctx context.Context, in models.Install, at time.Time) (models.Tenant, error)
 	TenantByClientKey(ctx context.Context, clientKey string) (models.Tenant, error)
-	Uninstall(ctx context.Context, id models.TenantID, tok models.LifecycleToken) error
-	SetEnabled(ctx context.Context, id models.TenantID, enabled bool) error
+	Uninstall(ctx context.Context, id models.TenantID, tok models.LifecycleToken, at time.Time) error
+	SetEnabled(ctx context.Context, id models.TenantID, enabled bool, at time.Time) error
 }
 
 // Lifecycle handles Jira's installed/uninstalled (signed RS256 by
@@ -38,6 +39,7 @@ type Lifecycle struct {
 	Log      *slog.Logger
 	// JiraTargets says which base URLs an install may give.
 	JiraTargets jira.TargetPolicy
+	Now         func() time.Time
 }
 
 // lifecyclePayload is the body Jira posts to every lifecycle callback.
@@ -137,7 +139,7 @@ func (l *Lifecycle) Installed(c echo.Context) error {
 		ClientKey: p.ClientKey, SharedSecret: []byte(p.SharedSecret), BaseURL: p.BaseURL, DisplayURL: p.DisplayURL,
 		ProductType: p.ProductType, OAuthClientID: p.OAuthClientID, Description: p.Description,
 		ServerVersion: p.ServerVersion, PluginsVersion: p.PluginsVersion, Token: &tok,
-	})
+	}, l.Now())
 	if err != nil {
 		return fmt.Errorf("installed: %w", replayError(err))
 	}
@@ -160,7 +162,7 @@ func (l *Lifecycle) Uninstalled(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("uninstalled: %w", err)
 	}
-	if err := l.Store.Uninstall(c.Request().Context(), t.ID, tok); err != nil {
+	if err := l.Store.Uninstall(c.Request().Context(), t.ID, tok, l.Now()); err != nil {
 		return fmt.Errorf("uninstalled: %w", replayError(err))
 	}
 	l.Tenants.Forget(p.ClientKey)
@@ -183,7 +185,7 @@ func (l *Lifecycle) setEnabled(c echo.Context, enabled bool) error {
 	if p.ClientKey != t.ClientKey {
 		return badRequest("client_key_mismatch", "clientKey does not match the token's issuer")
 	}
-	if err := l.Store.SetEnabled(c.Request().Context(), t.ID, enabled); err != nil {
+	if err := l.Store.SetEnabled(c.Request().Context(), t.ID, enabled, l.Now()); err != nil {
 		return fmt.Errorf("set enabled: %w", err)
 	}
 	l.Tenants.Forget(t.ClientKey)

@@ -40,7 +40,7 @@ func TestAuthFailureLimiterThrottlesOnlyFailures(t *testing.T) {
 	const budget = 5
 	env := newHarness(t, withLimits(handlers.Limits{AuthFailuresPerMinute: budget}))
 	secret := []byte("s")
-	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck", SharedSecret: secret, BaseURL: "https://x.atlassian.net"}); err != nil {
+	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck", SharedSecret: secret, BaseURL: "https://x.atlassian.net"}, env.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	now := env.clock.Now()
@@ -135,7 +135,7 @@ func TestUnknownIssuerCostsOneLookup(t *testing.T) {
 	if n := counting.lookups.Load(); n != 1 {
 		t.Fatalf("%d lookups for 100 tokens of one unknown issuer, want 1", n)
 	}
-	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck-later", SharedSecret: secret, BaseURL: "https://l.atlassian.net"}); err != nil {
+	if _, err := env.store.SaveInstall(context.Background(), models.Install{ClientKey: "ck-later", SharedSecret: secret, BaseURL: "https://l.atlassian.net"}, env.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if rec := env.from(t, "203.0.113.1", http.MethodGet, "/api/v1/settings", tok, ""); rec.status != http.StatusOK {

@@ -63,7 +63,7 @@ func TestPortalFooterRendersTheWidgetOfItsServiceDesk(t *testing.T) {
 	f := newAdmin(t)
 	ctx := context.Background()
 	it := f.projects["IT"]
-	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, it.ID, models.ProjectSettings{WidgetEnabled: false}); err != nil {
+	if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, it.ID, models.ProjectSettings{WidgetEnabled: false}, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// HR exists in Jira but the app has not seen it yet.

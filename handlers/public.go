@@ -101,15 +101,8 @@ func (b *StatusBodies) body(w models.WidgetState) []byte {
 // statusJSON is what a customer learns of a widget state, as the status API
 // answers it and its stream sends it.
 func statusJSON(w models.WidgetState) []byte {
-	body, _ := json.Marshal(widgetStatus{Online: w.Online, Message: statusMessage(w), RequiresLogin: !w.Online}) // plain struct: cannot fail
+	body, _ := json.Marshal(widgetStatus{Online: w.Online, Message: w.Message, RequiresLogin: w.RequiresLogin}) // plain struct: cannot fail
 	return body
-}
-
-func statusMessage(w models.WidgetState) string {
-	if w.Online {
-		return "We are online. Start a chat."
-	}
-	return w.Message
 }
 
 // Preflight answers CORS preflight requests for the public API.

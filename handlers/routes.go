@@ -111,7 +111,7 @@ func NewServer(d Deps) *echo.Echo {
 	auth := &Auth{Tenants: d.Tenants, Verifier: d.Verifier, BasePath: d.BasePath, Limits: d.Limiters, Forge: d.Forge}
 	system := System{DB: d.Store}
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
-		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets}
+		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets, Now: d.Now}
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
 		Portals: d.Store, Directory: d.Directory}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/labstack/echo/v4"
@@ -15,9 +16,9 @@ import (
 
 // SettingsStore is what the settings API needs of the store.
 type SettingsStore interface {
-	UpdateProjectSettings(ctx context.Context, tenant models.TenantID, projectID int64, ps models.ProjectSettings) (models.Project, error)
-	RotateWidget(ctx context.Context, tenant models.TenantID, projectID int64) (models.Project, error)
-	SetAutoOffline(ctx context.Context, tenant models.TenantID, minutes int) error
+	UpdateProjectSettings(ctx context.Context, tenant models.TenantID, projectID int64, ps models.ProjectSettings, at time.Time) (models.Project, error)
+	RotateWidget(ctx context.Context, tenant models.TenantID, projectID int64, at time.Time) (models.Project, error)
+	SetAutoOffline(ctx context.Context, tenant models.TenantID, minutes int, at time.Time) error
 	Tenant(ctx context.Context, id models.TenantID) (models.Tenant, error)
 }
 
@@ -139,7 +140,7 @@ func (s *Settings) UpdateProjectSettings(c echo.Context) error {
 		return err
 	}
 	p, err = s.Store.UpdateProjectSettings(c.Request().Context(), tenantOf(c).ID, p.ID,
-		models.ProjectSettings{WidgetEnabled: *req.WidgetEnabled, UnavailableMessage: msg, AllowedOrigins: origins})
+		models.ProjectSettings{WidgetEnabled: *req.WidgetEnabled, UnavailableMessage: msg, AllowedOrigins: origins}, s.Agents.Now())
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func (s *Settings) RotateWidget(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err = s.Store.RotateWidget(c.Request().Context(), tenantOf(c).ID, p.ID)
+	p, err = s.Store.RotateWidget(c.Request().Context(), tenantOf(c).ID, p.ID, s.Agents.Now())
 	if err != nil {
 		return err
 	}
@@ -210,7 +211,7 @@ func (s *Settings) UpdateTenantSettings(c echo.Context) error {
 	if !admin {
 		return apiError(http.StatusForbidden, "forbidden", "only Jira administrators change these settings")
 	}
-	if err := s.Store.SetAutoOffline(c.Request().Context(), tenantOf(c).ID, *req.AutoOfflineMinutes); err != nil {
+	if err := s.Store.SetAutoOffline(c.Request().Context(), tenantOf(c).ID, *req.AutoOfflineMinutes, s.Agents.Now()); err != nil {
 		return err
 	}
 	return s.TenantSettings(c)

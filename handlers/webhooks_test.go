@@ -22,7 +22,7 @@ func TestWebhooksRecordActivity(t *testing.T) {
 			t.Fatalf("%s: %v", ev.event, err)
 		}
 	}
-	if n, err := env.store.FlushActivity(ctx, env.activity); err != nil || n != 2 {
+	if n, err := env.store.FlushActivity(ctx, env.activity, env.clock.Now()); err != nil || n != 2 {
 		t.Fatalf("flush: %d %v", n, err)
 	}
 	for _, who := range []string{"alice", "bob"} {

@@ -19,7 +19,7 @@ type ScheduleStore interface {
 	ApplyDueSchedules(ctx context.Context, now time.Time, limit int) (int, []models.Event, error)
 }
 
-// ExpiryStore ends online periods that are over.
+// ExpiryStore ends online and away periods that are over.
 type ExpiryStore interface {
 	ExpireOnline(ctx context.Context, now time.Time) ([]models.Event, error)
 }
@@ -31,7 +31,7 @@ type InactivityStore interface {
 
 // ActivityStore writes buffered activity.
 type ActivityStore interface {
-	FlushActivity(ctx context.Context, b *models.ActivityBuffer) (int, error)
+	FlushActivity(ctx context.Context, b *models.ActivityBuffer, now time.Time) (int, error)
 }
 
 // RetentionStore deletes what uninstalled tenants left, and the used
@@ -81,7 +81,7 @@ func (j *Schedules) Run(ctx context.Context) error {
 	return nil
 }
 
-// Expiry ends "online for …" periods at their end.
+// Expiry ends "online for …" and "away for …" periods at their end.
 type Expiry struct {
 	Store ExpiryStore
 	Now   func() time.Time
@@ -115,11 +115,12 @@ func (j *Inactivity) Run(ctx context.Context) error {
 type ActivityFlush struct {
 	Store  ActivityStore
 	Buffer *models.ActivityBuffer
+	Now    func() time.Time
 }
 
 // Run flushes the buffer; what fails to be written stays for the next run.
 func (j *ActivityFlush) Run(ctx context.Context) error {
-	if _, err := j.Store.FlushActivity(ctx, j.Buffer); err != nil {
+	if _, err := j.Store.FlushActivity(ctx, j.Buffer, j.Now()); err != nil {
 		return fmt.Errorf("flush activity: %w", err)
 	}
 	return nil

@@ -36,11 +36,11 @@ func newEnv(t *testing.T, dialect models.Dialect) *env {
 	url := dbtest.URL(t, dialect)
 	store := dbtest.OpenURL(t, url, clock.Now)
 	ctx := context.Background()
-	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "10000", Key: "HELP"}})
+	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "10000", Key: "HELP"}}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func newEnv(t *testing.T, dialect models.Dialect) *env {
 func (e *env) onlineUntil(t *testing.T, account string, until time.Time) {
 	t.Helper()
 	if _, err := e.store.SetStatus(context.Background(), e.tenant.ID, models.StatusChange{AccountID: account,
-		ProjectIDs: []int64{e.project.ID}, Online: true, Until: &until, Source: models.SourceManual}); err != nil {
+		ProjectIDs: []int64{e.project.ID}, To: models.StateOnline, Until: &until, Source: models.SourceManual}, e.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -72,7 +72,7 @@ func TestSchedulesRunsBatchesUntilNothingIsDue(t *testing.T) {
 			{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "10:00", End: "18:00"}}}
 		for i := range 5 {
 			acct := fmt.Sprintf("agent-%d", i)
-			if err := e.store.SetMemberships(ctx, e.tenant.ID, acct, []int64{e.project.ID}); err != nil {
+			if err := e.store.SetMemberships(ctx, e.tenant.ID, acct, []int64{e.project.ID}, e.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := e.store.SaveSchedule(ctx, e.tenant.ID, acct, sch, e.clock.Now()); err != nil {
@@ -106,14 +106,14 @@ func TestExpiryInactivityRetentionFlushJobs(t *testing.T) {
 
 		buf := &models.ActivityBuffer{}
 		buf.Touch(e.tenant.ID, "ann", e.clock.Now())
-		if err := (&jobs.ActivityFlush{Store: e.store, Buffer: buf}).Run(ctx); err != nil {
+		if err := (&jobs.ActivityFlush{Store: e.store, Buffer: buf, Now: e.clock.Now}).Run(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if last, err := e.store.LastActivity(ctx, e.tenant.ID, "ann"); err != nil || last == nil || !last.Equal(e.clock.Now()) {
 			t.Fatalf("flush: last activity %v err %v", last, err)
 		}
 
-		if err := e.store.SetAutoOffline(ctx, e.tenant.ID, 5); err != nil {
+		if err := e.store.SetAutoOffline(ctx, e.tenant.ID, 5, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		e.onlineUntil(t, "bo", e.clock.Now().Add(24*time.Hour))
@@ -125,7 +125,7 @@ func TestExpiryInactivityRetentionFlushJobs(t *testing.T) {
 			t.Fatalf("inactivity: %d online", n)
 		}
 
-		if err := e.store.MarkUninstalled(ctx, e.tenant.ID); err != nil {
+		if err := e.store.MarkUninstalled(ctx, e.tenant.ID, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		retention := &jobs.Retention{Store: e.store, Now: e.clock.Now, Keep: 30 * 24 * time.Hour}
@@ -265,7 +265,7 @@ func TestRetentionForgetsExpiredUsedTokens(t *testing.T) {
 		ctx := context.Background()
 		e.clock.Advance(time.Second)
 		tok := &models.LifecycleToken{Digest: fmt.Sprintf("%064x", 42), IssuedAt: e.clock.Now(), KeepUntil: e.clock.Now().Add(3*time.Minute + 30*time.Second)}
-		if _, err := e.store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s2"), BaseURL: "https://acme.atlassian.net", Token: tok}); err != nil {
+		if _, err := e.store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s2"), BaseURL: "https://acme.atlassian.net", Token: tok}, e.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		db, err := e.store.SQL()
@@ -316,7 +316,7 @@ func TestRunnerDeletesEventsPastRetention(t *testing.T) {
 		ctx := context.Background()
 		for range 3 { // six old events
 			e.onlineUntil(t, "old", e.clock.Now().Add(time.Hour))
-			if _, err := e.store.SetStatus(ctx, e.tenant.ID, models.StatusChange{AccountID: "old", ProjectIDs: []int64{e.project.ID}, Source: models.SourceManual}); err != nil {
+			if _, err := e.store.SetStatus(ctx, e.tenant.ID, models.StatusChange{AccountID: "old", ProjectIDs: []int64{e.project.ID}, Source: models.SourceManual}, e.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"agentpresence/models"
+	"agentpresence/models/secretbox"
 )
 
 // ResealStore re-seals tenants' shared secrets under the current key.
@@ -44,7 +45,7 @@ func (j *Reseal) Run(ctx context.Context) error {
 		return err
 	}
 	if totals.Unopenable > 0 {
-		return fmt.Errorf("reseal secrets: %d tenants (first %v): %w", totals.Unopenable, totals.UnopenableIDs, models.ErrSecretUnopenable)
+		return fmt.Errorf("reseal secrets: %d tenants (first %v): %w", totals.Unopenable, totals.UnopenableIDs, secretbox.ErrUnopenable)
 	}
 	return nil
 }

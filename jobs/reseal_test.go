@@ -10,11 +10,12 @@ import (
 	"agentpresence/jobs"
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
+	"agentpresence/models/secretbox"
 )
 
 func storeWithKeys(t *testing.T, url string, key []byte, previous ...[]byte) *models.Store {
 	t.Helper()
-	box, err := models.NewSecretBox(key, previous...)
+	box, err := secretbox.New(key, previous...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestResealWalksEveryBatch(t *testing.T) {
 		url := dbtest.URL(t, dialect)
 		before := storeWithKeys(t, url, oldKey)
 		for i := range 25 {
-			if _, err := before.SaveInstall(ctx, models.Install{ClientKey: fmt.Sprintf("ck-%02d", i), SharedSecret: []byte("s"), BaseURL: "https://x"}); err != nil {
+			if _, err := before.SaveInstall(ctx, models.Install{ClientKey: fmt.Sprintf("ck-%02d", i), SharedSecret: []byte("s"), BaseURL: "https://x"}, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -63,7 +64,7 @@ func TestResealWalksEveryBatch(t *testing.T) {
 		if err != nil || totals.Unopenable != 25 || len(totals.UnopenableIDs) != 20 || totals.Resealed != 0 {
 			t.Fatalf("with the old key alone: %+v %v", totals, err)
 		}
-		if err := wrong.Run(ctx); !errors.Is(err, models.ErrSecretUnopenable) {
+		if err := wrong.Run(ctx); !errors.Is(err, secretbox.ErrUnopenable) {
 			t.Fatalf("Run with the old key alone: %v, want ErrSecretUnopenable", err)
 		}
 	})

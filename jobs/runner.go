@@ -103,7 +103,7 @@ func NewRunner(cfg Config) (*Runner, error) {
 	}
 	r := &Runner{
 		sched:   sched,
-		flush:   &ActivityFlush{Store: cfg.Store, Buffer: cfg.Activity},
+		flush:   &ActivityFlush{Store: cfg.Store, Buffer: cfg.Activity, Now: now},
 		log:     cfg.Log,
 		failing: map[string]failure{},
 

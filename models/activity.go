@@ -60,13 +60,14 @@ const activityBatch = 1000
 
 // FlushActivity writes the buffered activity: one upsert row per agent,
 // in batches, never moving a time backwards. It returns the rows written.
-// On failure the notes go back into the buffer for the next flush.
-func (s *Store) FlushActivity(ctx context.Context, b *ActivityBuffer) (int, error) {
+// On failure the notes go back into the buffer for the next flush. now
+// dates the agents it creates.
+func (s *Store) FlushActivity(ctx context.Context, b *ActivityBuffer, now time.Time) (int, error) {
 	p := b.take()
 	if len(p) == 0 {
 		return 0, nil
 	}
-	now := s.Now()
+	now = now.UTC()
 	type row struct {
 		k  activityKey
 		at time.Time

@@ -10,24 +10,24 @@ import (
 	"sync"
 )
 
-// WidgetState is what customers may learn about one project's chat: online
-// or not and the message, and nothing about agents.
+// WidgetState is one project's chat widget: what customers may learn of it
+// (its Availability), whether it answers at all, and who may ask.
 type WidgetState struct {
 	WidgetID   string
 	TenantID   TenantID
 	ProjectID  int64
 	ProjectKey string
-	Online     bool
+	Availability
 	// Available is false when the widget or the whole tenant is switched
 	// off; such a widget answers exactly like an unknown one.
 	Available      bool
-	Message        string
 	AllowedOrigins []string
 	// PortalOrigin is the origin (scheme://host, lower case) of the
 	// tenant's Jira site, always allowed to ask; empty if the base URL has
 	// none. Worked out once per refresh, not on every customer's poll.
 	PortalOrigin string
-	// ETag is a strong validator of the customer-visible fields.
+	// ETag is a strong validator of what customers see (Availability and
+	// Available).
 	ETag string
 }
 
@@ -91,12 +91,14 @@ type widgetRow struct {
 	Installed          bool
 	Enabled            bool
 	BaseURL            string
-	Online             bool
+	Online             int
 }
 
+// widgetQuery reads the widgets with how many agents are online in each,
+// counted in ix_statuses_project_online (project, online).
 const widgetQuery = `SELECT p.id AS project_id, p.tenant_id, p.key, p.widget_id, p.widget_enabled,
   p.unavailable_message, p.allowed_origins, t.installed, t.enabled, t.base_url,
-  EXISTS (SELECT 1 FROM statuses s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id AND s.online = ?) AS online
+  (SELECT COUNT(*) FROM statuses s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id AND s.online = ?) AS online
 FROM projects p JOIN tenants t ON t.id = p.tenant_id`
 
 // Load replaces the whole board from the database.
@@ -161,14 +163,14 @@ func (r widgetRow) state() WidgetState {
 	if r.AllowedOrigins != "" {
 		_ = json.Unmarshal([]byte(r.AllowedOrigins), &origins) // written by us as JSON; bad data means none allowed
 	}
-	p := Project{UnavailableMessage: r.UnavailableMessage}
 	w := WidgetState{
 		WidgetID: r.WidgetID, TenantID: r.TenantID, ProjectID: r.ProjectID, ProjectKey: r.Key,
-		Online: r.Online, Available: r.WidgetEnabled && r.Installed && r.Enabled, Message: p.Message(),
+		Availability:   AvailabilityOf(Project{UnavailableMessage: r.UnavailableMessage}, r.Online),
+		Available:      r.WidgetEnabled && r.Installed && r.Enabled,
 		AllowedOrigins: origins, PortalOrigin: siteOrigin(r.BaseURL),
 	}
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%t\x00%t\x00%s", w.Online, w.Available, w.Message)
+	fmt.Fprintf(h, "%t\x00%t\x00%t\x00%s", w.Online, w.RequiresLogin, w.Available, w.Message)
 	w.ETag = fmt.Sprintf(`"%016x"`, h.Sum64())
 	return w
 }

@@ -123,3 +123,15 @@ func (s *Store) emit(ctx context.Context, ch Change) {
 	// The writer's request may end right after; listeners finish anyway.
 	s.watchers.notify(context.WithoutCancel(ctx), ch)
 }
+
+// changedBy tells the listeners about the projects of committed events,
+// once per tenant.
+func (s *Store) changedBy(ctx context.Context, events []Event) {
+	byTenant := map[TenantID][]Event{}
+	for _, e := range events {
+		byTenant[e.TenantID] = append(byTenant[e.TenantID], e)
+	}
+	for tenant, evs := range byTenant {
+		s.changed(ctx, tenant, eventProjects(evs))
+	}
+}

@@ -50,27 +50,27 @@ func TestWatchHearsEveryCommittedChange(t *testing.T) {
 				[]models.Change{{Tenant: f.tenant.ID, ProjectIDs: sorted(help.ID, it.ID)}}},
 			{"a no-op is silent", func(t *testing.T) { f.set(t, "alice", true, "HELP") }, nil},
 			{"syncing known projects is silent", func(t *testing.T) {
-				if _, err := f.store.SyncProjects(ctx, f.tenant.ID, []models.ProjectRef{{JiraID: "10000", Key: "HELP", Name: "Help desk"}}); err != nil {
+				if _, err := f.store.SyncProjects(ctx, f.tenant.ID, []models.ProjectRef{{JiraID: "10000", Key: "HELP", Name: "Help desk"}}, f.clock.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}, nil},
 			{"a new project", func(t *testing.T) {
-				if _, err := f.store.SyncProjects(ctx, f.tenant.ID, []models.ProjectRef{{JiraID: "10000", Key: "HELP"}, {JiraID: "10002", Key: "HR"}}); err != nil {
+				if _, err := f.store.SyncProjects(ctx, f.tenant.ID, []models.ProjectRef{{JiraID: "10000", Key: "HELP"}, {JiraID: "10002", Key: "HR"}}, f.clock.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}, []models.Change{{Tenant: f.tenant.ID}}},
 			{"settings", func(t *testing.T) {
-				if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, it.ID, models.ProjectSettings{WidgetEnabled: false}); err != nil {
+				if _, err := f.store.UpdateProjectSettings(ctx, f.tenant.ID, it.ID, models.ProjectSettings{WidgetEnabled: false}, f.clock.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}, []models.Change{{Tenant: f.tenant.ID, ProjectIDs: []int64{it.ID}}}},
 			{"disabling the tenant", func(t *testing.T) {
-				if err := f.store.SetEnabled(ctx, f.tenant.ID, false); err != nil {
+				if err := f.store.SetEnabled(ctx, f.tenant.ID, false, f.clock.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}, []models.Change{{Tenant: f.tenant.ID, TenantChanged: true}}},
 			{"uninstalling", func(t *testing.T) {
-				if err := f.store.MarkUninstalled(ctx, f.tenant.ID); err != nil {
+				if err := f.store.MarkUninstalled(ctx, f.tenant.ID, f.clock.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}, []models.Change{{Tenant: f.tenant.ID, TenantChanged: true}}},
@@ -148,11 +148,11 @@ func TestDeliverResyncReloadsTheBoard(t *testing.T) {
 			t.Fatalf("two stores share the origin %q", a.Origin())
 		}
 		ctx := context.Background()
-		tenant, err := a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+		tenant, err := a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		ps, err := a.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
+		ps, err := a.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -163,7 +163,7 @@ func TestDeliverResyncReloadsTheBoard(t *testing.T) {
 		var rec recorder
 		b.Watch(rec.hear)
 		if _, err := a.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{ps[0].ID},
-			Online: true, Source: models.SourceManual}); err != nil {
+			To: models.StateOnline, Source: models.SourceManual}, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if w, _ := boardB.Widget(ps[0].WidgetID); w.Online {
@@ -193,8 +193,8 @@ func TestProjectCounts(t *testing.T) {
 			given  []int64
 			expect []models.ProjectCount
 		}{
-			{"all", nil, []models.ProjectCount{{help.ID, "HELP", 2}, {it.ID, "IT", 1}}},
-			{"one", []int64{it.ID}, []models.ProjectCount{{it.ID, "IT", 1}}},
+			{"all", nil, []models.ProjectCount{{help.ID, "HELP", 2, 0}, {it.ID, "IT", 1, 0}}},
+			{"one", []int64{it.ID}, []models.ProjectCount{{it.ID, "IT", 1, 0}}},
 			{"none", []int64{}, []models.ProjectCount{}},
 			{"unknown", []int64{-1}, []models.ProjectCount{}},
 		}

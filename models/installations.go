@@ -100,8 +100,8 @@ type ForgeRegistration struct {
 // change); so that Forge does too, a new installation takes over the row
 // of the last uninstalled installation of the same site and environment
 // while it waits for retention: its projects, widget ids, schedules and
-// history come back, under the new key.
-func (s *Store) RegisterForge(ctx context.Context, in ForgeInstall) (ForgeRegistration, error) {
+// history come back, under the new key. at is when the installation came.
+func (s *Store) RegisterForge(ctx context.Context, in ForgeInstall, at time.Time) (ForgeRegistration, error) {
 	if err := in.check(); err != nil {
 		return ForgeRegistration{}, fmt.Errorf("register forge installation: %w", err)
 	}
@@ -112,7 +112,7 @@ func (s *Store) RegisterForge(ctx context.Context, in ForgeInstall) (ForgeRegist
 	if err != nil {
 		return ForgeRegistration{}, fmt.Errorf("register forge installation: %w", err)
 	}
-	now := s.Now()
+	now := at.UTC()
 	var expires *time.Time
 	if in.SystemToken != "" {
 		e := in.TokenExpiry.UTC()
@@ -174,13 +174,13 @@ func (s *Store) RegisterForge(ctx context.Context, in ForgeInstall) (ForgeRegist
 
 // RenewForge records a lifecycle event (installed, upgraded) or the hourly
 // trigger of an installed Forge tenant: where its Jira answers, its site,
-// environment and version, and that it was seen now. It never revives an
-// uninstalled installation (ErrTenantClosed).
-func (s *Store) RenewForge(ctx context.Context, id TenantID, in ForgeInstall) error {
+// environment and version, and that it was seen at at. It never revives
+// an uninstalled installation (ErrTenantClosed).
+func (s *Store) RenewForge(ctx context.Context, id TenantID, in ForgeInstall, at time.Time) error {
 	if err := in.check(); err != nil {
 		return fmt.Errorf("renew forge installation: %w", err)
 	}
-	now := s.Now()
+	now := at.UTC()
 	fields := map[string]any{"base_url": in.APIBaseURL, "forge_app_version": in.AppVersion,
 		"forge_environment": in.Environment, "forge_last_seen_at": now, "updated_at": now}
 	if in.SiteURL != "" {
@@ -203,8 +203,8 @@ func (s *Store) RenewForge(ctx context.Context, id TenantID, in ForgeInstall) er
 // reports whether it was kept: only a token that expires later than the
 // one held replaces it, so that replicas writing the tokens of concurrent
 // invocations converge on the longest-lived one. The token itself is
-// never logged.
-func (s *Store) SaveForgeToken(ctx context.Context, t Tenant, token string, expiry time.Time) (bool, error) {
+// never logged. at is now, to tell whether the token held had expired.
+func (s *Store) SaveForgeToken(ctx context.Context, t Tenant, token string, expiry, at time.Time) (bool, error) {
 	if !t.IsForge() || token == "" || expiry.IsZero() {
 		return false, fmt.Errorf("save forge token: %w: a Forge tenant, a token and its expiry are required", ErrInvalid)
 	}
@@ -227,7 +227,7 @@ func (s *Store) SaveForgeToken(ctx context.Context, t Tenant, token string, expi
 	// Other replicas keep their cached copy for up to their cache's TTL;
 	// that is harmless while the copy's token is valid, so they are told
 	// only when it was not (none held, or expired).
-	if t.Forge.TokenExpiresAt == nil || !t.Forge.TokenExpiresAt.After(s.Now()) {
+	if t.Forge.TokenExpiresAt == nil || !t.Forge.TokenExpiresAt.After(at) {
 		s.tenantChanged(ctx, t.ID)
 	}
 	return true, nil

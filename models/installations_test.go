@@ -45,7 +45,7 @@ func TestForgeInstallationLifecycle(t *testing.T) {
 		count := func() int { mu.Lock(); defer mu.Unlock(); return changed }
 
 		// A requestRemote call carries no system token.
-		reg, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "", time.Time{}))
+		reg, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "", time.Time{}), clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,13 +57,13 @@ func TestForgeInstallationLifecycle(t *testing.T) {
 		if count() != 1 {
 			t.Fatalf("registration announced %d tenant changes, want 1", count())
 		}
-		again, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "", time.Time{}))
+		again, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "", time.Time{}), clock.Now())
 		if err != nil || again.Created || again.Tenant.ID != ten.ID {
 			t.Fatalf("second registration: %+v, %v", again, err)
 		}
 
 		exp := clock.Now().Add(3 * time.Hour)
-		kept, err := store.SaveForgeToken(ctx, ten, "sys-1", exp)
+		kept, err := store.SaveForgeToken(ctx, ten, "sys-1", exp, clock.Now())
 		if err != nil || !kept {
 			t.Fatalf("first token: kept %v, %v", kept, err)
 		}
@@ -74,10 +74,10 @@ func TestForgeInstallationLifecycle(t *testing.T) {
 		if string(ten.SharedSecret) != "sys-1" || !ten.Forge.TokenExpiresAt.Equal(exp) {
 			t.Fatalf("token held: %q until %v", ten.SharedSecret, ten.Forge.TokenExpiresAt)
 		}
-		if kept, _ := store.SaveForgeToken(ctx, ten, "older", exp.Add(-time.Minute)); kept {
+		if kept, _ := store.SaveForgeToken(ctx, ten, "older", exp.Add(-time.Minute), clock.Now()); kept {
 			t.Fatal("an older token replaced a newer one")
 		}
-		if kept, _ := store.SaveForgeToken(ctx, ten, "sys-2", exp.Add(time.Hour)); !kept {
+		if kept, _ := store.SaveForgeToken(ctx, ten, "sys-2", exp.Add(time.Hour), clock.Now()); !kept {
 			t.Fatal("a newer token was not kept")
 		}
 		if count() != 2 {
@@ -87,21 +87,21 @@ func TestForgeInstallationLifecycle(t *testing.T) {
 		if string(ten.SharedSecret) != "sys-2" {
 			t.Fatalf("token held: %q", ten.SharedSecret)
 		}
-		if err := store.RenewForge(ctx, ten.ID, forgeInstall(instA, "PRODUCTION", "", time.Time{})); err != nil {
+		if err := store.RenewForge(ctx, ten.ID, forgeInstall(instA, "PRODUCTION", "", time.Time{}), clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 
-		if err := store.MarkUninstalled(ctx, ten.ID); err != nil {
+		if err := store.MarkUninstalled(ctx, ten.ID, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
-		after, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "sys-3", exp.Add(2*time.Hour)))
+		after, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "sys-3", exp.Add(2*time.Hour)), clock.Now())
 		if err != nil || after.Created || after.Tenant.Installed {
 			t.Fatalf("an uninstalled installation came back: %+v, %v", after, err)
 		}
-		if err := store.RenewForge(ctx, ten.ID, forgeInstall(instA, "PRODUCTION", "", time.Time{})); !errors.Is(err, models.ErrTenantClosed) {
+		if err := store.RenewForge(ctx, ten.ID, forgeInstall(instA, "PRODUCTION", "", time.Time{}), clock.Now()); !errors.Is(err, models.ErrTenantClosed) {
 			t.Fatalf("renew after uninstall: %v, want ErrTenantClosed", err)
 		}
-		if kept, _ := store.SaveForgeToken(ctx, after.Tenant, "sys-3", exp.Add(2*time.Hour)); kept {
+		if kept, _ := store.SaveForgeToken(ctx, after.Tenant, "sys-3", exp.Add(2*time.Hour), clock.Now()); kept {
 			t.Fatal("a token was kept for an uninstalled installation")
 		}
 	})
@@ -116,25 +116,25 @@ func TestForgeReinstallKeepsData(t *testing.T) {
 		clock := clockwork.NewFakeClockAt(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
 		store := dbtest.Open(t, dialect, clock.Now)
 		ctx := context.Background()
-		first, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "sys-a", clock.Now().Add(time.Hour)))
+		first, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "sys-a", clock.Now().Add(time.Hour)), clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		projects, err := store.SyncProjects(ctx, first.Tenant.ID, []models.ProjectRef{{JiraID: "10001", ServiceDeskID: "1", Key: "HELP", Name: "Help"}})
+		projects, err := store.SyncProjects(ctx, first.Tenant.ID, []models.ProjectRef{{JiraID: "10001", ServiceDeskID: "1", Key: "HELP", Name: "Help"}}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Another environment installed on the same site meanwhile.
-		staging, err := store.RegisterForge(ctx, forgeInstall(instB, "STAGING", "", time.Time{}))
+		staging, err := store.RegisterForge(ctx, forgeInstall(instB, "STAGING", "", time.Time{}), clock.Now())
 		if err != nil || !staging.Created || staging.Tenant.ID == first.Tenant.ID || staging.ReattachedFrom != "" {
 			t.Fatalf("staging: %+v, %v", staging, err)
 		}
-		if err := store.MarkUninstalled(ctx, first.Tenant.ID); err != nil {
+		if err := store.MarkUninstalled(ctx, first.Tenant.ID, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		clock.Advance(time.Hour)
 		const instC = "ari:cloud:ecosystem::installation/4e3a9fb0-3f40-4d84-8a81-6c4b3bad5e04"
-		re, err := store.RegisterForge(ctx, forgeInstall(instC, "PRODUCTION", "sys-c", clock.Now().Add(time.Hour)))
+		re, err := store.RegisterForge(ctx, forgeInstall(instC, "PRODUCTION", "sys-c", clock.Now().Add(time.Hour)), clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestForgeReinstallKeepsData(t *testing.T) {
 		}
 		// Nothing left to take over: the next one starts afresh.
 		const instD = "ari:cloud:ecosystem::installation/5f4bab01-4051-4e95-9b92-7d5c4cbe6f05"
-		fresh, err := store.RegisterForge(ctx, forgeInstall(instD, "PRODUCTION", "", time.Time{}))
+		fresh, err := store.RegisterForge(ctx, forgeInstall(instD, "PRODUCTION", "", time.Time{}), clock.Now())
 		if err != nil || !fresh.Created || fresh.ReattachedFrom != "" || fresh.Tenant.ID == first.Tenant.ID {
 			t.Fatalf("a second installation while the first is live: %+v, %v", fresh, err)
 		}
@@ -166,7 +166,7 @@ func TestForgeAndConnectKeysApart(t *testing.T) {
 		clock := clockwork.NewFakeClockAt(time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
 		store := dbtest.Open(t, dialect, clock.Now)
 		ctx := context.Background()
-		if _, err := store.SaveInstall(ctx, models.Install{ClientKey: instA, SharedSecret: []byte("s"), BaseURL: "https://a.atlassian.net"}); !errors.Is(err, models.ErrInvalid) {
+		if _, err := store.SaveInstall(ctx, models.Install{ClientKey: instA, SharedSecret: []byte("s"), BaseURL: "https://a.atlassian.net"}, clock.Now()); !errors.Is(err, models.ErrInvalid) {
 			t.Fatalf("a Connect install under a Forge key: %v, want ErrInvalid", err)
 		}
 		for name, in := range map[string]models.ForgeInstall{
@@ -175,18 +175,18 @@ func TestForgeAndConnectKeysApart(t *testing.T) {
 			"no API base":             {InstallationID: instA, CloudID: cloud},
 			"token without expiry":    forgeInstall(instA, "PRODUCTION", "sys", time.Time{}),
 		} {
-			if _, err := store.RegisterForge(ctx, in); !errors.Is(err, models.ErrInvalid) {
+			if _, err := store.RegisterForge(ctx, in, clock.Now()); !errors.Is(err, models.ErrInvalid) {
 				t.Errorf("%s: %v, want ErrInvalid", name, err)
 			}
 		}
 		if _, err := store.TenantByClientKey(ctx, instA); !errors.Is(err, models.ErrNotFound) {
 			t.Fatalf("a refused registration stored a tenant: %v", err)
 		}
-		reg, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "sys", clock.Now().Add(time.Hour)))
+		reg, err := store.RegisterForge(ctx, forgeInstall(instA, "PRODUCTION", "sys", clock.Now().Add(time.Hour)), clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.MarkUninstalled(ctx, reg.Tenant.ID); err != nil {
+		if err := store.MarkUninstalled(ctx, reg.Tenant.ID, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		clock.Advance(31 * 24 * time.Hour)

@@ -45,7 +45,7 @@ func (f *fixture) member(t *testing.T, account string, keys ...string) {
 	for _, k := range keys {
 		ids = append(ids, f.projects[k].ID)
 	}
-	if err := f.store.SetMemberships(context.Background(), f.tenant.ID, account, ids); err != nil {
+	if err := f.store.SetMemberships(context.Background(), f.tenant.ID, account, ids, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -329,7 +329,7 @@ func TestScheduleInactiveTenantOnlyMovesPlan(t *testing.T) {
 		f := newFixture(t, dialect)
 		f.member(t, "hana", "HELP")
 		f.saveSchedule(t, "hana", officeHours("UTC"))
-		if err := f.store.SetEnabled(context.Background(), f.tenant.ID, false); err != nil {
+		if err := f.store.SetEnabled(context.Background(), f.tenant.ID, false, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		f.clock.Advance(25 * time.Hour) // Thursday 10:00
@@ -388,7 +388,7 @@ func TestExpiryExactlyAtUntil(t *testing.T) {
 		ctx := context.Background()
 		until := f.clock.Now().Add(time.Hour)
 		if _, err := f.store.SetStatus(ctx, f.tenant.ID, models.StatusChange{AccountID: "jo",
-			ProjectIDs: []int64{f.projects["HELP"].ID, f.projects["IT"].ID}, Online: true, Until: &until, Source: models.SourceManual}); err != nil {
+			ProjectIDs: []int64{f.projects["HELP"].ID, f.projects["IT"].ID}, To: models.StateOnline, Until: &until, Source: models.SourceManual}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		evs, err := f.store.ExpireOnline(ctx, until.Add(-time.Second))
@@ -427,7 +427,7 @@ func TestScheduledOnlineClearsPeriodEnd(t *testing.T) {
 		f.saveSchedule(t, "kim", officeHours("UTC"))
 		until := f.clock.Now().Add(time.Hour)
 		if _, err := f.store.SetStatus(ctx, f.tenant.ID, models.StatusChange{AccountID: "kim",
-			ProjectIDs: []int64{f.projects["HELP"].ID}, Online: true, Until: &until, Source: models.SourceManual}); err != nil {
+			ProjectIDs: []int64{f.projects["HELP"].ID}, To: models.StateOnline, Until: &until, Source: models.SourceManual}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		f.clock.Advance(30 * time.Minute)
@@ -452,14 +452,14 @@ func TestInactivity(t *testing.T) {
 		if evs, err := f.store.SweepInactive(ctx, f.clock.Now()); err != nil || len(evs) != 0 {
 			t.Fatalf("auto-offline off: %+v %v", evs, err)
 		}
-		if err := f.store.SetAutoOffline(ctx, f.tenant.ID, 15); err != nil {
+		if err := f.store.SetAutoOffline(ctx, f.tenant.ID, 15, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		f.set(t, "lea", true, "HELP") // going online again is activity
 		for range 4 {
 			f.clock.Advance(10 * time.Minute)
 			buf.Touch(f.tenant.ID, "lea", f.clock.Now())
-			if _, err := f.store.FlushActivity(ctx, buf); err != nil {
+			if _, err := f.store.FlushActivity(ctx, buf, f.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			if evs, err := f.store.SweepInactive(ctx, f.clock.Now()); err != nil || len(evs) != 0 {
@@ -489,12 +489,12 @@ func TestInactivityGraceAfterScheduledOnline(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
 		f := newFixture(t, dialect) // Wednesday 09:00 UTC
 		ctx := context.Background()
-		if err := f.store.SetAutoOffline(ctx, f.tenant.ID, 15); err != nil {
+		if err := f.store.SetAutoOffline(ctx, f.tenant.ID, 15, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		buf := &models.ActivityBuffer{}
 		buf.Touch(f.tenant.ID, "max", f.clock.Now().Add(-48*time.Hour))
-		if _, err := f.store.FlushActivity(ctx, buf); err != nil {
+		if _, err := f.store.FlushActivity(ctx, buf, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		f.member(t, "max", "HELP")
@@ -524,7 +524,7 @@ func TestHeartbeatStormOneRowPerAgent(t *testing.T) {
 		for i := range 10_000 {
 			buf.Touch(f.tenant.ID, fmt.Sprintf("agent-%03d", i%100), start.Add(time.Duration(i)*time.Millisecond))
 		}
-		n, err := f.store.FlushActivity(context.Background(), buf)
+		n, err := f.store.FlushActivity(context.Background(), buf, f.clock.Now())
 		if err != nil || n != 100 {
 			t.Fatalf("flush wrote %d rows, err %v; want 100", n, err)
 		}
@@ -532,7 +532,7 @@ func TestHeartbeatStormOneRowPerAgent(t *testing.T) {
 		if err != nil || last == nil || !last.Equal(start.Add(9999*time.Millisecond)) {
 			t.Fatalf("agent-099 last activity %v err %v", last, err)
 		}
-		if n, err := f.store.FlushActivity(context.Background(), buf); err != nil || n != 0 {
+		if n, err := f.store.FlushActivity(context.Background(), buf, f.clock.Now()); err != nil || n != 0 {
 			t.Fatalf("second flush wrote %d rows, err %v", n, err)
 		}
 	})
@@ -549,11 +549,11 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 		stores := []*models.Store{dbtest.OpenURL(t, url, clock.Now), dbtest.OpenURL(t, url, clock.Now), dbtest.OpenURL(t, url, clock.Now)}
 		ctx := context.Background()
 		s := stores[0]
-		tenant, err := s.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+		tenant, err := s.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		ps, err := s.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "A"}, {JiraID: "2", Key: "B"}})
+		ps, err := s.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "A"}, {JiraID: "2", Key: "B"}}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -562,7 +562,7 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 		until := clock.Now().Add(30 * time.Minute)
 		for i := range agents {
 			acct := fmt.Sprintf("agent-%03d", i)
-			if err := s.SetMemberships(ctx, tenant.ID, acct, ids); err != nil {
+			if err := s.SetMemberships(ctx, tenant.ID, acct, ids, clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.SaveSchedule(ctx, tenant.ID, acct, officeHours("UTC"), clock.Now()); err != nil {
@@ -570,7 +570,7 @@ func TestThreeRunnersApplyEachTransitionOnce(t *testing.T) {
 			}
 			// A second group is online for half an hour: expiry races too.
 			if _, err := s.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "temp-" + acct, ProjectIDs: ids,
-				Online: true, Until: &until, Source: models.SourceManual}); err != nil {
+				To: models.StateOnline, Until: &until, Source: models.SourceManual}, clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -24,14 +24,14 @@ func newFixture(t *testing.T, dialect models.Dialect) *fixture {
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	store := dbtest.Open(t, dialect, clock.Now)
 	ctx := context.Background()
-	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ps, err := store.SyncProjects(ctx, tenant.ID, []models.ProjectRef{
 		{JiraID: "10000", ServiceDeskID: "1", Key: "HELP", Name: "Help"},
 		{JiraID: "10001", ServiceDeskID: "2", Key: "IT", Name: "IT"},
-	})
+	}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func (f *fixture) set(t *testing.T, account string, online bool, keys ...string)
 		ids = append(ids, f.projects[k].ID)
 	}
 	evs, err := f.store.SetStatus(context.Background(), f.tenant.ID, models.StatusChange{
-		AccountID: account, ProjectIDs: ids, Online: online, Source: models.SourceManual})
+		AccountID: account, ProjectIDs: ids, To: models.StateFor(online), Source: models.SourceManual}, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestSetStatusRejectsUntilWhenGoingOffline(t *testing.T) {
 		f := newFixture(t, dialect)
 		until := f.clock.Now().Add(time.Hour)
 		_, err := f.store.SetStatus(context.Background(), f.tenant.ID, models.StatusChange{
-			AccountID: "a", ProjectIDs: []int64{f.projects["HELP"].ID}, Online: false, Until: &until, Source: models.SourceManual})
+			AccountID: "a", ProjectIDs: []int64{f.projects["HELP"].ID}, To: models.StateOffline, Until: &until, Source: models.SourceManual}, f.clock.Now())
 		if err == nil {
 			t.Fatal("offline with an end time was accepted")
 		}
@@ -122,7 +122,7 @@ func TestConcurrentTogglesOneEvent(t *testing.T) {
 		for range 8 {
 			wg.Go(func() {
 				evs, err := f.store.SetStatus(context.Background(), f.tenant.ID, models.StatusChange{
-					AccountID: "bob", ProjectIDs: []int64{f.projects["HELP"].ID}, Online: true, Source: models.SourceManual})
+					AccountID: "bob", ProjectIDs: []int64{f.projects["HELP"].ID}, To: models.StateOnline, Source: models.SourceManual}, f.clock.Now())
 				if err != nil {
 					t.Error(err)
 				}
@@ -170,7 +170,7 @@ func TestBoardFollowsChanges(t *testing.T) {
 		if w, _ = board.Widget(wid); w.Online || w.ETag != offTag {
 			t.Fatalf("after the last agent left: %+v", w)
 		}
-		rotated, err := f.store.RotateWidget(context.Background(), f.tenant.ID, f.projects["HELP"].ID)
+		rotated, err := f.store.RotateWidget(context.Background(), f.tenant.ID, f.projects["HELP"].ID, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +180,7 @@ func TestBoardFollowsChanges(t *testing.T) {
 		if _, ok := board.Widget(rotated.WidgetID); !ok {
 			t.Fatal("new widget id unknown after rotation")
 		}
-		if err := f.store.SetEnabled(context.Background(), f.tenant.ID, false); err != nil {
+		if err := f.store.SetEnabled(context.Background(), f.tenant.ID, false, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if w, _ = board.Widget(rotated.WidgetID); w.Available {

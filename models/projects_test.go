@@ -46,11 +46,11 @@ func TestSyncProjectsFollowsJiraIDs(t *testing.T) {
 		ctx := context.Background()
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				tn, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck-" + string(rune('a'+i)), SharedSecret: []byte("s"), BaseURL: "https://x.atlassian.net"})
+				tn, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck-" + string(rune('a'+i)), SharedSecret: []byte("s"), BaseURL: "https://x.atlassian.net"}, clock.Now())
 				if err != nil {
 					t.Fatal(err)
 				}
-				before, err := store.SyncProjects(ctx, tn.ID, start)
+				before, err := store.SyncProjects(ctx, tn.ID, start, clock.Now())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -59,7 +59,7 @@ func TestSyncProjectsFollowsJiraIDs(t *testing.T) {
 					rows[p.JiraID] = p
 				}
 				clock.Advance(time.Minute)
-				after, err := store.SyncProjects(ctx, tn.ID, tt.after)
+				after, err := store.SyncProjects(ctx, tn.ID, tt.after, clock.Now())
 				if err != nil {
 					t.Fatalf("sync after the change: %v", err)
 				}
@@ -95,7 +95,7 @@ func TestSyncProjectsFollowsJiraIDs(t *testing.T) {
 				}
 				// Syncing the same list again changes nothing.
 				clock.Advance(time.Minute)
-				again, err := store.SyncProjects(ctx, tn.ID, tt.after)
+				again, err := store.SyncProjects(ctx, tn.ID, tt.after, clock.Now())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -117,11 +117,11 @@ func TestSyncProjectsConcurrently(t *testing.T) {
 		url := dbtest.URL(t, dialect)
 		a, b := dbtest.OpenURL(t, url, clock.Now), dbtest.OpenURL(t, url, clock.Now)
 		ctx := context.Background()
-		tn, err := a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://x.atlassian.net"})
+		tn, err := a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://x.atlassian.net"}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := a.SyncProjects(ctx, tn.ID, []models.ProjectRef{ref("1", "HELP", "1"), ref("2", "IT", "2")}); err != nil {
+		if _, err := a.SyncProjects(ctx, tn.ID, []models.ProjectRef{ref("1", "HELP", "1"), ref("2", "IT", "2")}, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		after := []models.ProjectRef{ref("3", "HELP", "3"), ref("1", "IT", "1"), ref("2", "OLDIT", "2")}
@@ -132,7 +132,7 @@ func TestSyncProjectsConcurrently(t *testing.T) {
 				s = b
 			}
 			go func() {
-				_, err := s.SyncProjects(ctx, tn.ID, after)
+				_, err := s.SyncProjects(ctx, tn.ID, after, clock.Now())
 				errs <- err
 			}()
 		}

@@ -11,27 +11,32 @@ import (
 	"agentpresence/models/interval"
 )
 
-// DayOnline is how long one agent was online on one UTC day.
+// DayOnline is how long one agent was online, and away, on one UTC day.
 type DayOnline struct {
 	AccountID string
 	// Day is the UTC midnight that starts the day.
 	Day     time.Time
 	Seconds int64
+	// AwaySeconds are those away in at least one project while online in
+	// none: the two series never count one moment twice.
+	AwaySeconds int64
 }
 
 // OnlineReport computes, per agent and UTC day of [from, to), how long the
-// agent was online in at least one project: being online in three projects
-// at once counts once. It is a pure function over the audit trail:
+// agent was online in at least one project (being online in three
+// projects at once counts once), and how long away in at least one while
+// online in none. It is a pure function over the audit trail:
 //
 //   - events are the status changes at or after from (in any order; earlier
 //     ones are ignored). Changes after to still matter: the first change of
-//     an agent in a project tells its state at from (FromOnline).
-//   - current are the statuses now (only the online ones matter). They give
-//     the state of an agent and project with no change since from: unchanged
-//     all along.
+//     an agent in a project tells its state at from (FromState).
+//   - current are the statuses now (only the online and away ones matter).
+//     They give the state of an agent and project with no change since
+//     from: unchanged all along.
 //   - now ends the period when to is in the future.
 //
-// The result is sorted by account and day and leaves out zero days.
+// The result is sorted by account and day and leaves out days with
+// neither.
 func OnlineReport(events []Event, current []Status, from, to, now time.Time) []DayOnline {
 	from, to, now = from.UTC(), to.UTC(), now.UTC()
 	end := to
@@ -50,16 +55,20 @@ func OnlineReport(events []Event, current []Status, from, to, now time.Time) []D
 		if e.At.Before(from) {
 			continue
 		}
+		e.fillStates() // events built before away existed say only online or not
 		k := pair{e.AccountID, e.ProjectID}
 		byPair[k] = append(byPair[k], e)
 	}
-	onlineNow := map[pair]bool{}
-	for _, s := range current {
-		if s.Online {
-			onlineNow[pair{s.AccountID, s.ProjectID}] = true
+	// The periods of each account, online and away apart.
+	online, away := map[string][]interval.Span[time.Time]{}, map[string][]interval.Span[time.Time]{}
+	add := func(account string, st State, start, stop time.Time) {
+		switch st {
+		case StateOnline:
+			online[account] = append(online[account], interval.Span[time.Time]{Start: start, End: stop})
+		case StateAway:
+			away[account] = append(away[account], interval.Span[time.Time]{Start: start, End: stop})
 		}
 	}
-	spans := map[string][]interval.Span[time.Time]{}
 	for k, evs := range byPair {
 		sort.Slice(evs, func(i, j int) bool {
 			if !evs[i].At.Equal(evs[j].At) {
@@ -67,34 +76,53 @@ func OnlineReport(events []Event, current []Status, from, to, now time.Time) []D
 			}
 			return evs[i].ID < evs[j].ID
 		})
-		online, since := evs[0].FromOnline, from
+		state, since := evs[0].FromState, from
 		for _, e := range evs {
 			at := e.At.UTC()
 			if !at.Before(end) {
 				break
 			}
-			if online && !e.ToOnline {
-				spans[k.account] = append(spans[k.account], interval.Span[time.Time]{Start: since, End: at})
-			}
-			if !online && e.ToOnline {
+			if e.ToState != state {
+				add(k.account, state, since, at)
 				since = at
 			}
-			online = e.ToOnline
+			state = e.ToState
 		}
-		if online {
-			spans[k.account] = append(spans[k.account], interval.Span[time.Time]{Start: since, End: end})
+		add(k.account, state, since, end)
+	}
+	for _, s := range current {
+		if _, changed := byPair[pair{s.AccountID, s.ProjectID}]; !changed {
+			add(s.AccountID, effectiveState(s.Online, s.State), from, end)
 		}
 	}
-	for k := range onlineNow {
-		if _, changed := byPair[k]; !changed {
-			spans[k.account] = append(spans[k.account], interval.Span[time.Time]{Start: from, End: end})
+	type day struct {
+		account string
+		day     time.Time
+	}
+	totals := map[day]*DayOnline{}
+	count := func(account string, spans []interval.Span[time.Time], seconds func(*DayOnline) *int64) {
+		for _, s := range spans {
+			for _, d := range splitDays(s) {
+				k := day{account, d.day}
+				if totals[k] == nil {
+					totals[k] = &DayOnline{AccountID: account, Day: d.day}
+				}
+				*seconds(totals[k]) += d.seconds
+			}
 		}
 	}
-	var out []DayOnline
-	for account, ss := range spans {
-		// Online in several projects at once counts once.
-		for _, s := range interval.MergeFunc(ss, time.Time.Compare) {
-			out = append(out, splitDays(account, s)...)
+	for account := range mapsKeys(online, away) {
+		// Online in several projects at once counts once; away counts
+		// where the agent is online nowhere.
+		on := interval.MergeFunc(online[account], time.Time.Compare)
+		off := interval.SubtractFunc(interval.MergeFunc(away[account], time.Time.Compare), on, time.Time.Compare)
+		count(account, on, func(d *DayOnline) *int64 { return &d.Seconds })
+		count(account, off, func(d *DayOnline) *int64 { return &d.AwaySeconds })
+	}
+	out := make([]DayOnline, 0, len(totals))
+	for _, d := range totals {
+		if d.Seconds > 0 || d.AwaySeconds > 0 {
+			out = append(out, *d)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -103,21 +131,33 @@ func OnlineReport(events []Event, current []Status, from, to, now time.Time) []D
 		}
 		return out[i].Day.Before(out[j].Day)
 	})
-	// Spans of one account may share a day after splitting; fold them.
-	folded := out[:0]
-	for _, d := range out {
-		if n := len(folded); n > 0 && folded[n-1].AccountID == d.AccountID && folded[n-1].Day.Equal(d.Day) {
-			folded[n-1].Seconds += d.Seconds
-			continue
-		}
-		folded = append(folded, d)
+	if len(out) == 0 {
+		return nil
 	}
-	return folded
+	return out
+}
+
+// mapsKeys is the set of keys of both maps.
+func mapsKeys[V any](a, b map[string]V) map[string]bool {
+	keys := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
+}
+
+// daySeconds is part of a span that falls in one UTC day.
+type daySeconds struct {
+	day     time.Time
+	seconds int64
 }
 
 // splitDays cuts a span at UTC midnights.
-func splitDays(account string, s interval.Span[time.Time]) []DayOnline {
-	var out []DayOnline
+func splitDays(s interval.Span[time.Time]) []daySeconds {
+	var out []daySeconds
 	for cur := s.Start; cur.Before(s.End); {
 		day := time.Date(cur.Year(), cur.Month(), cur.Day(), 0, 0, 0, 0, time.UTC)
 		next := day.AddDate(0, 0, 1)
@@ -126,7 +166,7 @@ func splitDays(account string, s interval.Span[time.Time]) []DayOnline {
 			stop = next
 		}
 		if secs := int64(stop.Sub(cur) / time.Second); secs > 0 {
-			out = append(out, DayOnline{AccountID: account, Day: day, Seconds: secs})
+			out = append(out, daySeconds{day, secs})
 		}
 		cur = stop
 	}
@@ -186,21 +226,26 @@ func (q ReportQuery) Period(now time.Time) (from, to time.Time, err error) {
 	return from, to, nil
 }
 
-// Report is how long each agent was online per UTC day of [From, To).
+// Report is how long each agent was online, and away, per UTC day of
+// [From, To).
 type Report struct {
 	From, To time.Time
 	// Days are the UTC midnights of the period's days; every agent's
-	// Seconds line up with them.
+	// Seconds and AwaySeconds line up with them.
 	Days []time.Time
-	// Agents are sorted by account and leave out those never online.
+	// Agents are sorted by account and leave out those never online nor
+	// away.
 	Agents []AgentOnline
 }
 
-// AgentOnline is one agent's line of a Report.
+// AgentOnline is one agent's line of a Report: the online series and the
+// away series (see DayOnline).
 type AgentOnline struct {
-	AccountID    string
-	TotalSeconds int64
-	Seconds      []int64
+	AccountID        string
+	TotalSeconds     int64
+	Seconds          []int64
+	TotalAwaySeconds int64
+	AwaySeconds      []int64
 }
 
 // Report computes the time-online report of the tenant at now (see
@@ -239,7 +284,7 @@ func (s *Store) Report(ctx context.Context, tenant TenantID, q ReportQuery, now 
 		return Report{}, &ReportError{Field: "from", Message: "too many status changes since then; choose a later start"}
 	}
 	var current []Status
-	if err := scope(db).Where("online = ?", true).Find(&current).Error; err != nil {
+	if err := scope(db).Where(presentSQL).Find(&current).Error; err != nil {
 		return Report{}, translate("report", err)
 	}
 	r := Report{From: from, To: to, Agents: []AgentOnline{}}
@@ -249,7 +294,8 @@ func (s *Store) Report(ctx context.Context, tenant TenantID, q ReportQuery, now 
 	for _, d := range OnlineReport(events, current, from, to, now) {
 		n := len(r.Agents)
 		if n == 0 || r.Agents[n-1].AccountID != d.AccountID {
-			r.Agents = append(r.Agents, AgentOnline{AccountID: d.AccountID, Seconds: make([]int64, len(r.Days))})
+			r.Agents = append(r.Agents, AgentOnline{AccountID: d.AccountID, Seconds: make([]int64, len(r.Days)),
+				AwaySeconds: make([]int64, len(r.Days))})
 			n++
 		}
 		i := int(d.Day.Sub(from) / (24 * time.Hour))
@@ -258,6 +304,8 @@ func (s *Store) Report(ctx context.Context, tenant TenantID, q ReportQuery, now 
 		}
 		r.Agents[n-1].Seconds[i] += d.Seconds
 		r.Agents[n-1].TotalSeconds += d.Seconds
+		r.Agents[n-1].AwaySeconds[i] += d.AwaySeconds
+		r.Agents[n-1].TotalAwaySeconds += d.AwaySeconds
 	}
 	return r, nil
 }

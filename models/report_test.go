@@ -18,6 +18,12 @@ func TestOnlineReport(t *testing.T) {
 		return models.Event{ID: id, AccountID: account, ProjectID: project, FromOnline: !on, ToOnline: on, At: t}
 	}
 	hours := func(h float64) int64 { return int64(h * 3600) }
+	// change is an event between any two states.
+	change := func(id int64, account string, project int64, from, to models.State, t time.Time) models.Event {
+		return models.Event{ID: id, AccountID: account, ProjectID: project, FromState: from, ToState: to,
+			FromOnline: from == models.StateOnline, ToOnline: to == models.StateOnline, At: t}
+	}
+	on, away, off := models.StateOnline, models.StateAway, models.StateOffline
 	tests := []struct {
 		name     string
 		events   []models.Event
@@ -122,6 +128,46 @@ func TestOnlineReport(t *testing.T) {
 				{AccountID: "zoe", Day: day(20), Seconds: hours(1)},
 			},
 		},
+		{
+			name: "away is a series of its own",
+			events: []models.Event{
+				change(1, "alice", 1, off, on, at(20, 9, 0)),
+				change(2, "alice", 1, on, away, at(20, 12, 0)),
+				change(3, "alice", 1, away, on, at(20, 13, 0)),
+				change(4, "alice", 1, on, off, at(20, 17, 0)),
+			},
+			from: day(20), to: day(21), now: day(25),
+			want: []models.DayOnline{{AccountID: "alice", Day: day(20), Seconds: hours(7), AwaySeconds: hours(1)}},
+		},
+		{
+			name: "online in one project while away in another counts online",
+			events: []models.Event{
+				change(1, "alice", 1, off, on, at(20, 9, 0)),
+				change(2, "alice", 2, off, away, at(20, 10, 0)),
+				change(3, "alice", 1, on, off, at(20, 11, 0)),
+				change(4, "alice", 2, away, off, at(20, 12, 0)),
+			},
+			from: day(20), to: day(21), now: day(25),
+			want: []models.DayOnline{{AccountID: "alice", Day: day(20), Seconds: hours(2), AwaySeconds: hours(1)}},
+		},
+		{
+			name:    "away all day, never online",
+			current: []models.Status{{AccountID: "bob", ProjectID: 1, State: away}},
+			from:    day(20), to: day(21), now: day(25),
+			want: []models.DayOnline{{AccountID: "bob", Day: day(20), AwaySeconds: hours(24)}},
+		},
+		{
+			name: "away ends offline at expiry, across midnight",
+			events: []models.Event{
+				change(1, "carol", 1, off, away, at(20, 23, 0)),
+				change(2, "carol", 1, away, off, at(21, 0, 30)),
+			},
+			from: day(20), to: day(22), now: day(25),
+			want: []models.DayOnline{
+				{AccountID: "carol", Day: day(20), AwaySeconds: hours(1)},
+				{AccountID: "carol", Day: day(21), AwaySeconds: hours(0.5)},
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,8 +232,8 @@ func TestStoreReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []models.AgentOnline{
-			{AccountID: "alice", TotalSeconds: 2 * 3600, Seconds: []int64{2 * 3600, 0}},
-			{AccountID: "bob", TotalSeconds: 15 * 3600, Seconds: []int64{13 * 3600, 2 * 3600}},
+			{AccountID: "alice", TotalSeconds: 2 * 3600, Seconds: []int64{2 * 3600, 0}, AwaySeconds: []int64{0, 0}},
+			{AccountID: "bob", TotalSeconds: 15 * 3600, Seconds: []int64{13 * 3600, 2 * 3600}, AwaySeconds: []int64{0, 0}},
 		}
 		if !r.From.Equal(day(25)) || !r.To.Equal(day(27)) || len(r.Days) != 2 || !r.Days[1].Equal(day(26)) || !reflect.DeepEqual(r.Agents, want) {
 			t.Fatalf("report %+v, want agents %+v", r, want)

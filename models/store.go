@@ -16,6 +16,8 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+
+	"agentpresence/models/secretbox"
 )
 
 // Dialect names the database behind a Store.
@@ -33,8 +35,11 @@ type StoreConfig struct {
 	// "sqlite:PATH" for a SQLite file.
 	URL string
 	// Box seals tenants' shared secrets at rest.
-	Box *SecretBox
-	// Now is the clock; tests pass a fake one.
+	Box *secretbox.Box
+	// Now is gorm's clock for the created_at and updated_at columns it
+	// fills itself (default time.Now): when a row was written, which no
+	// domain rule reads. Every method that needs the time of what it
+	// records takes it as an argument (at, now) instead.
 	Now func() time.Time
 	// Log receives slow-query and migration messages; nil discards them.
 	Log *slog.Logger
@@ -47,8 +52,7 @@ type StoreConfig struct {
 type Store struct {
 	db      *gorm.DB
 	dialect Dialect
-	box     *SecretBox
-	now     func() time.Time
+	box     *secretbox.Box
 	log     *slog.Logger
 
 	// origin names this replica in its changes; seq numbers them.
@@ -99,7 +103,7 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		// Another process switching the file to WAL holds it briefly, and
 		// the busy timeout does not cover that; try again for a while.
 		for attempt := 0; ; attempt++ {
-			db, err = gorm.Open(sqlite.Open(dsn), gcfg)
+			db, err = gorm.Open(sqlite.Dialector{Conn: openSQLite(dsn)}, gcfg)
 			if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || attempt == 50 {
 				break
 			}
@@ -128,7 +132,7 @@ func Open(ctx context.Context, cfg StoreConfig) (*Store, error) {
 		// readers proceed while a writer waits.
 		sqlDB.SetMaxOpenConns(4)
 	}
-	s := &Store{db: db, dialect: dialect, box: cfg.Box, now: cfg.Now, log: cfg.Log, origin: newOrigin()}
+	s := &Store{db: db, dialect: dialect, box: cfg.Box, log: cfg.Log, origin: newOrigin()}
 	if err := s.migrate(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
@@ -177,9 +181,6 @@ func (s *Store) Ping(ctx context.Context) error {
 // job locker's advisory locks, LISTEN/NOTIFY, tests that count rows).
 func (s *Store) SQL() (*sql.DB, error) { return s.db.DB() }
 
-// Now is the store's clock.
-func (s *Store) Now() time.Time { return s.now().UTC() }
-
 func allModels() []any {
 	return []any{&Tenant{}, &Project{}, &Agent{}, &Membership{}, &Status{}, &Event{}, &UsedToken{}}
 }
@@ -189,7 +190,12 @@ func (s *Store) migrate(ctx context.Context) error {
 	if s.dialect != DialectPostgres {
 		// An immediate transaction holds SQLite's write lock, so two
 		// processes opening one file migrate one after the other.
-		if err := db.Transaction(func(tx *gorm.DB) error { return tx.AutoMigrate(allModels()...) }); err != nil {
+		if err := db.Transaction(func(tx *gorm.DB) error {
+			if err := tx.AutoMigrate(allModels()...); err != nil {
+				return err
+			}
+			return rewriteSQLiteTimes(tx, allModels())
+		}); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		return nil
@@ -214,53 +220,3 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	return nil
 }
-
-// translate maps gorm and driver errors onto the domain's sentinels.
-func translate(op string, err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, gorm.ErrRecordNotFound):
-		return fmt.Errorf("%s: %w", op, ErrNotFound)
-	case errors.Is(err, gorm.ErrDuplicatedKey):
-		return fmt.Errorf("%s: %w", op, ErrConflict)
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), errors.Is(err, ErrInvalid),
-		errors.Is(err, ErrNotAnAgent), errors.Is(err, ErrTenantClosed), errors.Is(err, ErrTokenReplayed),
-		errors.Is(err, ErrTokenStale), errors.Is(err, context.Canceled),
-		errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if isSerializationError(err) {
-		// A deadlock or serialization failure rolled the transaction back
-		// whole; the caller may simply try again.
-		return fmt.Errorf("%s: %w: %w", op, ErrConflict, err)
-	}
-	if isConnectionError(err) {
-		return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", op, err)
-}
-
-// isConnectionError recognises a database that is down or restarting, so
-// that callers answer 503 (try again) rather than 500.
-func isConnectionError(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"connection refused", "failed to connect", "bad connection", "connection reset",
-		"broken pipe", "the database system is shutting down", "the database system is starting up",
-		"terminating connection", "conn closed", "unexpected EOF", "SQLSTATE 57P", "SQLSTATE 08"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return errors.Is(err, sql.ErrConnDone)
-}
-
-// isSerializationError recognises PostgreSQL's deadlock_detected and
-// serialization_failure, which jobs and requests touching the same rows
-// in different orders can meet.
-func isSerializationError(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "SQLSTATE 40P01") || strings.Contains(msg, "SQLSTATE 40001")
-}
-
-func isNotFound(err error) bool { return errors.Is(err, gorm.ErrRecordNotFound) }

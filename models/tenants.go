@@ -10,12 +10,92 @@ import (
 	"gorm.io/gorm/clause"
 )
 
+// TenantID identifies one installation of the app in one Jira site. Every
+// store method takes it explicitly: jobs run without a request, so a value
+// hidden in a context would not be enough.
+type TenantID int64
+
+// Tenant is one Jira site that installed the app.
+type Tenant struct {
+	ID             TenantID  `gorm:"primaryKey"`
+	ClientKey      string    `gorm:"size:255;not null;uniqueIndex"`
+	SharedSecret   []byte    `gorm:"-"` // decrypted copy; never stored in clear
+	SecretSealed   []byte    `gorm:"column:secret_sealed;not null"`
+	BaseURL        string    `gorm:"size:512;not null"`
+	DisplayURL     string    `gorm:"size:512"`
+	ProductType    string    `gorm:"size:64"`
+	OAuthClientID  string    `gorm:"column:oauth_client_id;size:255"`
+	Description    string    `gorm:"size:1024"`
+	ServerVersion  string    `gorm:"size:64"`
+	PluginsVersion string    `gorm:"size:64"`
+	Installed      bool      `gorm:"not null"`
+	Enabled        bool      `gorm:"not null"`
+	InstalledAt    time.Time `gorm:"not null"`
+	UninstalledAt  *time.Time
+	EnabledAt      *time.Time
+	DisabledAt     *time.Time
+	// AutoOfflineMinutes puts an online agent offline after that many
+	// minutes without activity; 0 turns the feature off.
+	AutoOfflineMinutes int `gorm:"not null;default:0"`
+	// SignedIAT is the iat (Unix seconds) of the last signed lifecycle
+	// callback accepted (install or uninstall): an install must be newer,
+	// an uninstall not older, so that a captured token cannot undo what
+	// came after it.
+	SignedIAT int64     `gorm:"column:signed_iat;not null;default:0"`
+	CreatedAt time.Time `gorm:"not null"`
+	UpdatedAt time.Time `gorm:"not null"`
+
+	// Forge is the Forge side of a Forge installation (installations.go).
+	Forge ForgeInstallation `gorm:"embedded;embeddedPrefix:forge_"`
+}
+
+// Active reports whether the tenant's tokens and widgets should work.
+func (t Tenant) Active() bool { return t.Installed && t.Enabled }
+
+// Install is what the signed "installed" lifecycle callback tells us.
+type Install struct {
+	ClientKey      string
+	SharedSecret   []byte
+	BaseURL        string
+	DisplayURL     string
+	ProductType    string
+	OAuthClientID  string
+	Description    string
+	ServerVersion  string
+	PluginsVersion string
+	// Token is the signed callback's token, refused if used before or not
+	// newer than the tenant's last one. Nil records the install unchecked:
+	// only seeds and tests, never a request.
+	Token *LifecycleToken
+}
+
+// LifecycleToken is what the store needs of a verified signed lifecycle
+// token to accept it once only. It holds a digest, never the token.
+type LifecycleToken struct {
+	// Digest identifies the token (hex SHA-256 of its compact form).
+	Digest string
+	// IssuedAt is the token's iat, at a second's precision.
+	IssuedAt time.Time
+	// KeepUntil is when the verifier stops accepting the token anyway
+	// (exp plus the clock-skew leeway): its digest is kept until then.
+	KeepUntil time.Time
+}
+
+// UsedToken remembers a signed lifecycle token that was accepted, until it
+// expires, so that no replica accepts it again. Its primary key is what
+// makes two replicas racing with one token accept it once.
+type UsedToken struct {
+	Digest    string    `gorm:"primaryKey;size:64"`
+	ExpiresAt time.Time `gorm:"not null;index"`
+}
+
 // SaveInstall records an installation: the first one creates the tenant, a
 // reinstall updates the secret and the state in place. With a Token, the
 // token is spent in the same transaction: an install whose token was used
 // before is ErrTokenReplayed, one whose iat is not newer than the tenant's
-// last signed callback ErrTokenStale, and neither changes anything.
-func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
+// last signed callback ErrTokenStale, and neither changes anything. at is
+// when the callback came.
+func (s *Store) SaveInstall(ctx context.Context, in Install, at time.Time) (Tenant, error) {
 	if in.ClientKey == "" || len(in.SharedSecret) == 0 || in.BaseURL == "" {
 		return Tenant{}, fmt.Errorf("save install: %w: clientKey, sharedSecret and baseUrl are required", ErrInvalid)
 	}
@@ -29,7 +109,7 @@ func (s *Store) SaveInstall(ctx context.Context, in Install) (Tenant, error) {
 	if err != nil {
 		return Tenant{}, fmt.Errorf("save install: %w", err)
 	}
-	now := s.Now()
+	now := at.UTC()
 	t := Tenant{
 		ClientKey: in.ClientKey, SecretSealed: sealed, BaseURL: in.BaseURL, DisplayURL: in.DisplayURL,
 		ProductType: in.ProductType, OAuthClientID: in.OAuthClientID, Description: in.Description,
@@ -110,16 +190,6 @@ func spendToken(tx *gorm.DB, tok *LifecycleToken) error {
 	return nil
 }
 
-// PurgeUsedTokens forgets the used lifecycle tokens that expired before
-// now: the verifier refuses them by their exp from then on.
-func (s *Store) PurgeUsedTokens(ctx context.Context, now time.Time) (int, error) {
-	res := s.db.WithContext(ctx).Where("expires_at < ?", now.UTC()).Delete(&UsedToken{})
-	if res.Error != nil {
-		return 0, translate("purge used tokens", res.Error)
-	}
-	return int(res.RowsAffected), nil
-}
-
 // TenantByClientKey finds a tenant, installed or not, with its secret opened.
 func (s *Store) TenantByClientKey(ctx context.Context, clientKey string) (Tenant, error) {
 	var t Tenant
@@ -147,10 +217,10 @@ func (s *Store) openSecret(t Tenant) (Tenant, error) {
 	return t, nil
 }
 
-// MarkUninstalled stops the tenant's tokens and widgets at once; its data
-// stays until the retention job purges it.
-func (s *Store) MarkUninstalled(ctx context.Context, id TenantID) error {
-	now := s.Now()
+// MarkUninstalled stops the tenant's tokens and widgets at once (at at);
+// its data stays until the retention job purges it.
+func (s *Store) MarkUninstalled(ctx context.Context, id TenantID, at time.Time) error {
+	now := at.UTC()
 	if err := s.updateTenant(ctx, "mark uninstalled", id,
 		map[string]any{"installed": false, "uninstalled_at": now, "updated_at": now}); err != nil {
 		return err
@@ -163,11 +233,11 @@ func (s *Store) MarkUninstalled(ctx context.Context, id TenantID) error {
 // the same transaction (ErrTokenReplayed if it was used before), and an
 // uninstall issued before the tenant's last signed callback is
 // ErrTokenStale: it would undo an install that came after it.
-func (s *Store) Uninstall(ctx context.Context, id TenantID, tok LifecycleToken) error {
+func (s *Store) Uninstall(ctx context.Context, id TenantID, tok LifecycleToken, at time.Time) error {
 	if err := tok.check(); err != nil {
 		return fmt.Errorf("uninstall: %w", err)
 	}
-	now, iat := s.Now(), tok.IssuedAt.Unix()
+	now, iat := at.UTC(), tok.IssuedAt.Unix()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := spendToken(tx, &tok); err != nil {
 			return err
@@ -196,9 +266,9 @@ func (s *Store) Uninstall(ctx context.Context, id TenantID, tok LifecycleToken) 
 	return nil
 }
 
-// SetEnabled records the enabled/disabled lifecycle callbacks.
-func (s *Store) SetEnabled(ctx context.Context, id TenantID, enabled bool) error {
-	now := s.Now()
+// SetEnabled records the enabled/disabled lifecycle callbacks, come at at.
+func (s *Store) SetEnabled(ctx context.Context, id TenantID, enabled bool, at time.Time) error {
+	now := at.UTC()
 	fields := map[string]any{"enabled": enabled, "updated_at": now}
 	if enabled {
 		fields["enabled_at"] = now
@@ -225,57 +295,14 @@ func (s *Store) updateTenant(ctx context.Context, op string, id TenantID, fields
 	return nil
 }
 
-// PurgeUninstalled deletes every trace of tenants uninstalled before the
-// cut-off and returns how many tenants went.
-func (s *Store) PurgeUninstalled(ctx context.Context, before time.Time) (int, error) {
-	var ids []TenantID
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&Tenant{}).Where("installed = ? AND uninstalled_at < ?", false, before).
-			Pluck("id", &ids).Error; err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		for _, m := range []any{&Event{}, &Status{}, &Membership{}, &Agent{}, &Project{}} {
-			if err := tx.Where("tenant_id IN ?", ids).Delete(m).Error; err != nil {
-				return err
-			}
-		}
-		return tx.Where("id IN ? AND installed = ?", ids, false).Delete(&Tenant{}).Error
-	})
-	if err != nil {
-		return 0, translate("purge uninstalled", err)
-	}
-	return len(ids), nil
-}
-
-// PurgeEvents deletes at most batch audit events older than before, of any
-// tenant, in one short transaction, and tells how many went; the retention
-// job calls it until a batch comes back short. On PostgreSQL concurrent
-// callers skip each other's rows instead of waiting on them.
-func (s *Store) PurgeEvents(ctx context.Context, before time.Time, batch int) (int, error) {
-	if batch <= 0 {
-		return 0, fmt.Errorf("purge events: %w: the batch must be positive", ErrInvalid)
-	}
-	pick := "SELECT id FROM events WHERE at < ? ORDER BY id LIMIT ?"
-	if s.dialect == DialectPostgres {
-		pick += " FOR UPDATE SKIP LOCKED"
-	}
-	res := s.db.WithContext(ctx).Exec("DELETE FROM events WHERE id IN ("+pick+")", before.UTC(), batch)
-	if res.Error != nil {
-		return 0, translate("purge events", res.Error)
-	}
-	return int(res.RowsAffected), nil
-}
-
-// SetAutoOffline sets the tenant-wide inactivity limit in minutes (0 = off).
-func (s *Store) SetAutoOffline(ctx context.Context, id TenantID, minutes int) error {
+// SetAutoOffline sets the tenant-wide inactivity limit in minutes (0 = off)
+// at at.
+func (s *Store) SetAutoOffline(ctx context.Context, id TenantID, minutes int, at time.Time) error {
 	if minutes < 0 || minutes > 7*24*60 {
 		return fmt.Errorf("set auto-offline: %w: minutes must be 0..10080", ErrInvalid)
 	}
 	return s.updateTenant(ctx, "set auto-offline", id,
-		map[string]any{"auto_offline_minutes": minutes, "updated_at": s.Now()})
+		map[string]any{"auto_offline_minutes": minutes, "updated_at": at.UTC()})
 }
 
 // DefaultResealBatch is how many tenants one ResealSecrets call looks at
@@ -317,7 +344,7 @@ func (s *Store) ResealSecrets(ctx context.Context, after TenantID, limit int) (R
 		for _, t := range rows {
 			out.Scanned++
 			out.Last = t.ID
-			plain, current, err := s.box.open(t.SecretSealed, t.ClientKey)
+			plain, current, err := s.box.Unseal(t.SecretSealed, t.ClientKey)
 			switch {
 			case err != nil:
 				out.Unopenable = append(out.Unopenable, t.ID)

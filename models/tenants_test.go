@@ -21,7 +21,7 @@ func TestTenantLifecycle(t *testing.T) {
 		store := dbtest.Open(t, dialect, clock.Now)
 		ctx := context.Background()
 
-		first, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck-1", SharedSecret: []byte("s1"), BaseURL: "https://a.atlassian.net"})
+		first, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck-1", SharedSecret: []byte("s1"), BaseURL: "https://a.atlassian.net"}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -29,10 +29,10 @@ func TestTenantLifecycle(t *testing.T) {
 			t.Fatalf("first install: got %+v", first)
 		}
 		clock.Advance(time.Hour)
-		if err := store.MarkUninstalled(ctx, first.ID); err != nil {
+		if err := store.MarkUninstalled(ctx, first.ID, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
-		again, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck-1", SharedSecret: []byte("s2"), BaseURL: "https://a.atlassian.net"})
+		again, err := store.SaveInstall(ctx, models.Install{ClientKey: "ck-1", SharedSecret: []byte("s2"), BaseURL: "https://a.atlassian.net"}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +42,7 @@ func TestTenantLifecycle(t *testing.T) {
 		if !again.Active() || !bytes.Equal(again.SharedSecret, []byte("s2")) || again.UninstalledAt != nil {
 			t.Fatalf("reinstall: got %+v", again)
 		}
-		if err := store.SetEnabled(ctx, again.ID, false); err != nil {
+		if err := store.SetEnabled(ctx, again.ID, false, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		got, err := store.TenantByClientKey(ctx, "ck-1")
@@ -61,7 +61,7 @@ func TestTenantLifecycle(t *testing.T) {
 func TestSaveInstallRejectsIncompleteInstall(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
 		store := dbtest.Open(t, dialect, time.Now)
-		_, err := store.SaveInstall(context.Background(), models.Install{ClientKey: "ck"})
+		_, err := store.SaveInstall(context.Background(), models.Install{ClientKey: "ck"}, time.Now())
 		if !errors.Is(err, models.ErrInvalid) {
 			t.Fatalf("got %v, want ErrInvalid", err)
 		}
@@ -76,14 +76,14 @@ func TestPurgeUninstalledKeepsRetention(t *testing.T) {
 		clock := clockwork.NewFakeClockAt(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 		store := dbtest.Open(t, dialect, clock.Now)
 		ctx := context.Background()
-		gone, err := store.SaveInstall(ctx, models.Install{ClientKey: "gone", SharedSecret: []byte("x"), BaseURL: "https://g"})
+		gone, err := store.SaveInstall(ctx, models.Install{ClientKey: "gone", SharedSecret: []byte("x"), BaseURL: "https://g"}, clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.SaveInstall(ctx, models.Install{ClientKey: "stays", SharedSecret: []byte("x"), BaseURL: "https://s"}); err != nil {
+		if _, err := store.SaveInstall(ctx, models.Install{ClientKey: "stays", SharedSecret: []byte("x"), BaseURL: "https://s"}, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
-		if err := store.MarkUninstalled(ctx, gone.ID); err != nil {
+		if err := store.MarkUninstalled(ctx, gone.ID, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		n, err := store.PurgeUninstalled(ctx, clock.Now().Add(-time.Minute))
@@ -119,7 +119,7 @@ func TestMigrationsConcurrentReplicas(t *testing.T) {
 			if s == nil {
 				t.Fatalf("replica %d did not open", i)
 			}
-			if _, err := s.SaveInstall(context.Background(), models.Install{ClientKey: "r", SharedSecret: []byte("x"), BaseURL: "https://r"}); err != nil {
+			if _, err := s.SaveInstall(context.Background(), models.Install{ClientKey: "r", SharedSecret: []byte("x"), BaseURL: "https://r"}, time.Now()); err != nil {
 				t.Fatalf("replica %d: %v", i, err)
 			}
 		}
@@ -141,7 +141,7 @@ func TestInstallTokenSpentOnceAcrossReplicas(t *testing.T) {
 		a, b := dbtest.OpenURL(t, url, clock.Now), dbtest.OpenURL(t, url, clock.Now)
 		ctx := context.Background()
 		if _, err := a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s0"), BaseURL: "https://a.atlassian.net",
-			Token: lifecycleToken(1, clock.Now())}); err != nil {
+			Token: lifecycleToken(1, clock.Now())}, clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		for round := range 5 {
@@ -152,7 +152,7 @@ func TestInstallTokenSpentOnceAcrossReplicas(t *testing.T) {
 			for i, s := range []*models.Store{a, b, a, b} {
 				wg.Go(func() {
 					_, errs[i] = s.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: fmt.Appendf(nil, "s%d", i),
-						BaseURL: "https://a.atlassian.net", Token: tok})
+						BaseURL: "https://a.atlassian.net", Token: tok}, clock.Now())
 				})
 			}
 			wg.Wait()
@@ -171,7 +171,7 @@ func TestInstallTokenSpentOnceAcrossReplicas(t *testing.T) {
 		}
 		// A token older than the last install is stale, whichever replica.
 		if _, err := b.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("old"), BaseURL: "https://a.atlassian.net",
-			Token: lifecycleToken(7, clock.Now().Add(-2*time.Second))}); !errors.Is(err, models.ErrTokenStale) {
+			Token: lifecycleToken(7, clock.Now().Add(-2*time.Second))}, clock.Now()); !errors.Is(err, models.ErrTokenStale) {
 			t.Fatalf("older token: %v, want ErrTokenStale", err)
 		}
 		// Purge forgets only the expired.

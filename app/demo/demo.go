@@ -38,10 +38,9 @@ type Options struct {
 	AppKey string
 	// Store is the app's store; the host seeds it after the install.
 	Store *models.Store
-	// HistoryStore opens a second handle on the app's database whose clock
-	// is now, to write a week of past status changes for the report. Nil
-	// skips the history.
-	HistoryStore func(ctx context.Context, now func() time.Time) (*models.Store, error)
+	// Now is the clock (default time.Now): the seeds' time, and the week
+	// of past status changes written for the report ends before it.
+	Now func() time.Time
 	// HTTPClient sends the simulated Jira's calls to the app.
 	HTTPClient *http.Client
 	Log        *slog.Logger
@@ -93,6 +92,9 @@ func New(opts Options) (*Host, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	origin := base.Scheme + "://" + base.Host
 	other, err := otherLoopback(base)
@@ -228,7 +230,8 @@ func (h *Host) seed(ctx context.Context, clientKey string) error {
 	for _, p := range h.site.Projects() {
 		refs = append(refs, models.ProjectRef{JiraID: fmt.Sprint(p.ID), ServiceDeskID: p.ServiceDeskID, Key: p.Key, Name: p.Name})
 	}
-	projects, err := st.SyncProjects(ctx, t.ID, refs)
+	now := h.opts.Now()
+	projects, err := st.SyncProjects(ctx, t.ID, refs, now)
 	if err != nil {
 		return err
 	}
@@ -239,7 +242,7 @@ func (h *Host) seed(ctx context.Context, clientKey string) error {
 	help := byKey["HELP"]
 	if len(help.AllowedOrigins) == 0 {
 		if _, err := st.UpdateProjectSettings(ctx, t.ID, help.ID, models.ProjectSettings{WidgetEnabled: true,
-			UnavailableMessage: help.UnavailableMessage, AllowedOrigins: []string{h.other}}); err != nil {
+			UnavailableMessage: help.UnavailableMessage, AllowedOrigins: []string{h.other}}, now); err != nil {
 			return err
 		}
 	}
@@ -247,29 +250,23 @@ func (h *Host) seed(ctx context.Context, clientKey string) error {
 	if err != nil {
 		return err
 	}
-	if len(past) == 0 && h.opts.HistoryStore != nil {
-		if err := h.history(ctx, t.ID, byKey); err != nil {
+	if len(past) == 0 {
+		if err := h.history(ctx, t.ID, byKey, now); err != nil {
 			return err
 		}
 	}
 	for i := 1; i <= itCrew; i++ {
 		if _, err := st.SetStatus(ctx, t.ID, models.StatusChange{AccountID: crewID(i), ProjectIDs: []int64{byKey["IT"].ID},
-			Online: true, Source: models.SourceManual}); err != nil {
+			To: models.StateOnline, Source: models.SourceManual}, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// history writes the past six weekdays' status changes through a store
-// handle whose clock is set to each change's time.
-func (h *Host) history(ctx context.Context, tenant models.TenantID, byKey map[string]models.Project) error {
-	var at time.Time
-	hs, err := h.opts.HistoryStore(ctx, func() time.Time { return at })
-	if err != nil {
-		return err
-	}
-	defer hs.Close()
+// history writes the past six weekdays' status changes, each at its time.
+func (h *Host) history(ctx context.Context, tenant models.TenantID, byKey map[string]models.Project, now time.Time) error {
+	st := h.opts.Store
 	type change struct {
 		account  string
 		keys     []string
@@ -285,7 +282,7 @@ func (h *Host) history(ctx context.Context, tenant models.TenantID, byKey map[st
 		{crewID(2), []string{"IT"}, 12, 20, models.SourceExpiry, ""},
 		{crewID(3), []string{"IT"}, 10, 18.25, models.SourceAdmin, Ada},
 	}
-	today := time.Now().UTC().Truncate(24 * time.Hour)
+	today := now.UTC().Truncate(24 * time.Hour)
 	for d := 6; d >= 1; d-- {
 		day := today.AddDate(0, 0, -d)
 		if wd := day.Weekday(); wd == time.Saturday || wd == time.Sunday {
@@ -297,17 +294,17 @@ func (h *Host) history(ctx context.Context, tenant models.TenantID, byKey map[st
 				ids = append(ids, byKey[k].ID)
 			}
 			jitter := time.Duration((d*7+i*13)%40) * time.Minute
-			at = day.Add(time.Duration(c.from*float64(time.Hour)) + jitter)
-			if _, err := hs.SetStatus(ctx, tenant, models.StatusChange{AccountID: c.account, ProjectIDs: ids, Online: true,
-				Source: models.SourceManual}); err != nil {
+			on := day.Add(time.Duration(c.from*float64(time.Hour)) + jitter)
+			if _, err := st.SetStatus(ctx, tenant, models.StatusChange{AccountID: c.account, ProjectIDs: ids, To: models.StateOnline,
+				Source: models.SourceManual}, on); err != nil {
 				return err
 			}
-			at = day.Add(time.Duration(c.to*float64(time.Hour)) + jitter)
-			off := models.StatusChange{AccountID: c.account, ProjectIDs: ids, Online: false, Source: c.source, Actor: c.actor}
+			off := day.Add(time.Duration(c.to*float64(time.Hour)) + jitter)
+			change := models.StatusChange{AccountID: c.account, ProjectIDs: ids, To: models.StateOffline, Source: c.source, Actor: c.actor}
 			if c.source == models.SourceAdmin {
-				off.Reason = "Left for the day without going offline"
+				change.Reason = "Left for the day without going offline"
 			}
-			if _, err := hs.SetStatus(ctx, tenant, off); err != nil {
+			if _, err := st.SetStatus(ctx, tenant, change, off); err != nil {
 				return err
 			}
 		}

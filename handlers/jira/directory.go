@@ -30,9 +30,9 @@ type API interface {
 
 // DirectoryStore is what the directory needs of the store.
 type DirectoryStore interface {
-	SyncProjects(ctx context.Context, tenant models.TenantID, refs []models.ProjectRef) ([]models.Project, error)
+	SyncProjects(ctx context.Context, tenant models.TenantID, refs []models.ProjectRef, at time.Time) ([]models.Project, error)
 	ProjectByKey(ctx context.Context, tenant models.TenantID, key string) (models.Project, error)
-	SetMemberships(ctx context.Context, tenant models.TenantID, accountID string, projectIDs []int64) error
+	SetMemberships(ctx context.Context, tenant models.TenantID, accountID string, projectIDs []int64, at time.Time) error
 	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
 }
 
@@ -232,7 +232,7 @@ func (d *Directory) SyncProjects(ctx context.Context, t models.Tenant) ([]models
 		refs = append(refs, models.ProjectRef{JiraID: sd.ProjectID, ServiceDeskID: sd.ID, Key: sd.ProjectKey, Name: sd.ProjectName})
 		ids = append(ids, id)
 	}
-	projects, err := d.cfg.Store.SyncProjects(ctx, t.ID, refs)
+	projects, err := d.cfg.Store.SyncProjects(ctx, t.ID, refs, d.cfg.Now())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -270,7 +270,7 @@ func (d *Directory) refreshNow(ctx context.Context, t models.Tenant, accountID s
 	for _, p := range agentOf {
 		pids = append(pids, p.ID)
 	}
-	if err := d.cfg.Store.SetMemberships(ctx, t.ID, accountID, pids); err != nil {
+	if err := d.cfg.Store.SetMemberships(ctx, t.ID, accountID, pids, d.cfg.Now()); err != nil {
 		return nil, err
 	}
 	return agentOf, nil

@@ -49,7 +49,7 @@ func newGuardedDirectory(t *testing.T, dialect models.Dialect) *guardedDirectory
 			t.Fatal(err)
 		}
 	}
-	tn, err := store.SaveInstall(context.Background(), models.Install{ClientKey: site.ClientKey(), SharedSecret: site.SharedSecret(), BaseURL: srv.URL})
+	tn, err := store.SaveInstall(context.Background(), models.Install{ClientKey: site.ClientKey(), SharedSecret: site.SharedSecret(), BaseURL: srv.URL}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ func newDirectory(t *testing.T, dialect models.Dialect) *directoryFixture {
 	if err := site.AddUser(jiratest.UserSpec{AccountID: "alice", Agent: []string{"HELP"}}); err != nil {
 		t.Fatal(err)
 	}
-	tn, err := store.SaveInstall(context.Background(), models.Install{ClientKey: site.ClientKey(), SharedSecret: site.SharedSecret(), BaseURL: srv.URL})
+	tn, err := store.SaveInstall(context.Background(), models.Install{ClientKey: site.ClientKey(), SharedSecret: site.SharedSecret(), BaseURL: srv.URL}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

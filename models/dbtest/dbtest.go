@@ -17,6 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver for CREATE/DROP DATABASE
 
 	"agentpresence/models"
+	"agentpresence/models/secretbox"
 )
 
 // EnvPostgres names the variable that holds an administrative PostgreSQL
@@ -110,7 +111,7 @@ func Open(t testing.TB, dialect models.Dialect, now func() time.Time) *models.St
 // one database, say).
 func OpenURL(t testing.TB, dbURL string, now func() time.Time) *models.Store {
 	t.Helper()
-	box, err := models.NewSecretBox([]byte(testKey))
+	box, err := secretbox.New([]byte(testKey))
 	if err != nil {
 		t.Fatal(err)
 	}

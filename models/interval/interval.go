@@ -1,7 +1,8 @@
 // Package interval merges half-open intervals. It is the one merger of the
 // code base: the schedule engine merges the windows of a day (minutes) and
 // the instants they resolve to (Unix seconds), and the time-online report
-// merges an agent's online periods across projects (time.Time).
+// merges an agent's online periods across projects (time.Time), and takes
+// the online ones out of the away ones (Subtract).
 package interval
 
 import (
@@ -41,6 +42,39 @@ func MergeFunc[T any](spans []Span[T], compare func(a, b T) int) []Span[T] {
 			continue
 		}
 		out = append(out, s)
+	}
+	return out
+}
+
+// Subtract returns the parts of spans that no span of minus covers. Both
+// must be merged (as Merge returns them); so is the result, which is
+// appended to a new slice.
+func Subtract[T cmp.Ordered](spans, minus []Span[T]) []Span[T] {
+	return SubtractFunc(spans, minus, cmp.Compare[T])
+}
+
+// SubtractFunc is Subtract for a type ordered by compare (see MergeFunc).
+func SubtractFunc[T any](spans, minus []Span[T], compare func(a, b T) int) []Span[T] {
+	out := []Span[T]{}
+	j := 0
+	for _, s := range spans {
+		start := s.Start
+		// Spans of minus that end before this one starts cut nothing, here
+		// or later (both lists are sorted).
+		for j < len(minus) && compare(minus[j].End, start) <= 0 {
+			j++
+		}
+		for k := j; k < len(minus) && compare(minus[k].Start, s.End) < 0; k++ {
+			if compare(minus[k].Start, start) > 0 {
+				out = append(out, Span[T]{Start: start, End: minus[k].Start})
+			}
+			if compare(minus[k].End, start) > 0 {
+				start = minus[k].End
+			}
+		}
+		if compare(start, s.End) < 0 {
+			out = append(out, Span[T]{Start: start, End: s.End})
+		}
 	}
 	return out
 }

@@ -87,6 +87,65 @@ func TestMergeDoesNotAllocate(t *testing.T) {
 	}
 }
 
+func TestSubtract(t *testing.T) {
+	cases := []struct {
+		name         string
+		spans, minus []span
+		want         []span
+	}{
+		{"nothing taken", []span{{1, 3}, {5, 8}}, nil, []span{{1, 3}, {5, 8}}},
+		{"nothing left", []span{{1, 3}}, []span{{0, 4}}, []span{}},
+		{"a hole", []span{{1, 10}}, []span{{3, 5}}, []span{{1, 3}, {5, 10}}},
+		{"both ends", []span{{1, 10}}, []span{{0, 2}, {9, 12}}, []span{{2, 9}}},
+		{"one minus over two spans", []span{{1, 4}, {6, 9}}, []span{{3, 7}}, []span{{1, 3}, {7, 9}}},
+		{"touching only", []span{{3, 5}}, []span{{1, 3}, {5, 7}}, []span{{3, 5}}},
+		{"minus apart", []span{{5, 6}}, []span{{1, 2}, {8, 9}}, []span{{5, 6}}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := interval.Subtract(tc.spans, tc.minus); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("Subtract(%v, %v) = %v, want %v", tc.spans, tc.minus, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestSubtractMatchesCoverage compares Subtract with the points covered by
+// the first list and not by the second.
+func TestSubtractMatchesCoverage(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	random := func() ([]span, [64]bool) {
+		var covered [64]bool
+		spans := make([]span, rng.IntN(8))
+		for i := range spans {
+			a, b := rng.IntN(60), rng.IntN(60)
+			spans[i] = span{a, b}
+			for x := a; x < b; x++ {
+				covered[x] = true
+			}
+		}
+		return interval.Merge(spans), covered
+	}
+	for iter := range 2000 {
+		spans, in := random()
+		minus, out := random()
+		var want []span
+		for x := range len(in) {
+			if !in[x] || out[x] {
+				continue
+			}
+			if n := len(want); n > 0 && want[n-1].End == x {
+				want[n-1].End = x + 1
+			} else {
+				want = append(want, span{x, x + 1})
+			}
+		}
+		if got := interval.Subtract(spans, minus); fmt.Sprint(got) != fmt.Sprint(append([]span{}, want...)) {
+			t.Fatalf("iteration %d: Subtract(%v, %v) = %v, want %v", iter, spans, minus, got, want)
+		}
+	}
+}
+
 func ExampleMerge() {
 	fmt.Println(interval.Merge([]interval.Span[int]{{9, 12}, {13, 17}, {12, 13}, {20, 20}}))
 	// Output: [{9 17}]

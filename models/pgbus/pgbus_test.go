@@ -135,7 +135,7 @@ func TestChangesReachTheOtherReplica(t *testing.T) {
 	r := startReplicas(t, WithIdleCheck(5*time.Millisecond))
 	ctx := context.Background()
 
-	tenant, err := r.a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+	tenant, err := r.a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestChangesReachTheOtherReplica(t *testing.T) {
 	if got.Tenant != tenant.ID || !got.TenantChanged || got.Origin != r.a.Origin() || got.ProjectIDs != nil {
 		t.Fatalf("B heard %+v", got)
 	}
-	ps, err := r.a.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}, {JiraID: "2", Key: "IT"}})
+	ps, err := r.a.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}, {JiraID: "2", Key: "IT"}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestChangesReachTheOtherReplica(t *testing.T) {
 	}
 	for _, online := range []bool{true, false, true} {
 		if _, err := r.a.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{help.ID},
-			Online: online, Source: models.SourceManual}); err != nil {
+			To: models.StateFor(online), Source: models.SourceManual}, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		got = r.heardB.next(t, "status change", func(c models.Change) bool { return !c.Resync })
@@ -174,12 +174,12 @@ func TestChangesReachTheOtherReplica(t *testing.T) {
 	// Nobody hears their own change twice. A's listener gets A's
 	// notification before B's later one, so once B's change reaches A, an
 	// echo of A's would have arrived too.
-	if err := r.a.SetEnabled(ctx, tenant.ID, false); err != nil {
+	if err := r.a.SetEnabled(ctx, tenant.ID, false, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	own := r.heardA.next(t, "A's own change, locally", func(c models.Change) bool { return c.TenantChanged })
 	if _, err := r.b.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "bob", ProjectIDs: []int64{help.ID},
-		Online: true, Source: models.SourceManual}); err != nil {
+		To: models.StateOnline, Source: models.SourceManual}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	echoes := 0
@@ -203,11 +203,11 @@ func TestListenerReconnectsAfterItsBackendIsKilled(t *testing.T) {
 	r := startReplicas(t, WithBackoff(func(int) time.Duration { <-release; return 0 }))
 	t.Cleanup(letThemBack) // runs before the buses close
 	ctx := context.Background()
-	tenant, err := r.a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"})
+	tenant, err := r.a.SaveInstall(ctx, models.Install{ClientKey: "ck", SharedSecret: []byte("s"), BaseURL: "https://acme.atlassian.net"}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, err := r.a.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}})
+	ps, err := r.a.SyncProjects(ctx, tenant.ID, []models.ProjectRef{{JiraID: "1", Key: "HELP"}}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestListenerReconnectsAfterItsBackendIsKilled(t *testing.T) {
 
 	// A change made while B is away is repaired by B's resync on return.
 	if _, err := r.a.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{ps[0].ID},
-		Online: true, Source: models.SourceManual}); err != nil {
+		To: models.StateOnline, Source: models.SourceManual}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	letThemBack()
@@ -245,7 +245,7 @@ func TestListenerReconnectsAfterItsBackendIsKilled(t *testing.T) {
 	}
 	// And later changes arrive as before.
 	if _, err := r.a.SetStatus(ctx, tenant.ID, models.StatusChange{AccountID: "alice", ProjectIDs: []int64{ps[0].ID},
-		Online: false, Source: models.SourceManual}); err != nil {
+		To: models.StateOffline, Source: models.SourceManual}, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	r.heardB.next(t, "change after reconnecting", func(c models.Change) bool {

@@ -1,20 +1,18 @@
 package models_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
+	"agentpresence/models/secretbox"
 )
 
 // Keys of a rotation: old is APP_SECRET_KEY before it, next after it;
@@ -25,9 +23,9 @@ var (
 	strangerKey = []byte("stranger-stranger-stranger-key!!")
 )
 
-func box(t testing.TB, key []byte, previous ...[]byte) *models.SecretBox {
+func box(t testing.TB, key []byte, previous ...[]byte) *secretbox.Box {
 	t.Helper()
-	b, err := models.NewSecretBox(key, previous...)
+	b, err := secretbox.New(key, previous...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,141 +52,6 @@ func sealUnversioned(t testing.TB, key []byte, nonce []byte, plain []byte, clien
 		}
 	}
 	return aead.Seal(append([]byte{}, nonce...), nonce, plain, []byte(clientKey))
-}
-
-func keyIDBytes(t testing.TB, key []byte) []byte {
-	t.Helper()
-	id, err := hex.DecodeString(models.SecretKeyID(key))
-	if err != nil || len(id) != 4 {
-		t.Fatalf("key id %q: %v", models.SecretKeyID(key), err)
-	}
-	return id
-}
-
-func TestSecretBoxOpensAcrossARotation(t *testing.T) {
-	secret := []byte("the tenant's shared secret")
-	before := box(t, oldKey)                // APP_SECRET_KEY=old
-	addNext := box(t, oldKey, nextKey)      // step 1: the next key may open
-	rotated := box(t, nextKey, oldKey)      // step 2: the next key seals
-	after := box(t, nextKey)                // step 4: the old key removed
-	stranger := box(t, strangerKey, oldKey) // another deployment's key
-	twoPrevious := box(t, nextKey, strangerKey, oldKey)
-	// An unversioned value whose random nonce happens to start like a
-	// versioned header naming the current key: the header leads nowhere,
-	// and the unversioned reading must still be tried.
-	lookalike := append(append([]byte("sb1"), keyIDBytes(t, nextKey)...), 1, 2, 3, 4, 5)
-
-	tests := []struct {
-		name    string
-		sealed  func(t *testing.T) []byte
-		opener  *models.SecretBox
-		client  string
-		wantErr bool
-	}{
-		{name: "old seal, old box", sealed: sealWith(before, "ck"), opener: before, client: "ck"},
-		{name: "old seal opens once the next key is added", sealed: sealWith(before, "ck"), opener: addNext, client: "ck"},
-		{name: "old seal opens after the rotation", sealed: sealWith(before, "ck"), opener: rotated, client: "ck"},
-		{name: "new seal opens on a replica not yet rotated", sealed: sealWith(rotated, "ck"), opener: addNext, client: "ck"},
-		{name: "new seal opens after the old key is removed", sealed: sealWith(rotated, "ck"), opener: after, client: "ck"},
-		{name: "old seal needs the old key", sealed: sealWith(before, "ck"), opener: after, client: "ck", wantErr: true},
-		{name: "new seal needs the new key", sealed: sealWith(rotated, "ck"), opener: before, client: "ck", wantErr: true},
-		{name: "old seal opens with the second of two previous keys", sealed: sealWith(before, "ck"), opener: twoPrevious, client: "ck"},
-		{name: "a seal of another deployment does not open", sealed: sealWith(stranger, "ck"), opener: rotated, client: "ck", wantErr: true},
-		{name: "bound to the tenant", sealed: sealWith(rotated, "ck"), opener: rotated, client: "other", wantErr: true},
-		{name: "unversioned under the old key opens after the rotation", opener: rotated, client: "ck",
-			sealed: func(t *testing.T) []byte { return sealUnversioned(t, oldKey, nil, secret, "ck") }},
-		{name: "unversioned under the current key", opener: after, client: "ck",
-			sealed: func(t *testing.T) []byte { return sealUnversioned(t, nextKey, nil, secret, "ck") }},
-		{name: "unversioned stays bound to the tenant", opener: rotated, client: "other", wantErr: true,
-			sealed: func(t *testing.T) []byte { return sealUnversioned(t, oldKey, nil, secret, "ck") }},
-		{name: "unversioned whose nonce looks like a header", opener: rotated, client: "ck",
-			sealed: func(t *testing.T) []byte { return sealUnversioned(t, oldKey, lookalike[:12], secret, "ck") }},
-		{name: "header pointed at another key", opener: rotated, client: "ck", wantErr: true,
-			sealed: func(t *testing.T) []byte {
-				s := sealWith(rotated, "ck")(t)
-				copy(s[3:7], keyIDBytes(t, oldKey))
-				return s
-			}},
-		{name: "truncated", opener: rotated, client: "ck", wantErr: true,
-			sealed: func(t *testing.T) []byte { return sealWith(rotated, "ck")(t)[:9] }},
-		{name: "empty", opener: rotated, client: "ck", wantErr: true,
-			sealed: func(t *testing.T) []byte { return nil }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.opener.Open(tt.sealed(t), tt.client)
-			if tt.wantErr {
-				if !errors.Is(err, models.ErrSecretUnopenable) {
-					t.Fatalf("opened %q, err %v; want ErrSecretUnopenable", got, err)
-				}
-				return
-			}
-			if err != nil || !bytes.Equal(got, secret) {
-				t.Fatalf("got %q, %v", got, err)
-			}
-		})
-	}
-}
-
-func sealWith(b *models.SecretBox, clientKey string) func(t *testing.T) []byte {
-	return func(t *testing.T) []byte {
-		t.Helper()
-		s, err := b.Seal([]byte("the tenant's shared secret"), clientKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-}
-
-// TestSealNamesItsKey: a sealed value starts with "sb1" and the current
-// key's id, and two seals of one secret differ (fresh nonces).
-func TestSealNamesItsKey(t *testing.T) {
-	b := box(t, nextKey, oldKey)
-	one, err := b.Seal([]byte("s"), "ck")
-	if err != nil {
-		t.Fatal(err)
-	}
-	two, err := b.Seal([]byte("s"), "ck")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := append([]byte("sb1"), keyIDBytes(t, nextKey)...)
-	if !bytes.HasPrefix(one, want) || b.KeyID() != models.SecretKeyID(nextKey) {
-		t.Fatalf("sealed %x, key id %s; want the prefix %x", one, b.KeyID(), want)
-	}
-	if bytes.Equal(one, two) {
-		t.Fatal("two seals of one secret are equal: the nonce is not fresh")
-	}
-	if models.SecretKeyID(oldKey) == models.SecretKeyID(nextKey) {
-		t.Fatal("two keys share an id")
-	}
-}
-
-func TestNewSecretBoxChecksEveryKey(t *testing.T) {
-	for _, tt := range []struct {
-		name     string
-		key      []byte
-		previous [][]byte
-		wantErr  string
-	}{
-		{name: "short current key", key: []byte("short"), wantErr: "secret box: key: must be 32 bytes, got 5"},
-		{name: "short previous key", key: nextKey, previous: [][]byte{oldKey, []byte("x")}, wantErr: "previous key 2: must be 32 bytes, got 1"},
-		{name: "no previous key", key: nextKey},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := models.NewSecretBox(tt.key, tt.previous...)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("got %v, want %q", err, tt.wantErr)
-			}
-		})
-	}
 }
 
 // openStore opens a store on an existing test database with the given keys,
@@ -243,7 +106,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 		for i := range 5 {
 			ck := fmt.Sprintf("ck-%d", i)
 			secrets[ck] = "secret-" + ck
-			if _, err := before.SaveInstall(ctx, models.Install{ClientKey: ck, SharedSecret: []byte(secrets[ck]), BaseURL: "https://x.atlassian.net"}); err != nil {
+			if _, err := before.SaveInstall(ctx, models.Install{ClientKey: ck, SharedSecret: []byte(secrets[ck]), BaseURL: "https://x.atlassian.net"}, now()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -252,7 +115,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := before.MarkUninstalled(ctx, gone.ID); err != nil {
+		if err := before.MarkUninstalled(ctx, gone.ID, now()); err != nil {
 			t.Fatal(err)
 		}
 		updatedBefore := gone.UpdatedAt
@@ -275,7 +138,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 		}
 		// A tenant installed after the rotation is sealed under the new key.
 		secrets["ck-new"] = "secret-ck-new"
-		if _, err := rotated.SaveInstall(ctx, models.Install{ClientKey: "ck-new", SharedSecret: []byte(secrets["ck-new"]), BaseURL: "https://y.atlassian.net"}); err != nil {
+		if _, err := rotated.SaveInstall(ctx, models.Install{ClientKey: "ck-new", SharedSecret: []byte(secrets["ck-new"]), BaseURL: "https://y.atlassian.net"}, now()); err != nil {
 			t.Fatal(err)
 		}
 
@@ -310,7 +173,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 			t.Fatalf("with the old key removed: %v", err)
 		}
 		for ck := range secrets {
-			if _, err := openStore(t, url, now, oldKey).TenantByClientKey(ctx, ck); !errors.Is(err, models.ErrSecretUnopenable) {
+			if _, err := openStore(t, url, now, oldKey).TenantByClientKey(ctx, ck); !errors.Is(err, secretbox.ErrUnopenable) {
 				t.Fatalf("%s still opens with the old key alone (%v): it was not re-sealed", ck, err)
 			}
 		}
@@ -328,7 +191,7 @@ func TestResealReportsWhatNoKeyOpens(t *testing.T) {
 		url := dbtest.URL(t, dialect)
 		s := openStore(t, url, time.Now, nextKey, oldKey)
 		for _, ck := range []string{"a", "lost", "c"} {
-			if _, err := s.SaveInstall(ctx, models.Install{ClientKey: ck, SharedSecret: []byte("s-" + ck), BaseURL: "https://x"}); err != nil {
+			if _, err := s.SaveInstall(ctx, models.Install{ClientKey: ck, SharedSecret: []byte("s-" + ck), BaseURL: "https://x"}, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,4 +1,8 @@
-package models
+// Package secretbox seals tenants' shared secrets at rest with AES-256-GCM,
+// under a current key and any previous ones (rotation without downtime).
+// It knows the standard library only: the store holds a Box and seals and
+// opens through it.
+package secretbox
 
 import (
 	"bytes"
@@ -12,7 +16,7 @@ import (
 	"io"
 )
 
-// SecretBox seals tenants' shared secrets with AES-256-GCM so that a copy of
+// Box seals tenants' shared secrets with AES-256-GCM so that a copy of
 // the database alone does not let anyone forge Jira's tokens.
 //
 // It seals with one current key and opens with the current key or any
@@ -27,7 +31,7 @@ import (
 // associated data together with the tenant's client key. Values sealed
 // before key ids existed (nonce | ciphertext, the client key alone as
 // associated data) still open: every key is tried, current first.
-type SecretBox struct {
+type Box struct {
 	keys []sealKey // the current key first, then the previous keys in order
 }
 
@@ -48,10 +52,10 @@ const (
 	sealKeyLen = 32
 )
 
-// NewSecretBox takes the current 32-byte key, which seals and opens, and
-// any previous keys, which only open.
-func NewSecretBox(key []byte, previous ...[]byte) (*SecretBox, error) {
-	b := &SecretBox{}
+// New takes the current 32-byte key, which seals and opens, and any
+// previous keys, which only open.
+func New(key []byte, previous ...[]byte) (*Box, error) {
+	b := &Box{}
 	for i, k := range append([][]byte{key}, previous...) {
 		sk, err := newSealKey(k)
 		if err != nil {
@@ -86,20 +90,20 @@ func keyID(key []byte) [keyIDLen]byte {
 	return [keyIDLen]byte(sum[:keyIDLen])
 }
 
-// SecretKeyID is the id that values sealed under key carry, in hex: what
-// the log and the re-seal report show to tell keys apart.
-func SecretKeyID(key []byte) string {
+// KeyID is the id that values sealed under key carry, in hex: what the log
+// and the re-seal report show to tell keys apart.
+func KeyID(key []byte) string {
 	id := keyID(key)
 	return hex.EncodeToString(id[:])
 }
 
 // KeyID is the id of the current key, in hex.
-func (b *SecretBox) KeyID() string { return hex.EncodeToString(b.keys[0].id[:]) }
+func (b *Box) KeyID() string { return hex.EncodeToString(b.keys[0].id[:]) }
 
 // Seal encrypts plain under the current key; the tenant's client key is
 // bound as associated data so that a sealed secret copied onto another
 // tenant's row does not open.
-func (b *SecretBox) Seal(plain []byte, clientKey string) ([]byte, error) {
+func (b *Box) Seal(plain []byte, clientKey string) ([]byte, error) {
 	k := b.keys[0]
 	header := make([]byte, 0, len(sealMagic)+keyIDLen+k.aead.NonceSize())
 	header = append(append(header, sealMagic...), k.id[:]...)
@@ -111,21 +115,22 @@ func (b *SecretBox) Seal(plain []byte, clientKey string) ([]byte, error) {
 	return k.aead.Seal(out, nonce, plain, associated(out[:len(header)], clientKey)), nil
 }
 
-// ErrSecretUnopenable means that no configured key opens a sealed secret:
+// ErrUnopenable means that no configured key opens a sealed secret:
 // it was sealed under a key that is no longer configured, or for another
 // tenant, or it was damaged.
-var ErrSecretUnopenable = errors.New("no configured key opens the sealed secret")
+var ErrUnopenable = errors.New("no configured key opens the sealed secret")
 
 // Open decrypts what Seal produced for the same client key, under the
 // current key or a previous one.
-func (b *SecretBox) Open(sealed []byte, clientKey string) ([]byte, error) {
-	plain, _, err := b.open(sealed, clientKey)
+func (b *Box) Open(sealed []byte, clientKey string) ([]byte, error) {
+	plain, _, err := b.Unseal(sealed, clientKey)
 	return plain, err
 }
 
-// open also reports whether the value is sealed as Seal seals today: with a
-// key id, under the current key. Anything else wants re-sealing.
-func (b *SecretBox) open(sealed []byte, clientKey string) (plain []byte, current bool, err error) {
+// Unseal is Open that also reports whether the value is sealed as Seal
+// seals today: with a key id, under the current key. Anything else wants
+// re-sealing.
+func (b *Box) Unseal(sealed []byte, clientKey string) (plain []byte, current bool, err error) {
 	headerLen := len(sealMagic) + keyIDLen
 	if len(sealed) > headerLen && bytes.HasPrefix(sealed, sealMagic) {
 		id := [keyIDLen]byte(sealed[len(sealMagic):headerLen])
@@ -150,7 +155,7 @@ func (b *SecretBox) open(sealed []byte, clientKey string) (plain []byte, current
 			return p, false, nil
 		}
 	}
-	return nil, false, fmt.Errorf("open secret: %w", ErrSecretUnopenable)
+	return nil, false, fmt.Errorf("open secret: %w", ErrUnopenable)
 }
 
 // associated is the data a sealed value is bound to: its header and the

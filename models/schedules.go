@@ -381,7 +381,7 @@ func (s *Store) applyDue(ctx context.Context, plans []duePlan, now time.Time) ([
 			}
 			ts = append(ts, transition{
 				tenant: p.agent.TenantID,
-				change: StatusChange{AccountID: p.agent.AccountID, ProjectIDs: projects[p.agent.ID], Online: p.online, Source: SourceSchedule},
+				change: StatusChange{AccountID: p.agent.AccountID, ProjectIDs: projects[p.agent.ID], To: StateFor(p.online), Source: SourceSchedule},
 				when:   switchAt{at: p.at, everywhere: !p.online, notChangedAfter: true},
 			})
 		}
@@ -460,119 +460,4 @@ ORDER BY m.project_id`, args, func(rows *sql.Rows) error {
 		}
 	}
 	return out, nil
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// switchedRow is a status row a bulk job switched off.
-type switchedRow struct {
-	TenantID  TenantID
-	ProjectID int64
-	AccountID string
-}
-
-// eventBatch keeps each multi-row event insert well under SQLite's and
-// PostgreSQL's parameter limits.
-const eventBatch = 1000
-
-// ExpireOnline ends the online periods that are over: rows online with
-// until <= now go offline with source expiry, since = until, and one event
-// per (project, agent) at until. The switch is one conditional update
-// (WHERE online AND until <= now), so two runners never double it.
-func (s *Store) ExpireOnline(ctx context.Context, now time.Time) ([]Event, error) {
-	now = now.UTC()
-	var events []Event
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var rows []struct {
-			TenantID  TenantID
-			ProjectID int64
-			AccountID string
-			Since     time.Time
-		}
-		if err := tx.Raw(`UPDATE statuses SET online = ?, since = until, until = NULL, source = ?
-WHERE online = ? AND until <= ? RETURNING tenant_id, project_id, account_id, since`,
-			false, SourceExpiry, true, now).Scan(&rows).Error; err != nil {
-			return err
-		}
-		events = make([]Event, 0, len(rows))
-		for _, r := range rows {
-			events = append(events, Event{TenantID: r.TenantID, ProjectID: r.ProjectID, AccountID: r.AccountID,
-				FromOnline: true, ToOnline: false, Source: SourceExpiry, At: r.Since.UTC()})
-		}
-		return insertEvents(tx, events)
-	})
-	if err != nil {
-		return nil, translate("expire online", err)
-	}
-	s.changedBy(ctx, events)
-	return events, nil
-}
-
-// SweepInactive puts offline, with source inactivity, the online rows of
-// agents silent for longer than their tenant's auto_offline_minutes (0:
-// never). Silence counts from the later of the agent's last activity and
-// the row's since, so someone who has just gone online gets the whole
-// grace period. Tenants are grouped by their limit and each cut-off is a
-// parameter, which keeps the SQL the same on both dialects. Rows and
-// events carry now: the sweep runs often enough for that to be the
-// moment the limit was noticed.
-func (s *Store) SweepInactive(ctx context.Context, now time.Time) ([]Event, error) {
-	now = now.UTC()
-	var events []Event
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var limits []int
-		if err := tx.Model(&Tenant{}).Where("auto_offline_minutes > ?", 0).
-			Distinct().Order("auto_offline_minutes").Pluck("auto_offline_minutes", &limits).Error; err != nil {
-			return err
-		}
-		events = events[:0]
-		for _, minutes := range limits {
-			cutoff := now.Add(-time.Duration(minutes) * time.Minute)
-			var rows []switchedRow
-			if err := tx.Raw(`UPDATE statuses SET online = ?, since = ?, until = NULL, source = ?
-WHERE online = ? AND since < ?
-  AND tenant_id IN (SELECT id FROM tenants WHERE auto_offline_minutes = ?)
-  AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.tenant_id = statuses.tenant_id
-    AND a.account_id = statuses.account_id AND a.last_activity_at >= ?)
-RETURNING tenant_id, project_id, account_id`,
-				false, now, SourceInactivity, true, cutoff, minutes, cutoff).Scan(&rows).Error; err != nil {
-				return err
-			}
-			for _, r := range rows {
-				events = append(events, Event{TenantID: r.TenantID, ProjectID: r.ProjectID, AccountID: r.AccountID,
-					FromOnline: true, ToOnline: false, Source: SourceInactivity, At: now})
-			}
-		}
-		return insertEvents(tx, events)
-	})
-	if err != nil {
-		return nil, translate("sweep inactive", err)
-	}
-	s.changedBy(ctx, events)
-	return events, nil
-}
-
-func insertEvents(tx *gorm.DB, events []Event) error {
-	if len(events) == 0 {
-		return nil
-	}
-	return tx.CreateInBatches(&events, eventBatch).Error
-}
-
-// changedBy tells the listeners about the projects of committed events,
-// once per tenant.
-func (s *Store) changedBy(ctx context.Context, events []Event) {
-	byTenant := map[TenantID][]Event{}
-	for _, e := range events {
-		byTenant[e.TenantID] = append(byTenant[e.TenantID], e)
-	}
-	for tenant, evs := range byTenant {
-		s.changed(ctx, tenant, eventProjects(evs))
-	}
 }

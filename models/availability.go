@@ -1,0 +1,28 @@
+package models
+
+// Availability is what customers learn of a project's chat, on the portal
+// and on external sites: whether anyone is there to answer, what to read,
+// and whether they must log in to start a chat. Nothing about agents.
+type Availability struct {
+	Online  bool
+	Message string
+	// RequiresLogin asks customers to log in or register before a chat
+	// while nobody can answer at once, so that they can be answered by
+	// e-mail.
+	RequiresLogin bool
+}
+
+// OnlineMessage is what customers read while someone is online.
+const OnlineMessage = "We are online. Start a chat."
+
+// AvailabilityOf decides what customers see of a project's chat, given
+// how many of its agents are online: online with at least one (an agent
+// away or offline answers no chat, so neither counts); otherwise the
+// project's unavailable message and a login asked. The widget board and
+// the public status API both take their answer from here.
+func AvailabilityOf(p Project, online int) Availability {
+	if online > 0 {
+		return Availability{Online: true, Message: OnlineMessage}
+	}
+	return Availability{Message: p.Message(), RequiresLogin: true}
+}
