@@ -277,6 +277,10 @@ func (a *App) buildServer(context.Context) error {
 	if err != nil {
 		return err
 	}
+	msgs, err := handlers.NewMessages(now)
+	if err != nil {
+		return err
+	}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      a.store,
 		Descriptor: descriptor,
@@ -307,6 +311,7 @@ func (a *App) buildServer(context.Context) error {
 		MeAnswers:      answers,
 		StatusBodies:   handlers.NewStatusBodies(now),
 		Forge:          forgeAuth,
+		Messages:       msgs,
 	})
 	var handler http.Handler = e
 	if a.demo != nil {

@@ -69,6 +69,9 @@ type Deps struct {
 	// Forge verifies Forge Invocation Tokens; nil when the service is not
 	// a Forge remote (FORGE_APP_ID unset).
 	Forge *ForgeAuth
+	// Messages words answers in the caller's language (NewMessages); nil:
+	// the embedded catalogs, parsed here.
+	Messages *Messages
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -78,7 +81,11 @@ type Deps struct {
 func NewServer(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.HTTPErrorHandler = ErrorHandler(d.Log)
+	msgs := d.Messages
+	if msgs == nil {
+		msgs = mustMessages(d.Now)
+	}
+	e.HTTPErrorHandler = ErrorHandler(d.Log, msgs)
 	e.IPExtractor = echo.ExtractIPDirect()
 	if d.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
@@ -113,18 +120,18 @@ func NewServer(d Deps) *echo.Echo {
 	lifecycle := &Lifecycle{Store: d.Store, Installs: d.Installs, Tenants: d.Tenants,
 		BaseURL: d.BaseURL, BasePath: d.BasePath, Log: d.Log, JiraTargets: d.JiraTargets, Now: d.Now}
 	pages := &Pages{Assets: d.Assets, ConnectScript: d.ConnectScript, FrameAncestors: d.FrameAncestors,
-		Portals: d.Store, Directory: d.Directory}
+		Portals: d.Store, Directory: d.Directory, Messages: msgs}
 	agents := &Agents{Store: d.Store, Directory: d.Directory, Activity: d.Activity, Now: d.Now, Log: d.Log,
 		cache: d.MeAnswers, statusChanges: d.Limiters.perAgent()}
 	schedules := &Schedules{Store: d.Store, Directory: d.Directory, Now: d.Now}
-	settings := &Settings{Store: d.Store, Agents: agents}
-	public := &Public{Board: d.Board, bodies: d.StatusBodies}
+	settings := &Settings{Store: d.Store, Agents: agents, Messages: msgs}
+	public := &Public{Board: d.Board, Messages: msgs, bodies: d.StatusBodies}
 	webhooks := &Webhooks{Activity: d.Activity, Now: d.Now}
 	admin := &Admin{Store: d.Store, Directory: d.Directory, Now: d.Now}
 	timezones := &Timezones{Now: d.Now}
 	preview := &SchedulePreview{Now: d.Now}
 	events := &Events{Agents: d.AgentEvents, Widgets: d.WidgetEvents, Store: d.Store, Directory: d.Directory,
-		Caps: d.StreamCaps}
+		Caps: d.StreamCaps, Bodies: d.StatusBodies, Messages: msgs}
 
 	e.GET("/healthz", system.Healthz)
 	e.GET("/readyz", system.Readyz)
@@ -149,7 +156,7 @@ func NewServer(d Deps) *echo.Echo {
 	// Forge portal footer's facts (forgelifecycle.go, forgeportal.go).
 	projectEvents := &ProjectEvents{Directory: d.Directory}
 	forgeLife := &ForgeLifecycle{Store: d.Store, Tenants: d.Tenants, Activity: d.Activity, Now: d.Now, Log: d.Log, Projects: projectEvents}
-	forgePortal := &ForgePortal{Portals: d.Store, Directory: d.Directory, Board: d.Board}
+	forgePortal := &ForgePortal{Portals: d.Store, Directory: d.Directory, Board: d.Board, Messages: msgs}
 	e.POST("/forge/lifecycle/installed", forgeLife.Installed, auth.RequireForge(false))
 	e.POST("/forge/lifecycle/uninstalling", forgeLife.Uninstalling, auth.RequireForge(true))
 	e.POST("/forge/lifecycle/refresh", forgeLife.Refresh, auth.RequireForge(false))
