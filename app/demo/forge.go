@@ -70,11 +70,11 @@ type forgeHost struct {
 // triggerEvery is the scheduled trigger's interval (manifest: hour).
 const triggerEvery = time.Hour
 
-func newForgeHost(appID, siteURL, appBase string) (*forgeHost, error) {
+func newForgeHost(appID, siteURL, appBase string, now func() time.Time) (*forgeHost, error) {
 	if appID == "" {
 		appID = DemoForgeApp
 	}
-	p, err := forgetest.New(appID)
+	p, err := forgetest.New(appID, forgetest.WithClock(now))
 	if err != nil {
 		return nil, fmt.Errorf("demo: forge: %w", err)
 	}

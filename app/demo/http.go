@@ -37,6 +37,8 @@ func (h *Host) routes() {
 	m.HandleFunc("GET /demo/api/token", h.token)
 	m.HandleFunc("GET /demo/api/signed-url", h.signedURL)
 	m.HandleFunc("GET /demo/api/jira", h.jiraProxy)
+	m.HandleFunc("GET /demo/api/clock", h.clock)
+	m.HandleFunc("POST /demo/api/clock", h.clock)
 	m.HandleFunc("GET /demo/jira/servicedesk/customer/user/login", h.login)
 	m.Handle("/demo/jira/", h.site)
 	h.forgeRoutes(m)
