@@ -303,7 +303,7 @@ func (h *Host) forgeInvoke(w http.ResponseWriter, r *http.Request) {
 		body = json.RawMessage(raw)
 	}
 	headers := map[string]string{}
-	for _, k := range []string{"Content-Type", "ETag"} {
+	for _, k := range []string{"Content-Type", "ETag", "Date"} {
 		if v := resp.Header.Get(k); v != "" {
 			headers[strings.ToLower(k)] = v
 		}

@@ -22,6 +22,7 @@ var modules = map[string]string{
 	"presence-admin":            "/pages/admin",
 	"presence-project-settings": "/pages/project-settings",
 	"chat-status-footer":        "/pages/portal-footer",
+	"presence-background":       "/pages/background",
 }
 
 func (h *Host) routes() {
@@ -252,7 +253,9 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	host := hostOf(q)
 	view, frame, background := q.Get("view"), "", ""
 	if host == "forge" {
-		view, frame = forgeView(view, project, current.AccountID, loc)
+		if view != "issue" {
+			view, frame = forgeView(view, project, current.AccountID, loc)
+		}
 		background = forgePageURL("activity", current.AccountID, "", "", loc)
 	} else {
 		switch view {
@@ -260,6 +263,10 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 			frame = h.pageURL(modules["presence-admin"], "", "", current.AccountID, loc)
 		case "project-settings":
 			frame = h.pageURL(modules["presence-project-settings"], project, "", current.AccountID, loc)
+		case "issue":
+			// Jira loads the background script (jiraBackgroundScripts) with
+			// the issue view.
+			background = h.pageURL(modules["presence-background"], "", "", current.AccountID, loc)
 		default:
 			view = ""
 		}
