@@ -128,7 +128,7 @@ func New(opts Options) (*Host, error) {
 		return nil, err
 	}
 	h := &Host{opts: opts, site: site, pages: pages, origin: origin, other: other, forge: fh,
-		jira: &jira.Client{AppKey: opts.AppKey, HTTP: opts.HTTPClient, Targets: jira.TargetPolicy{AllowLoopback: true}}}
+		jira: &jira.Client{AppKey: opts.AppKey, HTTP: opts.HTTPClient, Targets: jira.TargetPolicy{AllowLoopback: true}, Now: opts.Now}}
 	h.enableForge()
 	h.routes()
 	return h, nil
