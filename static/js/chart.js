@@ -21,7 +21,8 @@ function ticks(max) {
 
 /**
  * stackedBars draws one bar per label, stacking the series' values.
- * series: [{name, values}] in the order of the legend; unit names the
+ * series: [{name, values, cls?}] in the order of the legend (cls: a
+ * colour class of its own instead of c0…c8); unit names the
  * values; label(name, value, day) words a bar's tooltip.
  */
 export function stackedBars({ labels, series, title, unit = 'h', width = 640, label: say = (name, v, day) => `${name}: ${v} ${unit} on ${day}` }) {

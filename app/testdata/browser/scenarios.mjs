@@ -1084,6 +1084,25 @@ await step('away end to end: the dialog, the colleagues\' list, and the portal (
   check((await row.innerText()).includes('Lunch'), 'the away list shows the reason');
   check(await b.frame.locator('#agents [data-account="' + ALICE + '"]').count() === 0, 'Alice is listed online');
   await shot(b.page.locator('.dialog'), 'dialog-away-list');
+  // Ten minutes away, then the admin page: Online now, the log, the report.
+  await advance('10m');
+  const adminPage = await newPage({ width: 1280, height: 1400 });
+  await adminPage.goto(`${base}/demo/?as=ada&view=admin`);
+  const admin = adminPage.frameLocator('#view');
+  const awayRow = admin.locator(`#online tr[data-state="away"]:has-text("Alice Agent")`);
+  await awayRow.waitFor({ timeout: 15_000 });
+  check((await awayRow.innerText()).includes('Away · Lunch'), 'Online now shows the away state and reason: ' + await awayRow.innerText());
+  await admin.locator('#events tr:has-text("Offline → Away")').first().waitFor({ timeout: 10_000 });
+  await admin.locator('#chart [data-series="away"]').waitFor({ timeout: 10_000 });
+  const awayHours = await admin.locator('#report-table tr:has-text("Alice Agent") td[data-col="away"]').textContent();
+  check(Number(awayHours.replace(',', '.')) > 0, 'the report counts Alice\'s away hours apart: ' + awayHours);
+  const csv = await (await fetch(`${base}/api/v1/admin/events?format=csv&accountId=${encodeURIComponent(ALICE)}`,
+    { headers: { Authorization: 'JWT ' + (await tokenFor(ADA)) } })).text();
+  check(/,offline,away,/.test(csv), 'the CSV has the away change');
+  await axeCheck(await frameOf(adminPage, '#view'), 'admin page with the away');
+  await shot(admin.locator('#online').locator('..'), 'admin-online-away');
+  await shot(admin.locator('#report-h').locator('..'), 'admin-report-away');
+  await adminPage.context().close();
   // The portal: Bob alone counts; without him, offline although Alice is away.
   await setStatus(BOB, false);
   await footer.locator(`${chat}[data-online="false"]`).waitFor({ timeout: 10_000 });
