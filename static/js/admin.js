@@ -187,7 +187,7 @@ async function loadReport() {
   }
   // Away is its own series (every agent's away hours), not online time.
   const away = r.days.map((_, i) => r.agents.reduce((t, a) => t + ((a.awaySeconds || [])[i] || 0), 0) / 3600);
-  if (away.some((v) => v > 0)) series.push({ name: text.awaySeries, values: away, away: true });
+  if (away.some((v) => v > 0)) series.push({ name: text.awaySeries, values: away, away: true, cls: 'c-away' });
   const chart = $('chart');
   if (!series.length) {
     chart.replaceChildren(h('p', { class: 'muted', text: text.nobodyInPeriod }));
@@ -195,7 +195,7 @@ async function loadReport() {
     const total = r.agents.reduce((a, x) => a + x.totalSeconds, 0) / 3600;
     chart.replaceChildren(
       stackedBars({ labels, series, width: chart.clientWidth, title: text.chartTitle(r.agents.length, number(total)), label: text.hoursOn }),
-      h('ul', { class: 'legend' }, series.map((s, k) => h('li', { 'data-series': s.away ? 'away' : 'online' }, h('span', { class: 'swatch c' + k, 'aria-hidden': 'true' }), s.name))));
+      h('ul', { class: 'legend' }, series.map((s, k) => h('li', { 'data-series': s.away ? 'away' : 'online' }, h('span', { class: 'swatch ' + (s.cls || 'c' + k), 'aria-hidden': 'true' }), s.name))));
   }
   const fmt = (sec) => number(sec / 3600);
   $('report-table').replaceChildren(

@@ -45,7 +45,7 @@ export function stackedBars({ labels, series, title, unit = 'h', width = 640, la
     series.forEach((ser, k) => {
       const v = ser.values[i];
       if (v <= 0) return;
-      svg.append(s('rect', { class: 'c' + (k % 9), x, width: bar, y: y(base + v), height: Math.max(0.5, y(base) - y(base + v)) },
+      svg.append(s('rect', { class: ser.cls || 'c' + (k % 9), x, width: bar, y: y(base + v), height: Math.max(0.5, y(base) - y(base + v)) },
         s('title', {}, say(ser.name, v.toFixed(1), label))));
       base += v;
     });
