@@ -46,6 +46,7 @@ var forgeModules = map[string]struct{ typ, resource string }{
 	"presence-queue":   {"jiraServiceManagement:queuePage", "presence"},
 	"schedule":         {"jira:personalSettingsPage", "schedule"},
 	"activity":         {"jira:globalBackgroundScript", "background"},
+	"presence-context": {"jira:issueContext", "status-panel"},
 	"admin":            {"jira:adminPage", "admin"},
 	"project-settings": {"jira:projectSettingsPage", "project-settings"},
 	"chat-status":      {"jiraServiceManagement:portalFooter", "portal-footer"},
@@ -55,6 +56,7 @@ var forgeModules = map[string]struct{ typ, resource string }{
 var forgePages = map[string]string{
 	"presence": "presence.html", "schedule": "schedule.html", "admin": "admin.html",
 	"project-settings": "project-settings.html", "portal-footer": "forge-portal-footer.html", "background": "background.html",
+	"status-panel": "status-panel.html",
 }
 
 // forgeHost is the demo's Forge platform.

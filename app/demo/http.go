@@ -23,6 +23,7 @@ var modules = map[string]string{
 	"presence-project-settings": "/pages/project-settings",
 	"chat-status-footer":        "/pages/portal-footer",
 	"presence-background":       "/pages/background",
+	"presence-issue-context":    "/pages/status-panel",
 }
 
 func (h *Host) routes() {
@@ -160,7 +161,7 @@ func (h *Host) pageURL(path, project, desk, account, loc string) string {
 	if loc != "" {
 		v.Set("loc", strings.ReplaceAll(loc, "-", "_")) // as Jira writes it: en_GB
 	}
-	if strings.HasSuffix(path, "/presence") || strings.HasSuffix(path, "/project-settings") {
+	if strings.HasSuffix(path, "/presence") || strings.HasSuffix(path, "/project-settings") || strings.HasSuffix(path, "/status-panel") {
 		v.Set("project", project)
 	}
 	if strings.HasSuffix(path, "/portal-footer") {
@@ -251,10 +252,12 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 		lang = ""
 	}
 	host := hostOf(q)
-	view, frame, background := q.Get("view"), "", ""
+	view, frame, background, panel := q.Get("view"), "", "", ""
 	if host == "forge" {
 		if view != "issue" {
 			view, frame = forgeView(view, project, current.AccountID, loc)
+		} else {
+			panel = forgePageURL("presence-context", current.AccountID, project, "", loc)
 		}
 		background = forgePageURL("activity", current.AccountID, "", "", loc)
 	} else {
@@ -267,6 +270,7 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 			// Jira loads the background script (jiraBackgroundScripts) with
 			// the issue view.
 			background = h.pageURL(modules["presence-background"], "", "", current.AccountID, loc)
+			panel = h.pageURL(modules["presence-issue-context"], project, "", current.AccountID, loc)
 		default:
 			view = ""
 		}
@@ -277,7 +281,7 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, "index.html", map[string]any{
 		"People": list, "Me": current, "Project": project, "Projects": keys, "Theme": theme, "View": view, "Frame": frame,
-		"FrameTitle": frameTitles[view], "Host": host, "Background": background,
+		"FrameTitle": frameTitles[view], "Host": host, "Background": background, "Panel": panel,
 		"Lang": lang, "Languages": demoLanguages,
 		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": portal + "&host=" + host,
 	}, "")

@@ -1144,6 +1144,25 @@ await step('Back at: while offline, the portal says when a scheduled agent of th
   await page.context().close();
 });
 
+await step('status beside a request: the issue view\'s Online status panel (jiraIssueContexts) shows the count and the own state, live', async () => {
+  await setStatus(ALICE, true);
+  const page = await newPage();
+  await page.goto(`${base}/demo/?as=alice&project=HELP&view=issue`);
+  const panel = page.frameLocator('#issue-context');
+  await panel.locator('#me-state:has-text("You are online in HELP")').waitFor({ timeout: 15_000 });
+  check(await panel.locator('#count').innerText() === '1', 'one agent online');
+  await setStatus(BOB, true);
+  await panel.locator('#count:text("2")').waitFor({ timeout: 15_000 });
+  await axeCheck(await frameOf(page, '#issue-context'), 'status panel');
+  await shot(page.locator('.issue-context'), 'issue-context');
+  // Its button opens the dialog.
+  await panel.locator('#open').click();
+  await page.frameLocator('.dialog iframe').locator('#me-state:not(:text("Loading…"))').waitFor({ timeout: 15_000 });
+  await setStatus(BOB, false);
+  await setStatus(ALICE, false);
+  await page.context().close();
+});
+
 await browser.close();
 for (const [what, ms] of timings) console.log(`TIMING click→portal icon ${what}: ${ms} ms`);
 console.log(`${failed ? 'FAILED' : 'PASSED'}: ${failed} failed; screenshots in ${artifacts}`);
