@@ -39,8 +39,8 @@ const text = {
   stayOnline: t('flags.stayOnline'),
 };
 
-// pollMs bounds the load: two GET /me a minute per open Jira page, each a
-// 304 while nothing changed. reportMs: at most one activity report a minute.
+// pollMs bounds the load: two GET /me a minute per open Jira page of an
+// agent, each a 304 while nothing changed. reportMs: at most one activity report a minute.
 const pollMs = 30_000;
 const reportMs = 60_000;
 const warnMs = 60_000; // the warning comes this long before the deadline
@@ -170,7 +170,16 @@ async function compare(projects) {
 await poll();
 // Loaded by Jira: the agent opened a page of Jira.
 report(true);
-setInterval(() => { if (!document.hidden) poll(); }, pollMs);
+// Someone who is agent nowhere (most of Jira's users on Forge, where the
+// script runs on every page) is looked at every five minutes only.
+let lastPoll = Date.now();
+setInterval(() => {
+  if (document.hidden) return;
+  const agent = !me || (me.projects || []).length > 0;
+  if (!agent && Date.now() - lastPoll < 5 * 60_000) return;
+  lastPoll = Date.now();
+  poll();
+}, pollMs);
 document.addEventListener('visibilitychange', () => {
   if (document.hidden) return;
   poll();
