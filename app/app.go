@@ -67,6 +67,11 @@ type App struct {
 	demo *demo.Host
 
 	undo cleanupStack
+
+	// reporter and forgetAccounts are the personal data reporting job's
+	// (built with the server's Jira client and directory).
+	reporter       jobs.AccountReporter
+	forgetAccounts func(models.TenantID, []string)
 }
 
 // Options carry what tests replace: the clock and the HTTP client used for
@@ -254,20 +259,27 @@ func (a *App) buildServer(context.Context) error {
 		connectScript, frameAncestors = a.demo.ConnectScript(), a.demo.Origins()
 		// The demo plays Forge too: its stand-in platform signs the FITs.
 		cfg.ForgeAppID, cfg.ForgeJWKSURL = a.demo.ForgeAppID(), a.demo.ForgeJWKSURL()
+		// The simulated site plays Atlassian's API host for Forge's reports.
+		cfg.PersonalDataURL = a.demo.Site().BaseURL()
 	}
 	forgeAuth, err := forgeAuth(cfg, a.store, a.opts.HTTPClient, now, a.log)
 	if err != nil {
 		return err
+	}
+	directory := jira.NewDirectory(jira.DirectoryConfig{Jira: jiraClient, Store: a.store, Now: now,
+		MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute, MaxStale: cfg.MembershipMaxStale})
+	if cfg.PersonalDataReporting {
+		a.reporter = &jira.PersonalData{Client: jiraClient, ForgeURL: cfg.PersonalDataURL}
+		a.forgetAccounts = directory.ForgetAccounts
 	}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      a.store,
 		Descriptor: descriptor,
 		Installs: &connect.InstallVerifier{KeysURL: cfg.InstallKeysURL, Client: a.opts.HTTPClient,
 			Leeway: cfg.JWTLeeway, Now: now},
-		Verifier: connect.Verifier{Leeway: cfg.JWTLeeway, Now: now},
-		Tenants:  tenants,
-		Directory: jira.NewDirectory(jira.DirectoryConfig{Jira: jiraClient, Store: a.store, Now: now,
-			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute, MaxStale: cfg.MembershipMaxStale}),
+		Verifier:   connect.Verifier{Leeway: cfg.JWTLeeway, Now: now},
+		Tenants:    tenants,
+		Directory:  directory,
 		Board:      a.board,
 		Activity:   a.activity,
 		BaseURL:    cfg.BaseURL,
@@ -319,7 +331,8 @@ func (a *App) watch(fn models.ChangeFunc) {
 // PostgreSQL their advisory locks keep a tick on one replica at a time.
 func (a *App) buildJobs(context.Context) error {
 	runner, err := jobs.NewRunner(jobs.Config{Store: a.store, Activity: a.activity, Clock: a.opts.Clock,
-		Retention: a.cfg.Retention, EventRetention: a.cfg.EventRetention, Log: a.log})
+		Retention: a.cfg.Retention, EventRetention: a.cfg.EventRetention, Log: a.log,
+		Reporter: a.reporter, Forget: a.forgetAccounts})
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,13 @@ type Config struct {
 	// ForgeJWKSURL is where the keys that sign Forge Invocation Tokens
 	// are published (default Atlassian's production JWKS).
 	ForgeJWKSURL string
+
+	// PersonalDataReporting runs the personal data reporting job (on by
+	// default; off for a deployment that is no Atlassian app, like a
+	// load test's); PersonalDataURL is the Atlassian API host Forge
+	// installations report through.
+	PersonalDataReporting bool
+	PersonalDataURL       string
 }
 
 // Defaults that the README's configuration table repeats; the install-keys
@@ -157,6 +164,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	if err := c.loadForge(getenv); err != nil {
+		return Config{}, err
+	}
+	if err := c.loadPersonalData(getenv); err != nil {
 		return Config{}, err
 	}
 
@@ -279,6 +289,7 @@ func (c Config) fields() []any {
 		"streams_per_user", c.StreamsPerUser, "streams_per_address", c.StreamsPerAddress,
 		"streams_per_instance", c.StreamsPerInstance, "stream_lifetime", c.StreamLifetime.String(),
 		"pprof_addr", c.PprofAddr, "forge_app_id", c.ForgeAppID, "forge_jwks_url", c.ForgeJWKSURL,
+		"personal_data_reporting", c.PersonalDataReporting, "personal_data_url", c.PersonalDataURL,
 	}
 }
 

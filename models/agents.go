@@ -26,12 +26,13 @@ type Agent struct {
 	// its index so that a tick touches only the agents due now.
 	NextSwitchAt     *time.Time `gorm:"index"`
 	NextSwitchOnline bool       `gorm:"not null;default:false"`
+	CreatedAt        time.Time  `gorm:"not null"`
+	UpdatedAt        time.Time  `gorm:"not null"`
+
 	// RefreshedAt is when what we keep of the person was last retrieved
 	// or refreshed (nil: when the row was created), as the personal data
 	// report states it (personaldata.go).
 	RefreshedAt *time.Time
-	CreatedAt        time.Time  `gorm:"not null"`
-	UpdatedAt        time.Time  `gorm:"not null"`
 }
 
 func (s *Store) ensureAgent(tx *gorm.DB, tenant TenantID, accountID string) error {

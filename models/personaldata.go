@@ -149,14 +149,14 @@ ORDER BY CASE WHEN r.tenant_id IS NULL THEN 0 ELSE 1 END, r.next_at, t.id LIMIT 
 // admin who acted and is nobody's agent), dated by their oldest event, so
 // that the pass, which walks agents, reports every account the tenant's
 // data holds. Ids the API would refuse ("unknown", the tombstone, a
-// malformed id a webhook brought) are skipped; the batch's Last is the
-// last id read, for the cursor, even if it was skipped.
-func (s *Store) PersonalDataBatch(ctx context.Context, tenant TenantID, size int, now time.Time) (batch []ReportedAccount, last string, err error) {
+// malformed id a webhook brought) are skipped, but move the cursor.
+func (s *Store) PersonalDataBatch(ctx context.Context, tenant TenantID, size int, now time.Time) (ReportBatch, error) {
 	if size <= 0 || size > MaxReportBatch {
-		return nil, "", fmt.Errorf("personal data batch: %w: the size must be 1..%d", ErrInvalid, MaxReportBatch)
+		return ReportBatch{}, fmt.Errorf("personal data batch: %w: the size must be 1..%d", ErrInvalid, MaxReportBatch)
 	}
 	now = now.UTC()
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var batch ReportBatch
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var r PersonalDataReport
 		err := tx.Where("tenant_id = ?", tenant).Take(&r).Error
 		switch {
@@ -183,8 +183,9 @@ func (s *Store) PersonalDataBatch(ctx context.Context, tenant TenantID, size int
 			Order("account_id").Limit(size).Find(&rows).Error; err != nil {
 			return err
 		}
+		batch.More = len(rows) == size
 		for _, a := range rows {
-			last = a.AccountID
+			batch.Last = a.AccountID
 			if !Reportable(a.AccountID) {
 				continue
 			}
@@ -192,14 +193,26 @@ func (s *Store) PersonalDataBatch(ctx context.Context, tenant TenantID, size int
 			if a.RefreshedAt != nil {
 				at = *a.RefreshedAt
 			}
-			batch = append(batch, ReportedAccount{AccountID: a.AccountID, UpdatedAt: at.UTC()})
+			batch.Accounts = append(batch.Accounts, ReportedAccount{AccountID: a.AccountID, UpdatedAt: at.UTC()})
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, "", translate("personal data batch", err)
+		return ReportBatch{}, translate("personal data batch", err)
 	}
-	return batch, last, nil
+	return batch, nil
+}
+
+// ReportBatch is the next batch of a tenant's pass.
+type ReportBatch struct {
+	// Accounts are the batch's reportable accounts (maybe none, when every
+	// id read was one the API refuses).
+	Accounts []ReportedAccount
+	// Last is the last account id read ("" when none was left): the pass
+	// resumes after it.
+	Last string
+	// More says that accounts may follow (a full batch was read).
+	More bool
 }
 
 // registerEventAccounts gives every account the tenant's events name (as

@@ -207,19 +207,22 @@ func TestPersonalDataBatches(t *testing.T) {
 		var got []models.ReportedAccount
 		cursor, batches := "", 0
 		for {
-			batch, last, err := f.store.PersonalDataBatch(ctx, f.tenant.ID, models.MaxReportBatch, f.clock.Now())
+			batch, err := f.store.PersonalDataBatch(ctx, f.tenant.ID, models.MaxReportBatch, f.clock.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if last == "" {
+			if batch.Last == "" {
 				break
 			}
-			if len(batch) > models.MaxReportBatch {
-				t.Fatalf("a batch of %d", len(batch))
+			if len(batch.Accounts) > models.MaxReportBatch {
+				t.Fatalf("a batch of %d", len(batch.Accounts))
+			}
+			if batch.More != (batches == 0) {
+				t.Fatalf("batch %d: more %t", batches, batch.More)
 			}
 			batches++
-			got = append(got, batch...)
-			cursor = last
+			got = append(got, batch.Accounts...)
+			cursor = batch.Last
 			if err := f.store.AdvancePersonalDataReport(ctx, f.tenant.ID, models.ReportStep{Last: cursor, Next: f.clock.Now(), Status: 204}, f.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
@@ -265,12 +268,13 @@ func TestPersonalDataBatches(t *testing.T) {
 		if err := f.store.MarkAccountsRefreshed(ctx, f.tenant.ID, []string{"557058:a001"}, f.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
-		batch, _, err := f.store.PersonalDataBatch(ctx, f.tenant.ID, 3, f.clock.Now())
+		next, err := f.store.PersonalDataBatch(ctx, f.tenant.ID, 3, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(batch) != 3 || batch[0].AccountID != "557058:a000" || !batch[1].UpdatedAt.Equal(f.clock.Now()) || !batch[2].UpdatedAt.Equal(start) {
-			t.Fatalf("the next pass's first batch: %+v", batch)
+		batch := next.Accounts
+		if len(batch) != 3 || batch[0].AccountID != "557058:a000" || !batch[1].UpdatedAt.Equal(f.clock.Now()) || !batch[2].UpdatedAt.Equal(start) || !next.More {
+			t.Fatalf("the next pass's first batch: %+v", next)
 		}
 	})
 }

@@ -119,6 +119,10 @@ func (p *PersonalData) ReportAccounts(ctx context.Context, t models.Tenant, acco
 	return out, nil
 }
 
+// HTTPStatus is the status Jira answered, for callers that cannot name
+// this package (jobs, through an interface).
+func (e *Error) HTTPStatus() int { return e.Status }
+
 // send is Do for the callers that need the answer's status and headers:
 // the request is built, checked and signed exactly as Do does it, and the
 // response is the caller's to read and close.
@@ -244,4 +248,26 @@ func isoDuration(v string) time.Duration {
 		rest = rest[i+1:]
 	}
 	return total
+}
+
+// ForgetAccounts drops the permission answers this directory keeps about
+// the tenant's accounts: the reporting API answered them closed (their
+// data is erased) or updated (what is known of them is refreshed).
+func (d *Directory) ForgetAccounts(tenant models.TenantID, accountIDs []string) {
+	if d.perms == nil || len(accountIDs) == 0 {
+		return
+	}
+	gone := make(map[string]bool, len(accountIDs))
+	for _, id := range accountIDs {
+		gone[id] = true
+	}
+	var keys []permKey
+	for k := range d.perms.All() {
+		if k.tenant == tenant && gone[k.account] {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		d.perms.Delete(k)
+	}
 }

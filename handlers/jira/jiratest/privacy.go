@@ -41,7 +41,7 @@ type PrivacyAPI struct {
 
 	mu       sync.Mutex
 	closed   map[string]bool
-	updated  map[string]bool
+	updated  map[string]time.Time // when each account was updated
 	cycle    string
 	throttle []string
 	fail     []int
@@ -73,7 +73,7 @@ func NewPrivacyAPI(now func() time.Time, auth func(r *http.Request) (who, reason
 	if auth == nil {
 		auth = func(*http.Request) (string, string) { return "test", "" }
 	}
-	return &PrivacyAPI{now: now, auth: auth, closed: map[string]bool{TestClosedAccount: true}, updated: map[string]bool{}}
+	return &PrivacyAPI{now: now, auth: auth, closed: map[string]bool{TestClosedAccount: true}, updated: map[string]time.Time{}}
 }
 
 // SetClosed makes the accounts closed: every report naming them lists
@@ -86,13 +86,15 @@ func (p *PrivacyAPI) SetClosed(ids ...string) {
 	}
 }
 
-// SetUpdated makes the accounts updated until a report names them with an
-// updatedAt after the update (now): then they need no action.
+// SetUpdated updates the accounts now: a report naming them with an older
+// updatedAt lists them updated; one with a later time (the app refreshed
+// them) needs no action.
 func (p *PrivacyAPI) SetUpdated(ids ...string) {
+	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, id := range ids {
-		p.updated[id] = true
+		p.updated[id] = now
 	}
 }
 
@@ -196,11 +198,11 @@ func (p *PrivacyAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case p.closed[a.AccountID]:
 				answer = append(answer, map[string]string{"accountId": a.AccountID, "status": "closed"})
-			case p.updated[a.AccountID]:
-				if at, _ := time.Parse(time.RFC3339, a.UpdatedAt); at.Before(call.At) {
-					answer = append(answer, map[string]string{"accountId": a.AccountID, "status": "updated"})
-				} else {
-					delete(p.updated, a.AccountID) // refreshed since
+			default:
+				if changed, ok := p.updated[a.AccountID]; ok {
+					if at, _ := time.Parse(time.RFC3339, a.UpdatedAt); at.Before(changed) {
+						answer = append(answer, map[string]string{"accountId": a.AccountID, "status": "updated"})
+					}
 				}
 			}
 		}
