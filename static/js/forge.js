@@ -148,7 +148,9 @@ export async function request(method, path, body) {
   return { data, changed: true };
 }
 
-const people = new Map();
+// closed-account stands for every person whose account Atlassian reported
+// closed: their data was erased, and the log's events name nobody.
+const people = new Map([['closed-account', { name: 'Closed account', avatar: '', unknown: true }]]);
 
 /** users resolves account ids to {name, avatar} through Jira as the user (requestJira), ten at a time. */
 export async function users(ids) {
