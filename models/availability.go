@@ -16,12 +16,14 @@ type Availability struct {
 const OnlineMessage = "We are online. Start a chat."
 
 // AvailabilityOf decides what customers see of a project's chat, given
-// how many of its agents are online: online with at least one (an agent
-// away or offline answers no chat, so neither counts); otherwise the
-// project's unavailable message and a login asked. The widget board and
-// the public status API both take their answer from here.
-func AvailabilityOf(p Project, online int) Availability {
-	if online > 0 {
+// how many of its agents are online and whether the site may use the app
+// (Licensing.Allows): online with at least one (an agent away or offline
+// answers no chat, so neither counts) on a licensed site; otherwise the
+// project's unavailable message and a login asked, never an error: an
+// unlicensed site's widget shows offline. The widget board and the public
+// status API both take their answer from here.
+func AvailabilityOf(p Project, online int, licensed bool) Availability {
+	if online > 0 && licensed {
 		return Availability{Online: true, Message: OnlineMessage}
 	}
 	return Availability{Message: p.Message(), RequiresLogin: true}
