@@ -180,7 +180,7 @@ func (a *App) openStore(ctx context.Context) error {
 // loadBoard reads every widget's state into memory, where the public
 // status is answered from.
 func (a *App) loadBoard(ctx context.Context) error {
-	a.board = models.NewBoard(a.store)
+	a.board = models.NewBoard(a.store, models.WithLicensing(models.Licensing{Enforced: a.cfg.Licensing}))
 	return a.board.Load(ctx)
 }
 
@@ -230,7 +230,7 @@ func (a *App) buildServer(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read descriptor template: %w", err)
 	}
-	descriptor, err := handlers.NewDescriptor(template, cfg.BaseURL, cfg.AppKey, cfg.AppName)
+	descriptor, err := handlers.NewDescriptor(template, cfg.BaseURL, cfg.AppKey, cfg.AppName, handlers.WithLicensing(cfg.Licensing))
 	if err != nil {
 		return err
 	}
@@ -299,6 +299,7 @@ func (a *App) buildServer(context.Context) error {
 		MeAnswers:      answers,
 		StatusBodies:   handlers.NewStatusBodies(now),
 		Forge:          forgeAuth,
+		Licensing:      models.Licensing{Enforced: cfg.Licensing},
 	})
 	var handler http.Handler = e
 	if a.demo != nil {

@@ -80,6 +80,11 @@ type Config struct {
 	// installations report through.
 	PersonalDataReporting bool
 	PersonalDataURL       string
+
+	// Licensing enforces sites' Marketplace licenses (LICENSING=on): the
+	// descriptor's enableLicensing, and unlicensed sites' agents refused,
+	// their widgets offline.
+	Licensing bool
 }
 
 // Defaults that the README's configuration table repeats; the install-keys
@@ -167,6 +172,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	if err := c.loadPersonalData(getenv); err != nil {
+		return Config{}, err
+	}
+	if err := c.loadLicensing(getenv); err != nil {
 		return Config{}, err
 	}
 
@@ -289,7 +297,7 @@ func (c Config) fields() []any {
 		"streams_per_user", c.StreamsPerUser, "streams_per_address", c.StreamsPerAddress,
 		"streams_per_instance", c.StreamsPerInstance, "stream_lifetime", c.StreamLifetime.String(),
 		"pprof_addr", c.PprofAddr, "forge_app_id", c.ForgeAppID, "forge_jwks_url", c.ForgeJWKSURL,
-		"personal_data_reporting", c.PersonalDataReporting, "personal_data_url", c.PersonalDataURL,
+		"personal_data_reporting", c.PersonalDataReporting, "personal_data_url", c.PersonalDataURL, "licensing", c.Licensing,
 	}
 }
 

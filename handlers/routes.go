@@ -63,6 +63,8 @@ type Deps struct {
 	// Forge verifies Forge Invocation Tokens; nil when the service is not
 	// a Forge remote (FORGE_APP_ID unset).
 	Forge *ForgeAuth
+	// Licensing says whether sites' licenses are enforced (license.go).
+	Licensing models.Licensing
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -128,9 +130,10 @@ func NewServer(d Deps) *echo.Echo {
 	e.POST("/lifecycle/enabled", lifecycle.Enabled, signedByTenant)
 	e.POST("/lifecycle/disabled", lifecycle.Disabled, signedByTenant)
 
+	license := &License{Licensing: d.Licensing, Store: d.Store, Tenants: d.Tenants, Pages: pages, Now: d.Now, Log: d.Log}
 	pageAuth := auth.Require(RequestToken, false)
 	for _, name := range PageNames() {
-		e.GET("/pages/"+name, pages.Serve(name), pageAuth)
+		e.GET("/pages/"+name, pages.Serve(name), pageAuth, license.Page(name))
 	}
 	e.GET("/static/*", pages.Static)
 
@@ -140,13 +143,13 @@ func NewServer(d Deps) *echo.Echo {
 	// Forge portal footer's facts (forgelifecycle.go, forgeportal.go).
 	forgeLife := &ForgeLifecycle{Store: d.Store, Tenants: d.Tenants, Activity: d.Activity, Now: d.Now, Log: d.Log}
 	forgePortal := &ForgePortal{Portals: d.Store, Directory: d.Directory, Board: d.Board}
-	e.POST("/forge/lifecycle/installed", forgeLife.Installed, auth.RequireForge(false))
+	e.POST("/forge/lifecycle/installed", forgeLife.Installed, auth.RequireForge(false), license.Observe)
 	e.POST("/forge/lifecycle/uninstalling", forgeLife.Uninstalling, auth.RequireForge(true))
-	e.POST("/forge/lifecycle/refresh", forgeLife.Refresh, auth.RequireForge(false))
-	e.POST("/forge/events/activity", forgeLife.Event, auth.RequireForge(false))
-	e.GET("/forge/portal-footer", forgePortal.Footer, auth.RequireForgeUI(), noStore)
+	e.POST("/forge/lifecycle/refresh", forgeLife.Refresh, auth.RequireForge(false), license.Observe)
+	e.POST("/forge/events/activity", forgeLife.Event, auth.RequireForge(false), license.Observe)
+	e.GET("/forge/portal-footer", forgePortal.Footer, auth.RequireForgeUI(), license.Observe, noStore)
 
-	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore, forgeConditional)
+	api := e.Group("/api/v1", auth.Require(ContextToken, false), license.Gate, noStore, forgeConditional)
 	api.GET("/me", agents.Me)
 	api.PUT("/me/status", agents.SetStatus)
 	api.POST("/me/heartbeat", agents.Heartbeat)
