@@ -139,6 +139,8 @@ func (h *Host) pageURL(path, project, desk, account string) string {
 	if strings.HasSuffix(path, "/portal-footer") {
 		v.Set("serviceDeskId", desk)
 	}
+	// Jira adds the site's license to every page URL of a paid app.
+	v.Set("lic", h.siteLicense())
 	return h.site.SignedURL(http.MethodGet, path, v, account)
 }
 
@@ -195,6 +197,7 @@ type personView struct {
 
 func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	h.setLicense(q.Get("lic"))
 	as := q.Get("as")
 	var current personView
 	var list []personView
@@ -237,6 +240,7 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 		"People": list, "Me": current, "Project": project, "Projects": keys, "Theme": theme, "View": view, "Frame": frame,
 		"FrameTitle": frameTitles[view], "Host": host, "Background": background,
 		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": "/demo/portal?desk=" + deskOf(h, project) + "&host=" + host,
+		"License": h.siteLicense(),
 	}, "")
 }
 

@@ -198,7 +198,7 @@
     };
     stream();
   }
-  for (var id of ['as', 'theme', 'host']) {
+  for (var id of ['as', 'theme', 'host', 'lic']) {
     var sel = $(id);
     if (sel) sel.addEventListener('change', function (e) { e.target.form.submit(); });
   }
