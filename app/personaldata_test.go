@@ -12,6 +12,7 @@ import (
 
 	"github.com/jonboulle/clockwork"
 
+	"agentpresence/handlers/forge/forgetest"
 	"agentpresence/handlers/jira"
 	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/jobs"
@@ -267,4 +268,66 @@ func countTraces(t *testing.T, st *models.Store, tenant models.TenantID, account
 func officeHoursUTC() schedule.Schedule {
 	return schedule.Schedule{Timezone: "UTC", Enabled: true,
 		Rules: []schedule.Rule{{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Start: "09:00", End: "17:00"}}}
+}
+
+// TestPersonalDataReportingForge: a Forge installation reports to the
+// Atlassian API host (here the simulated site) with its system token; one
+// whose token expired waits an hour for the next trigger, calling nothing.
+func TestPersonalDataReportingForge(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		ctx := context.Background()
+		w := newReportWorld(t, dialect)
+		platform, err := forgetest.New("0d3e7a52-6f1b-4c8e-9e2a-5b7c1d9f4a60", forgetest.WithClock(w.clock.Now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(platform.Close)
+		inst := forgetest.NewInstallation("https://api.atlassian.com/ex/jira/c1", "https://acme.atlassian.net")
+		w.site.EnableForge(jiratest.ForgeOptions{Tokens: platform, InstallationID: inst.ID, CloudID: inst.CloudID})
+		token, exp, err := platform.SystemToken(inst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, err := w.store.RegisterForge(ctx, models.ForgeInstall{InstallationID: inst.ID, CloudID: inst.CloudID, SiteURL: inst.SiteURL,
+			APIBaseURL: inst.APIBaseURL, SystemToken: token, TokenExpiry: exp}, w.clock.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.store.SetMemberships(ctx, reg.Tenant.ID, jiratest.TestClosedAccount, nil, w.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		// The Connect tenant has reported already; only the Forge one is due.
+		if err := w.store.AdvancePersonalDataReport(ctx, w.tenant.ID, models.ReportStep{Done: true, Next: w.clock.Now().Add(models.DefaultReportCycle)}, w.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		w.job.Reporter = &jira.PersonalData{ForgeURL: w.site.BaseURL(),
+			Client: &jira.Client{AppKey: "io.example.presence", Now: w.clock.Now, Targets: jira.TargetPolicy{AllowLoopback: true}}}
+		calls := w.run(t)
+		if len(calls) != 1 || calls[0].Auth != jiratest.AuthForgeSystem || calls[0].Status != http.StatusOK {
+			t.Fatalf("forge report: %+v", calls)
+		}
+		if n := countTraces(t, w.store, reg.Tenant.ID, jiratest.TestClosedAccount); n != 0 {
+			t.Fatalf("the closed account survived in the Forge tenant: %d rows", n)
+		}
+		if n := countTraces(t, w.store, w.tenant.ID, jiratest.TestClosedAccount); n == 0 {
+			t.Fatal("the Forge tenant's erasure reached the Connect tenant")
+		}
+
+		// A cycle later the token has long expired: nothing is sent, the
+		// tenant waits an hour, and no failure is counted.
+		if err := w.store.SetMemberships(ctx, reg.Tenant.ID, "557058:new", nil, w.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		w.clock.Advance(models.DefaultReportCycle + 24*time.Hour)
+		if err := w.store.AdvancePersonalDataReport(ctx, w.tenant.ID, models.ReportStep{Done: true, Next: w.clock.Now().Add(models.DefaultReportCycle)}, w.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if calls := w.run(t); len(calls) != 0 {
+			t.Fatalf("%d calls with an expired token", len(calls))
+		}
+		r, err := w.store.PersonalDataReportOf(ctx, reg.Tenant.ID)
+		if err != nil || r.Failures != 0 || !r.NextAt.Equal(w.clock.Now().Add(time.Hour)) {
+			t.Fatalf("after an expired token: %+v %v", r, err)
+		}
+	})
 }

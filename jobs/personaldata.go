@@ -48,6 +48,13 @@ const (
 	reportBackoffMax  = 24 * time.Hour
 )
 
+// A Forge installation whose system token expires within forgeTokenMargin
+// waits forgeTokenWait for Forge's hourly trigger to bring a new one.
+const (
+	forgeTokenMargin = 2 * time.Minute
+	forgeTokenWait   = time.Hour
+)
+
 // PersonalData reports the accounts each tenant's data holds to the
 // personal data reporting API once per cycle, and acts on the answers:
 // closed accounts are erased (Store.EraseAccounts), updated ones marked
@@ -101,6 +108,12 @@ func (j *PersonalData) Run(ctx context.Context) error {
 // waited out.
 func (j *PersonalData) report(ctx context.Context, d models.DueReport, calls *int) (stop bool, err error) {
 	t, cycle := d.Tenant, d.Report.Cycle()
+	if now := j.Now(); t.IsForge() && (t.Forge.TokenExpiresAt == nil || t.Forge.TokenExpiresAt.Before(now.Add(forgeTokenMargin))) {
+		// A Forge installation reports with its system token, which only
+		// Forge hands over (the hourly trigger): wait for the next one.
+		// No call, no failure.
+		return false, j.Store.DeferPersonalDataReport(ctx, t.ID, now.Add(forgeTokenWait), 0, false)
+	}
 	for *calls < reportCallsPerRun {
 		now := j.Now()
 		batch, err := j.Store.PersonalDataBatch(ctx, t.ID, models.MaxReportBatch, now)
