@@ -20,7 +20,7 @@ func withCeiling(next http.Handler) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	// As long as a widget status answer.
-	body := []byte(`{"online":true,"message":"We are online. Start a chat.","requiresLogin":false}`)
+	body := []byte(`{"online":true,"message":"Our agents are online and ready to help.","requiresLogin":false,"chatUrl":"https://example.atlassian.net/servicedesk/customer/portal/1","onlineMessage":"Our agents are online and ready to help.","lang":"en","labels":{"online":"Chat online","offline":"Chat offline","chat":"Start a chat","login":"Log in or register to chat"}}`)
 	e.GET(ceilingPath, func(c echo.Context) error { return c.JSONBlob(http.StatusOK, body) })
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == ceilingPath {

@@ -60,6 +60,14 @@ func testAbuseCases(t *testing.T, dialect models.Dialect) {
 		{"token sub with a NUL on a write", "PUT", "/api/v1/me/status", "557058\x00x", `{"online":true,"project":"HELP"}`, 400, "invalid_token_subject"},
 		{"1 MB widget id", "GET", "/public/v1/widgets/w_" + long(1<<20) + "/status", "", "", 404, "not_found"},
 		{"widget id with a NUL", "GET", "/public/v1/widgets/w_AAAAAAAAAAAAAAAAAAAA%00A/status", "", "", 404, "not_found"},
+		{"oversized widget language", "GET", "/public/v1/widgets/" + f.projects["HELP"].WidgetID + "/status?lang=" + long(300), "", "", 400, "invalid_param"},
+		{"NUL in a widget language", "GET", "/public/v1/widgets/" + f.projects["HELP"].WidgetID + "/events?lang=de%00", "", "", 400, "invalid_param"},
+		{"script as a chat link", "PUT", "/api/v1/projects/HELP/settings", adminAda,
+			`{"widgetEnabled":true,"unavailableMessage":"","allowedOrigins":[],"chatUrl":"javascript:alert(1)"}`, 400, "invalid_field"},
+		{"NUL in an online text", "PUT", "/api/v1/projects/HELP/settings", adminAda,
+			`{"widgetEnabled":true,"unavailableMessage":"","allowedOrigins":[],"onlineMessage":"a\u0000b"}`, 400, "invalid_field"},
+		{"a language not offered", "PUT", "/api/v1/projects/HELP/settings", adminAda,
+			`{"widgetEnabled":true,"unavailableMessage":"","allowedOrigins":[],"translations":{"../../etc":{"online":"x"}}}`, 400, "invalid_field"},
 	}
 	ctx := context.Background()
 	snapshot := func() string {

@@ -50,7 +50,7 @@ func (a *Admin) requireJiraAdmin(c echo.Context) error {
 		return err
 	}
 	if !ok {
-		return apiError(http.StatusForbidden, "forbidden", "only Jira administrators see this")
+		return said(http.StatusForbidden, "forbidden", "forbidden.jira_admin_page", nil)
 	}
 	return nil
 }
@@ -160,7 +160,7 @@ func (a *Admin) Events(c echo.Context) error {
 	var err error
 	if v := c.QueryParam("limit"); v != "" {
 		if limit, err = parseEventsLimit(v); err != nil {
-			return paramError("limit", err.Error())
+			return paramError("limit", "problem.between", args{"Min": 1, "Max": maxEventsLimit})
 		}
 	}
 	f := models.EventFilter{AccountID: c.QueryParam("accountId"), Source: models.Source(c.QueryParam("source")), Limit: limit}
@@ -172,7 +172,7 @@ func (a *Admin) Events(c echo.Context) error {
 	}
 	if v := c.QueryParam("before"); v != "" {
 		if f.BeforeID, err = parseBeforeID(v); err != nil {
-			return paramError("before", err.Error())
+			return paramError("before", "problem.event_id", nil)
 		}
 	}
 	if err := a.requireJiraAdmin(c); err != nil {
@@ -185,7 +185,7 @@ func (a *Admin) Events(c echo.Context) error {
 	}
 	if key := c.QueryParam("project"); key != "" {
 		if f.ProjectID = projectIDOf(keys, key); f.ProjectID == 0 {
-			return paramError("project", "no service desk project with that key")
+			return paramError("project", "problem.unknown_project", nil)
 		}
 	}
 	evs, err := a.Store.Events(ctx, t.ID, f)
@@ -303,7 +303,8 @@ func timeParam(c echo.Context, name string) (time.Time, error) {
 	}
 	t, err := parseTime(v)
 	if err != nil {
-		return time.Time{}, paramError(name, err.Error())
+		problem, data := timeProblem(err)
+		return time.Time{}, paramError(name, problem, data)
 	}
 	return t, nil
 }
@@ -366,7 +367,9 @@ func (a *Admin) Report(c echo.Context) error {
 func reportError(err error) error {
 	var re *models.ReportError
 	if errors.As(err, &re) {
-		return paramError(re.Field, re.Message)
+		e := paramError(re.Field, "", nil)
+		e.Message = re.Message // the report's own words, English only
+		return e
 	}
 	return err
 }

@@ -94,16 +94,16 @@ type statusRequest struct {
 func (r statusRequest) state() (models.State, error) {
 	if r.State == "" {
 		if r.Online == nil {
-			return "", fieldError("online", "is required (true or false), unless state is given")
+			return "", fieldError("online", "field.required_bool_unless_state", nil)
 		}
 		return models.StateFor(*r.Online), nil
 	}
 	s := models.State(r.State)
 	if !s.Valid() {
-		return "", fieldError("state", `must be "online", "away" or "offline"`)
+		return "", fieldError("state", "field.state", nil)
 	}
 	if r.Online != nil && models.StateFor(*r.Online) != s && (*r.Online || s == models.StateOnline) {
-		return "", fieldError("online", "disagrees with state")
+		return "", fieldError("online", "field.disagrees_with_state", nil)
 	}
 	return s, nil
 }
@@ -256,33 +256,33 @@ func (a *Agents) SetStatus(c echo.Context) error {
 		// Characters, as a page's field counts them; one line.
 		switch r := *req.Reason; {
 		case to != models.StateAway:
-			return fieldError("reason", `goes only with state "away"`)
+			return fieldError("reason", "field.reason_away_only", nil)
 		case utf8.RuneCountInString(r) > models.MaxAwayReasonLen:
-			return fieldError("reason", fmt.Sprintf("must be at most %d characters", models.MaxAwayReasonLen))
+			return fieldError("reason", "problem.max_chars", args{"Max": models.MaxAwayReasonLen})
 		case !validText(r) || strings.ContainsAny(r, "\r\n\t"):
-			return fieldError("reason", "must be one line of plain text")
+			return fieldError("reason", "field.one_line", nil)
 		}
 		ch.Reason = *req.Reason
 	}
 	if req.Project != "" && !validProjectKey(req.Project) {
-		return fieldError("project", "must be a Jira project key")
+		return fieldError("project", "field.project_key", nil)
 	}
 	switch req.Scope {
 	case "", "project":
 		if req.Project == "" {
-			return fieldError("project", "is required when scope is \"project\"")
+			return fieldError("project", "field.project_required", nil)
 		}
 	case "all":
 		// A project, if given, only names the current project of the answer.
 	default:
-		return fieldError("scope", `must be "project" or "all"`)
+		return fieldError("scope", "field.scope", nil)
 	}
 	if req.DurationMinutes != nil {
 		if to == models.StateOffline {
-			return fieldError("durationMinutes", `goes only with online: true or state "away"`)
+			return fieldError("durationMinutes", "field.duration_not_offline", nil)
 		}
 		if *req.DurationMinutes < 1 || *req.DurationMinutes > maxDurationMinutes {
-			return fieldError("durationMinutes", fmt.Sprintf("must be between 1 and %d", maxDurationMinutes))
+			return fieldError("durationMinutes", "problem.between", args{"Min": 1, "Max": maxDurationMinutes})
 		}
 		ch.For = time.Duration(*req.DurationMinutes) * time.Minute
 	}
@@ -353,7 +353,7 @@ type onlineAgentsResponse struct {
 func (a *Agents) projectForCaller(c echo.Context, key string) (models.Project, error) {
 	p, err := a.Directory.Project(c.Request().Context(), tenantOf(c), key)
 	if errors.Is(err, models.ErrNotFound) {
-		return models.Project{}, apiError(http.StatusNotFound, "unknown_project", "no service desk project with that key")
+		return models.Project{}, said(http.StatusNotFound, "unknown_project", "error.unknown_project", nil)
 	}
 	return p, err
 }
@@ -375,7 +375,7 @@ func (a *Agents) OnlineAgents(c echo.Context) error {
 			return err
 		}
 		if !jiraAdmin && !projectAdmin {
-			return apiError(http.StatusForbidden, "forbidden", "only the project's agents and admins see who is online")
+			return said(http.StatusForbidden, "forbidden", "forbidden.online_list", nil)
 		}
 	}
 	st, err := a.Store.OnlineAgents(ctx, t.ID, p.ID)
@@ -415,19 +415,19 @@ func (a *Agents) PutOffline(c echo.Context) error {
 	}
 	// Characters, as the dialog's field counts them, not bytes.
 	if utf8.RuneCountInString(req.Reason) > models.MaxReasonLen {
-		return fieldError("reason", fmt.Sprintf("must be at most %d characters", models.MaxReasonLen))
+		return fieldError("reason", "problem.max_chars", args{"Max": models.MaxReasonLen})
 	}
 	if !validText(req.Reason) {
-		return fieldError("reason", "must be plain text without control characters")
+		return fieldError("reason", "field.plain_text", nil)
 	}
 	if req.Scope != "" && req.Scope != "project" && req.Scope != "all" {
-		return fieldError("scope", `must be "project" or "all"`)
+		return fieldError("scope", "field.scope", nil)
 	}
 	// Account ids hold a colon ("557058:…"), which clients escape; echo
 	// hands path parameters over as they came.
 	target, err := url.PathUnescape(c.Param("accountId"))
 	if err != nil || target == "" {
-		return badRequest("invalid_account", "the account id in the path is not valid")
+		return said(http.StatusBadRequest, "invalid_account", "error.invalid_account", nil)
 	}
 	p, err := a.projectForCaller(c, c.Param("key"))
 	if err != nil {

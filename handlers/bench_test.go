@@ -32,28 +32,41 @@ func BenchmarkCeiling(b *testing.B) {
 	})
 }
 
+// BenchmarkPublicStatus measures the status answer without a language and
+// with a browser's Accept-Language (the language chosen among the
+// precomputed answers), each as a 200 and as a 304.
 func BenchmarkPublicStatus(b *testing.B) {
-	for _, conditional := range []bool{false, true} {
-		b.Run(fmt.Sprintf("if-none-match=%v", conditional), func(b *testing.B) {
-			env := newBenchEnv(b)
-			wid, etag := env.widget, env.etag
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				req := httptest.NewRequest(http.MethodGet, "/public/v1/widgets/"+wid+"/status", nil)
-				if conditional {
-					req.Header.Set("If-None-Match", etag)
-				}
-				for pb.Next() {
-					rec := httptest.NewRecorder()
-					env.server.ServeHTTP(rec, req)
-					if rec.Code != http.StatusOK && rec.Code != http.StatusNotModified {
-						b.Fatalf("status %d", rec.Code)
-					}
-				}
+	for _, lang := range []string{"", "de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7"} {
+		for _, conditional := range []bool{false, true} {
+			b.Run(fmt.Sprintf("lang=%v/if-none-match=%v", lang != "", conditional), func(b *testing.B) {
+				benchPublicStatus(b, lang, conditional)
 			})
-		})
+		}
 	}
+}
+
+func benchPublicStatus(b *testing.B, lang string, conditional bool) {
+	env := newBenchEnv(b)
+	wid := env.widget
+	etag := env.call(b, nil, "", "GET", "/public/v1/widgets/"+wid+"/status", "", "Accept-Language", lang).header.Get("ETag")
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req := httptest.NewRequest(http.MethodGet, "/public/v1/widgets/"+wid+"/status", nil)
+		if lang != "" {
+			req.Header.Set("Accept-Language", lang)
+		}
+		if conditional {
+			req.Header.Set("If-None-Match", etag)
+		}
+		for pb.Next() {
+			rec := httptest.NewRecorder()
+			env.server.ServeHTTP(rec, req)
+			if conditional && rec.Code != http.StatusNotModified || !conditional && rec.Code != http.StatusOK {
+				b.Fatalf("status %d", rec.Code)
+			}
+		}
+	})
 }
 
 func BenchmarkMe(b *testing.B) {

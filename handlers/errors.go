@@ -23,9 +23,25 @@ type APIError struct {
 	Message string
 	// Header holds extra response headers (Retry-After, WWW-Authenticate).
 	Header map[string]string
+
+	// ID names the catalog message that words the error in the caller's
+	// language (i18n.go), with its Data; without one, Message is answered
+	// as it is. Field is the field or parameter at fault, put in front.
+	ID    string
+	Data  map[string]any
+	Field string
 }
 
-func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = e.ID
+	}
+	if e.Field != "" {
+		msg = e.Field + ": " + msg
+	}
+	return e.Code + ": " + msg
+}
 
 // errorBody is the one JSON shape of every error this service answers.
 type errorBody struct {
@@ -43,10 +59,16 @@ func badRequest(code, message string) *APIError {
 	return apiError(http.StatusBadRequest, code, message)
 }
 
-// ErrorHandler renders every error once, as {"error":{"code","message"}}.
-// Errors it does not recognise are logged here, and only here, and answer a
-// generic 500 so that no internal detail reaches a client.
-func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+// said is an error worded by catalog message id, with its data.
+func said(status int, code, id string, data args) *APIError {
+	return &APIError{Status: status, Code: code, ID: id, Data: data}
+}
+
+// ErrorHandler renders every error once, as {"error":{"code","message"}},
+// the message in the caller's language (msgs; nil: as the error carries
+// it). Errors it does not recognise are logged here, and only here, and
+// answer a generic 500 so that no internal detail reaches a client.
+func ErrorHandler(log *slog.Logger, msgs *Messages) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -60,7 +82,7 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			c.Response().Header().Set(k, v)
 		}
 		var body errorBody
-		body.Error.Code, body.Error.Message = apiErr.Code, apiErr.Message
+		body.Error.Code, body.Error.Message = apiErr.Code, msgs.errorText(msgs.callerLocale(c), apiErr)
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(apiErr.Status)
 			return

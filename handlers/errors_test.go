@@ -59,7 +59,7 @@ func TestErrorHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.given.Error(), func(t *testing.T) {
 			var logs strings.Builder
-			h := handlers.ErrorHandler(slog.New(slog.NewJSONHandler(&logs, nil)))
+			h := handlers.ErrorHandler(slog.New(slog.NewJSONHandler(&logs, nil)), nil)
 			e := echo.New()
 			rec := httptest.NewRecorder()
 			h(tt.given, e.NewContext(httptest.NewRequest(http.MethodGet, "/x", nil), rec))

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,6 +24,10 @@ type Events struct {
 	Directory *jira.Directory
 	// Caps bound the open streams; nil: no caps.
 	Caps *live.Caps
+	// Bodies keep the widgets' status as encoded in each language, shared
+	// with the status API; nil: encoded for each event. Messages words it.
+	Bodies   *StatusBodies
+	Messages *Messages
 }
 
 // projectCount is one project's count as the agents' stream sends it.
@@ -183,25 +188,32 @@ func (e *Events) WidgetStream(c echo.Context) error {
 	// A client that resumes gets the events it missed; if its last known
 	// status (the id's third part) is still not the current one, because
 	// the widget changed while nobody here streamed it, the snapshot too.
+	// Each status is sent in the customer's language, and its id carries
+	// that language's ETag, so that a poll after a break is a 304.
+	loc := e.Messages.callerLocale(c)
+	send := func(buf *live.Buffer, seq uint64, w *models.WidgetState) string {
+		enc := e.Bodies.status(e.Messages, *w, loc)
+		tag := strings.Trim(enc.etag, `"`)
+		buf.Event(widgetEventID(h.hub, seq, tag), "status", enc.body)
+		return tag
+	}
 	first := live.NewBuffer()
-	snapshot := statusEvent(cur)
 	known := ""
 	if s.Resumed {
 		_, known, _ = h.hub.ParseEventID(lastID)
 		for _, ev := range s.Replay {
-			first.Event(widgetEventID(h.hub, ev.ID, ev.Data.etag), "status", ev.Data.data)
-			known = ev.Data.etag
+			known = send(first, ev.ID, ev.Data.state)
 		}
 	}
-	if known != snapshot.etag {
-		first.Event(widgetEventID(h.hub, s.Cursor, snapshot.etag), "status", snapshot.data)
+	if snapshot := e.Bodies.status(e.Messages, cur, loc); known != strings.Trim(snapshot.etag, `"`) {
+		send(first, s.Cursor, &cur)
 	}
 	sub := s.Sub
 	return live.Serve(c, live.Stream[string, widgetEvent]{
 		Hub: h.hub, Sub: sub, Lifetime: e.Caps.Lifetime(),
 		Done: func() { h.unsubscribe(watched, sub); slot.Release() },
 		Write: func(_ context.Context, buf *live.Buffer, ev *live.Event[string, widgetEvent]) error {
-			buf.Event(widgetEventID(h.hub, ev.ID, ev.Data.etag), "status", ev.Data.data)
+			send(buf, ev.ID, ev.Data.state)
 			return nil
 		},
 	}, first)

@@ -118,10 +118,12 @@ type watchedWidget struct {
 	refs    int
 }
 
-// widgetEvent is a status as sent: its ETag and its JSON.
+// widgetEvent is a status as published: its ETag and the state, which
+// each stream words in its customer's language (StatusBodies, where the
+// answer of a state in a language is encoded once for all).
 type widgetEvent struct {
-	etag string
-	data []byte
+	etag  string
+	state *models.WidgetState
 }
 
 // NewWidgetHub builds the widgets' hub, fed by the board after each
@@ -223,7 +225,7 @@ func (h *WidgetHub) unsubscribe(w *watchedWidget, sub *live.Subscriber[string, w
 	}
 }
 
-// statusEvent is the status API's answer, ready to send.
+// statusEvent is a state as a stream sends it.
 func statusEvent(w models.WidgetState) widgetEvent {
-	return widgetEvent{etag: strings.Trim(w.ETag, `"`), data: statusJSON(w)}
+	return widgetEvent{etag: strings.Trim(w.ETag, `"`), state: &w}
 }

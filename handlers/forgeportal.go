@@ -19,23 +19,34 @@ import (
 // portalFooter). The Connect footer is a page the server fills in; a
 // Forge page is static, so it asks for the same facts through the bridge:
 // the widget of the portal's project, its status (from memory, as the
-// public API answers it) and the portal's login link. The visitor may be
-// anonymous, a customer or an agent; no identity is used.
+// public API answers it, in the visitor's language) and the portal's
+// login link. The visitor may be anonymous, a customer or an agent; the
+// only thing known of them is whether they are anonymous (the FIT's
+// principal), which the login prompt needs.
 type ForgePortal struct {
 	Portals PortalStore
 	// Directory lists the site's projects when a portal is not known yet.
 	Directory *jira.Directory
 	Board     WidgetBoard
+	// Messages words the status in the visitor's language (the page sends
+	// the Forge context's locale as Accept-Language).
+	Messages *Messages
 }
 
 // portalFooterResponse is what the Forge footer shows: nothing when
 // WidgetID is empty (no project, widget switched off).
 type portalFooterResponse struct {
-	WidgetID      string `json:"widgetId"`
-	Online        bool   `json:"online"`
-	Message       string `json:"message"`
+	WidgetID string `json:"widgetId"`
+	Online   bool   `json:"online"`
+	Message  string `json:"message"`
+	// RequiresLogin is true only for an anonymous visitor while nobody
+	// is online.
 	RequiresLogin bool   `json:"requiresLogin"`
 	LoginURL      string `json:"loginUrl"`
+	// ChatURL, Lang and Labels as the public status answers them.
+	ChatURL string       `json:"chatUrl,omitempty"`
+	Lang    string       `json:"lang"`
+	Labels  widgetLabels `json:"labels"`
 }
 
 // Footer answers GET /forge/portal-footer?serviceDeskId=N with an ETag,
@@ -43,7 +54,7 @@ type portalFooterResponse struct {
 func (p *ForgePortal) Footer(c echo.Context) error {
 	t, desk := tenantOf(c), c.QueryParam("serviceDeskId")
 	if !serviceDeskIDPattern.MatchString(desk) {
-		return paramError("serviceDeskId", "must be a service desk id (digits)")
+		return paramError("serviceDeskId", "problem.service_desk_id", nil)
 	}
 	ctx := c.Request().Context()
 	proj, err := p.Portals.ProjectByServiceDesk(ctx, t.ID, desk)
@@ -65,7 +76,13 @@ func (p *ForgePortal) Footer(c echo.Context) error {
 	}
 	if err == nil && proj.WidgetEnabled {
 		if w, ok := p.Board.Widget(proj.WidgetID); ok && w.Available {
-			resp.WidgetID, resp.Online, resp.Message, resp.RequiresLogin = proj.WidgetID, w.Online, w.Message, w.RequiresLogin
+			s := widgetTexts(p.Messages, w, p.Messages.callerLocale(c))
+			anonymous := true
+			if inv := invocationOf(c); inv != nil {
+				anonymous = inv.Anonymous()
+			}
+			resp.WidgetID, resp.Online, resp.Message, resp.RequiresLogin = proj.WidgetID, w.Online, s.Message, s.RequiresLogin && anonymous
+			resp.ChatURL, resp.Lang, resp.Labels = s.ChatURL, s.Lang, s.Labels
 		}
 	}
 	return jsonWithETag(c, resp)

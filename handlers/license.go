@@ -42,12 +42,12 @@ const licensePage = "license"
 // store no more often, so that page loads and invocations cost no write.
 const licenseSeenEvery = time.Hour
 
-// said is what this request says of the site's license: a Connect page
+// licenseSaid is what this request says of the site's license: a Connect page
 // load's lic (active or none; the edge checked its shape and the page's
 // token covers it), or a Forge invocation's app.license when the token
 // has one (it has none for free apps, development and staging: nothing
 // said). ok is false when the request says nothing.
-func said(c echo.Context) (models.LicenseState, bool) {
+func licenseSaid(c echo.Context) (models.LicenseState, bool) {
 	if inv := invocationOf(c); inv != nil {
 		if inv.LicenseActive == nil {
 			return models.LicenseUnknown, false
@@ -71,7 +71,7 @@ func said(c echo.Context) (models.LicenseState, bool) {
 // context tokens and Forge's calls without a license say nothing).
 func (l *License) observe(c echo.Context) models.LicenseState {
 	t := tenantOf(c)
-	state, ok := said(c)
+	state, ok := licenseSaid(c)
 	if !ok {
 		return t.License.State
 	}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -32,6 +33,8 @@ type Pages struct {
 	Portals PortalStore
 	// Directory lists the site's projects when a portal is not known yet.
 	Directory *jira.Directory
+	// Messages words the portal footer in the customer's language.
+	Messages *Messages
 }
 
 // PortalStore is what the portal footer needs of the store.
@@ -86,8 +89,9 @@ func (p *Pages) Serve(name string) echo.HandlerFunc {
 var serviceDeskIDPattern = regexp.MustCompile(`^[0-9]{1,18}$`)
 
 // portalFooter renders the footer of the portal of the token's tenant: the
-// widget of the service desk's project (none when unknown or switched off)
-// and the portal's login link.
+// widget of the service desk's project (none when unknown or switched off),
+// the portal's login link, whether the customer is logged in (the token
+// names them: sub) and their language (Jira's loc, else the browser's).
 func (p *Pages) portalFooter(c echo.Context, page string) (string, error) {
 	t, deskID := tenantOf(c), c.QueryParam("serviceDeskId")
 	var widget, login string
@@ -108,7 +112,11 @@ func (p *Pages) portalFooter(c echo.Context, page string) (string, error) {
 		}
 		login = strings.TrimRight(t.BaseURL, "/") + "/servicedesk/customer/user/login?destination=" + url.QueryEscape("portal/"+deskID)
 	}
-	return strings.NewReplacer("{{widgetId}}", html.EscapeString(widget), "{{loginUrl}}", html.EscapeString(login)).Replace(page), nil
+	l := p.Messages.callerLocale(c)
+	title, _ := p.Messages.Text(l, "widget.title", nil)
+	return strings.NewReplacer("{{widgetId}}", html.EscapeString(widget), "{{loginUrl}}", html.EscapeString(login),
+		"{{lang}}", l.String(), "{{title}}", html.EscapeString(title),
+		"{{signedIn}}", strconv.FormatBool(accountOf(c) != "")).Replace(page), nil
 }
 
 // Static serves static/ (scripts, styles, icons), with no listing.

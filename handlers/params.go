@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -126,6 +127,9 @@ func parseBeforeID(v string) (int64, error) {
 	return n, nil
 }
 
+// errTimeRange: an instant outside the years parseTime accepts.
+var errTimeRange = errors.New("time out of range")
+
 // parseTime reads an RFC 3339 instant or a YYYY-MM-DD date (UTC midnight)
 // between 1970 and 2200.
 func parseTime(v string) (time.Time, error) {
@@ -137,7 +141,7 @@ func parseTime(v string) (time.Time, error) {
 		t = t.UTC()
 	}
 	if t.Before(minParamTime) || !t.Before(maxParamTime) {
-		return time.Time{}, fmt.Errorf("must lie between %d and %d", minParamTime.Year(), maxParamTime.Year()-1)
+		return time.Time{}, fmt.Errorf("%w: must lie between %d and %d", errTimeRange, minParamTime.Year(), maxParamTime.Year()-1)
 	}
 	return t, nil
 }
@@ -148,38 +152,39 @@ func parseTime(v string) (time.Time, error) {
 // is checked by its page, which then renders a footer without a widget.
 func checkQueryParam(name, v string) error {
 	var problem string
+	var data args
 	switch name {
 	case "project":
 		if !validProjectKey(v) {
-			problem = fmt.Sprintf("must be a Jira project key (an upper-case letter, then upper-case letters, digits or _; at most %d)", maxProjectKeyLen)
+			problem, data = "problem.project_key", args{"Max": maxProjectKeyLen}
 		}
 	case "accountId":
 		if !validAccountID(v) {
-			problem = fmt.Sprintf("must be an Atlassian account id (letters, digits, : and -; at most %d)", maxAccountIDLen)
+			problem, data = "problem.account_id", args{"Max": maxAccountIDLen}
 		}
 	case "from", "to":
 		if _, err := parseTime(v); err != nil {
-			problem = err.Error()
+			problem, data = timeProblem(err)
 		}
 	case "limit":
 		if _, err := parseEventsLimit(v); err != nil {
-			problem = err.Error()
+			problem, data = "problem.between", args{"Min": 1, "Max": maxEventsLimit}
 		}
 	case "before":
 		if _, err := parseBeforeID(v); err != nil {
-			problem = err.Error()
+			problem = "problem.event_id"
 		}
 	case "source":
 		if !models.Source(v).Valid() {
-			problem = "must be one of manual, schedule, admin, inactivity, expiry"
+			problem = "problem.source"
 		}
 	case "format":
 		if v != "json" && v != "csv" {
-			problem = `must be "json" or "csv"`
+			problem = "problem.format"
 		}
 	case "days":
 		if _, err := parsePreviewDays(v); err != nil {
-			problem = err.Error()
+			problem, data = "problem.preview_days", args{"Max": maxPreviewDays}
 		}
 	case "lic":
 		// Jira's license parameter on page URLs (license.go).
@@ -188,13 +193,27 @@ func checkQueryParam(name, v string) error {
 		}
 	case "tz":
 		if !validZoneName(v) {
-			problem = fmt.Sprintf("must be an IANA time zone name (at most %d characters)", maxZoneLen)
+			problem, data = "problem.zone_name", args{"Max": maxZoneLen}
+		}
+	case "lang", "loc":
+		// A widget's language, or the user's locale that Jira puts on
+		// page URLs; one we do not speak is answered in English.
+		if !validLanguageTag(v) {
+			problem, data = "problem.language_tag", args{"Max": maxLanguageTagLen}
 		}
 	}
 	if problem != "" {
-		return paramError(name, problem)
+		return paramError(name, problem, data)
 	}
 	return nil
+}
+
+// timeProblem is the catalog message of a parseTime error.
+func timeProblem(err error) (string, args) {
+	if errors.Is(err, errTimeRange) {
+		return "problem.years", args{"Min": minParamTime.Year(), "Max": maxParamTime.Year() - 1}
+	}
+	return "problem.time", nil
 }
 
 // errUnknownWidget is the one answer for a widget that cannot be shown:
@@ -203,7 +222,7 @@ func checkQueryParam(name, v string) error {
 // nothing is learned from the difference. Any page may read it, so that
 // widget.js can tell this refusal from a network failure and stop asking.
 func errUnknownWidget() *APIError {
-	return &APIError{Status: http.StatusNotFound, Code: "not_found", Message: "unknown widget",
+	return &APIError{Status: http.StatusNotFound, Code: "not_found", ID: "error.unknown_widget",
 		Header: map[string]string{"Access-Control-Allow-Origin": "*"}}
 }
 
@@ -212,13 +231,13 @@ func checkPathParam(name, v string) error {
 	switch name {
 	case "key":
 		if !validProjectKey(v) {
-			return paramError(name, fmt.Sprintf("must be a Jira project key (an upper-case letter, then upper-case letters, digits or _; at most %d)", maxProjectKeyLen))
+			return paramError(name, "problem.project_key", args{"Max": maxProjectKeyLen})
 		}
 	case "accountId":
 		// Clients escape the colon ("557058%3A…"); echo hands path
 		// parameters over as they came.
 		if u, err := url.PathUnescape(v); err != nil || !validAccountID(u) {
-			return paramError(name, fmt.Sprintf("must be an Atlassian account id (letters, digits, : and -; at most %d)", maxAccountIDLen))
+			return paramError(name, "problem.account_id", args{"Max": maxAccountIDLen})
 		}
 	case "widgetId":
 		if !validWidgetID(v) {
@@ -226,16 +245,17 @@ func checkPathParam(name, v string) error {
 		}
 	case "*":
 		if len(v) > maxStaticPathLen {
-			return apiError(http.StatusNotFound, "not_found", "not found")
+			return said(http.StatusNotFound, "not_found", "error.not_found", nil)
 		}
 	}
 	return nil
 }
 
 // paramError is a 400 that names the parameter at fault, never its value
-// (which may be a megabyte long).
-func paramError(name, problem string) *APIError {
-	return badRequest("invalid_param", name+": "+problem)
+// (which may be a megabyte long); problem is the catalog message of what
+// is wrong with it.
+func paramError(name, problem string, data args) *APIError {
+	return &APIError{Status: http.StatusBadRequest, Code: "invalid_param", Field: name, ID: problem, Data: data}
 }
 
 // checkParams validates every path and query parameter of the matched

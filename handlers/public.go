@@ -21,16 +21,41 @@ type WidgetBoard interface {
 // counts; served from memory.
 type Public struct {
 	Board WidgetBoard
+	// Messages words the status in the customer's language.
+	Messages *Messages
 
 	// bodies keeps the encoded answers; nil: encoded each time.
 	bodies *StatusBodies
 }
 
-// widgetStatus is all a customer learns.
+// widgetStatus is all a customer learns, in their language.
 type widgetStatus struct {
-	Online        bool   `json:"online"`
-	Message       string `json:"message"`
-	RequiresLogin bool   `json:"requiresLogin"`
+	Online bool `json:"online"`
+	// Message is the text of the current state: the online text while
+	// someone is online, the unavailable message otherwise.
+	Message string `json:"message"`
+	// RequiresLogin: while nobody is online an anonymous customer must log
+	// in or register to chat (and be answered by e-mail). A page that
+	// knows its customer is logged in (the portal footer) ignores it.
+	RequiresLogin bool `json:"requiresLogin"`
+	// ChatURL is where a chat starts: the project's link, else its
+	// portal's request form; absent when neither is known.
+	ChatURL string `json:"chatUrl,omitempty"`
+	// OnlineMessage is the online text whatever the state, for a site
+	// that draws its own offer of a chat.
+	OnlineMessage string `json:"onlineMessage"`
+	// Lang is the language of the texts ("de", "pt-BR").
+	Lang string `json:"lang"`
+	// Labels are the widget's own words in that language.
+	Labels widgetLabels `json:"labels"`
+}
+
+// widgetLabels are what widget.js writes besides the project's texts.
+type widgetLabels struct {
+	Online  string `json:"online"`
+	Offline string `json:"offline"`
+	Chat    string `json:"chat"`
+	Login   string `json:"login"`
 }
 
 // availableWidget finds an available widget for the status API, its
@@ -48,7 +73,8 @@ func availableWidget(board WidgetBoard, id string) (models.WidgetState, error) {
 	return w, nil
 }
 
-// Status answers whether anyone is online behind a widget.
+// Status answers whether anyone is online behind a widget, in the
+// customer's language (?lang=, else Accept-Language).
 func (p *Public) Status(c echo.Context) error {
 	w, err := availableWidget(p.Board, c.Param("widgetId"))
 	if err != nil {
@@ -60,49 +86,100 @@ func (p *Public) Status(c echo.Context) error {
 		// the browser hides from it as a network failure.
 		return errUnknownWidget()
 	}
+	enc := p.bodies.status(p.Messages, w, p.Messages.callerLocale(c))
 	h := c.Response().Header()
-	h.Set("ETag", w.ETag)
+	h.Set("ETag", enc.etag)
 	h.Set("Cache-Control", "public, max-age=1, must-revalidate")
-	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, w.ETag) {
+	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, enc.etag) {
 		return c.NoContent(http.StatusNotModified)
 	}
-	return c.JSONBlob(http.StatusOK, p.bodies.body(w))
+	return c.JSONBlob(http.StatusOK, enc.body)
 }
 
-// StatusBodies keeps the encoded answer of each widget state. The body is a
-// function of the strong ETag (online, available, message), so the cache
-// is keyed by it and needs no invalidation; it is bounded by bytes.
+// StatusBodies keeps the encoded answer of each widget state in each
+// language. An answer is a function of the state's strong ETag (every
+// customer-visible field) and the language, so the cache is keyed by both
+// and needs no invalidation; it is bounded by bytes. A status poll thus
+// costs a map read, a cache read and no encoding.
 type StatusBodies struct {
-	byTag *bounded.Cache[string, []byte]
+	byTag *bounded.Cache[statusKey, encodedStatus]
+}
+
+type statusKey struct {
+	etag   string
+	locale Locale
+}
+
+// encodedStatus is one state's answer in one language, with its ETag:
+// the state's, with the language ("\"…-de\""), since the languages are
+// different representations of the same status.
+type encodedStatus struct {
+	etag string
+	body []byte
 }
 
 // maxStatusBodyBytes bounds the encoded answers kept (one is at most about
-// 1.1 KB: a 1,000-character message).
+// 2.5 KB: two 1,000-character messages and the labels).
 const maxStatusBodyBytes = 16 << 20
 
 // NewStatusBodies builds an empty cache of encoded widget statuses.
 func NewStatusBodies(now func() time.Time) *StatusBodies {
-	weigh := func(tag string, body []byte) uint32 { return uint32(len(tag) + len(body) + 64) }
-	return &StatusBodies{byTag: bounded.New(bounded.Config[string, []byte]{MaxWeight: maxStatusBodyBytes, Weigh: weigh, Now: now})}
+	weigh := func(k statusKey, v encodedStatus) uint32 { return uint32(len(k.etag) + len(v.etag) + len(v.body) + 96) }
+	return &StatusBodies{byTag: bounded.New(bounded.Config[statusKey, encodedStatus]{MaxWeight: maxStatusBodyBytes, Weigh: weigh, Now: now})}
 }
 
-func (b *StatusBodies) body(w models.WidgetState) []byte {
+// status is the answer to a widget state in locale l, worded by msgs.
+func (b *StatusBodies) status(msgs *Messages, w models.WidgetState, l Locale) encodedStatus {
 	if b == nil {
-		return statusJSON(w)
+		return encodeStatus(msgs, w, l)
 	}
-	if body, ok := b.byTag.Get(w.ETag); ok {
-		return body
+	key := statusKey{etag: w.ETag, locale: l}
+	if enc, ok := b.byTag.Get(key); ok {
+		return enc
 	}
-	body := statusJSON(w)
-	b.byTag.Set(w.ETag, body)
-	return body
+	enc := encodeStatus(msgs, w, l)
+	b.byTag.Set(key, enc)
+	return enc
 }
 
-// statusJSON is what a customer learns of a widget state, as the status API
-// answers it and its stream sends it.
-func statusJSON(w models.WidgetState) []byte {
-	body, _ := json.Marshal(widgetStatus{Online: w.Online, Message: w.Message, RequiresLogin: w.RequiresLogin}) // plain struct: cannot fail
-	return body
+// encodeStatus is what a customer learns of a widget state in locale l,
+// as the status API answers it and its stream sends it.
+func encodeStatus(msgs *Messages, w models.WidgetState, l Locale) encodedStatus {
+	s := widgetTexts(msgs, w, l)
+	body, _ := json.Marshal(s) // plain struct: cannot fail
+	return encodedStatus{etag: strings.TrimSuffix(w.ETag, `"`) + "-" + l.String() + `"`, body: body}
+}
+
+// widgetTexts words a widget state in locale l: the project's text in
+// that language, else its default-language text, else the built-in one.
+func widgetTexts(msgs *Messages, w models.WidgetState, l Locale) widgetStatus {
+	say := func(id string) string {
+		t, _ := msgs.Text(l, id, nil)
+		return t
+	}
+	pick := func(own func(models.Translation) string, def, builtIn string) string {
+		if t, ok := w.Chat.Translations[l.String()]; ok && own(t) != "" {
+			return own(t)
+		}
+		if def != "" {
+			return def
+		}
+		return say(builtIn)
+	}
+	s := widgetStatus{
+		Online:        w.Online,
+		RequiresLogin: w.RequiresLogin,
+		ChatURL:       w.Chat.URL,
+		OnlineMessage: pick(func(t models.Translation) string { return t.Online }, w.Chat.Online, "widget.online"),
+		Lang:          l.String(),
+		Labels: widgetLabels{Online: say("widget.state_online"), Offline: say("widget.state_offline"),
+			Chat: say("widget.chat"), Login: say("widget.login")},
+	}
+	s.Message = s.OnlineMessage
+	if !w.Online {
+		s.Message = pick(func(t models.Translation) string { return t.Unavailable }, w.Chat.Unavailable, "widget.unavailable")
+	}
+	return s
 }
 
 // Preflight answers CORS preflight requests for the public API.
@@ -120,7 +197,8 @@ func (p *Public) Preflight(c echo.Context) error {
 // tenant's portal or one of the project's allowed sites.
 func allowCORS(c echo.Context, w models.WidgetState) bool {
 	h := c.Response().Header()
-	h.Add("Vary", "Origin")
+	// The answer depends on the page's site and on its language.
+	h.Add("Vary", "Origin, Accept-Language")
 	origin := c.Request().Header.Get("Origin")
 	if origin == "" || !w.Available || !originAllowed(origin, w) {
 		return false

@@ -99,7 +99,7 @@ func (h *Schedules) Put(c echo.Context) error {
 		return err
 	}
 	if req.Enabled == nil {
-		return fieldError("enabled", "is required (true or false)")
+		return fieldError("enabled", "field.required_bool", nil)
 	}
 	ctx, t, account := c.Request().Context(), tenantOf(c), accountOf(c)
 	if account == "" {
@@ -108,7 +108,7 @@ func (h *Schedules) Put(c echo.Context) error {
 	a, err := h.Store.SaveSchedule(ctx, t.ID, account, req.schedule(), h.Now())
 	var invalid *schedule.ValidationError
 	if errors.As(err, &invalid) {
-		return fieldError(invalid.Field, invalid.Message)
+		return scheduleError(invalid)
 	}
 	if err != nil {
 		return err

@@ -48,7 +48,7 @@ func (h *SchedulePreview) Preview(c echo.Context) error {
 	if v := c.QueryParam("days"); v != "" {
 		n, err := parsePreviewDays(v) // checked at the edge already
 		if err != nil {
-			return paramError("days", err.Error())
+			return paramError("days", "problem.preview_days", args{"Max": maxPreviewDays})
 		}
 		days = n
 	}
@@ -57,13 +57,13 @@ func (h *SchedulePreview) Preview(c echo.Context) error {
 		return err
 	}
 	if req.Enabled == nil {
-		return fieldError("enabled", "is required (true or false)")
+		return fieldError("enabled", "field.required_bool", nil)
 	}
 	sch := req.schedule()
 	if err := sch.Validate(); err != nil {
 		var invalid *schedule.ValidationError
 		if errors.As(err, &invalid) {
-			return fieldError(invalid.Field, invalid.Message)
+			return scheduleError(invalid)
 		}
 		return err
 	}

@@ -26,6 +26,8 @@ type SettingsStore interface {
 type Settings struct {
 	Store  SettingsStore
 	Agents *Agents
+	// Messages words the built-in texts the page shows as defaults.
+	Messages *Messages
 }
 
 // projectSettings is the JSON of a project's widget settings.
@@ -38,6 +40,7 @@ type projectSettings struct {
 	// CanEdit tells whether the caller may change them (a project
 	// administrator); the page shows them read-only otherwise.
 	CanEdit bool `json:"canEdit"`
+	chatSettings
 }
 
 // projectSettingsRequest is the body of PUT …/settings; every field is
@@ -46,6 +49,10 @@ type projectSettingsRequest struct {
 	WidgetEnabled      *bool    `json:"widgetEnabled"`
 	UnavailableMessage *string  `json:"unavailableMessage"`
 	AllowedOrigins     []string `json:"allowedOrigins"`
+	// The chat's settings (chat.go) are optional: absent keeps them.
+	ChatURL       *string                    `json:"chatUrl"`
+	OnlineMessage *string                    `json:"onlineMessage"`
+	Translations  map[string]translationJSON `json:"translations"`
 }
 
 // Limits of the project settings.
@@ -54,13 +61,18 @@ const (
 	maxOrigins    = 20
 )
 
-func toProjectSettings(p models.Project) projectSettings {
+// toProjectSettings shows p's settings, the built-in texts in the
+// caller's language.
+func (s *Settings) toProjectSettings(c echo.Context, p models.Project) projectSettings {
 	origins := p.AllowedOrigins
 	if origins == nil {
 		origins = []string{}
 	}
+	l := s.Messages.callerLocale(c)
+	def, _ := s.Messages.Text(l, "widget.unavailable", nil)
 	return projectSettings{WidgetID: p.WidgetID, WidgetEnabled: p.WidgetEnabled, UnavailableMessage: p.UnavailableMessage,
-		DefaultMessage: models.DefaultUnavailableMessage, AllowedOrigins: origins}
+		DefaultMessage: def, AllowedOrigins: origins,
+		chatSettings: toChatSettings(s.Messages, p, portalRequestForm(tenantOf(c), p), l)}
 }
 
 // ProjectSettings shows a project's widget settings to its agents and admins.
@@ -79,9 +91,9 @@ func (s *Settings) ProjectSettings(c echo.Context) error {
 		return err
 	}
 	if !admin && !containsProject(mine, p.ID) {
-		return apiError(http.StatusForbidden, "forbidden", "only the project's agents and admins see its settings")
+		return said(http.StatusForbidden, "forbidden", "forbidden.settings_view", nil)
 	}
-	resp := toProjectSettings(p)
+	resp := s.toProjectSettings(c, p)
 	resp.CanEdit = admin
 	return c.JSON(http.StatusOK, resp)
 }
@@ -97,7 +109,7 @@ func (s *Settings) requireProjectAdmin(c echo.Context) (models.Project, error) {
 		return models.Project{}, err
 	}
 	if !admin {
-		return models.Project{}, apiError(http.StatusForbidden, "forbidden", "only project administrators change the project's settings")
+		return models.Project{}, said(http.StatusForbidden, "forbidden", "forbidden.settings_change", nil)
 	}
 	return p, nil
 }
@@ -105,46 +117,49 @@ func (s *Settings) requireProjectAdmin(c echo.Context) (models.Project, error) {
 // UpdateProjectSettings replaces a project's widget settings.
 func (s *Settings) UpdateProjectSettings(c echo.Context) error {
 	var req projectSettingsRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSONUpTo(c, &req, maxSettingsBody); err != nil {
 		return err
 	}
 	if req.WidgetEnabled == nil {
-		return fieldError("widgetEnabled", "is required")
+		return fieldError("widgetEnabled", "field.required_bool", nil)
 	}
 	if req.UnavailableMessage == nil {
-		return fieldError("unavailableMessage", "is required (empty for the default text)")
+		return fieldError("unavailableMessage", "field.required_message", nil)
 	}
 	msg := strings.TrimSpace(*req.UnavailableMessage)
 	if len([]rune(msg)) > maxMessageLen {
-		return fieldError("unavailableMessage", fmt.Sprintf("must be at most %d characters", maxMessageLen))
+		return fieldError("unavailableMessage", "problem.max_chars", args{"Max": maxMessageLen})
 	}
 	if strings.IndexFunc(msg, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) >= 0 {
-		return fieldError("unavailableMessage", "must be plain text without control characters")
+		return fieldError("unavailableMessage", "field.plain_text", nil)
 	}
 	if req.AllowedOrigins == nil {
-		return fieldError("allowedOrigins", "is required (an empty list allows only the portal)")
+		return fieldError("allowedOrigins", "field.required_origins", nil)
 	}
 	if len(req.AllowedOrigins) > maxOrigins {
-		return fieldError("allowedOrigins", fmt.Sprintf("at most %d sites", maxOrigins))
+		return fieldError("allowedOrigins", "field.max_sites", args{"Max": maxOrigins})
 	}
 	origins := make([]string, 0, len(req.AllowedOrigins))
 	for i, o := range req.AllowedOrigins {
 		norm, err := normalizeOrigin(o)
 		if err != nil {
-			return fieldError(fmt.Sprintf("allowedOrigins[%d]", i), err.Error())
+			return fieldError(fmt.Sprintf("allowedOrigins[%d]", i), "field.not_origin", args{"Value": strings.TrimSpace(o)})
 		}
 		origins = append(origins, norm)
+	}
+	ps := models.ProjectSettings{WidgetEnabled: *req.WidgetEnabled, UnavailableMessage: msg, AllowedOrigins: origins}
+	if err := applyChatSettings(&ps, req.ChatURL, req.OnlineMessage, req.Translations); err != nil {
+		return err
 	}
 	p, err := s.requireProjectAdmin(c)
 	if err != nil {
 		return err
 	}
-	p, err = s.Store.UpdateProjectSettings(c.Request().Context(), tenantOf(c).ID, p.ID,
-		models.ProjectSettings{WidgetEnabled: *req.WidgetEnabled, UnavailableMessage: msg, AllowedOrigins: origins}, s.Agents.Now())
+	p, err = s.Store.UpdateProjectSettings(c.Request().Context(), tenantOf(c).ID, p.ID, ps, s.Agents.Now())
 	if err != nil {
 		return err
 	}
-	resp := toProjectSettings(p)
+	resp := s.toProjectSettings(c, p)
 	resp.CanEdit = true // requireProjectAdmin let the caller in
 	return c.JSON(http.StatusOK, resp)
 }
@@ -170,7 +185,7 @@ func (s *Settings) RotateWidget(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	resp := toProjectSettings(p)
+	resp := s.toProjectSettings(c, p)
 	resp.CanEdit = true
 	return c.JSON(http.StatusOK, resp)
 }
@@ -199,17 +214,17 @@ func (s *Settings) UpdateTenantSettings(c echo.Context) error {
 		return err
 	}
 	if req.AutoOfflineMinutes == nil {
-		return fieldError("autoOfflineMinutes", "is required (0 turns auto-offline off)")
+		return fieldError("autoOfflineMinutes", "field.required_auto_offline", nil)
 	}
 	if m := *req.AutoOfflineMinutes; m < 0 || m > maxAutoOfflineMinutes {
-		return fieldError("autoOfflineMinutes", fmt.Sprintf("must be between 0 and %d", maxAutoOfflineMinutes))
+		return fieldError("autoOfflineMinutes", "problem.between", args{"Min": 0, "Max": maxAutoOfflineMinutes})
 	}
 	admin, err := s.Agents.Directory.JiraAdmin(c.Request().Context(), tenantOf(c), accountOf(c))
 	if err != nil {
 		return err
 	}
 	if !admin {
-		return apiError(http.StatusForbidden, "forbidden", "only Jira administrators change these settings")
+		return said(http.StatusForbidden, "forbidden", "forbidden.tenant_settings", nil)
 	}
 	if err := s.Store.SetAutoOffline(c.Request().Context(), tenantOf(c).ID, *req.AutoOfflineMinutes, s.Agents.Now()); err != nil {
 		return err

@@ -36,6 +36,9 @@ type Config struct {
 	// DefaultEventRetention.
 	EventRetention time.Duration
 	Log            *slog.Logger
+	// Observer hears every run and how late it started (observe.go);
+	// nil: nobody.
+	Observer RunObserver
 	// Reporter reports tenants' accounts to Atlassian's personal data
 	// reporting API (personaldata.go); nil: the job is not run.
 	Reporter AccountReporter
@@ -55,6 +58,9 @@ type Runner struct {
 
 	mu      sync.Mutex
 	failing map[string]failure
+
+	observer RunObserver
+	now      func() time.Time
 }
 
 // failure is a job's current series of failed runs: count runs in a row,
@@ -89,6 +95,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 		opts = append(opts, gocron.WithDistributedLocker(&Locker{DB: db}))
 	}
 	// SQLite is one process: no locker.
+	if cfg.Observer != nil {
+		opts = append(opts, gocron.WithSchedulerMonitor(&lagMonitor{observer: cfg.Observer, now: cfg.Clock.Now}))
+	}
 	sched, err := gocron.NewScheduler(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("new job runner: %w", err)
@@ -103,6 +112,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 		flush:   &ActivityFlush{Store: cfg.Store, Buffer: cfg.Activity, Now: now},
 		log:     cfg.Log,
 		failing: map[string]failure{},
+
+		observer: cfg.Observer,
+		now:      cfg.Clock.Now,
 	}
 	type entry struct {
 		name     string
@@ -147,9 +159,12 @@ func (r *Runner) task(name string, every time.Duration, j Job) func(ctx context.
 	return func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
+		start := r.now()
 		defer func() {
 			if p := recover(); p != nil {
-				r.report(name, fmt.Errorf("panic: %v", p))
+				err := fmt.Errorf("panic: %v", p)
+				r.report(name, err)
+				r.observe(name, start, err)
 			}
 		}()
 		err := j.Run(ctx)
@@ -157,6 +172,7 @@ func (r *Runner) task(name string, every time.Duration, j Job) func(ctx context.
 			return // shutting down
 		}
 		r.report(name, err)
+		r.observe(name, start, err)
 	}
 }
 

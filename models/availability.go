@@ -12,18 +12,25 @@ type Availability struct {
 	RequiresLogin bool
 }
 
-// OnlineMessage is what customers read while someone is online.
-const OnlineMessage = "We are online. Start a chat."
+// OnlineMessage is what customers read while someone is online and the
+// project has not written its own text: the English one; handlers word it
+// in the customer's language (their catalog's widget.online, which a test
+// keeps equal to this).
+const OnlineMessage = "Our agents are online and ready to help."
 
 // AvailabilityOf decides what customers see of a project's chat, given
 // how many of its agents are online and whether the site may use the app
 // (Licensing.Allows): online with at least one (an agent away or offline
-// answers no chat, so neither counts) on a licensed site; otherwise the
-// project's unavailable message and a login asked, never an error: an
-// unlicensed site's widget shows offline. The widget board and the public
-// status API both take their answer from here.
+// answers no chat, so neither counts) on a licensed site, with the
+// project's online text; otherwise the project's unavailable message and
+// a login asked, never an error: an unlicensed site's widget shows
+// offline. The widget board and the public status API both take their
+// answer from here.
 func AvailabilityOf(p Project, online int, licensed bool) Availability {
 	if online > 0 && licensed {
+		if p.OnlineMessage != "" {
+			return Availability{Online: true, Message: p.OnlineMessage}
+		}
 		return Availability{Online: true, Message: OnlineMessage}
 	}
 	return Availability{Message: p.Message(), RequiresLogin: true}

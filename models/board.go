@@ -26,9 +26,25 @@ type WidgetState struct {
 	// tenant's Jira site, always allowed to ask; empty if the base URL has
 	// none. Worked out once per refresh, not on every customer's poll.
 	PortalOrigin string
-	// ETag is a strong validator of what customers see (Availability and
-	// Available).
+	// ETag is a strong validator of what customers see (Availability,
+	// Available and Chat).
 	ETag string
+
+	// Chat is what the project offers customers: its link and its own
+	// texts, which handlers word in the customer's language.
+	Chat WidgetChat
+}
+
+// WidgetChat is a widget's chat link and the texts its project wrote;
+// empty texts fall back to the built-in ones.
+type WidgetChat struct {
+	// URL is where customers start a chat: the project's link, else its
+	// portal's request form; empty when neither is known.
+	URL string
+	// Unavailable and Online are the project's default-language texts.
+	Unavailable, Online string
+	// Translations are the texts per language.
+	Translations map[string]Translation
 }
 
 // Board keeps every widget's state in memory so that the public status
@@ -104,6 +120,10 @@ type widgetRow struct {
 	Enabled            bool
 	BaseURL            string
 	Online             int
+	ServiceDeskID      string
+	ChatURL            string
+	OnlineMessage      string
+	Translations       string
 	LicenseState       LicenseState
 }
 
@@ -111,6 +131,7 @@ type widgetRow struct {
 // counted in ix_statuses_project_online (project, online).
 const widgetQuery = `SELECT p.id AS project_id, p.tenant_id, p.key, p.widget_id, p.widget_enabled,
   p.unavailable_message, p.allowed_origins, t.installed, t.enabled, t.base_url, t.license_state,
+  p.service_desk_id, p.chat_url, p.online_message, p.translations,
   (SELECT COUNT(*) FROM statuses s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id AND s.online = ?) AS online
 FROM projects p JOIN tenants t ON t.id = p.tenant_id`
 
@@ -178,12 +199,29 @@ func (r widgetRow) state(lic Licensing) WidgetState {
 	}
 	w := WidgetState{
 		WidgetID: r.WidgetID, TenantID: r.TenantID, ProjectID: r.ProjectID, ProjectKey: r.Key,
-		Availability:   AvailabilityOf(Project{UnavailableMessage: r.UnavailableMessage}, r.Online, lic.Allows(r.LicenseState)),
+		Availability: AvailabilityOf(Project{UnavailableMessage: r.UnavailableMessage, OnlineMessage: r.OnlineMessage}, r.Online,
+			lic.Allows(r.LicenseState)),
 		Available:      r.WidgetEnabled && r.Installed && r.Enabled,
 		AllowedOrigins: origins, PortalOrigin: siteOrigin(r.BaseURL),
 	}
+	w.Chat = r.chat()
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%t\x00%t\x00%t\x00%s", w.Online, w.RequiresLogin, w.Available, w.Message)
+	// The chat's fields, so that a changed link or text is a new ETag.
+	fmt.Fprintf(h, "\x00%s\x00%s\x00%s\x00%s", w.Chat.URL, w.Chat.Unavailable, w.Chat.Online, r.Translations)
 	w.ETag = fmt.Sprintf(`"%016x"`, h.Sum64())
 	return w
+}
+
+// chat is the widget's link and texts. The link defaults to the request
+// form of the project's portal, where a customer can always write.
+func (r widgetRow) chat() WidgetChat {
+	c := WidgetChat{URL: r.ChatURL, Unavailable: r.UnavailableMessage, Online: r.OnlineMessage}
+	if c.URL == "" && r.ServiceDeskID != "" && siteOrigin(r.BaseURL) != "" {
+		c.URL = strings.TrimRight(r.BaseURL, "/") + "/servicedesk/customer/portal/" + url.PathEscape(r.ServiceDeskID)
+	}
+	if r.Translations != "" {
+		_ = json.Unmarshal([]byte(r.Translations), &c.Translations) // written by us as JSON; bad data means none
+	}
+	return c
 }

@@ -28,11 +28,30 @@ type Project struct {
 	AllowedOrigins     []string  `gorm:"serializer:json"`
 	CreatedAt          time.Time `gorm:"not null"`
 	UpdatedAt          time.Time `gorm:"not null"`
+
+	// ChatURL is where customers start a chat while someone is online
+	// (https); empty: the portal's request form of the project's desk.
+	ChatURL string `gorm:"size:1000"`
+	// OnlineMessage is what customers read while someone is online;
+	// empty: the built-in text in their language.
+	OnlineMessage string `gorm:"size:1000"`
+	// Translations give the two messages per language ("de", "pt-BR"); a
+	// language without its own falls back to the project's two above.
+	Translations map[string]Translation `gorm:"serializer:json"`
+}
+
+// Translation is a project's messages to customers in one language; an
+// empty one falls back to the project's default-language message.
+type Translation struct {
+	Unavailable string `json:"unavailable,omitempty"`
+	Online      string `json:"online,omitempty"`
 }
 
 // DefaultUnavailableMessage is shown to customers when nobody is online and
-// the project has not written its own text.
-const DefaultUnavailableMessage = "Our agents are not available right now. Log in or register to start a chat and we will answer by e-mail."
+// the project has not written its own text: the English one; handlers
+// word it in the customer's language (their catalog's widget.unavailable,
+// which a test keeps equal to this).
+const DefaultUnavailableMessage = "Our agents are not available right now. Leave us a request and we will answer by e-mail."
 
 // Message is the text customers see while the chat is offline.
 func (p Project) Message() string {
@@ -220,6 +239,11 @@ type ProjectSettings struct {
 	WidgetEnabled      bool
 	UnavailableMessage string
 	AllowedOrigins     []string
+	// ChatURL, OnlineMessage and Translations replace the project's when
+	// set; nil keeps them.
+	ChatURL       *string
+	OnlineMessage *string
+	Translations  *map[string]Translation
 }
 
 // UpdateProjectSettings replaces a project's widget settings at at.
@@ -229,9 +253,22 @@ func (s *Store) UpdateProjectSettings(ctx context.Context, tenant TenantID, proj
 		origins = []string{}
 	}
 	return s.updateProject(ctx, "update project settings", tenant, projectID, func(q *gorm.DB) *gorm.DB {
-		return q.Select("widget_enabled", "unavailable_message", "allowed_origins", "updated_at").
-			Updates(&Project{WidgetEnabled: ps.WidgetEnabled, UnavailableMessage: ps.UnavailableMessage,
-				AllowedOrigins: origins, UpdatedAt: at.UTC()})
+		cols := []any{"unavailable_message", "allowed_origins", "updated_at"}
+		p := Project{WidgetEnabled: ps.WidgetEnabled, UnavailableMessage: ps.UnavailableMessage,
+			AllowedOrigins: origins, UpdatedAt: at.UTC()}
+		if ps.ChatURL != nil {
+			cols, p.ChatURL = append(cols, "chat_url"), *ps.ChatURL
+		}
+		if ps.OnlineMessage != nil {
+			cols, p.OnlineMessage = append(cols, "online_message"), *ps.OnlineMessage
+		}
+		if ps.Translations != nil {
+			cols, p.Translations = append(cols, "translations"), *ps.Translations
+			if p.Translations == nil {
+				p.Translations = map[string]Translation{}
+			}
+		}
+		return q.Select("widget_enabled", cols...).Updates(&p)
 	})
 }
 

@@ -3,16 +3,32 @@
  *
  *   <script src="https://APP/static/widget.js" data-widget="WIDGET_ID" async></script>
  *
- * Shows the chat icon online or offline, and while offline the project's
- * message and "Log in or register to chat". It lives in a shadow root so the
- * host page's CSS cannot break it, and shows nothing at all when the widget
- * is unknown or switched off, or when this site is not one of the project's
- * allowed sites: the server then answers 404, and the widget stops at that
- * first refusal (no retries, nothing in the console but the browser's own
- * line for the 404). Optional attributes: data-login-url (link of the login
- * prompt), data-target (CSS selector of the element to render into),
- * data-poll (seconds between status checks without live events, 2 to 300).
- * It logs nothing and stores nothing.
+ * Shows the chat icon online or offline: while online the project's online
+ * text and its chat link (by default the portal's request form), while
+ * offline its message and "Log in or register to chat". The words are the
+ * server's, in the visitor's language (the browser's, or data-lang). It
+ * lives in a shadow root so the host page's CSS cannot break it, and shows
+ * nothing at all when the widget is unknown or switched off, or when this
+ * site is not one of the project's allowed sites: the server then answers
+ * 404, and the widget stops at that first refusal (no retries, nothing in
+ * the console but the browser's own line for the 404).
+ *
+ * Optional attributes: data-login-url (link of the login prompt),
+ * data-lang (the language, e.g. "de"; default: the browser's),
+ * data-signed-in="true" (the visitor is logged in: no login prompt),
+ * data-target (CSS selector of the element to render into), data-poll
+ * (seconds between status checks without live events, 2 to 300).
+ *
+ * For the site's own chat: the widget's element, <agent-presence-chat>,
+ * dispatches "presencechange" (bubbling, so document hears it too) when the
+ * state changes, with the state as event.detail: {widgetId, state
+ * ("online", "offline" or "unavailable"), online, message, chatUrl,
+ * requiresLogin, lang}. The element's data-state attribute and its
+ * presence property hold the same; window.AgentPresenceChat.state(widgetId)
+ * answers it from anywhere (null before the first answer). A click on the
+ * chat link first dispatches "chatopen" (cancelable, same detail): a site
+ * that calls preventDefault() opens its own chat instead of the link. It
+ * logs nothing and stores nothing.
  */
 (function () {
   'use strict';
@@ -21,10 +37,17 @@
   var id = script.getAttribute('data-widget');
   var base = new URL('..', script.src);
   var path = 'public/v1/widgets/' + encodeURIComponent(id) + '/';
-  var statusURL = new URL(path + 'status', base).href;
-  var eventsURL = new URL(path + 'events', base).href;
+  // An explicit language travels as ?lang= (EventSource cannot set
+  // Accept-Language); otherwise the browser's Accept-Language chooses.
+  var lang = script.getAttribute('data-lang') || '';
+  var q = /^[A-Za-z][A-Za-z0-9_-]{1,34}$/.test(lang) ? '?lang=' + encodeURIComponent(lang) : '';
+  var statusURL = new URL(path + 'status' + q, base).href;
+  var eventsURL = new URL(path + 'events' + q, base).href;
   var login = script.getAttribute('data-login-url') || '';
   if (!/^https?:\/\//i.test(login)) login = '';
+  var signedIn = script.getAttribute('data-signed-in') === 'true';
+  var registry = window.AgentPresenceChat = window.AgentPresenceChat ||
+    { states: {}, state: function (w) { return registry.states[w] || null; } };
   var pollMs = Math.min(300, Math.max(2, Number(script.getAttribute('data-poll')) || 10)) * 1000;
   var targetSel = script.getAttribute('data-target');
 
@@ -40,7 +63,7 @@
     '.t{display:flex!important;flex-direction:column;gap:2px;min-width:0;overflow-wrap:anywhere}' +
     '.s{font-weight:600}' +
     '.m{color:#44546F}' +
-    'a{color:#0C66E4;text-decoration:underline;font-weight:500}' +
+    'a{color:#0C66E4;text-decoration:underline;font-weight:500;align-self:flex-start}' +
     'a:focus-visible{outline:2px solid #388BFF;outline-offset:2px;border-radius:2px}' +
     '[hidden]{display:none!important}';
 
@@ -87,8 +110,13 @@
     svg.appendChild(dot);
     w.appendChild(svg);
     var t = el('div', 't', w);
-    parts = { bubble: bubble, dot: dot, state: el('span', 's', t), msg: el('span', 'm', t), login: el(login ? 'a' : 'span', 'l', t) };
-    parts.login.textContent = 'Log in or register to chat';
+    parts = { bubble: bubble, dot: dot, state: el('span', 's', t), msg: el('span', 'm', t), chat: el('a', 'c', t), login: el(login ? 'a' : 'span', 'l', t) };
+    parts.chat.target = '_top';
+    parts.chat.rel = 'noopener';
+    parts.chat.addEventListener('click', function (e) {
+      // The site's own chat may take over: preventDefault() on chatopen.
+      if (!host.dispatchEvent(new CustomEvent('chatopen', { bubbles: true, composed: true, cancelable: true, detail: current() }))) e.preventDefault();
+    });
     if (login) {
       parts.login.href = login;
       parts.login.target = '_top';
@@ -99,25 +127,62 @@
     if (target) target.appendChild(host);
     else if (script.parentNode && script.parentNode !== document.head) script.parentNode.insertBefore(host, script.nextSibling);
     else document.body.appendChild(host);
+    expose();
+  }
+
+  var last = null; // the state last announced
+
+  function str(v) { return typeof v === 'string' ? v : ''; }
+
+  // current is the state as the site sees it (presencechange's detail).
+  function current() {
+    var c = last || { widgetId: id, state: 'unavailable', online: false, message: '', chatUrl: '', requiresLogin: false, lang: '' };
+    return JSON.parse(JSON.stringify(c));
+  }
+
+  // announce tells the site, once per change, what the state is now.
+  function announce(d) {
+    var key = JSON.stringify(d);
+    if (last && JSON.stringify(last) === key) return;
+    last = d;
+    registry.states[id] = d;
+    var target = host || document;
+    if (host) host.setAttribute('data-state', d.state);
+    target.dispatchEvent(new CustomEvent('presencechange', { bubbles: true, composed: true, detail: current() }));
   }
 
   function apply(s) {
     if (!s || typeof s.online !== 'boolean') return;
     if (!host) build();
     var on = s.online;
+    var labels = s.labels || {};
+    var chatUrl = /^https?:\/\//i.test(str(s.chatUrl)) ? s.chatUrl : '';
+    var needsLogin = Boolean(s.requiresLogin) && !signedIn;
+    if (str(s.lang)) host.setAttribute('lang', s.lang);
     parts.bubble.setAttribute('fill', on ? '#1F845A' : '#8590A2');
     parts.dot.setAttribute('fill', on ? '#4BCE97' : '#DCDFE4');
-    parts.state.textContent = on ? 'Chat online' : 'Chat offline';
-    parts.msg.textContent = typeof s.message === 'string' ? s.message : '';
-    parts.login.hidden = !s.requiresLogin;
+    parts.state.textContent = str(on ? labels.online : labels.offline) || (on ? 'Chat online' : 'Chat offline');
+    parts.msg.textContent = str(s.message);
+    parts.chat.textContent = str(labels.chat) || 'Start a chat';
+    if (chatUrl) parts.chat.href = chatUrl;
+    parts.chat.hidden = !on || !chatUrl;
+    parts.login.textContent = str(labels.login) || 'Log in or register to chat';
+    parts.login.hidden = !needsLogin;
     host.setAttribute('data-online', String(on));
     host.hidden = false;
     shown = true;
+    announce({ widgetId: id, state: on ? 'online' : 'offline', online: on, message: str(s.message), chatUrl: chatUrl,
+      requiresLogin: needsLogin, lang: str(s.lang) });
   }
 
   function hide() {
     if (host) host.hidden = true;
     shown = false;
+  }
+
+  // Expose the state on the element, for a site's own scripts.
+  function expose() {
+    if (host && !('presence' in host)) Object.defineProperty(host, 'presence', { get: current });
   }
 
   // Keeping current: the status is fetched first and shown, then a live
@@ -169,6 +234,7 @@
           // nothing and stop asking (a reload starts again).
           stopped = true;
           hide();
+          announce({ widgetId: id, state: 'unavailable', online: false, message: '', chatUrl: '', requiresLogin: false, lang: '' });
           stopStream();
           clearTimeout(pollTimer);
           return;

@@ -264,7 +264,7 @@ type invokeRequest struct {
 }
 
 // invokeHeaders are the request headers a page may pass through.
-var invokeHeaders = []string{"Accept", "Content-Type", "If-None-Match"}
+var invokeHeaders = []string{"Accept", "Accept-Language", "Content-Type", "If-None-Match"}
 
 // forgeInvoke plays invokeRemote: Forge calls the app on the page's behalf
 // with a FIT, the system token and the user's token, and hands the page
@@ -366,7 +366,7 @@ var forgeViews = map[string]struct {
 }
 
 // forgeView returns the view (or "" for the queues) and its frame.
-func forgeView(view, project, account string) (string, string) {
+func forgeView(view, project, account, locale string) (string, string) {
 	v, ok := forgeViews[view]
 	if !ok {
 		return "", ""
@@ -374,13 +374,16 @@ func forgeView(view, project, account string) (string, string) {
 	if !v.project {
 		project = ""
 	}
-	return view, forgePageURL(v.module, account, project, "")
+	return view, forgePageURL(v.module, account, project, "", locale)
 }
 
 // forgePageURL is where the demo serves a Forge module's page, with the
-// context Forge would give it.
-func forgePageURL(module, account, project, portal string) string {
+// context Forge would give it (the user's locale when one is chosen).
+func forgePageURL(module, account, project, portal, locale string) string {
 	v := url.Values{"module": {module}, "as": {account}}
+	if locale != "" {
+		v.Set("locale", locale)
+	}
 	if project != "" {
 		v.Set("project", project)
 	}

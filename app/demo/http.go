@@ -31,6 +31,7 @@ func (h *Host) routes() {
 	m.HandleFunc("GET /demo/external", h.whenReady(h.external))
 	m.HandleFunc("GET /demo/ap.js", h.asset("ap.js", "text/javascript; charset=utf-8"))
 	m.HandleFunc("GET /demo/demo.js", h.asset("demo.js", "text/javascript; charset=utf-8"))
+	m.HandleFunc("GET /demo/external.js", h.asset("external.js", "text/javascript; charset=utf-8"))
 	m.HandleFunc("GET /demo/demo.css", h.asset("demo.css", "text/css; charset=utf-8"))
 	m.HandleFunc("GET /demo/hostile.css", h.asset("hostile.css", "text/css; charset=utf-8"))
 	m.HandleFunc("GET /demo/api/token", h.token)
@@ -128,11 +129,34 @@ func (h *Host) signedURL(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"url": h.pageURL(path, q.Get("project"), q.Get("serviceDeskId"), account)})
+	writeJSON(w, http.StatusOK, map[string]string{"url": h.pageURL(path, q.Get("project"), q.Get("serviceDeskId"), account, demoLocale(q.Get("lang")))})
 }
 
-func (h *Host) pageURL(path, project, desk, account string) string {
+// demoLanguages are the languages the demo page offers, with the locale
+// Jira would put on the page URLs (loc).
+var demoLanguages = []struct{ Tag, Locale, Name string }{
+	{"en", "en-GB", "English"}, {"de", "de-DE", "Deutsch"}, {"fr", "fr-FR", "Français"}, {"es", "es-ES", "Español"},
+	{"pl", "pl-PL", "Polski"}, {"pt-BR", "pt-BR", "Português (Brasil)"}, {"ja", "ja-JP", "日本語"},
+}
+
+// demoLocale is the locale of one of demoLanguages' tags; "" (none:
+// the pages take the browser's) otherwise.
+func demoLocale(tag string) string {
+	for _, l := range demoLanguages {
+		if l.Tag == tag {
+			return l.Locale
+		}
+	}
+	return ""
+}
+
+// pageURL signs a page URL as Jira does, with the user's locale (loc) when
+// one is chosen.
+func (h *Host) pageURL(path, project, desk, account, loc string) string {
 	v := url.Values{}
+	if loc != "" {
+		v.Set("loc", strings.ReplaceAll(loc, "-", "_")) // as Jira writes it: en_GB
+	}
 	if strings.HasSuffix(path, "/presence") || strings.HasSuffix(path, "/project-settings") {
 		v.Set("project", project)
 	}
@@ -221,25 +245,35 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	if q.Get("theme") == "dark" {
 		theme = "dark"
 	}
+	lang := q.Get("lang")
+	loc := demoLocale(lang)
+	if loc == "" {
+		lang = ""
+	}
 	host := hostOf(q)
 	view, frame, background := q.Get("view"), "", ""
 	if host == "forge" {
-		view, frame = forgeView(view, project, current.AccountID)
-		background = forgePageURL("activity", current.AccountID, "", "")
+		view, frame = forgeView(view, project, current.AccountID, loc)
+		background = forgePageURL("activity", current.AccountID, "", "", loc)
 	} else {
 		switch view {
 		case "admin":
-			frame = h.pageURL(modules["presence-admin"], "", "", current.AccountID)
+			frame = h.pageURL(modules["presence-admin"], "", "", current.AccountID, loc)
 		case "project-settings":
-			frame = h.pageURL(modules["presence-project-settings"], project, "", current.AccountID)
+			frame = h.pageURL(modules["presence-project-settings"], project, "", current.AccountID, loc)
 		default:
 			view = ""
 		}
 	}
+	portal := "/demo/portal?desk=" + deskOf(h, project)
+	if lang != "" {
+		portal += "&lang=" + url.QueryEscape(lang)
+	}
 	h.render(w, "index.html", map[string]any{
 		"People": list, "Me": current, "Project": project, "Projects": keys, "Theme": theme, "View": view, "Frame": frame,
 		"FrameTitle": frameTitles[view], "Host": host, "Background": background,
-		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": "/demo/portal?desk=" + deskOf(h, project) + "&host=" + host,
+		"Lang": lang, "Languages": demoLanguages,
+		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": portal + "&host=" + host,
 		"License": h.siteLicense(),
 	}, "")
 }
@@ -259,6 +293,9 @@ func deskOf(h *Host, key string) string {
 	return "1"
 }
 
+// portal is the customer portal with the footer, for a logged-in customer
+// (Carol) or an anonymous visitor (?as=anonymous), in the chosen language
+// (?lang=, else the browser's).
 func (h *Host) portal(w http.ResponseWriter, r *http.Request) {
 	desk := r.URL.Query().Get("desk")
 	var name string
@@ -272,13 +309,21 @@ func (h *Host) portal(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		desk, name = "1", h.site.Projects()[0].Name
 	}
+	customer, anonymous := Carol, r.URL.Query().Get("as") == "anonymous"
+	if anonymous {
+		customer = "" // Jira signs an anonymous visitor's footer without sub
+	}
+	lang := r.URL.Query().Get("lang")
+	if demoLocale(lang) == "" {
+		lang = ""
+	}
 	host := hostOf(r.URL.Query())
-	footer := h.pageURL(modules["chat-status-footer"], "", desk, Carol)
+	footer := h.pageURL(modules["chat-status-footer"], "", desk, customer, demoLocale(lang))
 	if host == "forge" {
-		footer = forgePageURL("chat-status", Carol, "", desk)
+		footer = forgePageURL("chat-status", customer, "", desk, demoLocale(lang))
 	}
 	h.render(w, "portal.html", map[string]any{"Desk": desk, "Name": name, "Desks": desks, "AppOrigin": h.origin,
-		"Footer": footer, "Host": host}, "")
+		"Anonymous": anonymous, "Lang": lang, "Languages": demoLanguages, "Footer": footer, "Host": host}, "")
 }
 
 // external is a customer's own site on the other loopback origin: HELP

@@ -8,6 +8,7 @@ package schedule
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"time"
 
 	"agentpresence/models/interval"
@@ -101,6 +102,10 @@ type Transition struct {
 type ValidationError struct {
 	Field   string `json:"field"`
 	Message string `json:"message"`
+	// Code names the problem ("bad_clock") and Args its values (quoted
+	// input, limits), so that a caller can word it in another language.
+	Code string         `json:"-"`
+	Args map[string]any `json:"-"`
 }
 
 // Error implements error.
@@ -290,7 +295,8 @@ func (s Schedule) compileIn(ev *evaluator, loc *time.Location) error {
 	*ev = evaluator{loc: loc}
 
 	if len(s.Rules) > MaxRules {
-		return &ValidationError{Field: "rules", Message: fmt.Sprintf("at most %d rules are allowed, got %d", MaxRules, len(s.Rules))}
+		return &ValidationError{Field: "rules", Message: fmt.Sprintf("at most %d rules are allowed, got %d", MaxRules, len(s.Rules)),
+			Code: "too_many_rules", Args: map[string]any{"Max": MaxRules, "Got": len(s.Rules)}}
 	}
 	// First pass: validate and remember each rule's days and span, so the
 	// per-weekday lists can share one exactly sized backing array.
@@ -301,7 +307,7 @@ func (s Schedule) compileIn(ev *evaluator, loc *time.Location) error {
 	var counts [7]int
 	for i, r := range s.Rules {
 		if len(r.Days) == 0 {
-			return &ValidationError{Field: field("rules", i, "days"), Message: "must list at least one day"}
+			return &ValidationError{Field: field("rules", i, "days"), Message: "must list at least one day", Code: "no_days"}
 		}
 		p := &parsed[i]
 		for j, d := range r.Days {
@@ -310,6 +316,7 @@ func (s Schedule) compileIn(ev *evaluator, loc *time.Location) error {
 				return &ValidationError{
 					Field:   fmt.Sprintf("rules[%d].days[%d]", i, j),
 					Message: fmt.Sprintf("unknown day %q, want one of mon, tue, wed, thu, fri, sat, sun", d),
+					Code:    "unknown_day", Args: map[string]any{"Value": strconv.Quote(d)},
 				}
 			}
 			// A repeated day is harmless (its windows would merge
@@ -349,7 +356,8 @@ func (s Schedule) compileIn(ev *evaluator, loc *time.Location) error {
 	}
 
 	if len(s.Exceptions) > MaxExceptions {
-		return &ValidationError{Field: "exceptions", Message: fmt.Sprintf("at most %d exceptions are allowed, got %d", MaxExceptions, len(s.Exceptions))}
+		return &ValidationError{Field: "exceptions", Message: fmt.Sprintf("at most %d exceptions are allowed, got %d", MaxExceptions, len(s.Exceptions)),
+			Code: "too_many_exceptions", Args: map[string]any{"Max": MaxExceptions, "Got": len(s.Exceptions)}}
 	}
 	if len(s.Exceptions) > 0 {
 		ev.overrides = make([]override, 0, len(s.Exceptions))
@@ -358,24 +366,25 @@ func (s Schedule) compileIn(ev *evaluator, loc *time.Location) error {
 	for i, x := range s.Exceptions {
 		day, ok := parseDate(x.Date)
 		if !ok {
-			return &ValidationError{Field: field("exceptions", i, "date"), Message: fmt.Sprintf("invalid date %q, want YYYY-MM-DD", x.Date)}
+			return &ValidationError{Field: field("exceptions", i, "date"), Message: fmt.Sprintf("invalid date %q, want YYYY-MM-DD", x.Date),
+				Code: "bad_date", Args: map[string]any{"Value": strconv.Quote(x.Date)}}
 		}
 		o := override{day: day, off: x.Off, idx: i}
 		if x.Off {
 			// Times on a day off are contradictory input; rejecting them
 			// surfaces a confused client instead of silently dropping data.
 			if x.Start != "" {
-				return &ValidationError{Field: field("exceptions", i, "start"), Message: "must be empty when off is true"}
+				return &ValidationError{Field: field("exceptions", i, "start"), Message: "must be empty when off is true", Code: "time_when_off"}
 			}
 			if x.End != "" {
-				return &ValidationError{Field: field("exceptions", i, "end"), Message: "must be empty when off is true"}
+				return &ValidationError{Field: field("exceptions", i, "end"), Message: "must be empty when off is true", Code: "time_when_off"}
 			}
 		} else {
 			if x.Start == "" {
-				return &ValidationError{Field: field("exceptions", i, "start"), Message: "is required when off is false"}
+				return &ValidationError{Field: field("exceptions", i, "start"), Message: "is required when off is false", Code: "time_required"}
 			}
 			if x.End == "" {
-				return &ValidationError{Field: field("exceptions", i, "end"), Message: "is required when off is false"}
+				return &ValidationError{Field: field("exceptions", i, "end"), Message: "is required when off is false", Code: "time_required"}
 			}
 			span, verr := parseSpan("exceptions", i, x.Start, x.End)
 			if verr != nil {
@@ -397,6 +406,7 @@ func (s Schedule) compileIn(ev *evaluator, loc *time.Location) error {
 			return &ValidationError{
 				Field:   field("exceptions", cur.idx, "date"),
 				Message: fmt.Sprintf("duplicates exceptions[%d].date %q", prev.idx, s.Exceptions[prev.idx].Date),
+				Code:    "duplicate_date", Args: map[string]any{"Index": prev.idx, "Value": strconv.Quote(s.Exceptions[prev.idx].Date)},
 			}
 		}
 	}
@@ -414,14 +424,15 @@ func field(list string, i int, leaf string) string {
 // the deployment.
 func loadLocation(name string) (*time.Location, *ValidationError) {
 	if name == "" {
-		return nil, &ValidationError{Field: "timezone", Message: "is required"}
+		return nil, &ValidationError{Field: "timezone", Message: "is required", Code: "zone_required"}
 	}
 	if name == "Local" {
-		return nil, &ValidationError{Field: "timezone", Message: `"Local" is not an IANA time zone`}
+		return nil, &ValidationError{Field: "timezone", Message: `"Local" is not an IANA time zone`, Code: "zone_local"}
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return nil, &ValidationError{Field: "timezone", Message: fmt.Sprintf("unknown time zone %q", name)}
+		return nil, &ValidationError{Field: "timezone", Message: fmt.Sprintf("unknown time zone %q", name),
+			Code: "zone_unknown", Args: map[string]any{"Value": strconv.Quote(name)}}
 	}
 	return loc, nil
 }
@@ -432,17 +443,17 @@ func loadLocation(name string) (*time.Location, *ValidationError) {
 func parseSpan(list string, i int, start, end string) (span, *ValidationError) {
 	s, ok := parseClock(start)
 	if !ok {
-		return span{}, &ValidationError{Field: field(list, i, "start"), Message: badClock(start)}
+		return span{}, badClock(field(list, i, "start"), start)
 	}
 	if s == dayMinutes {
-		return span{}, &ValidationError{Field: field(list, i, "start"), Message: "24:00 is only allowed as an end time"}
+		return span{}, &ValidationError{Field: field(list, i, "start"), Message: "24:00 is only allowed as an end time", Code: "midnight_start"}
 	}
 	e, ok := parseClock(end)
 	if !ok {
-		return span{}, &ValidationError{Field: field(list, i, "end"), Message: badClock(end)}
+		return span{}, badClock(field(list, i, "end"), end)
 	}
 	if s == e {
-		return span{}, &ValidationError{Field: field(list, i, "end"), Message: "must differ from start; use 00:00-24:00 for a whole day"}
+		return span{}, &ValidationError{Field: field(list, i, "end"), Message: "must differ from start; use 00:00-24:00 for a whole day", Code: "empty_window"}
 	}
 	if e == dayMinutes-1 {
 		// Users write 00:00-23:59 for "all day"; leaving the last minute
@@ -455,9 +466,10 @@ func parseSpan(list string, i int, start, end string) (span, *ValidationError) {
 	return span{Start: s, End: e}, nil
 }
 
-// badClock is the message for an unparsable time of day.
-func badClock(v string) string {
-	return fmt.Sprintf("invalid time %q, want H:MM or HH:MM between 00:00 and 24:00", v)
+// badClock is the error of an unparsable time of day.
+func badClock(at, v string) *ValidationError {
+	return &ValidationError{Field: at, Message: fmt.Sprintf("invalid time %q, want H:MM or HH:MM between 00:00 and 24:00", v),
+		Code: "bad_clock", Args: map[string]any{"Value": strconv.Quote(v)}}
 }
 
 // parseClock parses "H:MM" or "HH:MM" (00:00..23:59, or 24:00) into

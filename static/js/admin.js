@@ -1,26 +1,32 @@
 // The Jira admin page: auto-offline, who is online across projects, the
 // status-change log (filters, CSV export) and the time-online report.
-import { api, apiIfChanged, apiBlob, users, initPage, resize, h, when, show, busy, sentence } from './connect.js';
+import { api, apiIfChanged, apiBlob, users, initPage, resize, h, show, busy } from './connect.js';
+import { loadText, t, when, shortDate, number, sentence } from './i18n.js';
 import { stackedBars } from './chart.js';
 
-// Every string people read, in one place for translation.
+await loadText();
+
+// Every string people read, in one place: the words of the user's
+// language (static/i18n/<lang>.json), with their values.
 const text = {
-  allAgents: 'All agents',
-  projectCount: (p) => p.key + ': ' + p.onlineCount + ' online',
+  allAgents: t('admin.allAgents'),
+  projectCount: (p) => t('admin.projectCount', { key: p.key, n: p.onlineCount }),
   noUntil: '—',
-  state: (on) => (on ? 'online' : 'offline'),
+  state: (on) => t(on ? 'common.online' : 'common.offline'),
   change: (from, to) => text.state(from) + ' → ' + text.state(to),
-  exportFailed: (m) => 'Export failed: ' + m,
-  nobodyInPeriod: 'Nobody was online in this period.',
-  chartTitle: (agents, hours) => 'Hours online per day, ' + agents + ' agents, ' + hours + ' hours in all',
-  others: (n) => n + ' others',
-  agent: 'Agent',
-  totalHours: 'Total h',
-  autoOfflineSaved: (m) => (m === 0 ? 'Saved: agents are never put offline for inactivity.' : 'Saved: agents go offline after ' + m + ' minutes without activity.'),
-  minutesNeeded: 'Enter the minutes, a whole number from 1 to 10080, or choose “Never”.',
-  fromAfterTo: 'The From date is after the To date.',
-  adminsOnly: 'Only Jira administrators can see this page.',
-  fieldLabels: { autoOfflineMinutes: 'The number of minutes', from: 'The From date', to: 'The To date' },
+  source: (s) => t('source.' + s),
+  exportFailed: (m) => t('admin.exportFailed', { message: m }),
+  nobodyInPeriod: t('admin.nobodyInPeriod'),
+  chartTitle: (agents, hours) => t('admin.chartTitle', { n: agents, hours }),
+  others: (n) => t('admin.others', { n }),
+  agent: t('admin.colAgent'),
+  totalHours: t('admin.totalHours'),
+  hoursOn: (name, hours, day) => t('admin.hoursOn', { name, hours, day }),
+  autoOfflineSaved: (m) => (m === 0 ? t('admin.savedNever') : t('admin.savedAfter', { n: m })),
+  minutesNeeded: t('admin.minutesNeeded'),
+  fromAfterTo: t('admin.fromAfterTo'),
+  adminsOnly: t('admin.adminsOnly'),
+  fieldLabels: { autoOfflineMinutes: t('admin.labelMinutes'), from: t('admin.labelFrom'), to: t('admin.labelTo') },
 };
 
 const $ = (id) => document.getElementById(id);
@@ -74,7 +80,7 @@ async function loadOnline() {
   $('online-empty').hidden = r.online.length > 0;
   $('online').replaceChildren(...r.online.map((o) => h('tr', {},
     h('td', {}, person(names.get(o.accountId))), h('td', { text: o.project }), h('td', { text: when(o.since) }),
-    h('td', { text: o.until ? when(o.until) : text.noUntil }), h('td', { text: o.source }))));
+    h('td', { text: o.until ? when(o.until) : text.noUntil }), h('td', { text: text.source(o.source) }))));
   resize();
 }
 
@@ -127,7 +133,7 @@ async function loadEvents(more) {
   await remember(r.events.map((e) => e.accountId));
   const rows = r.events.map((e) => h('tr', {},
     h('td', { text: when(e.at) }), h('td', {}, person(names.get(e.accountId))), h('td', { text: e.project }),
-    h('td', { text: text.change(e.fromOnline, e.toOnline) }), h('td', { text: e.source }),
+    h('td', { text: text.change(e.fromOnline, e.toOnline) }), h('td', { text: text.source(e.source) }),
     h('td', { text: e.actorAccountId ? names.get(e.actorAccountId).name : '' }), h('td', { text: e.reason || '' })));
   if (more) $('events').append(...rows);
   else $('events').replaceChildren(...rows);
@@ -161,7 +167,7 @@ async function loadReport() {
   const r = await api('GET', 'api/v1/admin/report?' + q);
   const names = await users(r.agents.map((a) => a.accountId));
   await remember(r.agents.map((a) => a.accountId));
-  const labels = r.days.map((d) => new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', timeZone: 'UTC' }).format(new Date(d + 'T00:00:00Z')));
+  const labels = r.days.map(shortDate);
   // Eight colours stay apart; beyond them the smaller agents share "others".
   const ranked = [...r.agents].sort((a, b) => b.totalSeconds - a.totalSeconds);
   const series = ranked.slice(0, 8).map((a) => ({ name: names.get(a.accountId).name, values: a.seconds.map((x) => x / 3600) }));
@@ -175,10 +181,10 @@ async function loadReport() {
   } else {
     const total = r.agents.reduce((a, x) => a + x.totalSeconds, 0) / 3600;
     chart.replaceChildren(
-      stackedBars({ labels, series, width: chart.clientWidth, title: text.chartTitle(r.agents.length, total.toFixed(1)) }),
+      stackedBars({ labels, series, width: chart.clientWidth, title: text.chartTitle(r.agents.length, number(total)), label: text.hoursOn }),
       h('ul', { class: 'legend' }, series.map((s, k) => h('li', {}, h('span', { class: 'swatch c' + k, 'aria-hidden': 'true' }), s.name))));
   }
-  const fmt = (sec) => (sec / 3600).toFixed(1);
+  const fmt = (sec) => number(sec / 3600);
   $('report-table').replaceChildren(
     h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: text.agent }), labels.map((l) => h('th', { scope: 'col', class: 'num', text: l })), h('th', { scope: 'col', class: 'num', text: text.totalHours }))),
     h('tbody', {}, r.agents.map((a) => h('tr', {}, h('th', { scope: 'row', text: names.get(a.accountId).name }),

@@ -7,18 +7,22 @@
 // the timer, the schedule, inactivity), it shows a Jira flag saying so,
 // with a way back online. Forge-only: Connect has the header item.
 import { request, api, flag, heartbeat, onStatusChanged } from './forge.js';
+import { loadText, t, list } from './i18n.js';
 
-// Every string people read, in one place for translation.
+await loadText();
+
+// Every string people read, in one place: the words of the user's
+// language (static/i18n/<lang>.json), with their values.
 const text = {
-  title: (keys) => 'You are offline in ' + keys.join(', '),
+  title: (keys) => t('flags.offlineIn', { keys: list(keys) }),
   why: {
-    admin: 'An administrator put you offline.',
-    expiry: 'Your online time ended.',
-    schedule: 'Your schedule switched you offline.',
-    inactivity: 'You were put offline after a while without activity.',
+    admin: t('flags.whyAdmin'),
+    expiry: t('flags.whyExpiry'),
+    schedule: t('flags.whySchedule'),
+    inactivity: t('flags.whyInactivity'),
   },
-  again: 'Go online again',
-  back: (keys) => 'You are online in ' + keys.join(', ') + ' again.',
+  again: t('flags.again'),
+  back: (keys) => t('flags.back', { keys: list(keys) }),
 };
 
 // pollMs bounds the load: one /me a minute per open Jira, a 304 while

@@ -21,9 +21,10 @@ function ticks(max) {
 
 /**
  * stackedBars draws one bar per label, stacking the series' values.
- * series: [{name, values}] in the order of the legend; unit names the values.
+ * series: [{name, values}] in the order of the legend; unit names the
+ * values; label(name, value, day) words a bar's tooltip.
  */
-export function stackedBars({ labels, series, title, unit = 'h', width = 640 }) {
+export function stackedBars({ labels, series, title, unit = 'h', width = 640, label: say = (name, v, day) => `${name}: ${v} ${unit} on ${day}` }) {
   const W = Math.max(320, Math.round(width)), H = 240, L = 40, R = 8, T = 10, B = 34;
   const totals = labels.map((_, i) => series.reduce((a, x) => a + x.values[i], 0));
   const axis = ticks(Math.max(...totals, 0.01));
@@ -44,7 +45,7 @@ export function stackedBars({ labels, series, title, unit = 'h', width = 640 }) 
       const v = ser.values[i];
       if (v <= 0) return;
       svg.append(s('rect', { class: 'c' + (k % 9), x, width: bar, y: y(base + v), height: Math.max(0.5, y(base) - y(base + v)) },
-        s('title', {}, `${ser.name}: ${v.toFixed(1)} ${unit} on ${label}`)));
+        s('title', {}, say(ser.name, v.toFixed(1), label))));
       base += v;
     });
     if (i % every === 0) svg.append(s('text', { x: x + bar / 2, y: H - B + 16, 'text-anchor': 'middle' }, label));

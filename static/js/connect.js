@@ -1,5 +1,8 @@
 // Shared by the pages: Connect tokens, the app's API, Jira users, live
-// updates, theme and a tiny DOM builder. No framework, no build step.
+// updates, theme, the user's locale and a tiny DOM builder. No framework,
+// no build step. Wording and formatting for the locale are in i18n.js (a
+// cycle of imports: i18n.js reads locale() from here, only when called).
+import { t } from './i18n.js';
 
 /** The app's base URL: this file is {base}/static/js/connect.js. */
 export const BASE = new URL('../../', import.meta.url);
@@ -13,14 +16,41 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.code = code;
-    // invalid_field messages start with the field's path: "rules[0].start: …".
-    const m = code === 'invalid_field' && /^([A-Za-z]+(?:\[\d+\])?(?:\.[A-Za-z]+(?:\[\d+\])?)*): (.*)$/s.exec(message);
+    // invalid_field messages start with the field's path: "rules[0].start: …",
+    // "translations.pt-BR.online: …".
+    const m = code === 'invalid_field' && /^([A-Za-z]+(?:\[\d+\])?(?:\.[A-Za-z][A-Za-z-]*(?:\[\d+\])?)*): (.*)$/s.exec(message);
     this.field = m ? m[1] : '';
     this.detail = m ? m[2] : message;
   }
 }
 
 let cached = null;
+
+let userLocale = null;
+
+/**
+ * locale is the user's locale as a BCP 47 tag ("en-GB", "pt-BR"): Jira's
+ * loc, which Connect puts on every page URL, else AP.user.getLocale, else
+ * the browser's. (The Forge host adapter answers the context's locale.)
+ */
+export function locale() {
+  if (!userLocale) {
+    userLocale = new Promise((resolve) => {
+      const done = (tag) => resolve(String(tag || navigator.language || 'en').replace(/_/g, '-'));
+      if (query.get('loc')) { done(query.get('loc')); return; }
+      try {
+        if (window.AP && AP.user && AP.user.getLocale) {
+          // An old host may never answer: the browser's after a second.
+          setTimeout(() => done(''), 1000);
+          AP.user.getLocale(done);
+          return;
+        }
+      } catch { /* not in Jira */ }
+      done('');
+    });
+  }
+  return userLocale;
+}
 
 /** token returns a context token from Jira (AP.context.getToken), reused until shortly before it expires. */
 export async function token() {
@@ -77,7 +107,8 @@ export async function apiIfChanged(path) {
 }
 
 async function request(method, path, body, { cache = 'no-store', headers: extra = {}, raw = false }, retried = false) {
-  const headers = { Authorization: 'JWT ' + (await token()), Accept: 'application/json', ...extra };
+  // The server words its messages in the user's language.
+  const headers = { Authorization: 'JWT ' + (await token()), Accept: 'application/json', 'Accept-Language': await locale(), ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;
   try {
@@ -115,9 +146,9 @@ export function licenseNotice(e, site = query.get('xdm_e') || '') {
   const main = document.querySelector('main') || document.body;
   const manage = /^https?:\/\/[^/]+/.exec(site);
   main.prepend(h('section', { id: 'license-notice', class: 'stack', role: 'alert' },
-    h('h1', { text: 'The app’s subscription is not active on this site' }),
+    h('h1', { text: t('license.title') }),
     h('p', { text: sentence(e) }),
-    manage ? h('p', {}, h('a', { id: 'manage-apps', href: manage[0] + '/plugins/servlet/upm', target: '_top', text: 'Open Manage apps' })) : null));
+    manage ? h('p', {}, h('a', { id: 'manage-apps', href: manage[0] + '/plugins/servlet/upm', target: '_top', text: t('license.manage') })) : null));
   document.documentElement.dataset.license = 'inactive';
   resize();
   return e;
@@ -321,22 +352,6 @@ export async function busy(buttons, action, fallback) {
   }
 }
 
-/**
- * sentence turns an API error into a sentence for people. A field error
- * ("autoOfflineMinutes: must be a whole number") uses the page's label of
- * the field ("Auto-offline minutes must be a whole number.").
- */
-export function sentence(e, labels = {}) {
-  const cap = (t) => t.charAt(0).toUpperCase() + t.slice(1);
-  const end = (t) => (/[.!?]$/.test(t) ? t : t + '.');
-  if (e && e.field) {
-    const base = e.field.replace(/\[\d+\].*$/, '').replace(/\..*$/, '');
-    const label = labels[e.field] || labels[base];
-    if (label) return end(cap(label + ' ' + e.detail));
-  }
-  return end(cap((e && e.message) || ''));
-}
-
 /** resize asks Jira to fit the iframe to the content. */
 export function resize() {
   try { window.AP && AP.resize && AP.resize(); } catch { /* not framed */ }
@@ -374,29 +389,6 @@ const ICONS = {
   close: '<svg viewBox="0 0 16 16"><path fill="currentColor" d="m4 3 4 4 4-4 1 1-4 4 4 4-1 1-4-4-4 4-1-1 4-4-4-4z"/></svg>',
   plus: '<svg viewBox="0 0 16 16"><path fill="currentColor" d="M7 3h2v4h4v2H9v4H7V9H3V7h4z"/></svg>',
 };
-
-const sameDay = (a, b) => a.toDateString() === b.toDateString();
-
-/**
- * when formats an instant briefly in the user's locale (and zone, unless
- * one is given), always on a 24-hour clock: "17:00", "Mon 12 Jan, 09:00".
- */
-export function when(iso, timeZone) {
-  const d = new Date(iso);
-  const opts = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone };
-  if (timeZone || !sameDay(d, new Date())) Object.assign(opts, { weekday: 'short', day: 'numeric', month: 'short' });
-  return new Intl.DateTimeFormat(undefined, opts).format(d);
-}
-
-/** clock formats an instant as "17:00" (24-hour) in timeZone (default: the user's). */
-export function clock(iso, timeZone) {
-  return new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone }).format(new Date(iso));
-}
-
-/** dayName formats an instant's weekday in full ("Monday") in timeZone. */
-export function dayName(iso, timeZone) {
-  return new Intl.DateTimeFormat(undefined, { weekday: 'long', timeZone }).format(new Date(iso));
-}
 
 /** show puts a message into a banner element; kind is '', 'error', 'success' or 'warning'. */
 export function show(el, text, kind = '') {

@@ -1,15 +1,21 @@
 // The Forge portal footer (jiraServiceManagement:portalFooter): the chat
-// icon online or offline and, while offline, the project's message and
-// the portal's login link. The Connect footer is filled in by the server
+// icon online or offline, in the visitor's language; while online the
+// project's online text and chat link, while offline its message and, for
+// an anonymous visitor, the portal's login link. The Connect footer is filled in by the server
 // and runs widget.js; a Forge page is static, so it asks the app for its
 // portal's facts through the bridge (requestRemote, FIT only: visitors may
 // be anonymous) and polls with the ETag of the last answer.
 import { request, query, initPage } from './forge.js';
+import { loadText } from './i18n.js';
 
-// Every string people read, in one place for translation.
+await loadText();
+
+// The words are the server's, in the visitor's language (the answer's
+// labels, as widget.js shows them); these stand in for an older answer.
 const text = {
   online: 'Chat online',
   offline: 'Chat offline',
+  chat: 'Start a chat',
   login: 'Log in or register to chat',
 };
 
@@ -23,15 +29,23 @@ function render(s) {
     chat.hidden = true; // no project, or its widget is switched off
     return;
   }
+  const labels = s.labels || {};
   chat.hidden = false;
   chat.dataset.online = String(s.online);
+  if (s.lang) chat.lang = s.lang;
   $('chat-icon').src = '../static/icons/presence-' + (s.online ? 'online' : 'offline') + '.svg';
-  $('chat-state').textContent = s.online ? text.online : text.offline;
+  $('chat-state').textContent = (s.online ? labels.online : labels.offline) || (s.online ? text.online : text.offline);
   $('chat-message').textContent = s.message || '';
+  // Online: the chat link (the project's, or the portal's request form).
+  const link = $('chat-link');
+  link.hidden = !s.online || !/^https?:\/\//.test(s.chatUrl || '');
+  link.href = link.hidden ? '#' : s.chatUrl;
+  link.textContent = labels.chat || text.chat;
+  // Offline: the login prompt, for anonymous visitors only.
   const login = $('chat-login');
   login.hidden = !s.requiresLogin || !/^https?:\/\//.test(s.loginUrl || '');
   login.href = login.hidden ? '#' : s.loginUrl;
-  login.textContent = text.login;
+  login.textContent = labels.login || text.login;
 }
 
 async function poll() {

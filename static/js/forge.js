@@ -39,6 +39,14 @@ export const query = (() => {
 /** The remote key of the service in forge/manifest.yml. */
 const REMOTE = 'service';
 
+/**
+ * locale is the user's locale from the Forge context ("pt-BR", "ja-JP"):
+ * the FIT carries none, so every call sends it as Accept-Language.
+ */
+export async function locale() {
+  return String((context && context.locale) || navigator.language || 'en').replace(/_/g, '-');
+}
+
 /** token: Forge pages hold no token; the bridge adds the FIT to each call. */
 export async function token() {
   throw new ApiError(0, 'no_token', 'Forge pages call the app through the bridge.');
@@ -74,7 +82,7 @@ export async function apiIfChanged(path) {
 
 /** apiBlob fetches a file (the CSV export) through invokeRemote. */
 export async function apiBlob(path) {
-  const res = await callRemote('GET', path, undefined, { Accept: 'text/csv, application/json' });
+  const res = await callRemote('GET', path, undefined, { Accept: 'text/csv, application/json', 'Accept-Language': await locale() });
   if (res.status < 200 || res.status > 299) throw failure(res);
   const b = res.body;
   return new Blob([typeof b === 'string' ? b : JSON.stringify(b)], { type: header(res, 'content-type') || 'text/csv' });
@@ -82,7 +90,7 @@ export async function apiBlob(path) {
 
 async function invoke(method, path, body) {
   const last = method === 'GET' ? tags.get(path) : undefined;
-  const headers = { Accept: 'application/json' };
+  const headers = { Accept: 'application/json', 'Accept-Language': await locale() };
   if (last) headers['If-None-Match'] = last.etag;
   const res = await callRemote(method, path, body, headers);
   if (res.status === 304 && last) return { data: last.data, changed: false };
@@ -126,7 +134,7 @@ function failure(res) {
  */
 export async function request(method, path, body) {
   const last = method === 'GET' ? tags.get('remote:' + path) : undefined;
-  const headers = { Accept: 'application/json' };
+  const headers = { Accept: 'application/json', 'Accept-Language': await locale() };
   if (last) headers['If-None-Match'] = last.etag;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let res;

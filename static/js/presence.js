@@ -2,45 +2,53 @@
 // the user's own state, going online or offline, the schedule's state, and
 // who is online (with the admins' door to put someone offline).
 import {
-  api, users, live, heartbeat, initPage, query, h, icon, when, clock, dayName, show, busy, closeOnEscape, openDialog, sentence,
+  api, users, live, heartbeat, initPage, query, h, icon, show, busy, closeOnEscape, openDialog,
 } from './connect.js';
+import { loadText, t, list as joinList, when, clock, dayName, sentence } from './i18n.js';
 
-// Every string people read, in one place for translation.
+await loadText();
+
+// Every string people read, in one place: the words of the user's
+// language (static/i18n/<lang>.json), with their values.
 const text = {
-  agents: (n) => (n === 1 ? 'agent' : 'agents'),
-  onlineIn: (n, key) => text.agents(n) + ' online in ' + key + (n === 0 ? ': customers must log in or register to chat' : ''),
-  projectCount: (n) => n + ' online',
-  offlineIn: (key) => 'You are offline in ' + key + '.',
-  onlineSince: (key, since) => 'You are online in ' + key + ' since ' + since,
-  until: (t) => ' until ' + t,
-  viaSource: { schedule: ' (by your schedule)', admin: ' (put online by an admin)', inactivity: '', expiry: '' },
-  notAgent: (key) => 'You are not a support agent of ' + key + ', so you have no status here.',
-  onlineInKeys: (keys) => 'You are online in ' + keys.join(', ') + '.',
-  offlineEverywhere: 'You are offline in all your projects.',
-  goOnline: 'Go online',
-  changeHowLong: 'Change how long…',
-  untilChanged: 'until you change it',
-  extendAsk: (now, next) => 'You are online ' + now + '. Stay online ' + next + ' instead?',
-  extendYes: (next) => 'Stay online ' + next,
-  extendSame: (now) => 'You are online ' + now + ' already.',
-  customError: 'Enter whole minutes from 1 to 1440.',
-  you: ' (you)',
-  since: (t) => 'since ' + t,
-  untilMeta: (t) => ' · until ' + t,
-  sourceMeta: { schedule: ' · by schedule', admin: ' · by an admin', inactivity: '', expiry: '', manual: '' },
-  door: (name) => 'Put ' + name + ' offline',
-  doorAsk: (name, key) => 'Put ' + name + ' offline in ' + key + '?',
-  reason: 'Reason (optional, kept in the log)',
-  allProjects: 'In all projects where you are an administrator',
-  putOffline: 'Put offline',
-  cancel: 'Cancel',
-  isOffline: (name, n) => name + ' is offline now' + (n > 1 ? ' in ' + n + ' projects.' : '.'),
-  scheduleOff: 'Schedule off: it switches nothing.',
-  scheduleOn: (next) => 'Schedule on · next: ' + next,
-  scheduleNone: 'Schedule on · no switch in the coming weeks.',
-  switchTo: (online, at) => (online ? 'online' : 'offline') + ' ' + at,
-  at: (iso) => (new Date(iso).toDateString() === new Date().toDateString() ? 'at ' + clock(iso) : dayName(iso) + ' ' + clock(iso)),
-  fieldLabels: { durationMinutes: 'The number of minutes', reason: 'The reason' },
+  onlineIn: (n, key) => (n === 0 ? t('presence.onlineInNone', { key }) : t('presence.onlineIn', { n, key })),
+  projectCount: (n) => t('presence.projectCount', { n }),
+  offlineIn: (key) => t('presence.offlineIn', { key }),
+  onlineSince: (key, since, until, source) => t('presence.onlineSince', {
+    key, since, until: until ? t('presence.untilPart', { time: until }) : '', via: text.viaSource[source] || '',
+  }),
+  viaSource: { schedule: t('presence.viaSchedule'), admin: t('presence.viaAdmin') },
+  notAgent: (key) => t('presence.notAgent', { key }),
+  onlineInKeys: (keys) => t('presence.onlineInKeys', { keys: joinList(keys) }),
+  offlineEverywhere: t('presence.offlineEverywhere'),
+  goOnline: t('presence.goOnline'),
+  changeHowLong: t('presence.changeHowLong'),
+  untilChanged: t('presence.untilChanged'),
+  untilTime: (time) => t('presence.untilTime', { time }),
+  extendAsk: (now, next) => t('presence.extendAsk', { now, next }),
+  extendYes: (next) => t('presence.extendYes', { next }),
+  extendSame: (now) => t('presence.extendSame', { now }),
+  customError: t('presence.customError'),
+  you: (name) => t('presence.you', { name }),
+  since: (time) => t('presence.since', { time }),
+  untilMeta: (time) => t('presence.untilMeta', { time }),
+  sourceMeta: { schedule: t('presence.bySchedule'), admin: t('presence.byAdmin') },
+  door: (name) => t('presence.door', { name }),
+  doorAsk: (name, key) => t('presence.doorAsk', { name, key }),
+  reason: t('presence.reason'),
+  allProjects: t('presence.allProjects'),
+  putOffline: t('presence.putOffline'),
+  cancel: t('common.cancel'),
+  isOffline: (name, n) => (n > 1 ? t('presence.isOfflineIn', { name, n }) : t('presence.isOffline', { name })),
+  scheduleOff: t('presence.scheduleOff'),
+  scheduleOn: (next) => t('presence.scheduleOn', { next }),
+  scheduleNone: t('presence.scheduleNone'),
+  switchTo: (online, at) => t(online ? 'presence.switchOnline' : 'presence.switchOffline', { at }),
+  at: (iso) => (new Date(iso).toDateString() === new Date().toDateString()
+    ? t('presence.atToday', { time: clock(iso) }) : t('presence.atDay', { day: dayName(iso), time: clock(iso) })),
+  online: t('common.online'),
+  offline: t('common.offline'),
+  fieldLabels: { durationMinutes: t('presence.labelMinutes'), reason: t('presence.labelReason') },
 };
 
 const project = query.get('project') || '';
@@ -66,9 +74,7 @@ function renderCounter(count) {
 
 function stateText(p) {
   if (!p.online) return text.offlineIn(p.key);
-  let s = text.onlineSince(p.key, when(p.since));
-  if (p.until) s += text.until(when(p.until));
-  return s + (text.viaSource[p.source] || '') + '.';
+  return text.onlineSince(p.key, when(p.since), p.until ? when(p.until) : '', p.source);
 }
 
 // targets are the projects the buttons act on: the current one, or all.
@@ -88,7 +94,7 @@ function setText(el, t) {
 function render() {
   renderCounter(me.project ? me.project.onlineCount : 0);
   const mine = me.projects.map((p) => p.key);
-  $('all-list').textContent = mine.length ? ' (' + mine.join(', ') + ')' : '';
+  $('all-list').textContent = mine.length ? ' (' + joinList(mine) + ')' : '';
   const all = $('all');
   if (!me.project) {
     all.checked = true;
@@ -96,7 +102,7 @@ function render() {
   }
   const online = me.project ? me.project.online : me.projects.some((p) => p.online);
   $('me-icon').src = '../static/icons/presence-' + (online ? 'online' : 'offline') + '.svg';
-  $('me-icon').alt = online ? 'Online' : 'Offline';
+  $('me-icon').alt = online ? text.online : text.offline;
   if (me.project) {
     setText($('me-state'), me.isAgent || me.project.online ? stateText(me.project) : text.notAgent(me.project.key));
   } else {
@@ -196,7 +202,7 @@ function agentRow(a, who, draft) {
   const meta = text.since(when(a.since)) + (a.until ? text.untilMeta(when(a.until)) : '') + (text.sourceMeta[a.source] || '');
   const row = h('li', { class: 'person', 'data-account': a.accountId },
     who.avatar ? h('img', { class: 'avatar', src: who.avatar, alt: '' }) : h('span', { class: 'avatar', 'aria-hidden': 'true' }),
-    h('span', { class: 'who' }, h('span', { class: 'name', text: who.name + (isMe ? text.you : '') }), h('br'),
+    h('span', { class: 'who' }, h('span', { class: 'name', text: isMe ? text.you(who.name) : who.name }), h('br'),
       h('span', { class: 'muted small', text: meta })));
   if (!me.canPutOthersOffline || isMe) return row;
   if (confirming === a.accountId) {
@@ -286,8 +292,12 @@ async function setStatus(online, minutes) {
       // The new state shows in "Your status" (a live region): no banner
       // that would go stale when the state changes elsewhere.
       me = await api('PUT', 'api/v1/me/status', body);
+      // Hiding the question must not drop its button's focus to the body
+      // while the list below reloads.
+      const inQuestion = $('extend').contains(document.activeElement);
       $('extend').hidden = true;
       render();
+      if (inQuestion) $('go-online').focus();
       await loadAgents();
     } catch (e) {
       if (e.field === 'durationMinutes') {
@@ -310,8 +320,8 @@ function goOnline() {
     return;
   }
   const current = targets().find((p) => p.online);
-  const now = current.until ? 'until ' + when(current.until) : text.untilChanged;
-  const next = minutes === undefined ? text.untilChanged : 'until ' + when(new Date(Date.now() + minutes * 60_000).toISOString());
+  const now = current.until ? text.untilTime(when(current.until)) : text.untilChanged;
+  const next = minutes === undefined ? text.untilChanged : text.untilTime(when(new Date(Date.now() + minutes * 60_000).toISOString()));
   const same = minutes === undefined && !current.until;
   $('extend-text').textContent = same ? text.extendSame(now) : text.extendAsk(now, next);
   $('extend-yes').hidden = same;

@@ -5,68 +5,72 @@
 // schedule as edited. The server validates; its messages are shown next
 // to the input they name.
 import {
-  api, apiRevalidated, initPage, resize, h, icon, show, busy, closeOnEscape, clock, sentence,
+  api, apiRevalidated, initPage, resize, h, icon, show, busy, closeOnEscape,
 } from './connect.js';
+import { loadText, t, list as joinList, clock, dayName, dateTime, sentence } from './i18n.js';
 
-// Every string people read, in one place for translation.
+await loadText();
+
+// Every string people read, in one place: the words of the user's
+// language (static/i18n/<lang>.json), with their values.
 const text = {
-  days: { mon: 'Monday', tue: 'Tuesday', wed: 'Wednesday', thu: 'Thursday', fri: 'Friday', sat: 'Saturday', sun: 'Sunday' },
-  addHours: 'Add hours',
-  copyTo: 'Copy to…',
-  copyToLabel: (day) => 'Copy ' + day + "'s hours to",
-  copy: 'Copy',
-  cancel: 'Cancel',
-  copied: (from, to) => from + "'s hours copied to " + to + '.',
-  copyNone: 'Choose at least one day.',
-  hours: (day, n, which) => day + ', hours ' + n + ', ' + which,
-  remove: (day, n) => 'Remove ' + day + ' hours ' + n,
+  days: {
+    mon: t('schedule.mon'), tue: t('schedule.tue'), wed: t('schedule.wed'), thu: t('schedule.thu'),
+    fri: t('schedule.fri'), sat: t('schedule.sat'), sun: t('schedule.sun'),
+  },
+  addHours: t('schedule.addHours'),
+  copyTo: t('schedule.copyTo'),
+  copyToLabel: (day) => t('schedule.copyToLabel', { day }),
+  copy: t('schedule.copy'),
+  cancel: t('common.cancel'),
+  copied: (from, to) => t('schedule.copied', { from, to }),
+  copyNone: t('schedule.copyNone'),
+  hours: (day, n, which) => t(which === 'start' ? 'schedule.hoursStart' : 'schedule.hoursEnd', { day, n }),
+  remove: (day, n) => t('schedule.removeHours', { day, n }),
   // Windows in words, on a 24-hour clock.
-  window: (s, e) => (e === '24:00' ? s + '–24:00 (midnight)' : s + '–' + e),
-  overnight: (s, e) => 'from ' + s + ' to ' + e + ' the next day',
-  dayHours: (day, list) => day + ' ' + list.join(' and '),
-  dayRange: (first, last) => first + ' to ' + last,
-  noHours: (days) => 'No hours on ' + days + '.',
-  and: (list) => (list.length < 2 ? list.join('') : list.slice(0, -1).join(', ') + ' and ' + list[list.length - 1]),
-  zoneNow: (z) => 'UTC' + z.offset + ' now' + (z.countries ? ' · ' + z.countries : ''),
-  zoneRenamed: (old, cur) => old + ' is now called ' + cur + '; saving keeps the new name.',
-  zoneUnknown: 'Choose a time zone from the list.',
-  zoneNoMatch: 'No time zone matches.',
-  from: 'From',
-  to: 'To (optional)',
-  kind: 'What happens',
-  offAllDay: 'Offline all day',
-  otherHours: 'Online at other hours',
-  start: 'Start',
-  end: 'End',
-  removeException: 'Remove these days',
-  toBeforeFrom: 'The last day is before the first.',
-  noDate: 'Choose the first day.',
-  tooManyDays: (n) => 'At most 366 days of exceptions in all; these add up to ' + n + '.',
-  correct: 'Please correct the field marked above.',
-  saving: 'Saving…',
-  savedOff: 'Saved. The schedule is off: it switches nothing.',
-  savedInside: (next) => 'Saved. You are inside an online window, but the schedule switches nothing now: it acts from its next switch, offline ' + next + '.',
-  savedOutside: (next) => 'Saved. The schedule switches nothing now: its next switch puts you online ' + next + '.',
-  savedAlwaysOn: 'Saved. The schedule keeps you online all the time; it switches nothing now.',
-  savedNever: 'Saved. No switch falls in the coming weeks.',
-  previewOff: 'The schedule is off: it switches nothing.',
-  previewNone: 'No switch in the next two weeks.',
-  previewNow: (online) => (online ? 'By these hours you would be online now.' : 'By these hours you would be offline now.'),
-  previewWaiting: 'The preview waits for hours it can read.',
-  previewMore: 'More switches follow in this period.',
-  previewLine: (when, online) => when + ' — ' + (online ? 'online' : 'offline'),
+  window: (s, e) => (e === '24:00' ? t('schedule.windowToMidnight', { start: s }) : t('schedule.window', { start: s, end: e })),
+  overnight: (s, e) => t('schedule.overnight', { start: s, end: e }),
+  dayHours: (day, hours) => t('schedule.dayHours', { day, hours: joinList(hours) }),
+  dayRange: (first, last) => t('schedule.dayRange', { first, last }),
+  noHours: (days) => t('schedule.noHours', { days }),
+  and: joinList,
+  zoneNow: (z) => t('schedule.zoneNow', { offset: 'UTC' + z.offset }) + (z.countries ? ' · ' + z.countries : ''),
+  zoneRenamed: (old, cur) => t('schedule.zoneRenamed', { old, cur }),
+  zoneNoMatch: t('schedule.zoneNoMatch'),
+  from: t('schedule.from'),
+  to: t('schedule.toOptional'),
+  kind: t('schedule.kind'),
+  offAllDay: t('schedule.offAllDay'),
+  otherHours: t('schedule.otherHours'),
+  start: t('schedule.start'),
+  end: t('schedule.end'),
+  removeException: t('schedule.removeException'),
+  toBeforeFrom: t('schedule.toBeforeFrom'),
+  noDate: t('schedule.noDate'),
+  tooManyDays: (n) => t('schedule.tooManyDays', { n }),
+  correct: t('schedule.correct'),
+  savedOff: t('schedule.savedOff'),
+  savedInside: (next) => t('schedule.savedInside', { next }),
+  savedOutside: (next) => t('schedule.savedOutside', { next }),
+  savedAlwaysOn: t('schedule.savedAlwaysOn'),
+  savedNever: t('schedule.savedNever'),
+  previewOff: t('schedule.previewOff'),
+  previewNone: t('schedule.previewNone'),
+  previewNow: (online) => t(online ? 'schedule.previewNowOnline' : 'schedule.previewNowOffline'),
+  previewWaiting: t('schedule.previewWaiting'),
+  previewMore: t('schedule.previewMore'),
+  previewLine: (when, online) => t(online ? 'schedule.previewLineOnline' : 'schedule.previewLineOffline', { when }),
   at: (iso, tz) => {
     const d = new Date(iso);
     const same = (a, b) => a.toLocaleDateString('en-CA', { timeZone: tz }) === b.toLocaleDateString('en-CA', { timeZone: tz });
-    const day = same(d, new Date()) ? 'today' : same(d, new Date(Date.now() + 86_400_000)) ? 'tomorrow'
-      : new Intl.DateTimeFormat(undefined, { weekday: 'long', timeZone: tz }).format(d);
-    return day + ' at ' + clock(iso, tz);
+    const time = clock(iso, tz);
+    if (same(d, new Date())) return t('schedule.atToday', { time });
+    if (same(d, new Date(Date.now() + 86_400_000))) return t('schedule.atTomorrow', { time });
+    return t('schedule.atDay', { day: dayName(iso, tz), time });
   },
-  previewWhen: (iso, tz) => new Intl.DateTimeFormat(undefined, {
-    weekday: 'long', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: tz,
-  }).format(new Date(iso)),
-  unavailable: 'Schedules are not available on this server yet.',
-  fieldLabels: { timezone: 'The time zone', enabled: 'The on/off switch' },
+  previewWhen: dateTime,
+  unavailable: t('schedule.unavailable'),
+  fieldLabels: { timezone: t('schedule.labelTimezone'), enabled: t('schedule.labelEnabled') },
 };
 
 const DAYS = Object.keys(text.days);
@@ -197,13 +201,24 @@ const norm = (v) => v.trim().replace(/^(\d):/, '0$1:');
 const CLOCK = /^([01]\d|2[0-3]):[0-5]\d$/;
 const END = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
 
+// readable tells whether a window can be read: two times, apart.
+function readable(start, end) {
+  const a = norm(start);
+  const b = norm(end);
+  return CLOCK.test(a) && END.test(b) && a !== b;
+}
+
+// overnight: an end before the start runs into the next day.
+function overnight(start, end) {
+  const b = norm(end);
+  return readable(start, end) && b !== '24:00' && b < norm(start);
+}
+
 // inWords says a window in words: "09:00–17:00", "from 22:00 to 06:00
 // the next day"; '' while it cannot be read.
 function inWords(start, end) {
-  const a = norm(start);
-  const b = norm(end);
-  if (!CLOCK.test(a) || !END.test(b) || a === b) return '';
-  return b !== '24:00' && b < a ? text.overnight(a, b) : text.window(a, b);
+  if (!readable(start, end)) return '';
+  return overnight(start, end) ? text.overnight(norm(start), norm(end)) : text.window(norm(start), norm(end));
 }
 
 function windowRow(day, label, start = '', end = '') {
@@ -217,9 +232,8 @@ function windowRow(day, label, start = '', end = '') {
   const s = input('start', start);
   const e = input('end', end);
   const words = () => {
-    const w = inWords(s.value, e.value);
     // Only overnight windows need saying: the others read as typed.
-    hint.textContent = w.startsWith('from') ? w : '';
+    hint.textContent = overnight(s.value, e.value) ? inWords(s.value, e.value) : '';
   };
   s.addEventListener('input', words);
   e.addEventListener('input', words);
@@ -324,7 +338,7 @@ function summary() {
     run = { first: label, last: label, list };
   }
   flush();
-  const s = (parts.length ? parts.join('; ') + '. ' : '') + (none.length && parts.length ? text.noHours(text.and(none)) : '');
+  const s = (parts.length ? parts.join('; ') + t('common.fullStop') + ' ' : '') + (none.length && parts.length ? text.noHours(text.and(none)) : '');
   if ($('summary').textContent !== s.trim()) $('summary').textContent = s.trim();
 }
 

@@ -4,7 +4,8 @@
  * AP.context.getToken (a fresh context token for the page's user, from the
  * demo host), AP.request (to the simulated Jira, signed by the demo host as
  * the app), AP.dialog.create/close, AP.resize, AP.theming and
- * AP.user.getCurrentUser. The user is the one Jira signed the page URL for.
+ * AP.user.getCurrentUser and getLocale. The user is the one Jira signed the
+ * page URL for.
  */
 (function () {
   'use strict';
@@ -67,6 +68,11 @@
     theming: { initializeTheming: function () { post({ apDemo: 'theme?' }); } },
     user: {
       getCurrentUser: function (cb) { return later(Promise.resolve({ atlassianAccountId: account }), cb); },
+      // Jira answers the user's locale; the demo, the one it signed the
+      // page URL with (loc), else the browser's.
+      getLocale: function (cb) {
+        return later(Promise.resolve((params.get('loc') || navigator.language || 'en').replace(/_/g, '-')), cb);
+      },
     },
     events: { on: function () {}, off: function () {}, emit: function () {} },
   };

@@ -6,9 +6,16 @@
   var appOrigin = body.getAttribute('data-app-origin') || location.origin;
   var account = body.getAttribute('data-account') || '';
   var project = body.getAttribute('data-project') || '';
+  var lang = body.getAttribute('data-lang') || '';
   var enc = encodeURIComponent;
   var $ = function (id) { return document.getElementById(id); };
   var TITLES = { 'presence-dialog': ['Online status', 480, 600], 'schedule-dialog': ['My online schedule', 720, 640] };
+  // Jira names a dialog in the user's language.
+  var NAMES = {
+    de: ['Online-Status', 'Mein Online-Zeitplan'], fr: ['Statut en ligne', 'Mon planning en ligne'],
+    es: ['Estado en línea', 'Mi horario en línea'], pl: ['Status online', 'Mój harmonogram online'],
+    'pt-BR': ['Status online', 'Minha agenda online'], ja: ['オンラインステータス', 'オンラインスケジュール'],
+  };
 
   function theme() { return document.documentElement.getAttribute('data-color-mode') || 'light'; }
 
@@ -54,7 +61,7 @@
 
   function forgePage(module) {
     var resource = module === 'presence' || module === 'presence-queue' ? 'presence' : module;
-    return '/demo/forge/pages/' + resource + '?module=' + enc(module) + '&as=' + enc(account);
+    return '/demo/forge/pages/' + resource + '?module=' + enc(module) + '&as=' + enc(account) + (lang ? '&locale=' + enc(lang) : '');
   }
 
   // Jira's flags, as Forge's showFlag shows them: title, description and
@@ -96,8 +103,10 @@
 
   var stack = [];
   function openDialog(key) {
-    var q = 'module=' + enc(key) + '&accountId=' + enc(account) + '&project=' + enc(project);
-    openModal(key, TITLES[key], getJSON('/demo/api/signed-url?' + q));
+    var spec = TITLES[key].slice();
+    if (NAMES[lang]) spec[0] = NAMES[lang][key === 'presence-dialog' ? 0 : 1];
+    var q = 'module=' + enc(key) + '&accountId=' + enc(account) + '&project=' + enc(project) + (lang ? '&lang=' + enc(lang) : '');
+    openModal(key, spec, getJSON('/demo/api/signed-url?' + q));
   }
 
   // openModal shows a page in a dialog: spec is [title, width, height].
@@ -198,7 +207,7 @@
     };
     stream();
   }
-  for (var id of ['as', 'theme', 'host', 'lic']) {
+  for (var id of ['as', 'theme', 'host', 'lic', 'lang', 'customer']) {
     var sel = $(id);
     if (sel) sel.addEventListener('change', function (e) { e.target.form.submit(); });
   }

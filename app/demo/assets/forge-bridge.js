@@ -2,8 +2,9 @@
  * A local stand-in for Atlassian's @forge/bridge, served by the demo host
  * only, in the place the Forge build puts the real one (forge/bridge.js).
  * It implements what the pages' Forge host adapter (static/js/forge.js)
- * uses. The page's user, module and extension come from its URL (as=,
- * module=, project=, portal=): Forge knows them from the host page.
+ * uses. The page's user, module, extension and locale come from its URL
+ * (as=, module=, project=, portal=, locale=): Forge knows them from the
+ * host page.
  *
  * invokeRemote goes through the demo host, which calls the app as Forge
  * does (a FIT, the system and the user token); requestRemote calls the app
@@ -31,7 +32,7 @@ const context = {
   cloudId: 'demo',
   moduleKey,
   siteUrl: new URL('/demo/jira', base).href,
-  locale: navigator.language || 'en-US',
+  locale: params.get('locale') || navigator.language || 'en-US',
   timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
   extension,
   environmentType: 'DEVELOPMENT',

@@ -95,7 +95,7 @@ async function openView(as, view, project = 'HELP') {
 }
 
 const customer = await newPage();
-await customer.goto(`${base}/demo/portal?desk=1&host=forge`);
+await customer.goto(`${base}/demo/portal?desk=1&host=forge&as=anonymous`);
 const footer = customer.frameLocator('#footer');
 
 await step('the Forge portal footer shows the chat offline, the message and the login prompt', async () => {
@@ -127,6 +127,30 @@ await step('agent goes online on the queue page: counter 1 (green); the footer f
   check(me.project.online && me.project.source === 'manual', 'the API: ' + JSON.stringify(me.project));
   await axeCheck(await (await alice.page.locator('#view').elementHandle()).contentFrame(), 'queue page');
   await shot(alice.page, 'queue-page-online');
+});
+
+await step('the Forge footer: online, the chat link; a logged-in customer in German is not told to log in', async () => {
+  // Alice is online in HELP (the step before): the anonymous footer offers the chat link.
+  const link = footer.locator('#chat-link');
+  await link.waitFor({ timeout: 20_000 });
+  check((await link.getAttribute('href')).endsWith('/servicedesk/customer/portal/1'), 'the chat link: ' + await link.getAttribute('href'));
+  check(!(await footer.locator('#chat-login').isVisible()), 'a login prompt while online');
+  // Carol, logged in, with Jira in German: the context's locale.
+  const carol = await newPage();
+  await carol.goto(`${base}/demo/portal?desk=1&host=forge&lang=de`);
+  const f = carol.frameLocator('#footer');
+  await f.locator('#chat[data-online="true"]').waitFor({ timeout: 15_000 });
+  await f.locator('html[lang="de"]').waitFor();
+  const text = await f.locator('#chat').innerText();
+  check(text.includes('Unsere Agents sind online') && text.includes('Chat starten'), 'German footer: ' + text);
+  await api(ALICE, 'PUT', '/api/v1/me/status', { online: false, project: 'HELP' });
+  await f.locator('#chat[data-online="false"]').waitFor({ timeout: 20_000 });
+  check(!(await f.locator('#chat-login').isVisible()), 'a logged-in customer is told to log in');
+  await footer.locator('#chat-login').waitFor({ timeout: 20_000 });
+  await axeCheck(await (await carol.locator('#footer').elementHandle()).contentFrame(), 'portal footer (German, logged in)');
+  await carol.context().close();
+  await api(ALICE, 'PUT', '/api/v1/me/status', { online: true, project: 'HELP' });
+  await footer.locator('#chat[data-online="true"]').waitFor({ timeout: 20_000 });
 });
 
 await step('an admin puts the agent offline: the background script shows a flag; its action puts her back online', async () => {

@@ -181,14 +181,14 @@ const streams = (mode) => control('/mode?streams=' + mode);
 // A customer portal whose requests all go through the fault proxy.
 async function proxiedPortal() {
   const page = await newPage(undefined, { proxy: { server: proxy } });
-  await page.goto(`${base}/demo/portal?desk=1`);
+  await page.goto(`${base}/demo/portal?desk=1&as=anonymous`);
   return { page, footer: page.frameLocator('#footer') };
 }
 
 // --- the scenarios ------------------------------------------------------
 
 const customer = await newPage();
-await customer.goto(`${base}/demo/portal?desk=1`);
+await customer.goto(`${base}/demo/portal?desk=1&as=anonymous`);
 const footer = customer.frameLocator('#footer');
 const chat = 'agent-presence-chat';
 
@@ -235,7 +235,7 @@ await step('agent goes offline: portal icon offline with message and login promp
   console.log(`     click → portal icon offline: ${ms} ms`);
   const text = await footer.locator(chat + " .w").innerText();
   check(text.includes('Chat offline') && text.includes('Our agents are not available'), 'offline text: ' + text);
-  const login = footer.locator(`${chat} a`);
+  const login = footer.locator(`${chat} a.l`);
   check(await login.isVisible(), 'the login prompt must show');
   check((await login.getAttribute('href')).includes('/servicedesk/customer/user/login?destination=portal%2F1'), 'login link');
 });
@@ -541,6 +541,211 @@ await step('external widget: shown on an allowed origin, nothing and no secret e
   await ext.context().close();
 });
 
+// --- issue 12, items 9, 10 and 13: the chat link, the customer, the languages
+
+const FORM = `${base}/demo/jira/servicedesk/customer/portal/1`; // HELP's portal request form
+
+await step('portal footer: a logged-in customer is not told to log in, an anonymous visitor is; online, both get the chat link', async () => {
+  const carol = await newPage();
+  await carol.goto(`${base}/demo/portal?desk=1`); // Carol, logged in
+  const f = carol.frameLocator('#footer');
+  await f.locator(`${chat}[data-state="offline"]`).waitFor();
+  const text = await f.locator(chat + ' .w').innerText();
+  check(text.includes('Our agents are not available'), 'the message: ' + text);
+  check(!(await f.locator(`${chat} a.l`).isVisible()), 'a logged-in customer is told to log in');
+  check(await footer.locator(`${chat} a.l`).isVisible(), 'the anonymous visitor is not told to log in');
+  const state = await f.locator(chat).evaluate((el) => el.presence);
+  check(state.state === 'offline' && state.requiresLogin === false, 'the logged-in state: ' + JSON.stringify(state));
+  const anon = await footer.locator(chat).evaluate((el) => el.presence);
+  check(anon.requiresLogin === true, 'the anonymous state: ' + JSON.stringify(anon));
+  check(await f.locator('html').getAttribute('lang') === 'en', 'the footer page has its language');
+  await shot(carol.locator('.portal-footer'), 'portal-footer-logged-in');
+  await setStatus(ALICE, true);
+  for (const [who, frame] of [['logged in', f], ['anonymous', footer]]) {
+    await frame.locator(`${chat}[data-state="online"]`).waitFor({ timeout: 20_000 });
+    const link = frame.locator(`${chat} a.c`);
+    check(await link.isVisible(), `${who}: no chat link while online`);
+    check(await link.getAttribute('href') === FORM, `${who}: the chat link: ` + await link.getAttribute('href'));
+    check((await link.innerText()) === 'Start a chat', `${who}: the link's words`);
+    check(!(await frame.locator(`${chat} a.l`).isVisible()), `${who}: a login prompt while online`);
+  }
+  await shot(carol.locator('.portal-footer'), 'portal-footer-online');
+  await setStatus(ALICE, false);
+  await f.locator(`${chat}[data-state="offline"]`).waitFor({ timeout: 20_000 });
+  await carol.context().close();
+});
+
+await step('external site: the widget announces presencechange, exposes its state, and the site can open its own chat', async () => {
+  const ext = await newPage();
+  await ext.goto(`${other}/demo/external`);
+  const help = ext.locator(`#help ${chat}`);
+  await help.locator('.s').waitFor();
+  const ids = await ext.locator('script[data-widget]').evaluateAll((ss) => ss.map((x) => x.dataset.widget));
+  // Offline first; the refused widgets say they are unavailable.
+  await ext.waitForFunction((n) => window.__presence && window.__presence.length >= n, ids.length);
+  let events = await ext.evaluate(() => window.__presence);
+  check(events.some((e) => e.widgetId === ids[0] && e.state === 'offline' && e.online === false && e.chatUrl === FORM), 'offline event: ' + JSON.stringify(events));
+  for (const id of ids.slice(1)) check(events.some((e) => e.widgetId === id && e.state === 'unavailable'), `no "unavailable" for ${id}: ` + JSON.stringify(events));
+  check(await help.getAttribute('data-state') === 'offline', 'data-state while offline');
+  check((await ext.evaluate((id) => window.AgentPresenceChat.state(id), ids[0])).state === 'offline', 'AgentPresenceChat.state');
+  check(await ext.locator('#own-chat').isDisabled(), "the site's own chat is open while nobody is online");
+  // Online: one event, the chat link, the site's own chat opens.
+  const before = events.length;
+  await setStatus(ALICE, true);
+  await ext.locator(`#help ${chat}[data-state="online"]`).waitFor({ timeout: 20_000 });
+  events = await ext.evaluate(() => window.__presence);
+  const online = events.slice(before).filter((e) => e.widgetId === ids[0]);
+  check(online.length === 1 && online[0].state === 'online' && online[0].chatUrl === FORM && !online[0].requiresLogin, 'online events: ' + JSON.stringify(online));
+  check(await ext.locator('#own-chat').isEnabled(), "the site's own chat stays closed while someone is online");
+  const link = help.locator('a.c');
+  check(await link.getAttribute('href') === FORM, 'the chat link: ' + await link.getAttribute('href'));
+  await ext.locator('#take-over').check();
+  const url = ext.url();
+  await link.click();
+  await ext.locator('#own-opened:text("opened its own chat")').waitFor();
+  check(ext.url() === url, 'the link navigated although the site took the chat over');
+  await shot(ext, 'external-site-own-chat');
+  await setStatus(ALICE, false);
+  await ext.locator(`#help ${chat}[data-state="offline"]`).waitFor({ timeout: 20_000 });
+  check(await ext.locator('#own-chat').isDisabled(), "the site's own chat did not close");
+  const widgetLogs = ext.consoleMessages.filter((m) => m.url.endsWith('/static/widget.js'));
+  check(widgetLogs.length === 0, 'widget.js logged: ' + JSON.stringify(widgetLogs));
+  await ext.context().close();
+});
+
+// statusIn asks HELP's public status in a language, as a browser would.
+async function statusIn(lang) {
+  const s = await apiAs(ADA, 'GET', '/api/v1/projects/HELP/settings');
+  const r = await fetch(`${base}/public/v1/widgets/${s.widgetId}/status`, { headers: { 'Accept-Language': lang } });
+  check(r.ok, 'status: ' + r.status);
+  return r.json();
+}
+
+await step('project settings: the chat link (https only), the online text and messages per language', async () => {
+  const page = await newPage({ width: 1280, height: 1400 });
+  await page.goto(`${base}/demo/?as=ada&view=project-settings&project=HELP`);
+  const s = page.frameLocator('#view');
+  await s.locator('#widget-id:not(:text("…"))').waitFor();
+  check((await s.locator('#chat-url-help').innerText()).includes(FORM), 'the default link is named: ' + await s.locator('#chat-url-help').innerText());
+  await s.locator('#chat-url').fill('http://chat.example.com/help');
+  await s.locator('#save').click();
+  await s.locator('#chat-url[aria-invalid="true"]').waitFor();
+  check((await s.locator('#chat-url-error').innerText()).includes('https'), 'the refusal: ' + await s.locator('#chat-url-error').innerText());
+  check((await statusIn('en')).chatUrl === FORM, 'a refused link was stored');
+  await s.locator('#chat-url').fill('https://chat.example.com/help');
+  await s.locator('#online-message').fill('Chat with us now.');
+  const de = s.locator('details[data-lang="de"]');
+  await de.locator('summary').click();
+  await de.locator('[data-which="online"]').fill('Jetzt mit uns chatten.');
+  await de.locator('[data-which="unavailable"]').fill('Gerade ist niemand da. Schreiben Sie uns eine Anfrage.');
+  await s.locator('#save').click();
+  await s.locator('#banner:text("Saved.")').waitFor();
+  await focusIsSomewhere(await frameOf(page, '#view'), 'saving the settings');
+  check((await de.locator('summary').innerText()).includes('2'), 'the German summary counts its messages: ' + await de.locator('summary').innerText());
+  await shot(page.locator('#view'), 'project-settings-chat');
+  const [en, german, fr] = [await statusIn('en'), await statusIn('de-DE,de;q=0.9'), await statusIn('fr')];
+  check(en.chatUrl === 'https://chat.example.com/help' && en.onlineMessage === 'Chat with us now.', 'English: ' + JSON.stringify(en));
+  check(german.onlineMessage === 'Jetzt mit uns chatten.' && german.message.startsWith('Gerade ist niemand da'), 'German: ' + JSON.stringify(german));
+  check(fr.onlineMessage === 'Chat with us now.' && fr.labels.offline === 'Chat hors ligne', 'French falls back: ' + JSON.stringify(fr));
+  await page.context().close();
+});
+
+await step('the widget in German by the browser language, with the German texts and the custom link', async () => {
+  const ext = await newPage(undefined, { locale: 'de-DE' });
+  await ext.goto(`${other}/demo/external`);
+  const help = ext.locator(`#help ${chat}`);
+  await ext.locator(`#help ${chat}[data-state="offline"]`).waitFor();
+  check(await help.getAttribute('lang') === 'de', 'the widget speaks ' + await help.getAttribute('lang'));
+  let text = await help.locator('.w').innerText();
+  check(text.includes('Gerade ist niemand da') && text.includes('Anmelden oder registrieren, um zu chatten'), 'German offline: ' + text);
+  await setStatus(ALICE, true);
+  await ext.locator(`#help ${chat}[data-state="online"]`).waitFor({ timeout: 20_000 });
+  text = await help.locator('.w').innerText();
+  check(text.includes('Jetzt mit uns chatten.') && text.includes('Chat starten'), 'German online: ' + text);
+  check(await help.locator('a.c').getAttribute('href') === 'https://chat.example.com/help', 'the custom link');
+  await axeCheck(ext.mainFrame(), 'the widget in German', `#help ${chat}`);
+  await shot(help, 'widget-de-online');
+  await setStatus(ALICE, false);
+  await ext.locator(`#help ${chat}[data-state="offline"]`).waitFor({ timeout: 20_000 });
+  await ext.context().close();
+  // Back to the defaults, for the scenarios that follow.
+  await apiAs(ADA, 'PUT', '/api/v1/projects/HELP/settings', {
+    widgetEnabled: true, unavailableMessage: '', allowedOrigins: [other], chatUrl: '', onlineMessage: '', translations: {},
+  });
+  check((await statusIn('de')).chatUrl === FORM, 'the default link is back');
+});
+
+// inLanguage opens the demo page in a language (as Jira's loc on the page URLs).
+async function inLanguage(lang, as = 'bob') {
+  const page = await newPage({ width: 1280, height: 1000 });
+  await page.goto(`${base}/demo/?as=${as}&project=HELP&lang=${lang}`);
+  return page;
+}
+
+for (const [lang, words] of Object.entries({
+  de: {
+    goOnline: 'Online gehen', offline: 'Sie sind in HELP offline.', onlineSince: /^Sie sind seit \d\d:\d\d in HELP online, bis .*\d\d:\d\d\.$/,
+    monday: 'Montag', badClock: 'Uhrzeit "25:00"', saved: 'Gespeichert.',
+  },
+  ja: {
+    goOnline: 'オンラインにする', offline: 'HELP ではオフラインです。', onlineSince: /^HELP で \d\d:\d\d からオンラインです（.*\d\d:\d\d まで）。$/,
+    monday: '月曜日', badClock: '時刻 "25:00" が正しくありません', saved: '保存しました。',
+  },
+})) {
+  await step(`the presence dialog and the schedule editor in ${lang === 'de' ? 'German' : 'Japanese'}`, async () => {
+    const page = await inLanguage(lang);
+    await page.click('#presence-item');
+    const f = page.frameLocator('.dialog iframe');
+    await f.locator(`html[lang="${lang}"]`).waitFor();
+    await f.locator(`#me-state:text("${words.offline}")`).waitFor();
+    check((await f.locator('#go-online').innerText()) === words.goOnline, 'Go online: ' + await f.locator('#go-online').innerText());
+    // A 24-hour clock in every language.
+    await f.locator('#duration').selectOption('60');
+    await f.locator('#go-online').click();
+    await f.locator('#go-offline.primary:visible').waitFor();
+    const state = await f.locator('#me-state').innerText();
+    check(words.onlineSince.test(state), 'the state: ' + state);
+    check(!/AM|PM|午前|午後/.test(state), '24-hour clock: ' + state);
+    // The server's words come in the language too: an error of the API.
+    const r = await page.evaluate(async (l) => {
+      const tok = (await (await fetch('/demo/api/token?accountId=' + encodeURIComponent('557058:bob'))).json()).token;
+      const res = await fetch('/api/v1/me/status', { method: 'PUT', headers: { Authorization: 'JWT ' + tok, 'Content-Type': 'application/json', 'Accept-Language': l },
+        body: JSON.stringify({ online: true, project: 'HELP', durationMinutes: 5000 }) });
+      return res.json();
+    }, lang);
+    check(r.error.code === 'invalid_field' && r.error.message.startsWith('durationMinutes: ') && !r.error.message.includes('must be'), 'the server in ' + lang + ': ' + r.error.message);
+    await axeCheck(await frameOf(page, '.dialog iframe'), `presence (${lang})`);
+    await shot(page.locator('.dialog'), `presence-dialog-${lang}`);
+    await f.locator('#go-offline').click();
+    await f.locator(`#me-state:text("${words.offline}")`).waitFor();
+    await f.locator('#schedule').click();
+    const dlg = page.frameLocator('.blanket[data-dialog="schedule-dialog"] iframe');
+    await dlg.locator('#form:not([hidden])').waitFor();
+    await dlg.locator(`html[lang="${lang}"]`).waitFor();
+    const monday = dlg.locator('.day[data-day="mon"]');
+    check((await monday.locator('.name').innerText()) === words.monday, 'Monday: ' + await monday.locator('.name').innerText());
+    await dlg.locator('#enabled').check();
+    await monday.locator('[data-action="add"]').click();
+    const win = monday.locator('.window').last();
+    await win.locator('[data-role="start"]').fill('25:00');
+    await win.locator('[data-role="end"]').fill('17:00');
+    await dlg.locator('#save').click();
+    await win.locator('[data-role="start"][aria-invalid="true"]').waitFor();
+    const msg = await win.locator('.field-error').innerText();
+    check(msg.includes(words.badClock), 'the server message beside the input: ' + msg);
+    await win.locator('[data-role="start"]').fill('09:00');
+    await dlg.locator('#save').click();
+    await dlg.locator(`#banner:text("${words.saved}")`).waitFor();
+    const line = await dlg.locator('#switches li').first().innerText();
+    check(/\d\d:\d\d/.test(line) && !/AM|PM/.test(line), 'a preview line: ' + line);
+    await axeCheck(await frameOf(page, '.blanket[data-dialog="schedule-dialog"] iframe'), `schedule (${lang})`);
+    await shot(page.locator('.blanket[data-dialog="schedule-dialog"] .dialog'), `schedule-editor-${lang}`);
+    await apiAs(BOB, 'PUT', '/api/v1/me/schedule', { timezone: 'America/New_York', enabled: false, rules: [], exceptions: [] });
+    await page.context().close();
+  });
+}
+
+
 await step('admin page: online now, log with CSV export, chart', async () => {
   const page = await newPage({ width: 1280, height: 1000 });
   await page.goto(`${base}/demo/?as=ada&view=admin`);
@@ -653,7 +858,7 @@ await step('axe-core: no serious or critical violation on any page, light and da
       await page.context().close();
     }
     const portal = await newPage(undefined, opts);
-    await portal.goto(`${base}/demo/portal?desk=1`);
+    await portal.goto(`${base}/demo/portal?desk=1&as=anonymous`);
     await portal.frameLocator('#footer').locator(chat).waitFor();
     await axeCheck(await frameOf(portal, '#footer'), `portal footer (${theme})`);
     await portal.context().close();

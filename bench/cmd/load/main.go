@@ -340,7 +340,7 @@ func check(r *bench.Report) error {
 }
 
 // ceilingBody is as long as a widget status answer.
-var ceilingBody = []byte(`{"online":true,"message":"We are online. Start a chat.","requiresLogin":false}`)
+var ceilingBody = []byte(`{"online":true,"message":"Our agents are online and ready to help.","requiresLogin":false,"chatUrl":"https://example.atlassian.net/servicedesk/customer/portal/1","onlineMessage":"Our agents are online and ready to help.","lang":"en","labels":{"online":"Chat online","offline":"Chat offline","chat":"Start a chat","login":"Log in or register to chat"}}`)
 
 // serveCeiling is the ceiling the goals are ratios to: echo, one route
 // with a parameter (as the widget status has), a constant answer, in a
