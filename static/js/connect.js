@@ -2,7 +2,7 @@
 // updates, theme, the user's locale and a tiny DOM builder. No framework,
 // no build step. Wording and formatting for the locale are in i18n.js (a
 // cycle of imports: i18n.js reads locale() from here, only when called).
-import { t } from './i18n.js';
+import { sentence, t } from './i18n.js';
 
 /** The app's base URL: this file is {base}/static/js/connect.js. */
 export const BASE = new URL('../../', import.meta.url);
