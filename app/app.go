@@ -77,6 +77,11 @@ type App struct {
 	guard      *jira.Guard
 
 	undo cleanupStack
+
+	// reporter and forgetAccounts are the personal data reporting job's
+	// (built with the server's Jira client and directory).
+	reporter       jobs.AccountReporter
+	forgetAccounts func(models.TenantID, []string)
 }
 
 // Options carry what tests replace: the clock and the HTTP client used for
@@ -198,7 +203,7 @@ func (a *App) openStore(ctx context.Context) error {
 // loadBoard reads every widget's state into memory, where the public
 // status is answered from.
 func (a *App) loadBoard(ctx context.Context) error {
-	a.board = models.NewBoard(a.store)
+	a.board = models.NewBoard(a.store, models.WithLicensing(models.Licensing{Enforced: a.cfg.Licensing}))
 	return a.board.Load(ctx)
 }
 
@@ -248,7 +253,7 @@ func (a *App) buildServer(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read descriptor template: %w", err)
 	}
-	descriptor, err := handlers.NewDescriptor(template, cfg.BaseURL, cfg.AppKey, cfg.AppName)
+	descriptor, err := handlers.NewDescriptor(template, cfg.BaseURL, cfg.AppKey, cfg.AppName, handlers.WithLicensing(cfg.Licensing))
 	if err != nil {
 		return err
 	}
@@ -281,6 +286,8 @@ func (a *App) buildServer(context.Context) error {
 		connectScript, frameAncestors = a.demo.ConnectScript(), a.demo.Origins()
 		// The demo plays Forge too: its stand-in platform signs the FITs.
 		cfg.ForgeAppID, cfg.ForgeJWKSURL = a.demo.ForgeAppID(), a.demo.ForgeJWKSURL()
+		// The simulated site plays Atlassian's API host for Forge's reports.
+		cfg.PersonalDataURL = a.demo.Site().BaseURL()
 	}
 	forgeAuth, err := forgeAuth(cfg, a.store, a.opts.HTTPClient, now, a.log)
 	if err != nil {
@@ -290,15 +297,24 @@ func (a *App) buildServer(context.Context) error {
 	if err != nil {
 		return err
 	}
+	directory := jira.NewDirectory(jira.DirectoryConfig{Jira: jiraClient, Store: a.store, Now: now,
+		MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute, MaxStale: cfg.MembershipMaxStale})
+	if cfg.PersonalDataReporting {
+		// The reporting API is a service of its own with its own limits:
+		// its calls bypass the guard, so that its 429 (which the job
+		// honours) does not hold the tenant's Jira calls back.
+		reportClient := &jira.Client{AppKey: cfg.AppKey, HTTP: jiraTargets.HTTPClient(jira.DefaultTimeout), Targets: jiraTargets, Now: now}
+		a.reporter = &jira.PersonalData{Client: reportClient, ForgeURL: cfg.PersonalDataURL}
+		a.forgetAccounts = directory.ForgetAccounts
+	}
 	e := handlers.NewServer(handlers.Deps{
 		Store:      a.store,
 		Descriptor: descriptor,
 		Installs: &connect.InstallVerifier{KeysURL: cfg.InstallKeysURL, Client: a.opts.HTTPClient,
 			Leeway: cfg.JWTLeeway, Now: now},
-		Verifier: connect.Verifier{Leeway: cfg.JWTLeeway, Now: now},
-		Tenants:  tenants,
-		Directory: jira.NewDirectory(jira.DirectoryConfig{Jira: jiraClient, Store: a.store, Now: now,
-			MembershipTTL: 5 * time.Minute, PermissionTTL: time.Minute, MaxStale: cfg.MembershipMaxStale}),
+		Verifier:   connect.Verifier{Leeway: cfg.JWTLeeway, Now: now},
+		Tenants:    tenants,
+		Directory:  directory,
 		Board:      a.board,
 		Activity:   a.activity,
 		BaseURL:    cfg.BaseURL,
@@ -321,6 +337,7 @@ func (a *App) buildServer(context.Context) error {
 		StatusBodies:   handlers.NewStatusBodies(now),
 		Forge:          forgeAuth,
 		Messages:       msgs,
+		Licensing:      models.Licensing{Enforced: cfg.Licensing},
 	})
 	var handler http.Handler = e
 	if a.demo != nil {
@@ -363,7 +380,8 @@ func (a *App) buildJobs(context.Context) error {
 		observer = a.metrics.jobs
 	}
 	runner, err := jobs.NewRunner(jobs.Config{Store: a.store, Activity: a.activity, Clock: a.opts.Clock,
-		Retention: a.cfg.Retention, EventRetention: a.cfg.EventRetention, Log: a.log, Observer: observer})
+		Retention: a.cfg.Retention, EventRetention: a.cfg.EventRetention, Log: a.log, Observer: observer,
+		Reporter: a.reporter, Forget: a.forgetAccounts})
 	if err != nil {
 		return err
 	}

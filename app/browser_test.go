@@ -64,8 +64,10 @@ func TestBrowser(t *testing.T) {
 
 	port := freePort(t)
 	base := fmt.Sprintf("http://localhost:%d", port)
+	// Licenses are enforced: the demo's site has an active one until the
+	// licensing scenarios switch it (and then restart the app without).
 	env := map[string]string{
-		"PORT": fmt.Sprint(port), "BASE_URL": base, "DEMO": "1", "LOG_LEVEL": "warn",
+		"PORT": fmt.Sprint(port), "BASE_URL": base, "DEMO": "1", "LOG_LEVEL": "warn", "LICENSING": "on",
 		"DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "presence.db"),
 	}
 	logs := &syncBuffer{}
@@ -96,11 +98,26 @@ func TestBrowser(t *testing.T) {
 	sctx, stop := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer stop()
 	// The Connect host's scenarios, then the Forge host's (the demo's
-	// stand-in Forge platform, its own tenant).
-	for _, script := range []string{"scenarios.mjs", "forge-scenarios.mjs"} {
+	// stand-in Forge platform, its own tenant), then licensing, on and,
+	// after a restart with LICENSING=off, off.
+	for _, run := range []struct{ script, licensing string }{
+		{"scenarios.mjs", ""}, {"forge-scenarios.mjs", ""},
+		{"licensing-scenarios.mjs", "on"}, {"licensing-scenarios.mjs", "off"},
+	} {
+		script := run.script
+		if run.licensing != "" && run.licensing != app.env["LICENSING"] {
+			if err := app.stop(); err != nil {
+				t.Fatal(err)
+			}
+			app.env["LICENSING"] = run.licensing
+			if err := waitReady(base, app.start()); err != nil {
+				t.Fatalf("restart with LICENSING=%s: %v\n%s", run.licensing, err, logs)
+			}
+		}
 		cmd := exec.CommandContext(sctx, node, script, base)
 		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts, "CHROMIUM="+chromiumPath, "FAULT_PROXY="+proxy.URL())
+		cmd.Env = append(os.Environ(), "ARTIFACTS_DIR="+artifacts, "CHROMIUM="+chromiumPath, "FAULT_PROXY="+proxy.URL(),
+			"LICENSING="+run.licensing)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -83,6 +83,18 @@ type Config struct {
 	// ForgeJWKSURL is where the keys that sign Forge Invocation Tokens
 	// are published (default Atlassian's production JWKS).
 	ForgeJWKSURL string
+
+	// PersonalDataReporting runs the personal data reporting job (on by
+	// default; off for a deployment that is no Atlassian app, like a
+	// load test's); PersonalDataURL is the Atlassian API host Forge
+	// installations report through.
+	PersonalDataReporting bool
+	PersonalDataURL       string
+
+	// Licensing enforces sites' Marketplace licenses (LICENSING=on): the
+	// descriptor's enableLicensing, and unlicensed sites' agents refused,
+	// their widgets offline.
+	Licensing bool
 }
 
 // minMetricsToken is the shortest METRICS_TOKEN accepted: a guessable
@@ -174,6 +186,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	if err := c.loadForge(getenv); err != nil {
+		return Config{}, err
+	}
+	if err := c.loadPersonalData(getenv); err != nil {
+		return Config{}, err
+	}
+	if err := c.loadLicensing(getenv); err != nil {
 		return Config{}, err
 	}
 
@@ -311,6 +329,7 @@ func (c Config) fields() []any {
 		"pprof_addr", c.PprofAddr, "forge_app_id", c.ForgeAppID, "forge_jwks_url", c.ForgeJWKSURL,
 		"metrics_addr", c.MetricsAddr, "metrics_token", setOrUnset(c.MetricsToken),
 		"otlp_traces_url", maskDatabaseURL(c.OTLPTracesURL), "service_name", c.ServiceName,
+		"personal_data_reporting", c.PersonalDataReporting, "personal_data_url", c.PersonalDataURL, "licensing", c.Licensing,
 	}
 }
 

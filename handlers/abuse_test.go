@@ -52,6 +52,8 @@ func testAbuseCases(t *testing.T, dialect models.Dialect) {
 		{"huge events limit", "GET", "/api/v1/admin/events?limit=99999999999999999999", adminAda, "", 400, "invalid_param"},
 		{"NUL in the events' source", "GET", "/api/v1/admin/events?source=man%00ual", adminAda, "", 400, "invalid_param"},
 		{"oversized schedule tz", "GET", "/api/v1/me/schedule?tz=" + long(300), agentAlice, "", 400, "invalid_param"},
+		{"oversized lic", "GET", "/api/v1/me?lic=" + long(300), agentAlice, "", 400, "invalid_param"},
+		{"lic with a NUL", "GET", "/api/v1/me?lic=no%00ne", agentAlice, "", 400, "invalid_param"},
 		{"NUL in the stream's project", "GET", "/api/v1/events?project=HE%00LP", agentAlice, "", 400, "invalid_param"},
 		{"300-character token sub", "GET", "/api/v1/me?project=HELP", long(300), "", 400, "invalid_token_subject"},
 		{"token sub with a NUL", "GET", "/api/v1/me", "557058\x00x", "", 400, "invalid_token_subject"},

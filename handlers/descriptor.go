@@ -15,15 +15,41 @@ type Descriptor struct {
 	body []byte
 }
 
-// NewDescriptor fills the template's {{baseUrl}}, {{key}} and {{name}} and
-// checks that the result is still JSON.
-func NewDescriptor(template []byte, baseURL, key, name string) (*Descriptor, error) {
+// DescriptorOption changes the rendered descriptor.
+type DescriptorOption func(string) (string, error)
+
+// WithLicensing sets the descriptor's enableLicensing (false in the
+// template): Jira then checks the site's license and sends it to the
+// pages as lic (license.go).
+func WithLicensing(on bool) DescriptorOption {
+	return func(body string) (string, error) {
+		const off = `"enableLicensing": false`
+		if strings.Count(body, off) != 1 {
+			return "", fmt.Errorf("descriptor: the template must say %s once", off)
+		}
+		if on {
+			body = strings.Replace(body, off, `"enableLicensing": true`, 1)
+		}
+		return body, nil
+	}
+}
+
+// NewDescriptor fills the template's {{baseUrl}}, {{key}} and {{name}},
+// applies the options and checks that the result is still JSON.
+func NewDescriptor(template []byte, baseURL, key, name string, opts ...DescriptorOption) (*Descriptor, error) {
 	quote := func(s string) string {
 		b, _ := json.Marshal(s) // a string always marshals
 		return string(b[1 : len(b)-1])
 	}
 	r := strings.NewReplacer("{{baseUrl}}", quote(strings.TrimRight(baseURL, "/")), "{{key}}", quote(key), "{{name}}", quote(name))
-	body := []byte(r.Replace(string(template)))
+	rendered := r.Replace(string(template))
+	for _, o := range opts {
+		var err error
+		if rendered, err = o(rendered); err != nil {
+			return nil, err
+		}
+	}
+	body := []byte(rendered)
 	if !json.Valid(body) {
 		return nil, fmt.Errorf("descriptor: the rendered template is not valid JSON")
 	}

@@ -139,6 +139,9 @@ var domainErrors = []struct {
 	{models.ErrNotAnAdmin, fixed(http.StatusForbidden, "forbidden",
 		"putting an agent offline needs both Jira administrator and project administrator permissions", nil)},
 	{models.ErrTenantClosed, fixed(http.StatusForbidden, "tenant_disabled", "the app is disabled or uninstalled for this site", nil)},
+	{models.ErrLicenseInactive, fixed(http.StatusPaymentRequired, "license_inactive",
+		"Until the app's subscription on this site is renewed, agents cannot go online and customers see the chat as offline; "+
+			"nothing has been deleted. A Jira administrator can renew it in Jira's settings under Apps, Manage apps.", nil)},
 	{models.ErrInvalid, func(err error) *APIError { return apiError(http.StatusBadRequest, "invalid", err.Error()) }},
 	{models.ErrConflict, fixed(http.StatusConflict, "conflict", "the change conflicts with another one; try again", nil)},
 	{models.ErrUnavailable, briefOutage},

@@ -73,6 +73,9 @@ func (p *Pages) Serve(name string) echo.HandlerFunc {
 				return err
 			}
 		}
+		if name == licensePage {
+			page = strings.ReplaceAll(page, "{{manageAppsUrl}}", html.EscapeString(manageAppsURL(tenantOf(c))))
+		}
 		h := c.Response().Header()
 		h.Set("Cache-Control", "no-store")
 		h.Set("Referrer-Policy", "no-referrer")

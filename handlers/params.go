@@ -147,7 +147,7 @@ func parseTime(v string) (time.Time, error) {
 }
 
 // checkQueryParam checks one query parameter the service reads. Others
-// (Jira adds its own to page URLs: xdm_e, cp, lic…) are read by nobody;
+// (Jira adds its own to page URLs: xdm_e, cp…; lic is checked) are read by nobody;
 // the token, jwt, is bounded by connect; the portal footer's serviceDeskId
 // is checked by its page, which then renders a footer without a widget.
 func checkQueryParam(name, v string) error {
@@ -185,6 +185,11 @@ func checkQueryParam(name, v string) error {
 	case "days":
 		if _, err := parsePreviewDays(v); err != nil {
 			problem, data = "problem.preview_days", args{"Max": maxPreviewDays}
+		}
+	case "lic":
+		// Jira's license parameter on page URLs (license.go).
+		if v != "active" && v != "none" {
+			problem = `must be "active" or "none"`
 		}
 	case "tz":
 		if !validZoneName(v) {

@@ -72,6 +72,8 @@ type Deps struct {
 	// Messages words answers in the caller's language (NewMessages); nil:
 	// the embedded catalogs, parsed here.
 	Messages *Messages
+	// Licensing says whether sites' licenses are enforced (license.go).
+	Licensing models.Licensing
 }
 
 // NewServer builds the echo instance with every route of the service. The
@@ -144,9 +146,10 @@ func NewServer(d Deps) *echo.Echo {
 	e.POST("/lifecycle/enabled", lifecycle.Enabled, signedByTenant)
 	e.POST("/lifecycle/disabled", lifecycle.Disabled, signedByTenant)
 
+	license := &License{Licensing: d.Licensing, Store: d.Store, Tenants: d.Tenants, Pages: pages, Now: d.Now, Log: d.Log}
 	pageAuth := auth.Require(RequestToken, false)
 	for _, name := range PageNames() {
-		e.GET("/pages/"+name, pages.Serve(name), pageAuth)
+		e.GET("/pages/"+name, pages.Serve(name), pageAuth, license.Page(name))
 	}
 	e.GET("/static/*", pages.Static)
 
@@ -157,14 +160,14 @@ func NewServer(d Deps) *echo.Echo {
 	projectEvents := &ProjectEvents{Directory: d.Directory}
 	forgeLife := &ForgeLifecycle{Store: d.Store, Tenants: d.Tenants, Activity: d.Activity, Now: d.Now, Log: d.Log, Projects: projectEvents}
 	forgePortal := &ForgePortal{Portals: d.Store, Directory: d.Directory, Board: d.Board, Messages: msgs}
-	e.POST("/forge/lifecycle/installed", forgeLife.Installed, auth.RequireForge(false))
+	e.POST("/forge/lifecycle/installed", forgeLife.Installed, auth.RequireForge(false), license.Observe)
 	e.POST("/forge/lifecycle/uninstalling", forgeLife.Uninstalling, auth.RequireForge(true))
-	e.POST("/forge/lifecycle/refresh", forgeLife.Refresh, auth.RequireForge(false))
-	e.POST("/forge/events/activity", forgeLife.Event, auth.RequireForge(false))
+	e.POST("/forge/lifecycle/refresh", forgeLife.Refresh, auth.RequireForge(false), license.Observe)
+	e.POST("/forge/events/activity", forgeLife.Event, auth.RequireForge(false), license.Observe)
 	e.POST("/webhooks/projects", projectEvents.Changed, auth.Require(RequestToken, false))
-	e.GET("/forge/portal-footer", forgePortal.Footer, auth.RequireForgeUI(), noStore)
+	e.GET("/forge/portal-footer", forgePortal.Footer, auth.RequireForgeUI(), license.Observe, noStore)
 
-	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore, serverDate(d.Now), forgeConditional)
+	api := e.Group("/api/v1", auth.Require(ContextToken, false), license.Gate, noStore, serverDate(d.Now), forgeConditional)
 	api.GET("/me", agents.Me)
 	api.PUT("/me/status", agents.SetStatus)
 	api.POST("/me/heartbeat", agents.Heartbeat)

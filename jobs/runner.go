@@ -39,6 +39,12 @@ type Config struct {
 	// Observer hears every run and how late it started (observe.go);
 	// nil: nobody.
 	Observer RunObserver
+	// Reporter reports tenants' accounts to Atlassian's personal data
+	// reporting API (personaldata.go); nil: the job is not run.
+	Reporter AccountReporter
+	// Forget drops what the replica keeps in memory about accounts the
+	// reporting API answered closed or updated; nil: nothing.
+	Forget func(tenant models.TenantID, accountIDs []string)
 }
 
 // Runner runs the jobs on a gocron scheduler. On PostgreSQL, replicas
@@ -110,19 +116,25 @@ func NewRunner(cfg Config) (*Runner, error) {
 		observer: cfg.Observer,
 		now:      cfg.Clock.Now,
 	}
-	for _, j := range []struct {
+	type entry struct {
 		name     string
 		every    time.Duration
 		job      Job
 		everyone bool // runs on every replica, without the shared lock
-	}{
+	}
+	list := []entry{
 		{"schedules", ScheduleInterval, &Schedules{Store: cfg.Store, Now: now}, false},
 		{"expiry", ExpiryInterval, &Expiry{Store: cfg.Store, Now: now}, false},
 		{"activity-flush", FlushInterval, r.flush, true},
 		{"inactivity", InactivityInterval, &Inactivity{Store: cfg.Store, Now: now}, false},
 		{"retention", RetentionInterval, &Retention{Store: cfg.Store, Now: now, Keep: cfg.Retention}, false},
 		{"event-retention", RetentionInterval, &EventRetention{Store: cfg.Store, Now: now, Keep: eventRetention}, false},
-	} {
+	}
+	if cfg.Reporter != nil {
+		list = append(list, entry{"personal-data", PersonalDataInterval,
+			&PersonalData{Store: cfg.Store, Reporter: cfg.Reporter, Now: now, Log: cfg.Log, Forget: cfg.Forget}, false})
+	}
+	for _, j := range list {
 		if _, err := sched.NewJob(gocron.DurationJob(j.every), gocron.NewTask(r.task(j.name, j.every, j.job)),
 			gocron.WithName(j.name),
 			gocron.WithSingletonMode(gocron.LimitModeReschedule),

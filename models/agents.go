@@ -10,7 +10,8 @@ import (
 )
 
 // Agent is what we keep about one Jira user of a tenant: nothing personal
-// beyond the account id, plus their connection presence and schedule.
+// beyond the account id, plus their connection presence and schedule. It
+// is the register of the people a tenant's data names (personaldata.go).
 type Agent struct {
 	ID        int64    `gorm:"primaryKey"`
 	TenantID  TenantID `gorm:"not null;uniqueIndex:ux_agents_tenant_account"`
@@ -27,6 +28,11 @@ type Agent struct {
 	NextSwitchOnline bool       `gorm:"not null;default:false"`
 	CreatedAt        time.Time  `gorm:"not null"`
 	UpdatedAt        time.Time  `gorm:"not null"`
+
+	// RefreshedAt is when what we keep of the person was last retrieved
+	// or refreshed (nil: when the row was created), as the personal data
+	// report states it (personaldata.go).
+	RefreshedAt *time.Time
 }
 
 func (s *Store) ensureAgent(tx *gorm.DB, tenant TenantID, accountID string) error {

@@ -25,13 +25,15 @@ type Availability struct {
 const OnlineMessage = "Our agents are online and ready to help."
 
 // AvailabilityOf decides what customers see of a project's chat, given
-// how many of its agents are online: online with at least one (an agent
-// away or offline answers no chat, so neither counts), with the
+// how many of its agents are online and whether the site may use the app
+// (Licensing.Allows): online with at least one (an agent away or offline
+// answers no chat, so neither counts) on a licensed site, with the
 // project's online text; otherwise the project's unavailable message and
-// a login asked. The widget board and
-// the public status API both take their answer from here.
-func AvailabilityOf(p Project, online int) Availability {
-	if online > 0 {
+// a login asked, never an error: an unlicensed site's widget shows
+// offline. The widget board and the public status API both take their
+// answer from here.
+func AvailabilityOf(p Project, online int, licensed bool) Availability {
+	if online > 0 && licensed {
 		if p.OnlineMessage != "" {
 			return Availability{Online: true, Message: p.OnlineMessage}
 		}

@@ -41,7 +41,7 @@ func TestAvailability(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := models.AvailabilityOf(tt.given, tt.online); got != tt.expect {
+			if got := models.AvailabilityOf(tt.given, tt.online, true); got != tt.expect {
 				t.Fatalf("AvailabilityOf(%+v, %d) = %+v, want %+v", tt.given, tt.online, got, tt.expect)
 			}
 		})

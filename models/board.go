@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // WidgetState is one project's chat widget: what customers may learn of it
@@ -53,6 +54,8 @@ type WidgetChat struct {
 // whole, as does a resync.
 type Board struct {
 	store *Store
+	// licensing decides whether an unlicensed site's widgets show offline.
+	licensing Licensing
 
 	// refreshMu orders refreshes: each reads the database and applies what
 	// it read before the next one reads, so an older read never lands after
@@ -66,9 +69,19 @@ type Board struct {
 	watchers watchers
 }
 
+// BoardOption configures a Board.
+type BoardOption func(*Board)
+
+// WithLicensing makes the board show an unlicensed site's widgets offline
+// when licenses are enforced.
+func WithLicensing(l Licensing) BoardOption { return func(b *Board) { b.licensing = l } }
+
 // NewBoard builds an empty board fed by the store's changes.
-func NewBoard(store *Store) *Board {
+func NewBoard(store *Store, opts ...BoardOption) *Board {
 	b := &Board{store: store, byWidget: map[string]WidgetState{}, byProject: map[int64]string{}}
+	for _, o := range opts {
+		o(b)
+	}
 	store.Watch(func(ctx context.Context, ch Change) {
 		var err error
 		if ch.Resync {
@@ -113,12 +126,13 @@ type widgetRow struct {
 	OnlineMessage      string
 	Translations       string
 	NextOnlineAt       scannedTime
+	LicenseState       LicenseState
 }
 
 // widgetQuery reads the widgets with how many agents are online in each,
 // counted in ix_statuses_project_online (project, online).
 const widgetQuery = `SELECT p.id AS project_id, p.tenant_id, p.key, p.widget_id, p.widget_enabled,
-  p.unavailable_message, p.allowed_origins, t.installed, t.enabled, t.base_url,
+  p.unavailable_message, p.allowed_origins, t.installed, t.enabled, t.base_url, t.license_state,
   p.service_desk_id, p.chat_url, p.online_message, p.translations,
   (SELECT COUNT(*) FROM statuses s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id AND s.online = ?) AS online,
   ` + nextOnlineSQL + ` AS next_online_at
@@ -135,7 +149,7 @@ func (b *Board) Load(ctx context.Context) error {
 	byWidget := make(map[string]WidgetState, len(rows))
 	byProject := make(map[int64]string, len(rows))
 	for _, r := range rows {
-		w := r.state()
+		w := r.state(b.licensing)
 		byWidget[w.WidgetID] = w
 		byProject[w.ProjectID] = w.WidgetID
 	}
@@ -163,7 +177,7 @@ func (b *Board) Refresh(ctx context.Context, tenant TenantID, projectIDs []int64
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, r := range rows {
-		w := r.state()
+		w := r.state(b.licensing)
 		if old, ok := b.byProject[w.ProjectID]; ok && old != w.WidgetID {
 			delete(b.byWidget, old) // rotated: the old id stops working
 		}
@@ -181,15 +195,20 @@ func siteOrigin(baseURL string) string {
 	return strings.ToLower(u.Scheme + "://" + u.Host)
 }
 
-func (r widgetRow) state() WidgetState {
+func (r widgetRow) state(lic Licensing) WidgetState {
 	var origins []string
 	if r.AllowedOrigins != "" {
 		_ = json.Unmarshal([]byte(r.AllowedOrigins), &origins) // written by us as JSON; bad data means none allowed
 	}
+	// While the subscription is off nobody comes online: no "Back at".
+	licensed, next := lic.Allows(r.LicenseState), r.NextOnlineAt.Time
+	if !licensed {
+		next = time.Time{}
+	}
 	w := WidgetState{
 		WidgetID: r.WidgetID, TenantID: r.TenantID, ProjectID: r.ProjectID, ProjectKey: r.Key,
-		Availability: AvailabilityOf(Project{UnavailableMessage: r.UnavailableMessage, OnlineMessage: r.OnlineMessage}, r.Online).
-			WithNextOnline(r.NextOnlineAt.Time),
+		Availability: AvailabilityOf(Project{UnavailableMessage: r.UnavailableMessage, OnlineMessage: r.OnlineMessage}, r.Online,
+			licensed).WithNextOnline(next),
 		Available:      r.WidgetEnabled && r.Installed && r.Enabled,
 		AllowedOrigins: origins, PortalOrigin: siteOrigin(r.BaseURL),
 	}

@@ -20,7 +20,7 @@ func (s *Store) PurgeUninstalled(ctx context.Context, before time.Time) (int, er
 		if len(ids) == 0 {
 			return nil
 		}
-		for _, m := range []any{&Event{}, &Status{}, &Membership{}, &Agent{}, &Project{}} {
+		for _, m := range []any{&Event{}, &Status{}, &Membership{}, &Agent{}, &Project{}, &PersonalDataReport{}} {
 			if err := tx.Where("tenant_id IN ?", ids).Delete(m).Error; err != nil {
 				return err
 			}

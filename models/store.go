@@ -182,7 +182,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) SQL() (*sql.DB, error) { return s.db.DB() }
 
 func allModels() []any {
-	return []any{&Tenant{}, &Project{}, &Agent{}, &Membership{}, &Status{}, &Event{}, &UsedToken{}}
+	return []any{&Tenant{}, &Project{}, &Agent{}, &Membership{}, &Status{}, &Event{}, &UsedToken{}, &PersonalDataReport{}}
 }
 
 func (s *Store) migrate(ctx context.Context) error {

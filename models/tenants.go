@@ -47,6 +47,8 @@ type Tenant struct {
 
 	// Forge is the Forge side of a Forge installation (installations.go).
 	Forge ForgeInstallation `gorm:"embedded;embeddedPrefix:forge_"`
+	// License is the site's license as Jira last said it (license.go).
+	License TenantLicense `gorm:"embedded;embeddedPrefix:license_"`
 }
 
 // Active reports whether the tenant's tokens and widgets should work.

@@ -69,6 +69,9 @@ type Host struct {
 	ready atomic.Bool
 	// forge plays the Forge platform (forge.go).
 	forge *forgeHost
+	// license is the site's Marketplace license as the demo's Jira and
+	// Forge report it ("active" or "none"; license.go).
+	license atomic.Value
 }
 
 // Demo accounts.
@@ -129,6 +132,7 @@ func New(opts Options) (*Host, error) {
 	}
 	h := &Host{opts: opts, site: site, pages: pages, origin: origin, other: other, forge: fh,
 		jira: &jira.Client{AppKey: opts.AppKey, HTTP: opts.HTTPClient, Targets: jira.TargetPolicy{AllowLoopback: true}, Now: opts.Now}}
+	h.license.Store(licenseActive)
 	h.enableForge()
 	h.routes()
 	return h, nil

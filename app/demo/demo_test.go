@@ -65,7 +65,7 @@ func TestStandIns(t *testing.T) {
 	req.Host = "127.0.0.1:18080"
 	h.ServeHTTP(rec, req)
 	var got struct{ URL string }
-	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || !strings.HasPrefix(got.URL, "http://localhost:18080/pages/presence?project=HELP&jwt=") {
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || !strings.HasPrefix(got.URL, "http://localhost:18080/pages/presence?lic=active&project=HELP&jwt=") {
 		t.Fatalf("signed URL %q %v", got.URL, err)
 	}
 }

@@ -103,7 +103,7 @@ func (h *Host) enableForge() {
 // installs the app (and the first hourly trigger's system token with it).
 func (h *Host) installForge(ctx context.Context) error {
 	f := h.forge
-	req, err := f.platform.Installed(ctx, f.appBase, "/forge/lifecycle/installed", f.inst, Ada)
+	req, err := f.platform.Installed(ctx, f.appBase, "/forge/lifecycle/installed", h.forgeInstallation(), Ada)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (h *Host) keepToken(ctx context.Context) {
 	if !due {
 		return
 	}
-	req, err := f.platform.ScheduledTrigger(ctx, f.appBase, "/forge/lifecycle/refresh", f.inst)
+	req, err := f.platform.ScheduledTrigger(ctx, f.appBase, "/forge/lifecycle/refresh", h.forgeInstallation())
 	if err == nil {
 		err = sendForge(req, http.StatusNoContent)
 	}
@@ -247,7 +247,7 @@ func (h *Host) forgeFIT(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 		return
 	}
-	fit, err := h.forge.platform.FIT(h.forge.inst, inv)
+	fit, err := h.forge.platform.FIT(h.forgeInstallation(), inv)
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "cannot mint a FIT"})
 		return
@@ -316,7 +316,7 @@ func (h *Host) forgeInvoke(w http.ResponseWriter, r *http.Request) {
 // invokeRequest builds the call Forge makes for an invokeRemote.
 func (h *Host) invokeRequest(ctx context.Context, account string, inv forgetest.Invocation, in invokeRequest) (*http.Request, error) {
 	f := h.forge
-	fit, err := f.platform.FIT(f.inst, inv)
+	fit, err := f.platform.FIT(h.forgeInstallation(), inv)
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,8 @@ func (h *Host) pageURL(path, project, desk, account, loc string) string {
 	if strings.HasSuffix(path, "/portal-footer") {
 		v.Set("serviceDeskId", desk)
 	}
+	// Jira adds the site's license to every page URL of a paid app.
+	v.Set("lic", h.siteLicense())
 	return h.site.SignedURL(http.MethodGet, path, v, account)
 }
 
@@ -223,6 +225,7 @@ type personView struct {
 
 func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
+	h.setLicense(q.Get("lic"))
 	as := q.Get("as")
 	var current personView
 	var list []personView
@@ -284,6 +287,7 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 		"FrameTitle": frameTitles[view], "Host": host, "Background": background, "Panel": panel,
 		"Lang": lang, "Languages": demoLanguages,
 		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": portal + "&host=" + host,
+		"License": h.siteLicense(),
 	}, "")
 }
 

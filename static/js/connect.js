@@ -1,6 +1,8 @@
 // Shared by the pages: Connect tokens, the app's API, Jira users, live
 // updates, theme, the user's locale and a tiny DOM builder. No framework,
-// no build step. Wording and formatting for the locale are in i18n.js.
+// no build step. Wording and formatting for the locale are in i18n.js (a
+// cycle of imports: i18n.js reads locale() from here, only when called).
+import { sentence, t } from './i18n.js';
 
 /** The app's base URL: this file is {base}/static/js/connect.js. */
 export const BASE = new URL('../../', import.meta.url);
@@ -178,12 +180,34 @@ async function request(method, path, body, { cache = 'no-store', headers: extra 
   const data = type.includes('json') ? await res.json().catch(() => null) : await res.text();
   if (!res.ok) {
     const e = (data && data.error) || {};
-    throw new ApiError(res.status, e.code || 'http_' + res.status, e.message || res.statusText || 'Request failed');
+    throw licenseNotice(new ApiError(res.status, e.code || 'http_' + res.status, e.message || res.statusText || 'Request failed'));
   }
   return data;
 }
 
-const people = new Map();
+/**
+ * licenseNotice puts the server's sentence in place of the page when the
+ * site's subscription is not active (402 license_inactive): nothing on the
+ * page works until it is renewed, so the page says so and how, with a link
+ * to Manage apps when the site is known (Connect's xdm_e, Forge's
+ * siteUrl). It returns e, for the caller to throw.
+ */
+export function licenseNotice(e, site = query.get('xdm_e') || '') {
+  if (!e || e.code !== 'license_inactive' || document.getElementById('license-notice')) return e;
+  const main = document.querySelector('main') || document.body;
+  const manage = /^https?:\/\/[^/]+/.exec(site);
+  main.prepend(h('section', { id: 'license-notice', class: 'stack', role: 'alert' },
+    h('h1', { text: t('license.title') }),
+    h('p', { text: sentence(e) }),
+    manage ? h('p', {}, h('a', { id: 'manage-apps', href: manage[0] + '/plugins/servlet/upm', target: '_top', text: t('license.manage') })) : null));
+  document.documentElement.dataset.license = 'inactive';
+  resize();
+  return e;
+}
+
+// closed-account stands for every person whose account Atlassian reported
+// closed: their data was erased, and the log's events name nobody.
+const people = new Map([['closed-account', { name: 'Closed account', avatar: '', unknown: true }]]);
 
 /**
  * users resolves account ids to {name, avatar} through Jira

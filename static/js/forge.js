@@ -15,7 +15,7 @@
 // so pages poll, sending the ETag of the last answer (a 304 costs a few
 // bytes).
 import { view, invokeRemote, requestRemote, requestJira, showFlag, Modal, events, remoteBase } from './forge-bridge.js';
-import { ApiError } from './connect.js';
+import { ApiError, licenseNotice } from './connect.js';
 
 export * from './connect.js';
 
@@ -127,7 +127,7 @@ function failure(res) {
   let b = res.body;
   if (typeof b === 'string') { try { b = JSON.parse(b); } catch { b = null; } }
   const e = (b && b.error) || {};
-  return new ApiError(res.status, e.code || 'http_' + res.status, e.message || 'Request failed');
+  return licenseNotice(new ApiError(res.status, e.code || 'http_' + res.status, e.message || 'Request failed'), context.siteUrl || '');
 }
 
 /**
@@ -151,14 +151,16 @@ export async function request(method, path, body) {
   const data = await res.json().catch(() => null);
   if (!res.ok) {
     const e = (data && data.error) || {};
-    throw new ApiError(res.status, e.code || 'http_' + res.status, e.message || 'Request failed');
+    throw licenseNotice(new ApiError(res.status, e.code || 'http_' + res.status, e.message || 'Request failed'), context.siteUrl || '');
   }
   const etag = method === 'GET' && res.headers.get('ETag');
   if (etag) tags.set('remote:' + path, { etag, data });
   return { data, changed: true };
 }
 
-const people = new Map();
+// closed-account stands for every person whose account Atlassian reported
+// closed: their data was erased, and the log's events name nobody.
+const people = new Map([['closed-account', { name: 'Closed account', avatar: '', unknown: true }]]);
 
 /** users resolves account ids to {name, avatar} through Jira as the user (requestJira), ten at a time. */
 export async function users(ids) {

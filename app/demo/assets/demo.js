@@ -216,7 +216,7 @@
     };
     stream();
   }
-  for (var id of ['as', 'theme', 'host', 'lang', 'customer']) {
+  for (var id of ['as', 'theme', 'host', 'lic', 'lang', 'customer']) {
     var sel = $(id);
     if (sel) sel.addEventListener('change', function (e) { e.target.form.submit(); });
   }

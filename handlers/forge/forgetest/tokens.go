@@ -27,6 +27,9 @@ type Installation struct {
 	APIBaseURL string
 	// EnvironmentType is DEVELOPMENT, STAGING or PRODUCTION.
 	EnvironmentType string
+	// License, when set, is the FIT's app.license.active: Forge sends a
+	// license for paid apps in production only (nil: none).
+	License *bool
 }
 
 // NewInstallation returns an installation with fresh ids on a site whose
@@ -91,6 +94,9 @@ func (p *Platform) Claims(inst Installation, inv Invocation) jwt.MapClaims {
 			},
 			"module": map[string]any{"type": inv.ModuleType, "key": inv.ModuleKey},
 		},
+	}
+	if inst.License != nil {
+		claims["app"].(map[string]any)["license"] = map[string]any{"active": *inst.License, "type": "commercial", "isEvaluation": false}
 	}
 	if !inv.Backend {
 		claims["context"] = map[string]any{

@@ -93,6 +93,8 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(rel, "/rest/"):
 		rec.Reason, rec.Auth = s.serveREST(sw, r, rel, baseURL, basePath)
+	case rel == "/app/report-accounts/" || rel == "/app/report-accounts":
+		s.privacy.ServeHTTP(sw, r)
 	case strings.HasPrefix(rel, "/avatars/"):
 		s.serveAvatar(sw, r, strings.TrimPrefix(rel, "/avatars/"))
 	case strings.HasPrefix(rel, "/install-keys/"):

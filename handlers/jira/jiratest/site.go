@@ -129,6 +129,8 @@ type Site struct {
 	commentSeq  int
 	// forge, when set, lets a Forge app's Bearer tokens in (forge.go).
 	forge *forgeApp
+	// privacy is the personal data reporting API (privacy.go).
+	privacy *PrivacyAPI
 }
 
 // New creates a site with no projects and no users.
@@ -180,6 +182,7 @@ func New(opts Options) (*Site, error) {
 		return nil, fmt.Errorf("jiratest: new site: %w", err)
 	}
 	s.publicPEM = pub
+	s.privacy = NewPrivacyAPI(s.now, s.privacyAuth)
 	return s, nil
 }
 
