@@ -248,7 +248,9 @@ await step('Forge issue view: the status panel (jira:issueContext); the backgrou
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' });
   await ctx.clock.install();
   const page = await ctx.newPage();
-  const beat = () => page.waitForRequest((r) => r.url().endsWith('/demo/api/forge/invoke') && (r.postData() || '').includes('/api/v1/me/heartbeat'), { timeout: 20_000 });
+  // The answer, not the request: the clock's step that follows must find
+  // the report already taken in.
+  const beat = () => page.waitForResponse((r) => r.url().endsWith('/demo/api/forge/invoke') && (r.request().postData() || '').includes('/api/v1/me/heartbeat'), { timeout: 20_000 });
   const loaded = beat();
   await page.goto(`${base}/demo/?host=forge&as=alice&project=HELP&view=issue`);
   await loaded;

@@ -990,14 +990,15 @@ async function stateOf(account, key = 'HELP') {
 
 // agentJira is an agent's Jira on the issue view of HELP-12, where Jira
 // loads the app's background script, in a context on a clock the test
-// moves; it resolves once the script has reported the page load.
+// moves; it resolves once the script's report of the page load has been
+// answered (a clock step right after must find it taken in).
 async function agentJira(as) {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC' });
   await ctx.clock.install();
   const page = await ctx.newPage();
   page.consoleMessages = [];
   page.on('pageerror', (e) => page.consoleMessages.push({ type: 'pageerror', text: String(e) }));
-  const reported = page.waitForRequest((r) => r.url().endsWith('/api/v1/me/heartbeat') && r.method() === 'POST', { timeout: 20_000 });
+  const reported = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat') && r.request().method() === 'POST', { timeout: 20_000 });
   await page.goto(`${base}/demo/?as=${as}&project=HELP&view=issue`);
   await reported;
   return { ctx, page };
@@ -1011,7 +1012,7 @@ await step('auto-offline: opening issues keeps an agent online with the dialog c
   check(await page.locator('#dialogs .blanket').count() === 0, 'no dialog is open');
   // Three minutes on, Alice opens an issue again: Jira loads the script.
   await advance('3m', ctx);
-  const again = page.waitForRequest((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 20_000 });
+  const again = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 20_000 });
   await page.reload();
   await again;
   // Six minutes after going online: Bob, silent, is offline; Alice is not.
@@ -1024,7 +1025,7 @@ await step('auto-offline: opening issues keeps an agent online with the dialog c
   await warning.waitFor({ timeout: 10_000 });
   check((await warning.innerText()).includes('You go offline in 1 minute'), 'the warning says when: ' + await warning.innerText());
   await shot(page, 'flag-still-there');
-  const stay = page.waitForRequest((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 10_000 });
+  const stay = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 10_000 });
   await warning.locator('button:text("Stay online")').click();
   await stay;
   await warning.waitFor({ state: 'detached', timeout: 10_000 });
