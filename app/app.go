@@ -67,6 +67,8 @@ type App struct {
 	more []net.Listener
 	// demo plays Jira around the app in demo mode; nil otherwise.
 	demo *demo.Host
+	// demoClock is the demo's movable clock (nil: not the demo's).
+	demoClock *demo.Clock
 	// metrics and tracing are nil unless configured (metrics.go,
 	// tracing.go); guard holds calls to Jira back (handlers/jira).
 	metrics    *metrics
@@ -123,7 +125,14 @@ type step struct {
 // New opens the store and builds everything the replica runs; nothing
 // listens yet and no job runs. On failure it undoes what it did.
 func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts Options) (*App, error) {
-	a := &App{cfg: cfg, log: log, opts: opts.withDefaults(), assets: assets}
+	// The demo runs on a clock a person or a browser scenario can move
+	// ahead (POST /demo/api/clock), unless a test brings its own.
+	var demoClock *demo.Clock
+	if cfg.Demo && opts.Clock == nil && opts.Now == nil {
+		demoClock = demo.NewClock()
+		opts.Clock = demoClock
+	}
+	a := &App{cfg: cfg, log: log, opts: opts.withDefaults(), assets: assets, demoClock: demoClock}
 	err := a.run(ctx, []step{
 		{"open store", a.openStore},
 		{"start tracing", a.startTracing},
@@ -267,7 +276,7 @@ func (a *App) buildServer(context.Context) error {
 	var frameAncestors []string
 	if cfg.Demo {
 		a.demo, err = demo.New(demo.Options{BaseURL: cfg.BaseURL, AppKey: cfg.AppKey, Store: a.store, HTTPClient: a.opts.HTTPClient, Log: a.log,
-			Assets: a.assets, ForgeAppID: cfg.ForgeAppID, Now: now})
+			Assets: a.assets, ForgeAppID: cfg.ForgeAppID, Now: now, Clock: a.demoClock, Tick: a.tickNow})
 		if err != nil {
 			return err
 		}
@@ -380,6 +389,24 @@ func (a *App) buildJobs(context.Context) error {
 	// Built, not started: a shutdown stops its scheduler and flushes the
 	// heartbeats all the same.
 	a.undo.push("stop jobs", runner.Shutdown)
+	return nil
+}
+
+// tickNow runs, in their order, the jobs that act on the time: the
+// buffered heartbeats are written, then periods end, schedules switch and
+// silent agents go offline. The demo calls it when its clock is moved.
+func (a *App) tickNow(ctx context.Context) error {
+	now := a.opts.Now
+	for _, j := range []jobs.Job{
+		&jobs.ActivityFlush{Store: a.store, Buffer: a.activity, Now: now},
+		&jobs.Expiry{Store: a.store, Now: now},
+		&jobs.Schedules{Store: a.store, Now: now},
+		&jobs.Inactivity{Store: a.store, Now: now},
+	} {
+		if err := j.Run(ctx); err != nil {
+			return fmt.Errorf("tick now: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -28,6 +28,7 @@ type PresenceStore interface {
 	AwayAgents(ctx context.Context, tenant models.TenantID, projectID int64) ([]models.Status, error)
 	ProjectCounts(ctx context.Context, tenant models.TenantID, projectIDs []int64) ([]models.ProjectCount, error)
 	Memberships(ctx context.Context, tenant models.TenantID, accountID string) ([]models.Project, *time.Time, error)
+	LastActivity(ctx context.Context, tenant models.TenantID, accountID string) (*time.Time, error)
 }
 
 // ActivityRecorder takes note that an agent is active now; it coalesces
@@ -61,6 +62,10 @@ type projectState struct {
 	Since      *time.Time `json:"since,omitempty"`
 	Until      *time.Time `json:"until,omitempty"`
 	Source     string     `json:"source,omitempty"`
+	// ChangedBy and ChangeReason say who (an administrator) and why the
+	// last change (at Since, by Source) happened, for the agent to be told.
+	ChangedBy    string `json:"changedBy,omitempty"`
+	ChangeReason string `json:"changeReason,omitempty"`
 	// OnlineCount and AwayCount count the project's agents online and away.
 	OnlineCount int `json:"onlineCount"`
 	AwayCount   int `json:"awayCount"`
@@ -76,6 +81,13 @@ type meResponse struct {
 	Projects []projectState `json:"projects"`
 	// CanPutOthersOffline is true for Jira admins who administer Project.
 	CanPutOthersOffline bool `json:"canPutOthersOffline"`
+	// AutoOfflineAt is when inactivity puts the caller offline, as of the
+	// answer (null: the tenant has no limit, or the caller is online and
+	// away nowhere); AutoOfflineMinutes is the tenant's limit (0: never).
+	// The pages warn a minute before; the answer's Date header is the
+	// server's clock, against which they read it.
+	AutoOfflineAt      *time.Time `json:"autoOfflineAt"`
+	AutoOfflineMinutes int        `json:"autoOfflineMinutes"`
 }
 
 // statusRequest is the body of PUT /api/v1/me/status: online (true or
@@ -218,7 +230,25 @@ func (a *Agents) me(c echo.Context, projectKey string) (meResponse, error) {
 		}
 		resp.CanPutOthersOffline = err == nil && jiraAdmin && projectAdmin
 	}
+	if resp.AutoOfflineMinutes = t.AutoOfflineMinutes; t.AutoOfflineMinutes > 0 && present(statuses) {
+		last, err := a.Store.LastActivity(ctx, t.ID, account)
+		if err != nil {
+			return meResponse{}, err
+		}
+		resp.AutoOfflineAt = models.AutoOfflineAt(statuses, last, time.Duration(t.AutoOfflineMinutes)*time.Minute)
+	}
 	return resp, nil
+}
+
+// present tells whether any of the rows is online or away: only then can
+// inactivity switch anything, and is the last activity worth reading.
+func present(statuses []models.Status) bool {
+	for _, s := range statuses {
+		if s.State != models.StateOffline {
+			return true
+		}
+	}
+	return false
 }
 
 // state is one project as the caller sees it.
@@ -228,6 +258,8 @@ func state(p models.Project, count models.ProjectCount, byProject map[int64]mode
 		since := s.Since.UTC()
 		ps.Online, ps.State, ps.AwayReason = s.State == models.StateOnline, string(s.State), s.AwayReason
 		ps.Since, ps.Until, ps.Source = &since, utcPtr(s.Until), string(s.Source)
+		c := s.LastChange()
+		ps.ChangedBy, ps.ChangeReason = c.By, c.Reason
 	}
 	return ps
 }

@@ -172,6 +172,9 @@ func TestDescriptorURLsAnswer(t *testing.T) {
 	for name, mods := range d.Modules {
 		for _, m := range mods {
 			u, _ := m["url"].(string)
+			if target, ok := m["target"].(map[string]any); ok && u == "" {
+				u, _ = target["url"].(string) // an issue context's panel
+			}
 			method := "GET"
 			if name == "webhooks" {
 				method = "POST"

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -43,10 +44,12 @@ type portalFooterResponse struct {
 	// is online.
 	RequiresLogin bool   `json:"requiresLogin"`
 	LoginURL      string `json:"loginUrl"`
-	// ChatURL, Lang and Labels as the public status answers them.
-	ChatURL string       `json:"chatUrl,omitempty"`
-	Lang    string       `json:"lang"`
-	Labels  widgetLabels `json:"labels"`
+	// ChatURL, NextOnlineAt, Lang and Labels as the public status
+	// answers them.
+	ChatURL      string       `json:"chatUrl,omitempty"`
+	NextOnlineAt *time.Time   `json:"nextOnlineAt,omitempty"`
+	Lang         string       `json:"lang"`
+	Labels       widgetLabels `json:"labels"`
 }
 
 // Footer answers GET /forge/portal-footer?serviceDeskId=N with an ETag,
@@ -82,7 +85,7 @@ func (p *ForgePortal) Footer(c echo.Context) error {
 				anonymous = inv.Anonymous()
 			}
 			resp.WidgetID, resp.Online, resp.Message, resp.RequiresLogin = proj.WidgetID, w.Online, s.Message, s.RequiresLogin && anonymous
-			resp.ChatURL, resp.Lang, resp.Labels = s.ChatURL, s.Lang, s.Labels
+			resp.ChatURL, resp.NextOnlineAt, resp.Lang, resp.Labels = s.ChatURL, s.NextOnlineAt, s.Lang, s.Labels
 		}
 	}
 	return jsonWithETag(c, resp)

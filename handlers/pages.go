@@ -53,7 +53,7 @@ const pagePolicy = "default-src 'self'; script-src 'self' https://connect-cdn.at
 // PageNames lists the pages the descriptor points at; each is
 // static/pages/<name>.html.
 func PageNames() []string {
-	return []string{"presence", "schedule", "admin", "project-settings", "portal-footer"}
+	return []string{"presence", "schedule", "admin", "project-settings", "portal-footer", "background", "status-panel"}
 }
 
 // Serve returns the handler of one page. Pages are loaded by Jira with a

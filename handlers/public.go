@@ -44,6 +44,10 @@ type widgetStatus struct {
 	// OnlineMessage is the online text whatever the state, for a site
 	// that draws its own offer of a chat.
 	OnlineMessage string `json:"onlineMessage"`
+	// NextOnlineAt is, while nobody is online, when a scheduled agent of
+	// the project is next due online; the page words it in the visitor's
+	// own time zone ("Back at 09:00", Labels.BackAt).
+	NextOnlineAt *time.Time `json:"nextOnlineAt,omitempty"`
 	// Lang is the language of the texts ("de", "pt-BR").
 	Lang string `json:"lang"`
 	// Labels are the widget's own words in that language.
@@ -56,6 +60,10 @@ type widgetLabels struct {
 	Offline string `json:"offline"`
 	Chat    string `json:"chat"`
 	Login   string `json:"login"`
+	// BackAt and BackOn word NextOnlineAt, with {time} (and {day}) for
+	// the page to fill in the visitor's zone: today, and another day.
+	BackAt string `json:"backAt"`
+	BackOn string `json:"backOn"`
 }
 
 // availableWidget finds an available widget for the status API, its
@@ -173,7 +181,11 @@ func widgetTexts(msgs *Messages, w models.WidgetState, l Locale) widgetStatus {
 		OnlineMessage: pick(func(t models.Translation) string { return t.Online }, w.Chat.Online, "widget.online"),
 		Lang:          l.String(),
 		Labels: widgetLabels{Online: say("widget.state_online"), Offline: say("widget.state_offline"),
-			Chat: say("widget.chat"), Login: say("widget.login")},
+			Chat: say("widget.chat"), Login: say("widget.login"), BackAt: say("widget.back_at"), BackOn: say("widget.back_on")},
+	}
+	if !w.Online && !w.NextOnlineAt.IsZero() {
+		at := w.NextOnlineAt.UTC()
+		s.NextOnlineAt = &at
 	}
 	s.Message = s.OnlineMessage
 	if !w.Online {

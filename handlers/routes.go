@@ -167,7 +167,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.POST("/webhooks/projects", projectEvents.Changed, auth.Require(RequestToken, false))
 	e.GET("/forge/portal-footer", forgePortal.Footer, auth.RequireForgeUI(), license.Observe, noStore)
 
-	api := e.Group("/api/v1", auth.Require(ContextToken, false), license.Gate, noStore, forgeConditional)
+	api := e.Group("/api/v1", auth.Require(ContextToken, false), license.Gate, noStore, serverDate(d.Now), forgeConditional)
 	api.GET("/me", agents.Me)
 	api.PUT("/me/status", agents.SetStatus)
 	api.POST("/me/heartbeat", agents.Heartbeat)

@@ -1,5 +1,7 @@
 package models
 
+import "time"
+
 // Availability is what customers learn of a project's chat, on the portal
 // and on external sites: whether anyone is there to answer, what to read,
 // and whether they must log in to start a chat. Nothing about agents.
@@ -10,6 +12,10 @@ type Availability struct {
 	// while nobody can answer at once, so that they can be answered by
 	// e-mail.
 	RequiresLogin bool
+	// NextOnlineAt is, while nobody is online, when a scheduled agent of
+	// the project is next due to come online ("Back at 09:00"); zero when
+	// online, or when no schedule of its agents switches online.
+	NextOnlineAt time.Time
 }
 
 // OnlineMessage is what customers read while someone is online and the
@@ -34,4 +40,13 @@ func AvailabilityOf(p Project, online int, licensed bool) Availability {
 		return Availability{Online: true, Message: OnlineMessage}
 	}
 	return Availability{Message: p.Message(), RequiresLogin: true}
+}
+
+// WithNextOnline adds, while nobody is online, when a scheduled agent is
+// next due online (zero: none). Online, the answer is now.
+func (a Availability) WithNextOnline(at time.Time) Availability {
+	if !a.Online && !at.IsZero() {
+		a.NextOnlineAt = at.UTC()
+	}
+	return a
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // WidgetState is one project's chat widget: what customers may learn of it
@@ -124,6 +125,7 @@ type widgetRow struct {
 	ChatURL            string
 	OnlineMessage      string
 	Translations       string
+	NextOnlineAt       scannedTime
 	LicenseState       LicenseState
 }
 
@@ -132,7 +134,8 @@ type widgetRow struct {
 const widgetQuery = `SELECT p.id AS project_id, p.tenant_id, p.key, p.widget_id, p.widget_enabled,
   p.unavailable_message, p.allowed_origins, t.installed, t.enabled, t.base_url, t.license_state,
   p.service_desk_id, p.chat_url, p.online_message, p.translations,
-  (SELECT COUNT(*) FROM statuses s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id AND s.online = ?) AS online
+  (SELECT COUNT(*) FROM statuses s WHERE s.tenant_id = p.tenant_id AND s.project_id = p.id AND s.online = ?) AS online,
+  ` + nextOnlineSQL + ` AS next_online_at
 FROM projects p JOIN tenants t ON t.id = p.tenant_id`
 
 // Load replaces the whole board from the database.
@@ -140,7 +143,7 @@ func (b *Board) Load(ctx context.Context) error {
 	b.refreshMu.Lock()
 	defer b.refreshMu.Unlock()
 	var rows []widgetRow
-	if err := b.store.db.WithContext(ctx).Raw(widgetQuery, true).Scan(&rows).Error; err != nil {
+	if err := b.store.db.WithContext(ctx).Raw(widgetQuery, true, true).Scan(&rows).Error; err != nil {
 		return translate("load widget board", err)
 	}
 	byWidget := make(map[string]WidgetState, len(rows))
@@ -164,9 +167,9 @@ func (b *Board) Refresh(ctx context.Context, tenant TenantID, projectIDs []int64
 	var rows []widgetRow
 	var err error
 	if projectIDs == nil {
-		err = q.Raw(widgetQuery+" WHERE p.tenant_id = ?", true, tenant).Scan(&rows).Error
+		err = q.Raw(widgetQuery+" WHERE p.tenant_id = ?", true, true, tenant).Scan(&rows).Error
 	} else {
-		err = q.Raw(widgetQuery+" WHERE p.tenant_id = ? AND p.id IN ?", true, tenant, projectIDs).Scan(&rows).Error
+		err = q.Raw(widgetQuery+" WHERE p.tenant_id = ? AND p.id IN ?", true, true, tenant, projectIDs).Scan(&rows).Error
 	}
 	if err != nil {
 		return translate("refresh widget board", err)
@@ -197,16 +200,21 @@ func (r widgetRow) state(lic Licensing) WidgetState {
 	if r.AllowedOrigins != "" {
 		_ = json.Unmarshal([]byte(r.AllowedOrigins), &origins) // written by us as JSON; bad data means none allowed
 	}
+	// While the subscription is off nobody comes online: no "Back at".
+	licensed, next := lic.Allows(r.LicenseState), r.NextOnlineAt.Time
+	if !licensed {
+		next = time.Time{}
+	}
 	w := WidgetState{
 		WidgetID: r.WidgetID, TenantID: r.TenantID, ProjectID: r.ProjectID, ProjectKey: r.Key,
 		Availability: AvailabilityOf(Project{UnavailableMessage: r.UnavailableMessage, OnlineMessage: r.OnlineMessage}, r.Online,
-			lic.Allows(r.LicenseState)),
+			licensed).WithNextOnline(next),
 		Available:      r.WidgetEnabled && r.Installed && r.Enabled,
 		AllowedOrigins: origins, PortalOrigin: siteOrigin(r.BaseURL),
 	}
 	w.Chat = r.chat()
 	h := fnv.New64a()
-	fmt.Fprintf(h, "%t\x00%t\x00%t\x00%s", w.Online, w.RequiresLogin, w.Available, w.Message)
+	fmt.Fprintf(h, "%t\x00%t\x00%t\x00%s\x00%d", w.Online, w.RequiresLogin, w.Available, w.Message, w.NextOnlineAt.Unix())
 	// The chat's fields, so that a changed link or text is a new ETag.
 	fmt.Fprintf(h, "\x00%s\x00%s\x00%s\x00%s", w.Chat.URL, w.Chat.Unavailable, w.Chat.Online, r.Translations)
 	w.ETag = fmt.Sprintf(`"%016x"`, h.Sum64())

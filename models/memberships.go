@@ -20,6 +20,7 @@ type Membership struct {
 // as Jira told us at at, and remembers when.
 func (s *Store) SetMemberships(ctx context.Context, tenant TenantID, accountID string, projectIDs []int64, at time.Time) error {
 	now := at.UTC()
+	changed := false // a project gained or lost the account
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := s.ensureAgent(tx, tenant, accountID); err != nil {
 			return err
@@ -32,9 +33,11 @@ func (s *Store) SetMemberships(ctx context.Context, tenant TenantID, accountID s
 		if len(projectIDs) > 0 {
 			del = del.Where("project_id NOT IN ?", projectIDs)
 		}
-		if err := del.Delete(&Membership{}).Error; err != nil {
-			return err
+		res := del.Delete(&Membership{})
+		if res.Error != nil {
+			return res.Error
 		}
+		changed = res.RowsAffected > 0
 		if len(projectIDs) == 0 {
 			return nil
 		}
@@ -42,9 +45,19 @@ func (s *Store) SetMemberships(ctx context.Context, tenant TenantID, accountID s
 		for _, id := range projectIDs {
 			rows = append(rows, Membership{TenantID: tenant, AccountID: accountID, ProjectID: id})
 		}
-		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error
+		res = tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows)
+		changed = changed || res.RowsAffected > 0
+		return res.Error
 	})
-	return translate("set memberships", err)
+	if err != nil {
+		return translate("set memberships", err)
+	}
+	if changed {
+		// Who counts for a project's next online time ("back at") changed;
+		// Jira's answer repeated (the usual case) announces nothing.
+		s.changed(ctx, tenant, nil)
+	}
+	return nil
 }
 
 // Memberships returns the projects an account is an agent of, as last

@@ -57,6 +57,8 @@ func (s *Store) SaveSchedule(ctx context.Context, tenant TenantID, accountID str
 		return Agent{}, translate("save schedule", err)
 	}
 	a.NextSwitchAt = utcPtr(a.NextSwitchAt)
+	// The agent's projects may now be "back at" another time.
+	s.changed(ctx, tenant, nil)
 	return a, nil
 }
 
@@ -235,6 +237,7 @@ func (s *Store) ApplyDueSchedules(ctx context.Context, now time.Time, limit int)
 		failures = append(failures, translate("apply schedules", readErr))
 	}
 	s.changedBy(ctx, events)
+	s.plansMoved(ctx, results, events)
 	if len(dropped) > maxReportedFailures {
 		n := len(dropped)
 		dropped = append(dropped[:maxReportedFailures], fmt.Errorf("apply schedules: %d more plans dropped", n-maxReportedFailures))

@@ -105,6 +105,15 @@ type Status struct {
 	Source Source     `gorm:"size:16;not null"`
 	// AwayReason says why the agent is away ("lunch"); empty otherwise.
 	AwayReason string `gorm:"size:100;not null;default:''"`
+	// ChangedBy and ChangeReason are the last switch's actor (an admin who
+	// put the agent offline; empty when the agent, a schedule, a timer or
+	// inactivity switched the row) and reason (the admin's, or the away
+	// reason), written by the same conditional update that switches the
+	// row, so that the agent can be told why (LastChange). A replica of a
+	// release before them leaves them as they were: they are read only
+	// with Source admin and a reason-bearing state (see LastChange).
+	ChangedBy    string `gorm:"size:128;not null;default:''"`
+	ChangeReason string `gorm:"size:500;not null;default:''"`
 }
 
 // AfterFind makes State the row's effective state (see effectiveState).

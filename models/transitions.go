@@ -59,6 +59,7 @@ func switchProjects(tx *gorm.DB, ts []transition) ([]Event, bool, error) {
 	columns := []rowColumn{
 		{"tenant_id", "bigint"}, {"account_id", "text"}, {"project_id", "bigint"}, {"state", "text"}, {"online", "boolean"},
 		{"switch_at", "timestamptz"}, {"until", "timestamptz"}, {"source", "text"}, {"away_reason", "text"}, {"guard", "boolean"},
+		{"changed_by", "text"}, {"change_reason", "text"},
 	}
 	var (
 		// Going online or away, without and with the guard, which an
@@ -102,7 +103,8 @@ func switchProjects(tx *gorm.DB, ts []transition) ([]Event, bool, error) {
 		}
 		if t.everywhere() {
 			byAccountEverywhere[a] = i
-			everywhere.add(int64(t.tenant), ch.AccountID, nil, string(to), false, at, until, string(ch.Source), awayReason, guard)
+			everywhere.add(int64(t.tenant), ch.AccountID, nil, string(to), false, at, until, string(ch.Source), awayReason, guard,
+				ch.Actor, ch.Reason)
 			continue
 		}
 		set := &offline
@@ -119,7 +121,8 @@ func switchProjects(tx *gorm.DB, ts []transition) ([]Event, bool, error) {
 				return nil, false, fmt.Errorf("switch projects: account %q and project %d in two changes", a.id, pid)
 			}
 			byRow[row{a, pid}] = i
-			set.add(int64(t.tenant), ch.AccountID, pid, string(to), to == StateOnline, at, until, string(ch.Source), awayReason, guard)
+			set.add(int64(t.tenant), ch.AccountID, pid, string(to), to == StateOnline, at, until, string(ch.Source), awayReason, guard,
+				ch.Actor, ch.Reason)
 		}
 	}
 	// The state is compared with t's column, never a constant, so that the
@@ -170,11 +173,12 @@ WHERE `+byProject+` AND `+stateSQL+` = t.state
 			if guard == 1 {
 				cond += " AND statuses.since <= excluded.since"
 			}
-			if err := collect("WITH "+with+` INSERT INTO statuses (tenant_id, project_id, account_id, online, state, previous_state, since, until, source, away_reason)
-SELECT tenant_id, project_id, account_id, online, state, 'offline', switch_at, until, source, away_reason FROM t WHERE true
+			if err := collect("WITH "+with+` INSERT INTO statuses (tenant_id, project_id, account_id, online, state, previous_state, since, until, source, away_reason, changed_by, change_reason)
+SELECT tenant_id, project_id, account_id, online, state, 'offline', switch_at, until, source, away_reason, changed_by, change_reason FROM t WHERE true
 ON CONFLICT (tenant_id, project_id, account_id) DO UPDATE
 SET previous_state = `+stateSQL+`, online = excluded.online, state = excluded.state, since = excluded.since,
-  until = excluded.until, source = excluded.source, away_reason = excluded.away_reason WHERE `+cond+`
+  until = excluded.until, source = excluded.source, away_reason = excluded.away_reason,
+  changed_by = excluded.changed_by, change_reason = excluded.change_reason WHERE `+cond+`
 RETURNING tenant_id, account_id, project_id, previous_state`, args); err != nil {
 				return nil, false, err
 			}
@@ -187,7 +191,8 @@ RETURNING tenant_id, account_id, project_id, previous_state`, args); err != nil 
 		for _, p := range set.rows.pieces(d) {
 			with, args := p.cte(d)
 			if err := collect("WITH "+with+` UPDATE statuses SET previous_state = `+stateSQL+`, online = t.online, state = t.state,
-  since = t.switch_at, until = t.until, source = t.source, away_reason = t.away_reason
+  since = t.switch_at, until = t.until, source = t.source, away_reason = t.away_reason,
+  changed_by = t.changed_by, change_reason = t.change_reason
 FROM t WHERE `+set.match+` AND `+stateSQL+` <> t.state
 RETURNING statuses.tenant_id, statuses.account_id, statuses.project_id, statuses.previous_state`, args); err != nil {
 				return nil, false, err

@@ -63,6 +63,7 @@
     '.t{display:flex!important;flex-direction:column;gap:2px;min-width:0;overflow-wrap:anywhere}' +
     '.s{font-weight:600}' +
     '.m{color:#44546F}' +
+    '.b{font-weight:600}' +
     'a{color:#0C66E4;text-decoration:underline;font-weight:500;align-self:flex-start}' +
     'a:focus-visible{outline:2px solid #388BFF;outline-offset:2px;border-radius:2px}' +
     '[hidden]{display:none!important}';
@@ -110,7 +111,7 @@
     svg.appendChild(dot);
     w.appendChild(svg);
     var t = el('div', 't', w);
-    parts = { bubble: bubble, dot: dot, state: el('span', 's', t), msg: el('span', 'm', t), chat: el('a', 'c', t), login: el(login ? 'a' : 'span', 'l', t) };
+    parts = { bubble: bubble, dot: dot, state: el('span', 's', t), msg: el('span', 'm', t), back: el('span', 'b', t), chat: el('a', 'c', t), login: el(login ? 'a' : 'span', 'l', t) };
     parts.chat.target = '_top';
     parts.chat.rel = 'noopener';
     parts.chat.addEventListener('click', function (e) {
@@ -163,6 +164,9 @@
     parts.dot.setAttribute('fill', on ? '#4BCE97' : '#DCDFE4');
     parts.state.textContent = str(on ? labels.online : labels.offline) || (on ? 'Chat online' : 'Chat offline');
     parts.msg.textContent = str(s.message);
+    var back = on ? '' : backAt(s.nextOnlineAt, labels, str(s.lang));
+    parts.back.textContent = back;
+    parts.back.hidden = !back;
     parts.chat.textContent = str(labels.chat) || 'Start a chat';
     if (chatUrl) parts.chat.href = chatUrl;
     parts.chat.hidden = !on || !chatUrl;
@@ -172,7 +176,26 @@
     host.hidden = false;
     shown = true;
     announce({ widgetId: id, state: on ? 'online' : 'offline', online: on, message: str(s.message), chatUrl: chatUrl,
-      requiresLogin: needsLogin, lang: str(s.lang) });
+      requiresLogin: needsLogin, lang: str(s.lang), nextOnlineAt: on ? '' : str(s.nextOnlineAt) });
+  }
+
+  // backAt words when agents are next due online ("Back at 09:00", "Back
+  // Monday at 09:00"), in the visitor's time zone and language, on a
+  // 24-hour clock; '' when unknown.
+  function backAt(iso, labels, lang) {
+    var at = new Date(str(iso));
+    if (isNaN(at.getTime()) || !str(labels.backAt)) return '';
+    var loc = lang || undefined;
+    var time, day;
+    try {
+      time = new Intl.DateTimeFormat(loc, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+      day = new Intl.DateTimeFormat(loc, { weekday: 'long' }).format(at);
+    } catch (e) {
+      time = at.toTimeString().slice(0, 5);
+      day = at.toDateString().slice(0, 3);
+    }
+    var today = at.toDateString() === new Date().toDateString();
+    return (today ? str(labels.backAt) : str(labels.backOn)).replace('{time}', time).replace('{day}', day);
   }
 
   function hide() {

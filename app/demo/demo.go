@@ -49,6 +49,11 @@ type Options struct {
 	// DemoForgeApp).
 	Assets     fs.FS
 	ForgeAppID string
+	// Clock, when set, is the clock Now reads, which POST /demo/api/clock
+	// moves ahead; Tick then runs the jobs that act on time (the
+	// heartbeats' flush, timers, schedules, inactivity) at once.
+	Clock *Clock
+	Tick  func(ctx context.Context) error
 }
 
 // Host serves /demo/… and plays Jira.
@@ -104,7 +109,7 @@ func New(opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	site, err := jiratest.New(jiratest.Options{AppKey: opts.AppKey, ClientKey: demoClientKey, HTTPClient: opts.HTTPClient})
+	site, err := jiratest.New(jiratest.Options{AppKey: opts.AppKey, ClientKey: demoClientKey, HTTPClient: opts.HTTPClient, Now: opts.Now})
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
@@ -121,12 +126,12 @@ func New(opts Options) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: parse pages: %w", err)
 	}
-	fh, err := newForgeHost(opts.ForgeAppID, origin+"/demo/jira", opts.BaseURL)
+	fh, err := newForgeHost(opts.ForgeAppID, origin+"/demo/jira", opts.BaseURL, opts.Now)
 	if err != nil {
 		return nil, err
 	}
 	h := &Host{opts: opts, site: site, pages: pages, origin: origin, other: other, forge: fh,
-		jira: &jira.Client{AppKey: opts.AppKey, HTTP: opts.HTTPClient, Targets: jira.TargetPolicy{AllowLoopback: true}}}
+		jira: &jira.Client{AppKey: opts.AppKey, HTTP: opts.HTTPClient, Targets: jira.TargetPolicy{AllowLoopback: true}, Now: opts.Now}}
 	h.license.Store(licenseActive)
 	h.enableForge()
 	h.routes()

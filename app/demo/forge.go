@@ -46,6 +46,7 @@ var forgeModules = map[string]struct{ typ, resource string }{
 	"presence-queue":   {"jiraServiceManagement:queuePage", "presence"},
 	"schedule":         {"jira:personalSettingsPage", "schedule"},
 	"activity":         {"jira:globalBackgroundScript", "background"},
+	"presence-context": {"jira:issueContext", "status-panel"},
 	"admin":            {"jira:adminPage", "admin"},
 	"project-settings": {"jira:projectSettingsPage", "project-settings"},
 	"chat-status":      {"jiraServiceManagement:portalFooter", "portal-footer"},
@@ -55,6 +56,7 @@ var forgeModules = map[string]struct{ typ, resource string }{
 var forgePages = map[string]string{
 	"presence": "presence.html", "schedule": "schedule.html", "admin": "admin.html",
 	"project-settings": "project-settings.html", "portal-footer": "forge-portal-footer.html", "background": "background.html",
+	"status-panel": "status-panel.html",
 }
 
 // forgeHost is the demo's Forge platform.
@@ -70,11 +72,11 @@ type forgeHost struct {
 // triggerEvery is the scheduled trigger's interval (manifest: hour).
 const triggerEvery = time.Hour
 
-func newForgeHost(appID, siteURL, appBase string) (*forgeHost, error) {
+func newForgeHost(appID, siteURL, appBase string, now func() time.Time) (*forgeHost, error) {
 	if appID == "" {
 		appID = DemoForgeApp
 	}
-	p, err := forgetest.New(appID)
+	p, err := forgetest.New(appID, forgetest.WithClock(now))
 	if err != nil {
 		return nil, fmt.Errorf("demo: forge: %w", err)
 	}
@@ -303,7 +305,7 @@ func (h *Host) forgeInvoke(w http.ResponseWriter, r *http.Request) {
 		body = json.RawMessage(raw)
 	}
 	headers := map[string]string{}
-	for _, k := range []string{"Content-Type", "ETag"} {
+	for _, k := range []string{"Content-Type", "ETag", "Date"} {
 		if v := resp.Header.Get(k); v != "" {
 			headers[strings.ToLower(k)] = v
 		}

@@ -22,6 +22,8 @@ var modules = map[string]string{
 	"presence-admin":            "/pages/admin",
 	"presence-project-settings": "/pages/project-settings",
 	"chat-status-footer":        "/pages/portal-footer",
+	"presence-background":       "/pages/background",
+	"presence-issue-context":    "/pages/status-panel",
 }
 
 func (h *Host) routes() {
@@ -37,6 +39,8 @@ func (h *Host) routes() {
 	m.HandleFunc("GET /demo/api/token", h.token)
 	m.HandleFunc("GET /demo/api/signed-url", h.signedURL)
 	m.HandleFunc("GET /demo/api/jira", h.jiraProxy)
+	m.HandleFunc("GET /demo/api/clock", h.clock)
+	m.HandleFunc("POST /demo/api/clock", h.clock)
 	m.HandleFunc("GET /demo/jira/servicedesk/customer/user/login", h.login)
 	m.Handle("/demo/jira/", h.site)
 	h.forgeRoutes(m)
@@ -157,7 +161,7 @@ func (h *Host) pageURL(path, project, desk, account, loc string) string {
 	if loc != "" {
 		v.Set("loc", strings.ReplaceAll(loc, "-", "_")) // as Jira writes it: en_GB
 	}
-	if strings.HasSuffix(path, "/presence") || strings.HasSuffix(path, "/project-settings") {
+	if strings.HasSuffix(path, "/presence") || strings.HasSuffix(path, "/project-settings") || strings.HasSuffix(path, "/status-panel") {
 		v.Set("project", project)
 	}
 	if strings.HasSuffix(path, "/portal-footer") {
@@ -251,9 +255,13 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 		lang = ""
 	}
 	host := hostOf(q)
-	view, frame, background := q.Get("view"), "", ""
+	view, frame, background, panel := q.Get("view"), "", "", ""
 	if host == "forge" {
-		view, frame = forgeView(view, project, current.AccountID, loc)
+		if view != "issue" {
+			view, frame = forgeView(view, project, current.AccountID, loc)
+		} else {
+			panel = forgePageURL("presence-context", current.AccountID, project, "", loc)
+		}
 		background = forgePageURL("activity", current.AccountID, "", "", loc)
 	} else {
 		switch view {
@@ -261,6 +269,11 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 			frame = h.pageURL(modules["presence-admin"], "", "", current.AccountID, loc)
 		case "project-settings":
 			frame = h.pageURL(modules["presence-project-settings"], project, "", current.AccountID, loc)
+		case "issue":
+			// Jira loads the background script (jiraBackgroundScripts) with
+			// the issue view.
+			background = h.pageURL(modules["presence-background"], "", "", current.AccountID, loc)
+			panel = h.pageURL(modules["presence-issue-context"], project, "", current.AccountID, loc)
 		default:
 			view = ""
 		}
@@ -271,7 +284,7 @@ func (h *Host) index(w http.ResponseWriter, r *http.Request) {
 	}
 	h.render(w, "index.html", map[string]any{
 		"People": list, "Me": current, "Project": project, "Projects": keys, "Theme": theme, "View": view, "Frame": frame,
-		"FrameTitle": frameTitles[view], "Host": host, "Background": background,
+		"FrameTitle": frameTitles[view], "Host": host, "Background": background, "Panel": panel,
 		"Lang": lang, "Languages": demoLanguages,
 		"AppOrigin": h.origin, "External": h.other + "/demo/external", "Portal": portal + "&host=" + host,
 		"License": h.siteLicense(),

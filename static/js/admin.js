@@ -13,7 +13,14 @@ const text = {
   projectCount: (p) => t('admin.projectCount', { key: p.key, n: p.onlineCount }),
   noUntil: '—',
   state: (on) => t(on ? 'common.online' : 'common.offline'),
-  change: (from, to) => text.state(from) + ' → ' + text.state(to),
+  stateName: (st) => t('common.' + (st === 'away' ? 'away' : st === 'online' ? 'online' : 'offline')),
+  // The log's change in states ("Online → Away"); older rows without
+  // states by their online flags.
+  change: (e) => (e.fromState && e.toState ? text.stateName(e.fromState) + ' → ' + text.stateName(e.toState)
+    : text.state(e.fromOnline) + ' → ' + text.state(e.toOnline)),
+  awayState: (reason) => t('common.away') + (reason ? ' · ' + reason : ''),
+  awaySeries: t('admin.awaySeries'),
+  awayHours: t('admin.awayHours'),
   source: (s) => t('source.' + s),
   exportFailed: (m) => t('admin.exportFailed', { message: m }),
   nobodyInPeriod: t('admin.nobodyInPeriod'),
@@ -75,11 +82,14 @@ async function loadOnline() {
     if (sel.options.length === 1) sel.append(...r.projects.map((p) => h('option', { value: p.key, text: p.name + ' (' + p.key + ')' })));
   }
   $('project-counts').textContent = r.projects.map(text.projectCount).join(' · ');
-  const names = await users(r.online.map((o) => o.accountId));
-  await remember(r.online.map((o) => o.accountId));
-  $('online-empty').hidden = r.online.length > 0;
-  $('online').replaceChildren(...r.online.map((o) => h('tr', {},
-    h('td', {}, person(names.get(o.accountId))), h('td', { text: o.project }), h('td', { text: when(o.since) }),
+  // The away are listed after the online, with their state and reason.
+  const rows = [...r.online, ...(r.away || [])];
+  const names = await users(rows.map((o) => o.accountId));
+  await remember(rows.map((o) => o.accountId));
+  $('online-empty').hidden = rows.length > 0;
+  $('online').replaceChildren(...rows.map((o) => h('tr', { 'data-state': o.state || 'online' },
+    h('td', {}, person(names.get(o.accountId))), h('td', { text: o.project }),
+    h('td', { text: o.state === 'away' ? text.awayState(o.awayReason) : text.stateName('online') }), h('td', { text: when(o.since) }),
     h('td', { text: o.until ? when(o.until) : text.noUntil }), h('td', { text: text.source(o.source) }))));
   resize();
 }
@@ -133,7 +143,7 @@ async function loadEvents(more) {
   await remember(r.events.map((e) => e.accountId));
   const rows = r.events.map((e) => h('tr', {},
     h('td', { text: when(e.at) }), h('td', {}, person(names.get(e.accountId))), h('td', { text: e.project }),
-    h('td', { text: text.change(e.fromOnline, e.toOnline) }), h('td', { text: text.source(e.source) }),
+    h('td', { text: text.change(e) }), h('td', { text: text.source(e.source) }),
     h('td', { text: e.actorAccountId ? names.get(e.actorAccountId).name : '' }), h('td', { text: e.reason || '' })));
   if (more) $('events').append(...rows);
   else $('events').replaceChildren(...rows);
@@ -175,6 +185,9 @@ async function loadReport() {
     const rest = ranked.slice(8);
     series.push({ name: text.others(rest.length), values: r.days.map((_, i) => rest.reduce((t, a) => t + a.seconds[i], 0) / 3600), others: true });
   }
+  // Away is its own series (every agent's away hours), not online time.
+  const away = r.days.map((_, i) => r.agents.reduce((t, a) => t + ((a.awaySeconds || [])[i] || 0), 0) / 3600);
+  if (away.some((v) => v > 0)) series.push({ name: text.awaySeries, values: away, away: true, cls: 'c-away' });
   const chart = $('chart');
   if (!series.length) {
     chart.replaceChildren(h('p', { class: 'muted', text: text.nobodyInPeriod }));
@@ -182,13 +195,15 @@ async function loadReport() {
     const total = r.agents.reduce((a, x) => a + x.totalSeconds, 0) / 3600;
     chart.replaceChildren(
       stackedBars({ labels, series, width: chart.clientWidth, title: text.chartTitle(r.agents.length, number(total)), label: text.hoursOn }),
-      h('ul', { class: 'legend' }, series.map((s, k) => h('li', {}, h('span', { class: 'swatch c' + k, 'aria-hidden': 'true' }), s.name))));
+      h('ul', { class: 'legend' }, series.map((s, k) => h('li', { 'data-series': s.away ? 'away' : 'online' }, h('span', { class: 'swatch ' + (s.cls || 'c' + k), 'aria-hidden': 'true' }), s.name))));
   }
   const fmt = (sec) => number(sec / 3600);
   $('report-table').replaceChildren(
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: text.agent }), labels.map((l) => h('th', { scope: 'col', class: 'num', text: l })), h('th', { scope: 'col', class: 'num', text: text.totalHours }))),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col', text: text.agent }), labels.map((l) => h('th', { scope: 'col', class: 'num', text: l })), h('th', { scope: 'col', class: 'num', text: text.totalHours }),
+      h('th', { scope: 'col', class: 'num', text: text.awayHours }))),
     h('tbody', {}, r.agents.map((a) => h('tr', {}, h('th', { scope: 'row', text: names.get(a.accountId).name }),
-      a.seconds.map((x) => h('td', { class: 'num', text: fmt(x) })), h('td', { class: 'num', text: fmt(a.totalSeconds) })))));
+      a.seconds.map((x) => h('td', { class: 'num', text: fmt(x) })), h('td', { class: 'num', text: fmt(a.totalSeconds) }),
+      h('td', { class: 'num', 'data-col': 'away', text: fmt(a.totalAwaySeconds || 0) })))));
   resize();
 }
 

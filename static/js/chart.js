@@ -21,7 +21,8 @@ function ticks(max) {
 
 /**
  * stackedBars draws one bar per label, stacking the series' values.
- * series: [{name, values}] in the order of the legend; unit names the
+ * series: [{name, values, cls?}] in the order of the legend (cls: a
+ * colour class of its own instead of c0…c8); unit names the
  * values; label(name, value, day) words a bar's tooltip.
  */
 export function stackedBars({ labels, series, title, unit = 'h', width = 640, label: say = (name, v, day) => `${name}: ${v} ${unit} on ${day}` }) {
@@ -44,7 +45,7 @@ export function stackedBars({ labels, series, title, unit = 'h', width = 640, la
     series.forEach((ser, k) => {
       const v = ser.values[i];
       if (v <= 0) return;
-      svg.append(s('rect', { class: 'c' + (k % 9), x, width: bar, y: y(base + v), height: Math.max(0.5, y(base) - y(base + v)) },
+      svg.append(s('rect', { class: ser.cls || 'c' + (k % 9), x, width: bar, y: y(base + v), height: Math.max(0.5, y(base) - y(base + v)) },
         s('title', {}, say(ser.name, v.toFixed(1), label))));
       base += v;
     });

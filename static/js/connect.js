@@ -72,7 +72,55 @@ export async function token() {
 
 /** api calls the app's API with a fresh context token and returns the decoded answer. */
 export async function api(method, path, body) {
-  return request(method, path, body, {});
+  const data = await request(method, path, body, {});
+  if (method !== 'GET' && /^\/?api\/v1\/me\/status/.test(path)) statusChannel().postMessage('changed');
+  return data;
+}
+
+let channel = null;
+// statusChannel links the app's frames in this browser (the dialog and the
+// background script are frames of one origin): a change made in one is
+// told to the others.
+function statusChannel() {
+  if (!channel) channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel('agent-presence:status') : { postMessage() {}, addEventListener() {} };
+  return channel;
+}
+
+/** onStatusChanged calls fn when another of the app's frames changed the user's status. */
+export function onStatusChanged(fn) {
+  statusChannel().addEventListener('message', () => fn());
+}
+
+const flagActions = new Map(); // action identifier → onClick
+let flagEvents = false;
+
+/**
+ * flag shows a Jira flag (AP.flag.create) until it is closed:
+ * {id, title, description, type, actions: [{text, onClick}]}; it returns
+ * {close()}. Jira tells the action clicked by its identifier, which names
+ * the flag and the action.
+ */
+export function flag({ id, title = '', description = '', type = 'info', actions = [] }) {
+  const ids = {};
+  actions.forEach((a, i) => {
+    const key = id + '-' + i;
+    ids[key] = a.text;
+    flagActions.set(key, a.onClick);
+  });
+  let f = null;
+  try {
+    if (!flagEvents) {
+      flagEvents = true;
+      AP.events.on('flag.action', (d) => { const fn = d && flagActions.get(d.actionIdentifier); if (fn) fn(); });
+    }
+    f = AP.flag.create({ title, body: description, type, close: 'manual', actions: ids });
+  } catch { /* not in Jira */ }
+  return {
+    close() {
+      for (const key of Object.keys(ids)) flagActions.delete(key);
+      try { if (f) f.close(); } catch { /* gone */ }
+    },
+  };
 }
 
 /**
@@ -99,11 +147,14 @@ export async function apiIfChanged(path) {
   const last = tags.get(path);
   const headers = last ? { 'If-None-Match': last.etag } : {};
   const res = await request('GET', path, undefined, { headers, raw: true });
-  if (res.status === 304 && last) return { data: last.data, changed: false };
+  // date is the service's clock (its Date header), against which the
+  // deadlines of an answer are read.
+  const date = Date.parse(res.headers.get('Date') || '') || 0;
+  if (res.status === 304 && last) return { data: last.data, changed: false, date };
   const data = await res.json();
   const etag = res.headers.get('ETag');
   if (etag) tags.set(path, { etag, data });
-  return { data, changed: true };
+  return { data, changed: true, date };
 }
 
 async function request(method, path, body, { cache = 'no-store', headers: extra = {}, raw = false }, retried = false) {

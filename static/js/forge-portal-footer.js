@@ -36,6 +36,10 @@ function render(s) {
   $('chat-icon').src = '../static/icons/presence-' + (s.online ? 'online' : 'offline') + '.svg';
   $('chat-state').textContent = (s.online ? labels.online : labels.offline) || (s.online ? text.online : text.offline);
   $('chat-message').textContent = s.message || '';
+  // Offline: when agents are next due online, in the visitor's zone.
+  const back = s.online ? '' : backAt(s.nextOnlineAt, labels, s.lang);
+  $('chat-back').textContent = back;
+  $('chat-back').hidden = !back;
   // Online: the chat link (the project's, or the portal's request form).
   const link = $('chat-link');
   link.hidden = !s.online || !/^https?:\/\//.test(s.chatUrl || '');
@@ -46,6 +50,16 @@ function render(s) {
   login.hidden = !s.requiresLogin || !/^https?:\/\//.test(s.loginUrl || '');
   login.href = login.hidden ? '#' : s.loginUrl;
   login.textContent = labels.login || text.login;
+}
+
+// backAt words nextOnlineAt as widget.js does: "Back at 09:00", "Back
+// Monday at 09:00", on a 24-hour clock.
+function backAt(iso, labels, lang) {
+  const at = new Date(iso || '');
+  if (Number.isNaN(at.getTime()) || !labels.backAt) return '';
+  const time = new Intl.DateTimeFormat(lang || undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+  const day = new Intl.DateTimeFormat(lang || undefined, { weekday: 'long' }).format(at);
+  return (at.toDateString() === new Date().toDateString() ? labels.backAt : labels.backOn).replace('{time}', time).replace('{day}', day);
 }
 
 async function poll() {

@@ -76,8 +76,8 @@ export async function apiRevalidated(path) {
 
 /** apiIfChanged polls path with the ETag of its last answer: {data, changed}. */
 export async function apiIfChanged(path) {
-  const { data, changed } = await invoke('GET', path);
-  return { data, changed };
+  const { data, changed, date } = await invoke('GET', path);
+  return { data, changed, date };
 }
 
 /** apiBlob fetches a file (the CSV export) through invokeRemote. */
@@ -93,13 +93,15 @@ async function invoke(method, path, body) {
   const headers = { Accept: 'application/json', 'Accept-Language': await locale() };
   if (last) headers['If-None-Match'] = last.etag;
   const res = await callRemote(method, path, body, headers);
-  if (res.status === 304 && last) return { data: last.data, changed: false };
-  if (res.status === 204) return { data: null, changed: true };
+  // date: the service's clock (its Date header), for the answer's deadlines.
+  const date = Date.parse(header(res, 'date')) || 0;
+  if (res.status === 304 && last) return { data: last.data, changed: false, date };
+  if (res.status === 204) return { data: null, changed: true, date };
   if (res.status < 200 || res.status > 299) throw failure(res);
   const data = typeof res.body === 'string' && /json/.test(header(res, 'content-type')) ? JSON.parse(res.body) : res.body;
   const etag = method === 'GET' && header(res, 'etag');
   if (etag) tags.set(path, { etag, data });
-  return { data, changed: true };
+  return { data, changed: true, date };
 }
 
 async function callRemote(method, path, body, headers) {

@@ -48,6 +48,16 @@ const text = {
     ? t('presence.atToday', { time: clock(iso) }) : t('presence.atDay', { day: dayName(iso), time: clock(iso) })),
   online: t('common.online'),
   offline: t('common.offline'),
+  away: t('common.away'),
+  awaySince: (key, since, reason) => t('presence.awaySince', { key, since, reason: reason ? t('presence.reasonPart', { reason }) : '' }),
+  lastChange: (time, cause) => t('presence.lastChange', { time, cause }),
+  cause: {
+    manual: () => t('presence.causeManual'),
+    schedule: () => t('presence.causeSchedule'),
+    expiry: () => t('presence.causeExpiry'),
+    inactivity: () => t('presence.causeInactivity'),
+    admin: (name, reason) => (reason ? t('presence.causeAdminReason', { name, reason }) : t('presence.causeAdmin', { name })),
+  },
   fieldLabels: { durationMinutes: t('presence.labelMinutes'), reason: t('presence.labelReason') },
 };
 
@@ -73,8 +83,30 @@ function renderCounter(count) {
 }
 
 function stateText(p) {
+  if (p.state === 'away') return text.awaySince(p.key, when(p.since), p.awayReason || '');
   if (!p.online) return text.offlineIn(p.key);
   return text.onlineSince(p.key, when(p.since), p.until ? when(p.until) : '', p.source);
+}
+
+// renderChange says the last change of the current project's status and
+// its cause (who, with what reason, or which rule), so that a change made
+// elsewhere explains itself here.
+async function renderChange() {
+  const el = $('me-change');
+  const p = me.project;
+  if (!p || !p.since || !p.source) {
+    el.hidden = true;
+    return;
+  }
+  let cause;
+  if (p.source === 'admin') {
+    const name = p.changedBy ? (await users([p.changedBy])).get(p.changedBy).name : '';
+    cause = text.cause.admin(name, p.changeReason || '');
+  } else {
+    cause = (text.cause[p.source] || text.cause.manual)();
+  }
+  setText(el, text.lastChange(when(p.since), cause));
+  el.hidden = false;
 }
 
 // targets are the projects the buttons act on: the current one, or all.
@@ -101,8 +133,10 @@ function render() {
     all.disabled = true;
   }
   const online = me.project ? me.project.online : me.projects.some((p) => p.online);
+  const away = !online && (me.project ? me.project.state === 'away' : me.projects.some((p) => p.state === 'away'));
   $('me-icon').src = '../static/icons/presence-' + (online ? 'online' : 'offline') + '.svg';
-  $('me-icon').alt = online ? text.online : text.offline;
+  $('me-icon').alt = online ? text.online : away ? text.away : text.offline;
+  renderChange();
   if (me.project) {
     setText($('me-state'), me.isAgent || me.project.online ? stateText(me.project) : text.notAgent(me.project.key));
   } else {
@@ -115,11 +149,13 @@ function render() {
   const inScope = onlineInScope();
   const off = $('go-offline');
   const on = $('go-online');
-  off.hidden = !inScope;
+  // Away, one can go offline too.
+  off.hidden = !inScope && !targets().some((p) => p.state === 'away');
   off.className = inScope ? 'primary' : '';
   on.className = inScope ? '' : 'primary';
   setText(on, inScope ? text.changeHowLong : text.goOnline);
   on.disabled = !(all.checked ? me.projects.length > 0 : me.isAgent);
+  $('go-away').disabled = on.disabled;
   if (!inScope) $('extend').hidden = true;
   // Someone who is agent nowhere has no status to set, unless a former
   // agent still shows online here and must be able to leave; nor a
@@ -135,6 +171,21 @@ function render() {
 }
 
 let agents = [];
+let awayAgents = [];
+
+// renderAway lists who is away, with their reasons: not online for
+// customers, but at hand for colleagues.
+function renderAway() {
+  $('away-section').hidden = awayAgents.length === 0;
+  $('away-agents').replaceChildren(...awayAgents.map((a) => {
+    const who = names.get(a.accountId);
+    const meta = text.since(when(a.since)) + (a.awayReason ? ' · ' + a.awayReason : '');
+    return h('li', { class: 'person', 'data-account': a.accountId, 'data-state': 'away' },
+      who.avatar ? h('img', { class: 'avatar', src: who.avatar, alt: '' }) : h('span', { class: 'avatar', 'aria-hidden': 'true' }),
+      h('span', { class: 'who' }, h('span', { class: 'name', text: a.accountId === me.accountId ? text.you(who.name) : who.name }), h('br'),
+        h('span', { class: 'muted small', text: meta })));
+  }));
+}
 let names = new Map();
 let focusNext = null;
 
@@ -154,8 +205,10 @@ async function loadAgents() {
   section.hidden = false;
   renderCounter(list.count);
   agents = list.agents;
-  names = await users(agents.map((a) => a.accountId));
+  awayAgents = list.away || [];
+  names = await users([...agents, ...awayAgents].map((a) => a.accountId));
   renderAgents();
+  renderAway();
 }
 
 function renderAgents() {
@@ -282,12 +335,15 @@ function readDuration() {
   return minutes;
 }
 
-async function setStatus(online, minutes) {
-  const body = { online, scope: $('all').checked ? 'all' : 'project' };
+async function setStatus(online, minutes, away = false) {
+  const body = away ? { state: 'away', scope: $('all').checked ? 'all' : 'project' } : { online, scope: $('all').checked ? 'all' : 'project' };
   if (project) body.project = project;
-  if (online && minutes !== undefined) body.durationMinutes = minutes;
+  if (away && $('away-reason').value.trim()) body.reason = $('away-reason').value.trim();
+  if ((online || away) && minutes !== undefined) body.durationMinutes = minutes;
   show($('message'), '');
-  await busy([$('go-online'), $('go-offline'), $('extend-yes')], async () => {
+  $('away-error').textContent = '';
+  $('away-reason').removeAttribute('aria-invalid');
+  await busy([$('go-online'), $('go-offline'), $('go-away'), $('extend-yes')], async () => {
     try {
       // The new state shows in "Your status" (a live region): no banner
       // that would go stale when the state changes elsewhere.
@@ -300,6 +356,10 @@ async function setStatus(online, minutes) {
       if (inQuestion) $('go-online').focus();
       await loadAgents();
     } catch (e) {
+      if (e.field === 'reason') {
+        $('away-reason').setAttribute('aria-invalid', 'true');
+        $('away-error').textContent = sentence(e, text.fieldLabels);
+      }
       if (e.field === 'durationMinutes') {
         $('custom').setAttribute('aria-invalid', 'true');
         $('custom-error').textContent = sentence(e, text.fieldLabels);
@@ -385,6 +445,11 @@ $('duration').addEventListener('change', () => {
 $('all').addEventListener('change', () => me && render());
 $('go-online').addEventListener('click', (e) => { if (!e.currentTarget.dataset.busy) goOnline(); });
 $('go-offline').addEventListener('click', (e) => { if (!e.currentTarget.dataset.busy) setStatus(false); });
+$('go-away').addEventListener('click', (e) => {
+  if (e.currentTarget.dataset.busy) return;
+  const minutes = readDuration();
+  if (!Number.isNaN(minutes)) setStatus(false, minutes, true);
+});
 $('extend-no').addEventListener('click', closeExtend);
 $('schedule').addEventListener('click', () => openDialog('schedule-dialog'));
 // Coming back from the schedule dialog: its state may have changed.

@@ -4,7 +4,8 @@
  * AP.context.getToken (a fresh context token for the page's user, from the
  * demo host), AP.request (to the simulated Jira, signed by the demo host as
  * the app), AP.dialog.create/close, AP.resize, AP.theming and
- * AP.user.getCurrentUser and getLocale. The user is the one Jira signed the
+ * AP.user.getCurrentUser and getLocale, AP.flag.create and AP.events.on
+ * (flag.action). The user is the one Jira signed the
  * page URL for.
  */
 (function () {
@@ -74,8 +75,28 @@
         return later(Promise.resolve((params.get('loc') || navigator.language || 'en').replace(/_/g, '-')), cb);
       },
     },
-    events: { on: function () {}, off: function () {}, emit: function () {} },
+    // Jira's flags: the host page shows them; a click on an action comes
+    // back as the flag.action event, to this frame only.
+    flag: {
+      create: function (o) {
+        var id = 'ap-flag-' + (++flagSeq);
+        post({ apDemo: 'flag', id: id, title: o.title || '', body: o.body || '', type: o.type || 'info', actions: o.actions || {} });
+        return { _id: id, close: function () { post({ apDemo: 'flag.close', id: id }); } };
+      },
+    },
+    events: {
+      on: function (name, fn) { (handlers[name] = handlers[name] || []).push(fn); },
+      off: function (name, fn) { handlers[name] = (handlers[name] || []).filter(function (f) { return f !== fn; }); },
+      emit: function () {},
+    },
   };
+  var flagSeq = 0;
+  var handlers = {};
+  window.addEventListener('message', function (ev) {
+    var m = ev.data;
+    if (ev.source !== window.parent || !m || m.apDemo !== 'event') return;
+    (handlers[m.name] || []).forEach(function (fn) { try { fn(m.data); } catch (e) { /* the page's own error */ } });
+  });
 
   window.addEventListener('message', function (ev) {
     var m = ev.data;

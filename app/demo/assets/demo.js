@@ -35,6 +35,12 @@
     if (m.apDemo === 'resize' && frame && !frame.closest('.dialog') && m.height > 0) frame.style.height = Math.ceil(m.height) + 'px';
     if (m.apDemo === 'dialog.create' && TITLES[m.key]) openDialog(m.key);
     if (m.apDemo === 'dialog.close' && frame && frame.closest('.blanket')) closeDialog(frame.closest('.blanket'));
+    if (m.apDemo === 'flag') {
+      var keys = Object.keys(m.actions || {});
+      showFlag({ id: m.id, title: m.title, description: m.body, kind: m.type, actions: keys.map(function (k) { return m.actions[k]; }) }, null,
+        function (i) { ev.source.postMessage({ apDemo: 'event', name: 'flag.action', data: { flagIdentifier: m.id, actionIdentifier: keys[i] } }, appOrigin); });
+    }
+    if (m.apDemo === 'flag.close') removeFlag(m.id);
   });
 
   // Messages from the app's Forge pages (the @forge/bridge stand-in).
@@ -66,7 +72,7 @@
 
   // Jira's flags, as Forge's showFlag shows them: title, description and
   // actions, until closed.
-  function showFlag(m, source) {
+  function showFlag(m, source, onAction) {
     removeFlag(m.id);
     var box = document.createElement('div');
     box.className = 'flag';
@@ -83,7 +89,10 @@
       b.type = 'button';
       b.textContent = text;
       b.setAttribute('data-action', String(i));
-      b.addEventListener('click', function () { source.postMessage({ forgeDemo: 'flag-action', id: m.id, index: i }, appOrigin); });
+      b.addEventListener('click', function () {
+        if (onAction) onAction(i);
+        else source.postMessage({ forgeDemo: 'flag-action', id: m.id, index: i }, appOrigin);
+      });
       box.append(b);
     });
     var close = document.createElement('button');

@@ -172,7 +172,7 @@ await step('an admin puts the agent offline: the background script shows a flag;
   const flag = alice.page.locator('.flag[role="alert"]');
   await flag.waitFor({ timeout: 15_000 });
   const text = await flag.innerText();
-  check(text.includes('You are offline in HELP') && text.includes('An administrator put you offline.'), 'flag: ' + text);
+  check(text.includes('You are offline in HELP') && text.includes('Ada Admin put you offline.'), 'flag: ' + text);
   await shot(alice.page, 'flag-put-offline');
   await flag.locator('button[data-action="0"]').click();
   await alice.page.locator('.flag:has-text("You are online in HELP again")').waitFor({ timeout: 15_000 });
@@ -230,6 +230,48 @@ await step('project settings: the widget snippet names the service, not the page
   check(v.startsWith(`<script src="${base}/static/widget.js" data-widget="w_`), 'snippet: ' + v);
   await shot(page, 'project-settings');
   await page.context().close();
+});
+
+// --- issue 12, items 1 and 3: the status panel and the warning, on Forge --
+// The demo's clock moves ahead (POST /demo/api/clock runs the time-driven
+// jobs at once) and the browser's with it: nothing waits for a timeout.
+async function advance(d, ctx) {
+  const r = await fetch(`${base}/demo/api/clock?advance=${d}`, { method: 'POST' });
+  check(r.ok, `advance ${d}: ${r.status}`);
+  const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(d);
+  if (ctx) await ctx.clock.fastForward(((Number(m[1] || 0) * 60) + Number(m[2] || 0)) * 1000);
+}
+
+await step('Forge issue view: the status panel (jira:issueContext); the background script warns a minute before auto-offline; Stay online keeps the agent', async () => {
+  await api(ADA, 'PUT', '/api/v1/settings', { autoOfflineMinutes: 5 });
+  await api(ALICE, 'PUT', '/api/v1/me/status', { online: true, project: 'HELP' });
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' });
+  await ctx.clock.install();
+  const page = await ctx.newPage();
+  // The answer, not the request: the clock's step that follows must find
+  // the report already taken in.
+  const beat = () => page.waitForResponse((r) => r.url().endsWith('/demo/api/forge/invoke') && (r.request().postData() || '').includes('/api/v1/me/heartbeat'), { timeout: 20_000 });
+  const loaded = beat();
+  await page.goto(`${base}/demo/?host=forge&as=alice&project=HELP&view=issue`);
+  await loaded;
+  const panel = page.frameLocator('#issue-context');
+  await panel.locator('#me-state:has-text("You are online in HELP")').waitFor({ timeout: 15_000 });
+  check(await panel.locator('#count').innerText() === '1', 'the panel counts HELP\'s agents online');
+  await axeCheck(await (await page.locator('#issue-context').elementHandle()).contentFrame(), 'status panel');
+  await shot(page.locator('.issue-context'), 'issue-context');
+  await advance('4m10s', ctx);
+  const warning = page.locator('.flag:has-text("Still there?")');
+  await warning.waitFor({ timeout: 10_000 });
+  await shot(page, 'flag-still-there');
+  const stay = beat();
+  await warning.locator('button:text("Stay online")').click();
+  await stay;
+  await advance('2m', ctx);
+  const me = await api(ALICE, 'GET', '/api/v1/me?project=HELP');
+  check(me.project.state === 'online', 'Stay online did not keep Alice online: ' + me.project.state);
+  await api(ADA, 'PUT', '/api/v1/settings', { autoOfflineMinutes: 30 });
+  await api(ALICE, 'PUT', '/api/v1/me/status', { online: false, scope: 'all' });
+  await ctx.close();
 });
 
 await step('no page error in any Forge page', async () => {

@@ -965,6 +965,205 @@ await step('app restart: icons and counts, direct and behind a proxy, follow a c
   await proxied.page.context().close();
 });
 
+// --- issue 12, items 1, 2, 4 and 11: activity, flags, away, Back at ----------
+// These move the demo's clock ahead (POST /demo/api/clock, which runs the
+// time-driven jobs at once) and the browser's with it (Playwright's clock):
+// nothing waits for a timeout. They come last: the clock never goes back.
+
+// advance moves the app's clock and, when given, a browser context's by d
+// ("4m10s"; the browser's as "mm:ss").
+async function advance(d, ctx) {
+  const r = await fetch(`${base}/demo/api/clock?advance=${d}`, { method: 'POST' });
+  const body = await r.text();
+  check(r.ok, `advance ${d}: ${r.status} ${body}`);
+  if (ctx) {
+    const m = /^(?:(\d+)m)?(?:(\d+)s)?$/.exec(d);
+    await ctx.clock.fastForward(((Number(m[1] || 0) * 60) + Number(m[2] || 0)) * 1000);
+  }
+  return Date.parse(JSON.parse(body).now);
+}
+
+async function stateOf(account, key = 'HELP') {
+  const me = await apiAs(account, 'GET', '/api/v1/me?project=' + key);
+  return me.project.state;
+}
+
+// agentJira is an agent's Jira on the issue view of HELP-12, where Jira
+// loads the app's background script, in a context on a clock the test
+// moves; it resolves once the script's report of the page load has been
+// answered (a clock step right after must find it taken in).
+async function agentJira(as) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: 'UTC' });
+  await ctx.clock.install();
+  const page = await ctx.newPage();
+  page.consoleMessages = [];
+  page.on('pageerror', (e) => page.consoleMessages.push({ type: 'pageerror', text: String(e) }));
+  const reported = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat') && r.request().method() === 'POST', { timeout: 20_000 });
+  await page.goto(`${base}/demo/?as=${as}&project=HELP&view=issue`);
+  await reported;
+  return { ctx, page };
+}
+
+await step('auto-offline: opening issues keeps an agent online with the dialog closed; a flag warns a minute before; Stay online keeps her', async () => {
+  await apiAs(ADA, 'PUT', '/api/v1/settings', { autoOfflineMinutes: 5 });
+  await setStatus(ALICE, true);
+  await setStatus(BOB, true); // Bob has no Jira open: the control
+  const { ctx, page } = await agentJira('alice');
+  check(await page.locator('#dialogs .blanket').count() === 0, 'no dialog is open');
+  // Three minutes on, Alice opens an issue again: Jira loads the script.
+  await advance('3m', ctx);
+  const again = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 20_000 });
+  await page.reload();
+  await again;
+  // Six minutes after going online: Bob, silent, is offline; Alice is not.
+  await advance('3m', ctx);
+  check(await stateOf(BOB) === 'offline', 'the sweep did not run: Bob is still online');
+  check(await stateOf(ALICE) === 'online', 'Alice was put offline although she opened an issue 3 minutes ago');
+  // A minute before her deadline (the last issue opened + 5 min): the flag.
+  await advance('1m10s', ctx);
+  const warning = page.locator('#flags .flag:has-text("Still there?")');
+  await warning.waitFor({ timeout: 10_000 });
+  check((await warning.innerText()).includes('You go offline in 1 minute'), 'the warning says when: ' + await warning.innerText());
+  await shot(page, 'flag-still-there');
+  const stay = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 10_000 });
+  await warning.locator('button:text("Stay online")').click();
+  await stay;
+  await warning.waitFor({ state: 'detached', timeout: 10_000 });
+  // Past the old deadline: still online, thanks to Stay online.
+  await advance('2m', ctx);
+  check(await stateOf(ALICE) === 'online', 'Stay online did not keep Alice online');
+  check(page.consoleMessages.filter((m) => m.type === 'pageerror').length === 0, 'page errors: ' + JSON.stringify(page.consoleMessages));
+  await step('change reason: an administrator puts the agent offline with a reason; a flag names them and the dialog says it', async () => {
+    await apiAs(ADA, 'POST', '/api/v1/projects/HELP/agents/' + encodeURIComponent(ALICE) + '/offline', { scope: 'project', reason: 'Lunch rush over' });
+    await ctx.clock.fastForward(31_000); // the script's next look
+    const told = page.locator('#flags .flag:has-text("You are offline in HELP")');
+    await told.waitFor({ timeout: 10_000 });
+    const words = await told.innerText();
+    check(words.includes('Ada Admin put you offline') && words.includes('Lunch rush over'), 'the flag says who and why: ' + words);
+    await shot(page, 'flag-put-offline');
+    await page.click('#presence-item');
+    const dialog = page.frameLocator('.dialog iframe');
+    const change = dialog.locator('#me-change');
+    await change.waitFor({ timeout: 10_000 });
+    const line = await change.innerText();
+    check(/Last change .*put offline by Ada Admin: “Lunch rush over”/.test(line), 'the dialog says the last change: ' + line);
+    check(!/You are online/.test(await dialog.locator('#message').innerText()), 'a stale "You are online" banner');
+    await axeCheck(await frameOf(page, '.dialog iframe'), 'dialog with the last change');
+    await shot(page.locator('.dialog'), 'dialog-last-change');
+    await page.keyboard.press('Escape');
+    // Back online from the flag.
+    await told.locator('button:text("Go online again")').click();
+    await page.locator('#flags .flag:has-text("You are online in HELP again")').waitFor({ timeout: 10_000 });
+    check(await stateOf(ALICE) === 'online', 'the flag did not put Alice back online');
+  });
+  await step('inactivity: a silent agent is put offline after the warning, and a flag says why', async () => {
+    await advance('6m', ctx);
+    await ctx.clock.fastForward(31_000);
+    const told = page.locator('#flags .flag:has-text("You are offline in HELP")').last();
+    await told.locator(':text("without activity")').waitFor({ timeout: 10_000 });
+    check(await stateOf(ALICE) === 'offline', 'Alice is still online');
+  });
+  await apiAs(ADA, 'PUT', '/api/v1/settings', { autoOfflineMinutes: 30 });
+  await ctx.close();
+});
+
+await step('away end to end: the dialog, the colleagues\' list, and the portal (away is not online)', async () => {
+  const a = await openDialog('alice');
+  const b = await openDialog('bob');
+  await setStatus(BOB, true);
+  await a.frame.locator('#away-reason').fill('Lunch');
+  await a.frame.locator('#go-away').click();
+  await a.frame.locator('#me-state:has-text("You are away in HELP")').waitFor({ timeout: 10_000 });
+  check((await a.frame.locator('#me-state').innerText()).includes('Lunch'), 'the reason is shown');
+  check(await stateOf(ALICE) === 'away', 'the API says away');
+  await a.frame.locator('#go-offline').waitFor(); // away, one can go offline
+  await axeCheck(await frameOf(a.page, '.dialog iframe'), 'dialog away');
+  await shot(a.page.locator('.dialog'), 'dialog-away');
+  // Bob sees Alice among the away, with her reason, not online.
+  const row = b.frame.locator('#away-agents [data-account="' + ALICE + '"]');
+  await row.waitFor({ timeout: 15_000 });
+  check((await row.innerText()).includes('Lunch'), 'the away list shows the reason');
+  check(await b.frame.locator('#agents [data-account="' + ALICE + '"]').count() === 0, 'Alice is listed online');
+  await shot(b.page.locator('.dialog'), 'dialog-away-list');
+  // Ten minutes away, then the admin page: Online now, the log, the report.
+  await advance('10m');
+  const adminPage = await newPage({ width: 1280, height: 1400 });
+  await adminPage.goto(`${base}/demo/?as=ada&view=admin`);
+  const admin = adminPage.frameLocator('#view');
+  const awayRow = admin.locator(`#online tr[data-state="away"]:has-text("Alice Agent")`);
+  await awayRow.waitFor({ timeout: 15_000 });
+  check((await awayRow.innerText()).includes('Away · Lunch'), 'Online now shows the away state and reason: ' + await awayRow.innerText());
+  await admin.locator('#events tr:has-text("Offline → Away")').first().waitFor({ timeout: 10_000 });
+  await admin.locator('#chart [data-series="away"]').waitFor({ timeout: 10_000 });
+  const awayHours = await admin.locator('#report-table tr:has-text("Alice Agent") td[data-col="away"]').textContent();
+  check(Number(awayHours.replace(',', '.')) > 0, 'the report counts Alice\'s away hours apart: ' + awayHours);
+  const csv = await (await fetch(`${base}/api/v1/admin/events?format=csv&accountId=${encodeURIComponent(ALICE)}`,
+    { headers: { Authorization: 'JWT ' + (await tokenFor(ADA)) } })).text();
+  check(/,offline,away,/.test(csv), 'the CSV has the away change');
+  await axeCheck(await frameOf(adminPage, '#view'), 'admin page with the away');
+  await shot(admin.locator('#online').locator('..'), 'admin-online-away');
+  await shot(admin.locator('#report-h').locator('..'), 'admin-report-away');
+  await adminPage.context().close();
+  // The portal: Bob alone counts; without him, offline although Alice is away.
+  await setStatus(BOB, false);
+  await footer.locator(`${chat}[data-online="false"]`).waitFor({ timeout: 10_000 });
+  // Back online from away.
+  await a.frame.locator('#go-online').click();
+  await a.frame.locator('#me-state:has-text("You are online in HELP")').waitFor({ timeout: 10_000 });
+  await footer.locator(`${chat}[data-online="true"]`).waitFor({ timeout: 10_000 });
+  await setStatus(ALICE, false);
+  await a.page.context().close();
+  await b.page.context().close();
+});
+
+await step('Back at: while offline, the portal says when a scheduled agent of the project comes online', async () => {
+  const now = await advance('1s');
+  // A window that is not now: two hours on, for an hour, every day (UTC).
+  let hour = (new Date(now).getUTCHours() + 2) % 24;
+  if (hour === 23) hour = 1;
+  const pad = (n) => String(n).padStart(2, '0');
+  const days = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+  await apiAs(BOB, 'PUT', '/api/v1/me/schedule', { timezone: 'UTC', enabled: true, rules: [{ days, start: pad(hour) + ':00', end: pad(hour + 1) + ':00' }], exceptions: [] });
+  const page = await newPage(undefined, { timezoneId: 'UTC', locale: 'en-GB' });
+  await page.goto(`${base}/demo/portal?desk=1&as=anonymous`);
+  const f = page.frameLocator('#footer');
+  const back = f.locator(`${chat} .b`);
+  await back.waitFor({ timeout: 15_000 });
+  const words = await back.innerText();
+  check(words.startsWith('Back') && words.includes(pad(hour) + ':00'), `the footer says when: "${words}" (expected ${pad(hour)}:00)`);
+  await shot(f.locator(`${chat}`), 'portal-back-at');
+  // In German, with the same time.
+  await page.goto(`${base}/demo/portal?desk=1&as=anonymous&lang=de`);
+  const de = await f.locator(`${chat} .b`).innerText({ timeout: 15_000 });
+  check(de.startsWith('Wieder da') && de.includes(pad(hour) + ':00'), 'German: ' + de);
+  // Online: no Back at.
+  await setStatus(ALICE, true);
+  await f.locator(`${chat}[data-online="true"]`).waitFor({ timeout: 10_000 });
+  check(!(await f.locator(`${chat} .b`).isVisible()), 'Back at while online');
+  await setStatus(ALICE, false);
+  await apiAs(BOB, 'PUT', '/api/v1/me/schedule', { timezone: 'UTC', enabled: false, rules: [], exceptions: [] });
+  await page.context().close();
+});
+
+await step('status beside a request: the issue view\'s Online status panel (jiraIssueContexts) shows the count and the own state, live', async () => {
+  await setStatus(ALICE, true);
+  const page = await newPage();
+  await page.goto(`${base}/demo/?as=alice&project=HELP&view=issue`);
+  const panel = page.frameLocator('#issue-context');
+  await panel.locator('#me-state:has-text("You are online in HELP")').waitFor({ timeout: 15_000 });
+  check(await panel.locator('#count').innerText() === '1', 'one agent online');
+  await setStatus(BOB, true);
+  await panel.locator('#count:text("2")').waitFor({ timeout: 15_000 });
+  await axeCheck(await frameOf(page, '#issue-context'), 'status panel');
+  await shot(page.locator('.issue-context'), 'issue-context');
+  // Its button opens the dialog.
+  await panel.locator('#open').click();
+  await page.frameLocator('.dialog iframe').locator('#me-state:not(:text("Loading…"))').waitFor({ timeout: 15_000 });
+  await setStatus(BOB, false);
+  await setStatus(ALICE, false);
+  await page.context().close();
+});
+
 await browser.close();
 for (const [what, ms] of timings) console.log(`TIMING click→portal icon ${what}: ${ms} ms`);
 console.log(`${failed ? 'FAILED' : 'PASSED'}: ${failed} failed; screenshots in ${artifacts}`);
