@@ -47,6 +47,7 @@ function check(cond, message) {
 
 async function newPage(viewport = { width: 1280, height: 900 }) {
   const ctx = await browser.newContext({ viewport, acceptDownloads: true });
+  if (process.env.HUNT_API_DELAY_MS) await ctx.route((u) => /\/(api|public)\//.test(u.pathname) && !u.pathname.endsWith('/events'), async (r) => { await new Promise((x) => setTimeout(x, Math.random() * Number(process.env.HUNT_API_DELAY_MS))); await r.fallback(); }); // HUNT
   const page = await ctx.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));
@@ -220,13 +221,10 @@ await step('admin page: who is online follows a change; the CSV export downloads
 });
 
 await step('project settings: the widget snippet names the service, not the page', async () => {
-  const { page, frame } = await openView('ada', 'project-settings');
-  const snippet = frame.locator('#snippet');
-  let v = '';
-  for (let i = 0; i < 150 && !v; i++) {
-    v = await snippet.inputValue();
-    if (!v) await new Promise((r) => setTimeout(r, 100));
-  }
+  const { page } = await openView('ada', 'project-settings');
+  // The page fills the snippet when its settings come: wait for a value.
+  const view = await (await page.locator('#view').elementHandle()).contentFrame();
+  const v = await (await view.waitForFunction(() => document.getElementById('snippet')?.value, null, { timeout: 15_000 })).jsonValue();
   check(v.startsWith(`<script src="${base}/static/widget.js" data-widget="w_`), 'snippet: ' + v);
   await shot(page, 'project-settings');
   await page.context().close();
