@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/jonboulle/clockwork"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"agentpresence/app/demo"
 	"agentpresence/handlers"
@@ -65,6 +67,12 @@ type App struct {
 	more []net.Listener
 	// demo plays Jira around the app in demo mode; nil otherwise.
 	demo *demo.Host
+	// metrics and tracing are nil unless configured (metrics.go,
+	// tracing.go); guard holds calls to Jira back (handlers/jira).
+	metrics    *metrics
+	metricsSrv *metricsServer
+	tracing    *tracing
+	guard      *jira.Guard
 
 	undo cleanupStack
 }
@@ -80,6 +88,9 @@ type Options struct {
 	// OpenFiles reports the open-files limit that the instance's stream
 	// cap is derived from; default RLIMIT_NOFILE, raised to its hard limit.
 	OpenFiles func() (uint64, error)
+	// SpanExporter receives the spans, synchronously, and turns tracing
+	// on (tests); default: OTLP when configured.
+	SpanExporter sdktrace.SpanExporter
 }
 
 func (o Options) withDefaults() Options {
@@ -110,9 +121,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, assets fs.FS, opts O
 	a := &App{cfg: cfg, log: log, opts: opts.withDefaults(), assets: assets}
 	err := a.run(ctx, []step{
 		{"open store", a.openStore},
+		{"start tracing", a.startTracing},
 		{"load board", a.loadBoard},
 		{"start change bus", a.startBus},
 		{"open live hubs", a.openHubs},
+		{"build metrics", a.buildMetrics},
 		{"build server", a.buildServer},
 		{"build jobs", a.buildJobs},
 	})
@@ -129,6 +142,7 @@ func (a *App) Start() error {
 	return a.run(context.Background(), []step{
 		{"start jobs", a.startJobs},
 		{"listen", a.listen},
+		{"serve metrics", a.serveMetrics},
 		{"install demo", a.installDemo},
 	})
 }
@@ -239,7 +253,11 @@ func (a *App) buildServer(context.Context) error {
 	// the resolved address before connecting; loopback http only where
 	// configured (the demo's and a developer's simulated Jira).
 	jiraTargets := jira.TargetPolicy{AllowLoopback: cfg.JiraAllowLoopback || cfg.Demo}
-	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: jiraTargets.HTTPClient(jira.DefaultTimeout), Targets: jiraTargets, Now: now}
+	// Every call to a tenant's Jira passes the guard: Retry-After, backoff,
+	// the breaker, the hourly counts.
+	a.guard = jira.NewGuard(a.guardConfig())
+	jiraClient := &jira.Client{AppKey: cfg.AppKey, HTTP: a.guard.WrapClient(jiraTargets.HTTPClient(jira.DefaultTimeout)), Targets: jiraTargets, Now: now}
+	limiters, caps := handlers.NewLimiters(limits(cfg), now), live.NewCaps(a.streams)
 	var connectScript string
 	var frameAncestors []string
 	if cfg.Demo {
@@ -279,9 +297,11 @@ func (a *App) buildServer(context.Context) error {
 		Assets:     a.assets,
 		Log:        a.log,
 		Now:        now,
-		Limiters:   handlers.NewLimiters(limits(cfg), now),
+		Limiters:   limiters,
 		TrustProxy: cfg.TrustProxy,
-		StreamCaps: live.NewCaps(a.streams),
+		StreamCaps: caps,
+		Metrics:    a.httpMetrics(),
+		Tracer:     a.tracer("http"),
 
 		JiraTargets:    jiraTargets,
 		ConnectScript:  connectScript,
@@ -299,6 +319,12 @@ func (a *App) buildServer(context.Context) error {
 		mux.Handle("/demo/", loopbackOnly(a.demo))
 		mux.Handle("/", e)
 		handler = mux
+	}
+	if a.metrics != nil {
+		a.metrics.watchStreams(a.agentEvents, a.widgetEvents, limiters, caps)
+		if cfg.MetricsToken != "" {
+			handler = withMetricsRoute(handler, a.metrics.handler(cfg.MetricsToken, a.log))
+		}
 	}
 	if cfg.BenchCeiling {
 		handler = withCeiling(handler)
@@ -323,8 +349,12 @@ func (a *App) watch(fn models.ChangeFunc) {
 // buildJobs builds the job runner. Jobs run on every replica; on
 // PostgreSQL their advisory locks keep a tick on one replica at a time.
 func (a *App) buildJobs(context.Context) error {
+	var observer jobs.RunObserver
+	if a.metrics != nil {
+		observer = a.metrics.jobs
+	}
 	runner, err := jobs.NewRunner(jobs.Config{Store: a.store, Activity: a.activity, Clock: a.opts.Clock,
-		Retention: a.cfg.Retention, EventRetention: a.cfg.EventRetention, Log: a.log})
+		Retention: a.cfg.Retention, EventRetention: a.cfg.EventRetention, Log: a.log, Observer: observer})
 	if err != nil {
 		return err
 	}
@@ -411,6 +441,15 @@ func (a *App) Addr() string {
 		return ""
 	}
 	return a.ln.Addr().String()
+}
+
+// MetricsAddr is where METRICS_ADDR's listener listens, once started;
+// "" without one.
+func (a *App) MetricsAddr() string {
+	if a.metricsSrv == nil {
+		return ""
+	}
+	return a.metricsSrv.ln.Addr().String()
 }
 
 // Store gives tests the replica's store.
@@ -582,4 +621,74 @@ func limits(cfg Config) handlers.Limits {
 		return handlers.Limits{}
 	}
 	return handlers.DefaultLimits()
+}
+
+// startTracing starts the tracer provider when tracing is configured, and
+// traces the store's queries; its undo exports the last spans.
+func (a *App) startTracing(ctx context.Context) error {
+	if a.cfg.OTLPTracesURL == "" && a.opts.SpanExporter == nil {
+		return nil
+	}
+	t, err := newTracing(ctx, a.cfg, a.opts.SpanExporter)
+	if err != nil {
+		return err
+	}
+	a.tracing = t
+	a.undo.push("stop tracing", t.shutdown)
+	if err := a.store.Use(gormTracing{tracer: t.tracer("store"), system: string(a.store.Dialect())}); err != nil {
+		return err
+	}
+	a.log.Info("tracing", "otlp_traces_url", maskDatabaseURL(a.cfg.OTLPTracesURL))
+	return nil
+}
+
+// tracer is the named tracer, or nil when tracing is off: then nobody
+// starts a span at all.
+func (a *App) tracer(name string) trace.Tracer {
+	if a.tracing == nil {
+		return nil
+	}
+	return a.tracing.tracer(name)
+}
+
+// buildMetrics builds the registry when metrics are served, watching the
+// store; the server's and the jobs' observers come from it.
+func (a *App) buildMetrics(context.Context) error {
+	if !a.cfg.MetricsOn() {
+		return nil
+	}
+	a.metrics = newMetrics(a.opts.Now)
+	return a.metrics.watchStore(a.store)
+}
+
+// httpMetrics is the server's request metrics, or nil.
+func (a *App) httpMetrics() *handlers.HTTPMetrics {
+	if a.metrics == nil {
+		return nil
+	}
+	return a.metrics.http
+}
+
+// guardConfig is the Jira guard's: the app's clock, and the metrics and
+// tracing when on.
+func (a *App) guardConfig() jira.GuardConfig {
+	cfg := jira.GuardConfig{Now: a.opts.Now, Tracer: a.tracer("jira")}
+	if a.metrics != nil {
+		cfg.Observer = a.metrics.jira
+	}
+	return cfg
+}
+
+// serveMetrics opens METRICS_ADDR's listener, when configured.
+func (a *App) serveMetrics(context.Context) error {
+	if a.metrics == nil || a.cfg.MetricsAddr == "" {
+		return nil
+	}
+	srv, err := startMetricsServer(a.cfg.MetricsAddr, a.metrics.handler(a.cfg.MetricsToken, a.log), a.log)
+	if err != nil {
+		return err
+	}
+	a.metricsSrv = srv
+	a.undo.push("close metrics listener", srv.close)
+	return nil
 }

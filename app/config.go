@@ -66,6 +66,16 @@ type Config struct {
 	// PprofAddr is the loopback address of the profiles' own listener
 	// (pprof.go); empty, the default, serves none.
 	PprofAddr string
+	// MetricsAddr is a listener of its own for /metrics (metrics.go);
+	// MetricsToken serves /metrics on the service's port to requests
+	// bearing it (and is required on MetricsAddr too when set). Both
+	// empty, the default: no metrics are kept or served.
+	MetricsAddr  string
+	MetricsToken string
+	// OTLPTracesURL is where spans go (OTLP/HTTP); empty, the default:
+	// no tracing (tracing.go). ServiceName names the service in them.
+	OTLPTracesURL string
+	ServiceName   string
 
 	// ForgeAppID turns the Forge remote on (forge.go): the app's ARI,
 	// from FORGE_APP_ID given bare or as an ARI; empty: Connect only.
@@ -74,6 +84,13 @@ type Config struct {
 	// are published (default Atlassian's production JWKS).
 	ForgeJWKSURL string
 }
+
+// minMetricsToken is the shortest METRICS_TOKEN accepted: a guessable
+// token would publish the metrics.
+const minMetricsToken = 16
+
+// MetricsOn tells whether metrics are kept and served.
+func (c Config) MetricsOn() bool { return c.MetricsAddr != "" || c.MetricsToken != "" }
 
 // Defaults that the README's configuration table repeats; the install-keys
 // server's is connect.DefaultInstallKeysURL.
@@ -159,6 +176,19 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := c.loadForge(getenv); err != nil {
 		return Config{}, err
 	}
+
+	if c.MetricsAddr = getenv("METRICS_ADDR"); c.MetricsAddr != "" {
+		if err := checkMetricsAddr(c.MetricsAddr); err != nil {
+			return Config{}, err
+		}
+	}
+	if c.MetricsToken = getenv("METRICS_TOKEN"); c.MetricsToken != "" && len(c.MetricsToken) < minMetricsToken {
+		return Config{}, fmt.Errorf("config: METRICS_TOKEN must be at least %d characters (e.g. `openssl rand -hex 32`)", minMetricsToken)
+	}
+	if c.OTLPTracesURL, err = otlpTracesURL(getenv); err != nil {
+		return Config{}, err
+	}
+	c.ServiceName = orDefault(getenv("OTEL_SERVICE_NAME"), "agentpresence")
 
 	c.DatabaseURL = getenv("DATABASE_URL")
 	if c.DatabaseURL == "" {
@@ -279,6 +309,8 @@ func (c Config) fields() []any {
 		"streams_per_user", c.StreamsPerUser, "streams_per_address", c.StreamsPerAddress,
 		"streams_per_instance", c.StreamsPerInstance, "stream_lifetime", c.StreamLifetime.String(),
 		"pprof_addr", c.PprofAddr, "forge_app_id", c.ForgeAppID, "forge_jwks_url", c.ForgeJWKSURL,
+		"metrics_addr", c.MetricsAddr, "metrics_token", setOrUnset(c.MetricsToken),
+		"otlp_traces_url", maskDatabaseURL(c.OTLPTracesURL), "service_name", c.ServiceName,
 	}
 }
 
@@ -327,6 +359,14 @@ func secretParam(name string) bool {
 		}
 	}
 	return false
+}
+
+// setOrUnset logs a secret's presence, never its value.
+func setOrUnset(v string) string {
+	if v == "" {
+		return "unset"
+	}
+	return "set (masked)"
 }
 
 func isTrue(v string) bool { return v == "1" || v == "true" }

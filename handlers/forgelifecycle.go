@@ -35,6 +35,8 @@ type ForgeLifecycle struct {
 	Activity ActivityRecorder
 	Now      func() time.Time
 	Log      *slog.Logger
+	// Projects hears the tenant's project events (projectevents.go).
+	Projects *ProjectEvents
 }
 
 // Forge events the service acts on.
@@ -128,6 +130,9 @@ func (l *ForgeLifecycle) Event(c echo.Context) error {
 	if (ev.EventType == forgeEventCommented || ev.EventType == forgeEventUpdated) && !ev.SelfGenerated &&
 		validAccountID(ev.AtlassianID) {
 		l.Activity.Touch(tenantOf(c).ID, ev.AtlassianID, l.Now())
+	}
+	if l.Projects != nil && isForgeProjectEvent(ev.EventType) {
+		l.Projects.invalidate(tenantOf(c).ID)
 	}
 	return c.NoContent(http.StatusNoContent)
 }

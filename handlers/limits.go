@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -65,16 +66,20 @@ type Limiters struct {
 	// through is still one event per project switched: the trail stays
 	// truthful, only its growth is bounded (per agent and replica).
 	statusChanges *statusLimiter
+	// refused counts each limiter's refusals, for the metrics.
+	refused refusals
 }
 
 // NewLimiters builds the limiters of l, reading time from now.
 func NewLimiters(l Limits, now func() time.Time) *Limiters {
 	perMinute := func(n int) rate.Limit { return rate.Limit(float64(n) / 60) }
-	return &Limiters{
-		public:        newKeyedLimiter[netip.Prefix](l.PublicPerIP, l.PublicPerIPBurst, maxLimitedClients, now),
-		authFailures:  newKeyedLimiter[netip.Prefix](perMinute(l.AuthFailuresPerMinute), l.AuthFailuresPerMinute, maxFailureSources, now),
-		statusChanges: &statusLimiter{newKeyedLimiter[agentKey](perMinute(l.StatusChangesPerMinute), l.StatusChangesPerMinute, maxStatusAgents, now)},
+	ls := &Limiters{
+		public:       newKeyedLimiter[netip.Prefix](l.PublicPerIP, l.PublicPerIPBurst, maxLimitedClients, now),
+		authFailures: newKeyedLimiter[netip.Prefix](perMinute(l.AuthFailuresPerMinute), l.AuthFailuresPerMinute, maxFailureSources, now),
 	}
+	ls.statusChanges = &statusLimiter{newKeyedLimiter[agentKey](perMinute(l.StatusChangesPerMinute), l.StatusChangesPerMinute, maxStatusAgents, now),
+		&ls.refused.statusChanges}
+	return ls
 }
 
 // publicRequest takes one request of the client's budget on the public API.
@@ -82,7 +87,11 @@ func (l *Limiters) publicRequest(ip string) (retryAfter time.Duration, ok bool) 
 	if l == nil {
 		return 0, true
 	}
-	return l.public.take(clientKey(ip))
+	wait, ok := l.public.take(clientKey(ip))
+	if !ok {
+		l.refused.public.Add(1)
+	}
+	return wait, ok
 }
 
 // authFailed records one refused token from the address and tells whether
@@ -92,6 +101,9 @@ func (l *Limiters) authFailed(ip string) (retryAfter time.Duration, over bool) {
 		return 0, false
 	}
 	wait, ok := l.authFailures.take(clientKey(ip))
+	if !ok {
+		l.refused.authFailures.Add(1)
+	}
 	return wait, !ok
 }
 
@@ -106,6 +118,7 @@ func (l *Limiters) perAgent() *statusLimiter {
 // statusLimiter is the per-agent budget of status changes.
 type statusLimiter struct {
 	*keyedLimiter[agentKey]
+	refused *atomic.Uint64
 }
 
 type agentKey struct {
@@ -119,7 +132,11 @@ func (s *statusLimiter) allow(tenant models.TenantID, account string) (retryAfte
 	if s == nil {
 		return 0, true
 	}
-	return s.take(agentKey{tenant: tenant, account: account})
+	wait, ok := s.take(agentKey{tenant: tenant, account: account})
+	if !ok {
+		s.refused.Add(1)
+	}
+	return wait, ok
 }
 
 // keyedLimiter is a token bucket per key (rate, then bursts of burst),

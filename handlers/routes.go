@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"go.opentelemetry.io/otel/trace"
 
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
@@ -60,6 +61,11 @@ type Deps struct {
 	StatusBodies *StatusBodies
 	// StreamCaps cap the live streams and set their lifetime; nil: no caps.
 	StreamCaps *live.Caps
+	// Metrics observes every request (metrics.go); nil: none.
+	Metrics *HTTPMetrics
+	// Tracer starts a span per request (tracing.go); nil, as when tracing
+	// is off: none, and nothing is spent on it.
+	Tracer trace.Tracer
 	// Forge verifies Forge Invocation Tokens; nil when the service is not
 	// a Forge remote (FORGE_APP_ID unset).
 	Forge *ForgeAuth
@@ -89,7 +95,10 @@ func NewServer(d Deps) *echo.Echo {
 		// at debug; an id for each costs more than the answer itself.
 		Skipper: func(c echo.Context) bool { return isPublicPath(c.Request().URL.Path) },
 	}))
-	e.Use(requestLog(d.Log))
+	if d.Tracer != nil {
+		e.Use(traceRequests(d.Tracer))
+	}
+	e.Use(requestLog(d.Log, d.Metrics))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		// A panic is logged once, structured, with its stack; the error
 		// handler then answers a generic 500.
@@ -145,12 +154,14 @@ func NewServer(d Deps) *echo.Echo {
 
 	// What Forge sends the remote (forge/manifest.yml's endpoints), and the
 	// Forge portal footer's facts (forgelifecycle.go, forgeportal.go).
-	forgeLife := &ForgeLifecycle{Store: d.Store, Tenants: d.Tenants, Activity: d.Activity, Now: d.Now, Log: d.Log}
+	projectEvents := &ProjectEvents{Directory: d.Directory}
+	forgeLife := &ForgeLifecycle{Store: d.Store, Tenants: d.Tenants, Activity: d.Activity, Now: d.Now, Log: d.Log, Projects: projectEvents}
 	forgePortal := &ForgePortal{Portals: d.Store, Directory: d.Directory, Board: d.Board, Messages: msgs}
 	e.POST("/forge/lifecycle/installed", forgeLife.Installed, auth.RequireForge(false))
 	e.POST("/forge/lifecycle/uninstalling", forgeLife.Uninstalling, auth.RequireForge(true))
 	e.POST("/forge/lifecycle/refresh", forgeLife.Refresh, auth.RequireForge(false))
 	e.POST("/forge/events/activity", forgeLife.Event, auth.RequireForge(false))
+	e.POST("/webhooks/projects", projectEvents.Changed, auth.Require(RequestToken, false))
 	e.GET("/forge/portal-footer", forgePortal.Footer, auth.RequireForgeUI(), noStore)
 
 	api := e.Group("/api/v1", auth.Require(ContextToken, false), noStore, forgeConditional)
@@ -177,6 +188,7 @@ func NewServer(d Deps) *echo.Echo {
 	e.OPTIONS("/public/v1/widgets/:widgetId/status", public.Preflight)
 	e.GET("/public/v1/widgets/:widgetId/events", events.WidgetStream)
 	e.OPTIONS("/public/v1/widgets/:widgetId/events", public.Preflight)
+	d.Metrics.prepare(e)
 	return e
 }
 
@@ -236,12 +248,15 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 
 // requestLog writes one structured line per request with its id, tenant,
 // status and latency; never the query string, which may hold a token.
-func requestLog(log *slog.Logger) echo.MiddlewareFunc {
+// It also feeds the request metrics, once the error is rendered (one
+// middleware less: echo wraps each request in every middleware anew).
+func requestLog(log *slog.Logger, metrics *HTTPMetrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
 			logRequest(log, c, start, err)
+			metrics.observe(c, start)
 			return nil
 		}
 	}

@@ -36,6 +36,9 @@ type Config struct {
 	// DefaultEventRetention.
 	EventRetention time.Duration
 	Log            *slog.Logger
+	// Observer hears every run and how late it started (observe.go);
+	// nil: nobody.
+	Observer RunObserver
 }
 
 // Runner runs the jobs on a gocron scheduler. On PostgreSQL, replicas
@@ -49,6 +52,9 @@ type Runner struct {
 
 	mu      sync.Mutex
 	failing map[string]failure
+
+	observer RunObserver
+	now      func() time.Time
 }
 
 // failure is a job's current series of failed runs: count runs in a row,
@@ -83,6 +89,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 		opts = append(opts, gocron.WithDistributedLocker(&Locker{DB: db}))
 	}
 	// SQLite is one process: no locker.
+	if cfg.Observer != nil {
+		opts = append(opts, gocron.WithSchedulerMonitor(&lagMonitor{observer: cfg.Observer, now: cfg.Clock.Now}))
+	}
 	sched, err := gocron.NewScheduler(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("new job runner: %w", err)
@@ -97,6 +106,9 @@ func NewRunner(cfg Config) (*Runner, error) {
 		flush:   &ActivityFlush{Store: cfg.Store, Buffer: cfg.Activity, Now: now},
 		log:     cfg.Log,
 		failing: map[string]failure{},
+
+		observer: cfg.Observer,
+		now:      cfg.Clock.Now,
 	}
 	for _, j := range []struct {
 		name     string
@@ -135,9 +147,12 @@ func (r *Runner) task(name string, every time.Duration, j Job) func(ctx context.
 	return func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
+		start := r.now()
 		defer func() {
 			if p := recover(); p != nil {
-				r.report(name, fmt.Errorf("panic: %v", p))
+				err := fmt.Errorf("panic: %v", p)
+				r.report(name, err)
+				r.observe(name, start, err)
 			}
 		}()
 		err := j.Run(ctx)
@@ -145,6 +160,7 @@ func (r *Runner) task(name string, every time.Duration, j Job) func(ctx context.
 			return // shutting down
 		}
 		r.report(name, err)
+		r.observe(name, start, err)
 	}
 }
 

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"agentpresence/handlers/bounded"
 	"agentpresence/models"
@@ -49,6 +52,8 @@ type DirectoryConfig struct {
 	// online while Jira cannot be asked; zero means DefaultMaxStale.
 	MaxStale time.Duration
 	// PermissionTTL is how long an admin check is trusted; zero: not kept.
+	// While Jira cannot be asked, a check up to MaxStale old still answers
+	// (the same bound as the membership lists').
 	PermissionTTL time.Duration
 	// MissInterval is how often a request naming a project the store does
 	// not know may make us list the tenant's service desks; zero means
@@ -90,6 +95,13 @@ type Directory struct {
 
 	perms  *bounded.Cache[permKey, permEntry] // nil when PermissionTTL is 0
 	misses *bounded.Cache[models.TenantID, *missSync]
+
+	// flight coalesces identical questions to Jira asked at once (per
+	// tenant and call); inval and gen drop what a tenant's events or a
+	// refusal by Jira made doubtful (directory_resilience.go).
+	flight singleflight.Group
+	inval  *bounded.Cache[models.TenantID, invalidation]
+	gen    atomic.Uint64
 }
 
 // NewDirectory builds a directory; zero durations take their defaults.
@@ -98,10 +110,13 @@ func NewDirectory(cfg DirectoryConfig) *Directory {
 	cfg.MaxStale = orDefault(cfg.MaxStale, DefaultMaxStale)
 	cfg.MissInterval = orDefault(cfg.MissInterval, DefaultMissInterval)
 	d := &Directory{cfg: cfg,
-		misses: bounded.New(bounded.Config[models.TenantID, *missSync]{MaxWeight: maxMissEntries, TTL: cfg.MissInterval, Now: cfg.Now})}
+		misses: bounded.New(bounded.Config[models.TenantID, *missSync]{MaxWeight: maxMissEntries, TTL: cfg.MissInterval, Now: cfg.Now}),
+		inval:  bounded.New(bounded.Config[models.TenantID, invalidation]{MaxWeight: maxInvalidations, TTL: invalidationTTL(cfg), Now: cfg.Now})}
 	if cfg.PermissionTTL > 0 {
 		weigh := func(k permKey, _ permEntry) uint32 { return uint32(len(k.account) + len(k.project) + permOverhead) }
-		d.perms = bounded.New(bounded.Config[permKey, permEntry]{MaxWeight: maxPermBytes, Weigh: weigh, TTL: cfg.PermissionTTL, Now: cfg.Now})
+		// Kept for MaxStale: the last answer serves while Jira is away.
+		d.perms = bounded.New(bounded.Config[permKey, permEntry]{MaxWeight: maxPermBytes, Weigh: weigh,
+			TTL: max(cfg.PermissionTTL, cfg.MaxStale), Now: cfg.Now})
 	}
 	return d
 }
@@ -124,6 +139,9 @@ type permKey struct {
 
 type permEntry struct {
 	jiraAdmin, projectAdmin bool
+	// at is when Jira answered; gen orders it against invalidations.
+	at  time.Time
+	gen uint64
 }
 
 // Jira permission keys we ask about.
@@ -148,7 +166,7 @@ func (d *Directory) AgentProjects(ctx context.Context, t models.Tenant, accountI
 	if err != nil {
 		return nil, err
 	}
-	if checked != nil && d.cfg.Now().Sub(*checked) < d.cfg.MembershipTTL {
+	if checked != nil && d.cfg.Now().Sub(*checked) < d.cfg.MembershipTTL && !d.doubtful(t.ID, *checked) {
 		return stored, nil
 	}
 	fresh, err := d.refresh(ctx, t, accountID)
@@ -172,7 +190,7 @@ func (d *Directory) AgentProjectsToGoOnline(ctx context.Context, t models.Tenant
 		return nil, err
 	}
 	now := d.cfg.Now()
-	if checked != nil && now.Sub(*checked) < d.cfg.GrantTTL {
+	if checked != nil && now.Sub(*checked) < d.cfg.GrantTTL && !d.doubtful(t.ID, *checked) {
 		return stored, nil
 	}
 	fresh, err := d.refresh(ctx, t, accountID)
@@ -181,7 +199,7 @@ func (d *Directory) AgentProjectsToGoOnline(ctx context.Context, t models.Tenant
 		return fresh, nil
 	case !errors.Is(err, ErrUnavailable):
 		return nil, err // the store, or the client gone
-	case checked != nil && now.Sub(*checked) < d.cfg.MaxStale:
+	case checked != nil && now.Sub(*checked) < d.cfg.MaxStale && !d.doubtful(t.ID, *checked) && !errors.Is(err, ErrUnauthorized):
 		return stored, nil // Jira is away briefly: the recent list still holds
 	}
 	return nil, fmt.Errorf("confirm agent: %w: %w", ErrCannotConfirmAgent, err)
@@ -197,8 +215,11 @@ func orDefault(d, def time.Duration) time.Duration {
 // SyncProjects records the tenant's service desk projects as Jira lists
 // them now, and returns them with the ids Jira uses in permission checks.
 func (d *Directory) SyncProjects(ctx context.Context, t models.Tenant) ([]models.Project, []int64, error) {
-	desks, err := d.cfg.Jira.ServiceDesks(ctx, siteOf(t))
+	desks, err := shared(ctx, d, flightKey("desks", t.ID), func(ctx context.Context) ([]ServiceDesk, error) {
+		return d.cfg.Jira.ServiceDesks(ctx, siteOf(t))
+	})
 	if err != nil {
+		d.refused(t.ID, err)
 		return nil, nil, unanswered("list service desks", err)
 	}
 	refs := make([]models.ProjectRef, 0, len(desks))
@@ -218,7 +239,15 @@ func (d *Directory) SyncProjects(ctx context.Context, t models.Tenant) ([]models
 	return projects, ids, nil
 }
 
+// refresh asks Jira for the user's projects and stores the list; callers
+// asking the same at once share one question.
 func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
+	return shared(ctx, d, flightKey("agent", t.ID, accountID), func(ctx context.Context) ([]models.Project, error) {
+		return d.refreshNow(ctx, t, accountID)
+	})
+}
+
+func (d *Directory) refreshNow(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
 	projects, ids, err := d.SyncProjects(ctx, t)
 	if err != nil {
 		return nil, err
@@ -228,6 +257,7 @@ func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID stri
 		res, err := d.cfg.Jira.CheckPermissions(ctx, siteOf(t), accountID, nil,
 			[]ProjectPermissionQuery{{Permissions: []string{permAgent}, Projects: ids}})
 		if err != nil {
+			d.refused(t.ID, err)
 			return nil, unanswered("check agent permission", err)
 		}
 		for _, p := range projects {
@@ -312,7 +342,7 @@ func (d *Directory) Admin(ctx context.Context, t models.Tenant, accountID string
 	if err != nil {
 		return false, false, fmt.Errorf("admin check: project id %q: %w", p.JiraID, err)
 	}
-	e, err := d.permissions(permKey{tenant: t.ID, account: accountID, project: p.JiraID}, func() (permEntry, error) {
+	e, err := d.permissions(ctx, permKey{tenant: t.ID, account: accountID, project: p.JiraID}, func(ctx context.Context) (permEntry, error) {
 		res, err := d.cfg.Jira.CheckPermissions(ctx, siteOf(t), accountID, []string{permJiraAdmin},
 			[]ProjectPermissionQuery{{Permissions: []string{permProjectAdmin}, Projects: []int64{id}}})
 		if err != nil {
@@ -325,7 +355,7 @@ func (d *Directory) Admin(ctx context.Context, t models.Tenant, accountID string
 
 // JiraAdmin tells whether the user is a Jira administrator.
 func (d *Directory) JiraAdmin(ctx context.Context, t models.Tenant, accountID string) (bool, error) {
-	e, err := d.permissions(permKey{tenant: t.ID, account: accountID}, func() (permEntry, error) {
+	e, err := d.permissions(ctx, permKey{tenant: t.ID, account: accountID}, func(ctx context.Context) (permEntry, error) {
 		res, err := d.cfg.Jira.CheckPermissions(ctx, siteOf(t), accountID, []string{permJiraAdmin}, nil)
 		if err != nil {
 			return permEntry{}, unanswered("check admin permission", err)
@@ -333,24 +363,6 @@ func (d *Directory) JiraAdmin(ctx context.Context, t models.Tenant, accountID st
 		return permEntry{jiraAdmin: res.HasGlobal(permJiraAdmin)}, nil
 	})
 	return e.jiraAdmin, err
-}
-
-// permissions answers from the cache while fresh, else asks Jira through
-// ask and keeps the answer for PermissionTTL.
-func (d *Directory) permissions(key permKey, ask func() (permEntry, error)) (permEntry, error) {
-	if d.perms != nil {
-		if e, ok := d.perms.Get(key); ok {
-			return e, nil
-		}
-	}
-	e, err := ask()
-	if err != nil {
-		return permEntry{}, err
-	}
-	if d.perms != nil {
-		d.perms.Set(key, e)
-	}
-	return e, nil
 }
 
 // unanswered marks a failed question to Jira as ErrUnavailable: whatever

@@ -96,6 +96,9 @@ type Caps struct {
 	total  int
 	byUser map[[sha256.Size]byte]int
 	byAddr map[netip.Prefix]int
+
+	// refused counts each cap's refusals (stats.go), by Cap.
+	refused [3]atomic.Uint64
 }
 
 // NewCaps counts streams against lim.
@@ -129,11 +132,11 @@ func (c *Caps) Admit(addr netip.Prefix, user string) (*Slot, error) {
 	defer c.mu.Unlock()
 	switch {
 	case c.lim.Instance > 0 && c.total >= c.lim.Instance:
-		return nil, &CapError{Cap: CapInstance}
+		return nil, c.refuse(CapInstance)
 	case c.lim.PerAddress > 0 && c.byAddr[slot.addr] >= c.lim.PerAddress:
-		return nil, &CapError{Cap: CapAddress}
+		return nil, c.refuse(CapAddress)
 	case slot.hasUser && c.lim.PerUser > 0 && c.byUser[slot.user] >= c.lim.PerUser:
-		return nil, &CapError{Cap: CapUser}
+		return nil, c.refuse(CapUser)
 	}
 	c.total++
 	c.byAddr[slot.addr]++

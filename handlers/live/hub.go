@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jonboulle/clockwork"
 )
@@ -157,6 +158,10 @@ type Hub[K comparable, D any] struct {
 	runMu   sync.Mutex // guards closing; may be taken under mu, never the reverse
 	closing bool
 	running sync.WaitGroup
+
+	// drops and resumptions count slow streams let go and streams resumed
+	// from history, for the metrics (stats.go).
+	drops, resumptions atomic.Uint64
 }
 
 // NewHub builds a hub; Close ends it.
@@ -221,6 +226,7 @@ func (h *Hub[K, D]) Subscribe(key K, lastEventID string) (Subscription[K, D], er
 		Sub: &Subscriber[K, D]{key: key, limit: h.cfg.buffer}}
 	if last, _, ok := h.ParseEventID(lastEventID); ok && last >= h.base && last <= h.seq {
 		s.Resumed = true
+		h.resumptions.Add(1)
 		for i := range h.size {
 			ev := h.ring[(h.head+i)%len(h.ring)]
 			if ev.ID > last && ev.Key == key {
@@ -289,6 +295,7 @@ func (h *Hub[K, D]) publish(ev *Event[K, D]) {
 	h.size++
 	for sub := range h.subs[ev.Key] {
 		if !sub.offer(ev) {
+			h.drops.Add(1)
 			h.dropLocked(sub)
 		}
 	}

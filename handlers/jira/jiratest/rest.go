@@ -71,7 +71,7 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	sw := &statusWriter{ResponseWriter: w}
-	rec := Request{Method: r.Method, Path: r.URL.Path}
+	rec := Request{Method: r.Method, Path: r.URL.Path, At: s.now()}
 	defer func() {
 		rec.Status = sw.status
 		s.record(rec)
@@ -121,6 +121,10 @@ func (s *Site) serveREST(w http.ResponseWriter, r *http.Request, rel, baseURL, b
 		w.Header().Set("WWW-Authenticate", `JWT realm="jiratest"`)
 		writeError(w, http.StatusUnauthorized, "the app's token was rejected: "+reason)
 		return reason, who.kind
+	}
+	s.wait(r, rel)
+	if s.answerFault(w, rel) {
+		return "", who.kind
 	}
 	switch rel {
 	case "/rest/servicedeskapi/servicedesk":

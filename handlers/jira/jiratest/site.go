@@ -92,6 +92,8 @@ type Request struct {
 	Status int
 	// Reason says why a token was rejected (connect.Reason), if it was.
 	Reason string
+	// At is when it arrived, on the site's clock.
+	At time.Time
 	// Auth says how the app authenticated: AuthJWT (Connect), or a Forge
 	// app's AuthForgeSystem or AuthForgeUser token (forge.go); "" when
 	// nothing was asked.
@@ -118,6 +120,9 @@ type Site struct {
 	projects    []ProjectSpec // in creation order, the order Jira lists them
 	users       map[string]UserSpec
 	down        bool
+	fault       *Fault
+	holds       map[string]chan struct{}
+	holding     map[string]int
 	keysDown    bool
 	calls       map[string]int
 	requests    []Request
