@@ -276,6 +276,21 @@ await step('admin puts the agent offline with the door, after confirming', async
     return Boolean(a && a.dataset.action === 'cancel' && a.closest('[data-account]')?.dataset.account === account);
   }, ALICE);
   check(focused, 'the safe choice (Cancel) must have the focus');
+  // A live update (Bob goes online) while the admin types the reason
+  // replaces nothing under them: the same field keeps the focus and text.
+  const reason = row.locator('[data-role="reason"]');
+  await reason.fill('Lunch');
+  await reason.evaluate((el) => { el.typedHere = true; });
+  await setStatus(BOB, true);
+  await ada.frame.locator(`#agents [data-account="${BOB}"]`).waitFor();
+  const typing = await ada.frame.locator('body').evaluate(() => {
+    const a = document.activeElement;
+    return a ? `${a.tagName} ${a.typedHere === true ? 'same' : 'new'} ${JSON.stringify(a.value)}` : 'none';
+  });
+  check(typing === 'TEXTAREA same "Lunch"', 'a live update took the reason field from under the admin: ' + typing);
+  await setStatus(BOB, false);
+  await ada.frame.locator(`#agents [data-account="${BOB}"]`).waitFor({ state: 'detached' });
+  await reason.fill('');
   await shot(ada.page.locator('.dialog'), 'presence-dialog-door-confirm');
   await row.locator('[data-action="confirm-offline"]').click();
   await ada.frame.locator('#message:text("is offline now")').waitFor();
