@@ -324,12 +324,14 @@ async function setStatus(online, minutes) {
       // The new state shows in "Your status" (a live region): no banner
       // that would go stale when the state changes elsewhere.
       me = await api('PUT', 'api/v1/me/status', body);
-      // Hiding the question must not drop its button's focus to the body
-      // while the list below reloads.
-      const inQuestion = $('extend').contains(document.activeElement);
+      // Hiding the question, or Go offline once offline, must not drop the
+      // focus to the body while the list below reloads: it goes to Go
+      // online at once.
+      const had = document.activeElement;
+      const inQuestion = $('extend').contains(had);
       $('extend').hidden = true;
       render();
-      if (inQuestion) $('go-online').focus();
+      if (inQuestion || (had === $('go-offline') && $('go-offline').hidden)) $('go-online').focus();
       await loadAgents();
     } catch (e) {
       if (e.field === 'durationMinutes') {

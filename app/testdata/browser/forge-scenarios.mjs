@@ -47,7 +47,6 @@ function check(cond, message) {
 
 async function newPage(viewport = { width: 1280, height: 900 }) {
   const ctx = await browser.newContext({ viewport, acceptDownloads: true });
-  if (process.env.HUNT_API_DELAY_MS) await ctx.route((u) => /\/(api|public)\//.test(u.pathname) && !u.pathname.endsWith('/events'), async (r) => { await new Promise((x) => setTimeout(x, Math.random() * Number(process.env.HUNT_API_DELAY_MS))); await r.fallback(); }); // HUNT
   const page = await ctx.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(String(e)));

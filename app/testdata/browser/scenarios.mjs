@@ -48,7 +48,6 @@ function check(cond, message) {
 
 async function newPage(viewport = { width: 1280, height: 800 }, options = {}) {
   const ctx = await browser.newContext({ viewport, acceptDownloads: true, ...options });
-  if (process.env.HUNT_API_DELAY_MS) await ctx.route((u) => /\/(api|public)\//.test(u.pathname) && !u.pathname.endsWith('/events'), async (r) => { await new Promise((x) => setTimeout(x, Math.random() * Number(process.env.HUNT_API_DELAY_MS))); await r.fallback(); }); // HUNT
   const page = await ctx.newPage();
   page.consoleMessages = [];
   page.on('console', (m) => page.consoleMessages.push({ type: m.type(), text: m.text(), url: m.location().url || '' }));
@@ -358,17 +357,36 @@ await step('dialog: the main action first and primary; going online again asks; 
   await f.locator('#extend[hidden]').waitFor({ state: 'attached' });
   check(await bob.page.locator('.blanket[data-dialog="presence-dialog"]').count() === 1, 'Escape on the question closed the dialog');
   check((await focusIsSomewhere(f, 'closing the question')) === 'BUTTON#go-online', 'the focus must return to the button');
+  // The list below reloads after each change; it is held here until the
+  // focus is checked, as a slow answer would: the focus must not wait for it.
+  const list = '**/api/v1/projects/*/agents';
+  const holdList = async () => {
+    let release;
+    const open = new Promise((r) => { release = r; });
+    const hold = async (route) => { await open; await route.fallback(); };
+    await bob.page.context().route(list, hold);
+    return async () => {
+      release();
+      await bob.page.context().unroute(list, hold);
+      // The buttons are busy (clicks ignored) until the list has reloaded.
+      await f.locator('#actions [data-busy]').first().waitFor({ state: 'detached' });
+    };
+  };
   await f.locator('#go-online').click();
+  let release = await holdList();
   await f.locator('#extend-yes').click();
   await f.locator('#extend[hidden]').waitFor({ state: 'attached' });
   await focusIsSomewhere(f, 'extending');
+  await release();
   const after = (await apiAs(BOB, 'GET', '/api/v1/me?project=HELP')).project;
   check(Date.parse(after.until) > Date.parse(before.until) + 60 * 60_000, `extended: until ${before.until} → ${after.until}`);
   // Going offline from the keyboard: the button goes, the focus does not fall.
   await f.locator('#go-offline').focus();
+  release = await holdList();
   await f.locator('#go-offline').press('Enter');
   await f.locator('#go-offline[hidden]').waitFor({ state: 'attached' });
   check((await focusIsSomewhere(f, 'going offline')) === 'BUTTON#go-online', 'after going offline the focus is on Go online');
+  await release();
   // Escape from inside the frame closes the dialog; the focus returns to Jira's item.
   await f.locator('#go-online').press('Escape');
   await bob.page.locator('.blanket').waitFor({ state: 'detached' });
@@ -468,7 +486,8 @@ await step('schedule editor: zone search, copy hours, a holiday range, the previ
   await range.locator('.field-error:text("The last day is before the first.")').waitFor();
   await range.locator('[data-role="date"]').fill('2027-01-04');
   await range.locator('[data-role="to"]').fill('2027-01-06');
-  // The preview follows the edits without saving.
+  // The preview follows the edits without saving (aria-busy until it does).
+  await dlg.locator('#preview:not([aria-busy])').waitFor();
   await dlg.locator('#switches li').first().waitFor();
   const lines = await dlg.locator('#switches li').allInnerTexts();
   check(lines.length >= 20 && lines.every((l) => /\d\d:\d\d — (online|offline)$/.test(l)), 'preview: ' + lines.slice(0, 3).join(' | '));
