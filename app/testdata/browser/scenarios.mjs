@@ -628,7 +628,17 @@ await step('portal footer: a logged-in customer is not told to log in, an anonym
 
 await step('external site: the widget announces presencechange, exposes its state, and the site can open its own chat', async () => {
   const ext = await newPage();
-  await ext.goto(`${other}/demo/external`);
+  // The site's own script (deferred) is held here until every widget has
+  // its first answer, as a slow site's would be: it must hear them all.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await ext.route('**/demo/external.js', async (route) => { await held; await route.fallback(); });
+  await ext.goto(`${other}/demo/external`, { waitUntil: 'commit' });
+  await ext.waitForFunction(() => {
+    const ids = Array.from(document.querySelectorAll('script[data-widget]'), (x) => x.dataset.widget);
+    return ids.length === 3 && window.AgentPresenceChat && ids.every((id) => window.AgentPresenceChat.state(id));
+  });
+  release();
   const help = ext.locator(`#help ${chat}`);
   await help.locator('.s').waitFor();
   const ids = await ext.locator('script[data-widget]').evaluateAll((ss) => ss.map((x) => x.dataset.widget));
@@ -836,8 +846,20 @@ await step('admin log filter defaults to the local days, also far east of UTC', 
 
 await step('project settings: a bad site is reported on its line', async () => {
   const page = await newPage();
+  // While the settings load (held here), nothing can be typed or saved:
+  // Save would store an empty form over them.
+  let release;
+  const open = new Promise((r) => { release = r; });
+  const settings = '**/api/v1/projects/*/settings';
+  const hold = async (route) => { await open; await route.fallback(); };
+  await page.context().route(settings, hold);
   await page.goto(`${base}/demo/?as=ada&view=project-settings&project=HELP`);
   const s = page.frameLocator('#view');
+  await s.locator('#project-key:text("HELP")').waitFor();
+  check(await s.locator('#save').isHidden() && await s.locator('#message').isHidden() && await s.locator('#copy').isHidden(),
+    'the form and the snippet are offered before the settings came');
+  release();
+  await page.context().unroute(settings, hold);
   const snippet = await filledValue(await frameOf(page, '#view'), '#snippet');
   check(/^<script src="http:\/\/localhost:\d+\/static\/widget\.js" data-widget="w_[A-Za-z0-9_-]+" async><\/script>$/.test(snippet), 'snippet: ' + snippet);
   const origins = await s.locator('#origins').inputValue();
