@@ -141,15 +141,34 @@
     return JSON.parse(JSON.stringify(c));
   }
 
-  // announce tells the site, once per change, what the state is now.
+  var waiting = false; // an announcement waits for the document to be parsed
+
+  // announce tells the site, once per change, what the state is now. The
+  // site's own deferred scripts run once the document is parsed: until
+  // then the event waits, so that their listeners hear the first state.
   function announce(d) {
     var key = JSON.stringify(d);
     if (last && JSON.stringify(last) === key) return;
     last = d;
     registry.states[id] = d;
-    var target = host || document;
     if (host) host.setAttribute('data-state', d.state);
-    target.dispatchEvent(new CustomEvent('presencechange', { bubbles: true, composed: true, detail: current() }));
+    if (parsed()) dispatch();
+    else if (!waiting) {
+      waiting = true;
+      document.addEventListener('DOMContentLoaded', dispatch, { once: true });
+    }
+  }
+
+  // parsed: DOMContentLoaded has begun, so the deferred scripts have run
+  // (readyState is "interactive" already while they still wait to run).
+  function parsed() {
+    var nav = window.performance && performance.getEntriesByType && performance.getEntriesByType('navigation')[0];
+    return document.readyState === 'complete' || !nav || nav.domContentLoadedEventStart > 0;
+  }
+
+  function dispatch() {
+    waiting = false;
+    (host || document).dispatchEvent(new CustomEvent('presencechange', { bubbles: true, composed: true, detail: current() }));
   }
 
   function apply(s) {

@@ -218,22 +218,50 @@ function renderAgents() {
     show($('message'), '');
     doorNote = '';
   }
-  // A live update re-renders the list; whoever had the focus in it keeps
-  // it, and a confirmation keeps what was typed into it.
+  // A live update keeps every row whose content is unchanged as it is, so
+  // that nothing is replaced under the user (the focus, a reason being
+  // typed, a press on a button). A row that does change is rebuilt:
+  // whoever had the focus in it keeps it, and a confirmation keeps what
+  // was typed into it.
   const active = document.activeElement;
-  if (!focusNext && active && $('agents').contains(active) && active.dataset.action) {
+  if (!focusNext && active && $('agents').contains(active) && (active.dataset.action || active.dataset.role)) {
     const row = active.closest('[data-account]');
-    if (row) focusNext = { account: row.dataset.account, action: active.dataset.action };
+    if (row) focusNext = { account: row.dataset.account, action: active.dataset.action, role: active.dataset.role };
   }
   const open = $('agents').querySelector('.confirm');
   const draft = open ? { reason: open.querySelector('textarea').value, all: open.querySelector('input').checked } : null;
   $('agents-empty').hidden = agents.length > 0;
-  $('agents').replaceChildren(...agents.map((a) => agentRow(a, names.get(a.accountId), draft)));
+  const shown = new Map(Array.from($('agents').children, (row) => [row.dataset.account, row]));
+  keepChildren($('agents'), agents.map((a) => {
+    const who = names.get(a.accountId);
+    const key = rowKey(a, who);
+    const row = shown.get(a.accountId);
+    return row && row.rowKey === key ? row : Object.assign(agentRow(a, who, draft), { rowKey: key });
+  }));
   if (focusNext) {
-    const sel = '[data-account="' + CSS.escape(focusNext.account) + '"] [data-action="' + focusNext.action + '"]';
-    const el = $('agents').querySelector(sel);
-    if (el) el.focus();
+    const what = focusNext.action ? '[data-action="' + focusNext.action + '"]' : '[data-role="' + focusNext.role + '"]';
+    const el = $('agents').querySelector('[data-account="' + CSS.escape(focusNext.account) + '"] ' + what);
+    if (el && el !== document.activeElement) el.focus();
     focusNext = null;
+  }
+}
+
+// rowKey is everything an agent's row shows: the same key, the same row.
+function rowKey(a, who) {
+  return JSON.stringify([rowMeta(a), who.name, who.avatar, a.accountId === me.accountId,
+    me.canPutOthersOffline, confirming === a.accountId, me.project.key]);
+}
+
+// keepChildren makes list's children nodes, in that order, without moving
+// a node that is already in its place: a node taken out of the document
+// loses the focus.
+function keepChildren(list, nodes) {
+  const wanted = new Set(nodes);
+  for (const n of Array.from(list.children)) if (!wanted.has(n)) n.remove();
+  let at = list.firstElementChild;
+  for (const n of nodes) {
+    if (n === at) at = at.nextElementSibling;
+    else list.insertBefore(n, at);
   }
 }
 
@@ -250,9 +278,13 @@ function cancelConfirm() {
   renderAgents();
 }
 
+function rowMeta(a) {
+  return text.since(when(a.since)) + (a.until ? text.untilMeta(when(a.until)) : '') + (text.sourceMeta[a.source] || '');
+}
+
 function agentRow(a, who, draft) {
   const isMe = a.accountId === me.accountId;
-  const meta = text.since(when(a.since)) + (a.until ? text.untilMeta(when(a.until)) : '') + (text.sourceMeta[a.source] || '');
+  const meta = rowMeta(a);
   const row = h('li', { class: 'person', 'data-account': a.accountId },
     who.avatar ? h('img', { class: 'avatar', src: who.avatar, alt: '' }) : h('span', { class: 'avatar', 'aria-hidden': 'true' }),
     h('span', { class: 'who' }, h('span', { class: 'name', text: isMe ? text.you(who.name) : who.name }), h('br'),
@@ -348,12 +380,14 @@ async function setStatus(online, minutes, away = false) {
       // The new state shows in "Your status" (a live region): no banner
       // that would go stale when the state changes elsewhere.
       me = await api('PUT', 'api/v1/me/status', body);
-      // Hiding the question must not drop its button's focus to the body
-      // while the list below reloads.
-      const inQuestion = $('extend').contains(document.activeElement);
+      // Hiding the question, or Go offline once offline, must not drop the
+      // focus to the body while the list below reloads: it goes to Go
+      // online at once.
+      const had = document.activeElement;
+      const inQuestion = $('extend').contains(had);
       $('extend').hidden = true;
       render();
-      if (inQuestion) $('go-online').focus();
+      if (inQuestion || (had === $('go-offline') && $('go-offline').hidden)) $('go-online').focus();
       await loadAgents();
     } catch (e) {
       if (e.field === 'reason') {

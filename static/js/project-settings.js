@@ -92,6 +92,10 @@ function render(s) {
   for (const el of [$('message'), $('online-message'), $('chat-url'), $('origins'), ...$('translations').querySelectorAll('textarea')]) el.readOnly = ro;
   $('save-row').hidden = ro;
   $('rotate-row').hidden = ro;
+  // Shown once the settings are in: Save on an empty form would store it
+  // over them.
+  $('form').hidden = false;
+  $('widget').hidden = false;
   resize();
 }
 

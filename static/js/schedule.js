@@ -488,8 +488,11 @@ let previewTimer = 0;
 let previewSeq = 0;
 let lastPreview = null;
 
+// Until the preview follows the latest edit it is marked aria-busy: it
+// still shows the switches of the edits before.
 function previewSoon() {
   clearTimeout(previewTimer);
+  $('preview').setAttribute('aria-busy', 'true');
   previewTimer = setTimeout(preview, 400);
 }
 
@@ -499,6 +502,9 @@ function changed() {
 }
 
 async function preview() {
+  // Called directly (saving), it reads the latest edits: none is pending.
+  clearTimeout(previewTimer);
+  previewTimer = 0;
   let body;
   try {
     body = collect();
@@ -520,6 +526,7 @@ async function preview() {
 function renderPreview(p) {
   lastPreview = p;
   $('preview').hidden = false;
+  if (!previewTimer) $('preview').removeAttribute('aria-busy');
   const tz = p ? p.timezone : chosen;
   if (!p) {
     $('preview-note').textContent = text.previewWaiting;

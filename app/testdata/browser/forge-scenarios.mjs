@@ -220,13 +220,10 @@ await step('admin page: who is online follows a change; the CSV export downloads
 });
 
 await step('project settings: the widget snippet names the service, not the page', async () => {
-  const { page, frame } = await openView('ada', 'project-settings');
-  const snippet = frame.locator('#snippet');
-  let v = '';
-  for (let i = 0; i < 150 && !v; i++) {
-    v = await snippet.inputValue();
-    if (!v) await new Promise((r) => setTimeout(r, 100));
-  }
+  const { page } = await openView('ada', 'project-settings');
+  // The page fills the snippet when its settings come: wait for a value.
+  const view = await (await page.locator('#view').elementHandle()).contentFrame();
+  const v = await (await view.waitForFunction(() => document.getElementById('snippet')?.value, null, { timeout: 15_000 })).jsonValue();
   check(v.startsWith(`<script src="${base}/static/widget.js" data-widget="w_`), 'snippet: ' + v);
   await shot(page, 'project-settings');
   await page.context().close();

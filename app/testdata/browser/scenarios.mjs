@@ -83,6 +83,16 @@ async function frameOf(page, selector) {
   return el.contentFrame();
 }
 
+// filledValue waits, bounded, until a field of frame (a Frame) holds a
+// value, and returns it: pages fill their fields when their data comes.
+async function filledValue(frame, selector, timeout = 10_000) {
+  const value = await frame.waitForFunction((sel) => {
+    const el = document.querySelector(sel);
+    return el && el.value;
+  }, selector, { timeout });
+  return value.jsonValue();
+}
+
 // focusIsSomewhere fails when the keyboard focus fell to the page body.
 async function focusIsSomewhere(frame, what) {
   const tag = await frame.locator('body').evaluate(() => {
@@ -258,7 +268,28 @@ await step('admin puts the agent offline with the door, after confirming', async
   await row.locator('[data-action="door"]').click();
   const cancel = row.locator('[data-action="cancel"]');
   await cancel.waitFor();
-  check(await cancel.evaluate((b) => b === document.activeElement), 'the safe choice (Cancel) must have the focus');
+  // Asked of the document in one go: a live update may re-render the list
+  // (keeping the focus) between finding a button and evaluating on it.
+  const focused = await ada.frame.locator('body').evaluate((_, account) => {
+    const a = document.activeElement;
+    return Boolean(a && a.dataset.action === 'cancel' && a.closest('[data-account]')?.dataset.account === account);
+  }, ALICE);
+  check(focused, 'the safe choice (Cancel) must have the focus');
+  // A live update (Bob goes online) while the admin types the reason
+  // replaces nothing under them: the same field keeps the focus and text.
+  const reason = row.locator('[data-role="reason"]');
+  await reason.fill('Lunch');
+  await reason.evaluate((el) => { el.typedHere = true; });
+  await setStatus(BOB, true);
+  await ada.frame.locator(`#agents [data-account="${BOB}"]`).waitFor();
+  const typing = await ada.frame.locator('body').evaluate(() => {
+    const a = document.activeElement;
+    return a ? `${a.tagName} ${a.typedHere === true ? 'same' : 'new'} ${JSON.stringify(a.value)}` : 'none';
+  });
+  check(typing === 'TEXTAREA same "Lunch"', 'a live update took the reason field from under the admin: ' + typing);
+  await setStatus(BOB, false);
+  await ada.frame.locator(`#agents [data-account="${BOB}"]`).waitFor({ state: 'detached' });
+  await reason.fill('');
   await shot(ada.page.locator('.dialog'), 'presence-dialog-door-confirm');
   await row.locator('[data-action="confirm-offline"]').click();
   await ada.frame.locator('#message:text("is offline now")').waitFor();
@@ -326,17 +357,36 @@ await step('dialog: the main action first and primary; going online again asks; 
   await f.locator('#extend[hidden]').waitFor({ state: 'attached' });
   check(await bob.page.locator('.blanket[data-dialog="presence-dialog"]').count() === 1, 'Escape on the question closed the dialog');
   check((await focusIsSomewhere(f, 'closing the question')) === 'BUTTON#go-online', 'the focus must return to the button');
+  // The list below reloads after each change; it is held here until the
+  // focus is checked, as a slow answer would: the focus must not wait for it.
+  const list = '**/api/v1/projects/*/agents';
+  const holdList = async () => {
+    let release;
+    const open = new Promise((r) => { release = r; });
+    const hold = async (route) => { await open; await route.fallback(); };
+    await bob.page.context().route(list, hold);
+    return async () => {
+      release();
+      await bob.page.context().unroute(list, hold);
+      // The buttons are busy (clicks ignored) until the list has reloaded.
+      await f.locator('#actions [data-busy]').first().waitFor({ state: 'detached' });
+    };
+  };
   await f.locator('#go-online').click();
+  let release = await holdList();
   await f.locator('#extend-yes').click();
   await f.locator('#extend[hidden]').waitFor({ state: 'attached' });
   await focusIsSomewhere(f, 'extending');
+  await release();
   const after = (await apiAs(BOB, 'GET', '/api/v1/me?project=HELP')).project;
   check(Date.parse(after.until) > Date.parse(before.until) + 60 * 60_000, `extended: until ${before.until} → ${after.until}`);
   // Going offline from the keyboard: the button goes, the focus does not fall.
   await f.locator('#go-offline').focus();
+  release = await holdList();
   await f.locator('#go-offline').press('Enter');
   await f.locator('#go-offline[hidden]').waitFor({ state: 'attached' });
   check((await focusIsSomewhere(f, 'going offline')) === 'BUTTON#go-online', 'after going offline the focus is on Go online');
+  await release();
   // Escape from inside the frame closes the dialog; the focus returns to Jira's item.
   await f.locator('#go-online').press('Escape');
   await bob.page.locator('.blanket').waitFor({ state: 'detached' });
@@ -436,7 +486,8 @@ await step('schedule editor: zone search, copy hours, a holiday range, the previ
   await range.locator('.field-error:text("The last day is before the first.")').waitFor();
   await range.locator('[data-role="date"]').fill('2027-01-04');
   await range.locator('[data-role="to"]').fill('2027-01-06');
-  // The preview follows the edits without saving.
+  // The preview follows the edits without saving (aria-busy until it does).
+  await dlg.locator('#preview:not([aria-busy])').waitFor();
   await dlg.locator('#switches li').first().waitFor();
   const lines = await dlg.locator('#switches li').allInnerTexts();
   check(lines.length >= 20 && lines.every((l) => /\d\d:\d\d — (online|offline)$/.test(l)), 'preview: ' + lines.slice(0, 3).join(' | '));
@@ -577,7 +628,17 @@ await step('portal footer: a logged-in customer is not told to log in, an anonym
 
 await step('external site: the widget announces presencechange, exposes its state, and the site can open its own chat', async () => {
   const ext = await newPage();
-  await ext.goto(`${other}/demo/external`);
+  // The site's own script (deferred) is held here until every widget has
+  // its first answer, as a slow site's would be: it must hear them all.
+  let release;
+  const held = new Promise((r) => { release = r; });
+  await ext.route('**/demo/external.js', async (route) => { await held; await route.fallback(); });
+  await ext.goto(`${other}/demo/external`, { waitUntil: 'commit' });
+  await ext.waitForFunction(() => {
+    const ids = Array.from(document.querySelectorAll('script[data-widget]'), (x) => x.dataset.widget);
+    return ids.length === 3 && window.AgentPresenceChat && ids.every((id) => window.AgentPresenceChat.state(id));
+  });
+  release();
   const help = ext.locator(`#help ${chat}`);
   await help.locator('.s').waitFor();
   const ids = await ext.locator('script[data-widget]').evaluateAll((ss) => ss.map((x) => x.dataset.widget));
@@ -785,10 +846,21 @@ await step('admin log filter defaults to the local days, also far east of UTC', 
 
 await step('project settings: a bad site is reported on its line', async () => {
   const page = await newPage();
+  // While the settings load (held here), nothing can be typed or saved:
+  // Save would store an empty form over them.
+  let release;
+  const open = new Promise((r) => { release = r; });
+  const settings = '**/api/v1/projects/*/settings';
+  const hold = async (route) => { await open; await route.fallback(); };
+  await page.context().route(settings, hold);
   await page.goto(`${base}/demo/?as=ada&view=project-settings&project=HELP`);
   const s = page.frameLocator('#view');
-  await s.locator('#snippet').waitFor();
-  const snippet = await s.locator('#snippet').inputValue();
+  await s.locator('#project-key:text("HELP")').waitFor();
+  check(await s.locator('#save').isHidden() && await s.locator('#message').isHidden() && await s.locator('#copy').isHidden(),
+    'the form and the snippet are offered before the settings came');
+  release();
+  await page.context().unroute(settings, hold);
+  const snippet = await filledValue(await frameOf(page, '#view'), '#snippet');
   check(/^<script src="http:\/\/localhost:\d+\/static\/widget\.js" data-widget="w_[A-Za-z0-9_-]+" async><\/script>$/.test(snippet), 'snippet: ' + snippet);
   const origins = await s.locator('#origins').inputValue();
   await s.locator('#origins').fill(origins + '\nftp://nope');
