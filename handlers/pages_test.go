@@ -1,7 +1,10 @@
 package handlers_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -115,7 +118,23 @@ func TestWidgetScriptMayBeLoadedAnywhere(t *testing.T) {
 		!strings.HasPrefix(rec.header.Get("Content-Type"), "text/javascript") {
 		t.Fatalf("%d %v", rec.status, rec.header)
 	}
-	if n := len(rec.body); n > 15*1024 {
-		t.Fatalf("widget.js is %d bytes; it must stay under 15 KB", n)
+	// What a customer's browser loads: the script compressed.
+	if n := len(rec.body); n > 20*1024 {
+		t.Fatalf("widget.js is %d bytes; it must stay under 20 KB", n)
+	}
+	gz := env.do(t, req{method: http.MethodGet, target: "/static/widget.js", header: http.Header{"Accept-Encoding": {"gzip"}}})
+	if gz.status != http.StatusOK || gz.header.Get("Content-Encoding") != "gzip" || !strings.Contains(gz.header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("widget.js not compressed: %d %v", gz.status, gz.header)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil || !bytes.Equal(plain, rec.body) {
+		t.Fatalf("the compressed widget.js is not the script (err %v)", err)
+	}
+	if n := len(gz.body); n > 7*1024 {
+		t.Fatalf("widget.js compressed is %d bytes; it must stay under 7 KB", n)
 	}
 }

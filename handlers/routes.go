@@ -151,7 +151,10 @@ func NewServer(d Deps) *echo.Echo {
 	for _, name := range PageNames() {
 		e.GET("/pages/"+name, pages.Serve(name), pageAuth, license.Page(name))
 	}
-	e.GET("/static/*", pages.Static)
+	// Scripts and styles compress to about a third; widget.js is loaded by
+	// every visitor of customers' sites. Answers under a kilobyte (icons'
+	// small files, errors) are sent as they are.
+	e.GET("/static/*", pages.Static, middleware.GzipWithConfig(middleware.GzipConfig{MinLength: 1024}))
 
 	e.POST("/webhooks/activity", webhooks.RecordActivity, auth.Require(RequestToken, false))
 
