@@ -61,6 +61,9 @@ type Deps struct {
 	StatusBodies *StatusBodies
 	// StreamCaps cap the live streams and set their lifetime; nil: no caps.
 	StreamCaps *live.Caps
+	// AccessLog writes the request lines off the request's path (app
+	// closes it after the server); nil: each request writes its own.
+	AccessLog *AccessLog
 	// Metrics observes every request (metrics.go); nil: none.
 	Metrics *HTTPMetrics
 	// Tracer starts a span per request (tracing.go); nil, as when tracing
@@ -98,7 +101,7 @@ func NewServer(d Deps) *echo.Echo {
 	if d.Tracer != nil {
 		e.Use(traceRequests(d.Tracer))
 	}
-	e.Use(requestLog(d.Log, d.Metrics))
+	e.Use(requestLog(d.Log, d.AccessLog, d.Metrics))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		// A panic is logged once, structured, with its stack; the error
 		// handler then answers a generic 500.
@@ -248,14 +251,15 @@ func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 
 // requestLog writes one structured line per request with its id, tenant,
 // status and latency; never the query string, which may hold a token.
+// With an AccessLog the line is built and written off the request's path.
 // It also feeds the request metrics, once the error is rendered (one
 // middleware less: echo wraps each request in every middleware anew).
-func requestLog(log *slog.Logger, metrics *HTTPMetrics) echo.MiddlewareFunc {
+func requestLog(log *slog.Logger, access *AccessLog, metrics *HTTPMetrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
-			logRequest(log, c, start, err)
+			logRequest(log, access, c, start, err)
 			metrics.observe(c, start)
 			return nil
 		}
@@ -282,7 +286,7 @@ func truncateForLog(v string) string {
 // logRequest is apart from requestLog's closure, which stays on the stack
 // for as long as a request runs: a small frame there lets the stacks of
 // long-lived streams shrink.
-func logRequest(log *slog.Logger, c echo.Context, start time.Time, err error) {
+func logRequest(log *slog.Logger, access *AccessLog, c echo.Context, start time.Time, err error) {
 	if err != nil {
 		c.Error(err)
 	}
@@ -298,10 +302,12 @@ func logRequest(log *slog.Logger, c echo.Context, start time.Time, err error) {
 	if !log.Enabled(c.Request().Context(), level) {
 		return
 	}
-	attrs := []any{"method", truncateForLog(c.Request().Method), "path", truncateForLog(c.Request().URL.Path), "route", c.Path(),
-		"status", status, "latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
-	if t := tenantOf(c); t.ID != 0 {
-		attrs = append(attrs, "tenant", t.ID)
+	end := time.Now()
+	e := accessEntry{at: end, level: level, method: c.Request().Method, path: c.Request().URL.Path, route: c.Path(),
+		status: status, latency: end.Sub(start), requestID: requestID(c), tenant: int64(tenantOf(c).ID)}
+	if access == nil {
+		(&AccessLog{log: log}).write(e)
+		return
 	}
-	log.Log(c.Request().Context(), level, "request", attrs...)
+	access.add(e)
 }
