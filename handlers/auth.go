@@ -208,11 +208,13 @@ func (a *Auth) verify(r *http.Request, kind TokenKind) (models.Tenant, *connect.
 	if err != nil {
 		return models.Tenant{}, nil, unauthorized("no_token", "a Connect JWT is required (Authorization: JWT <token>)")
 	}
-	iss, err := connect.UnverifiedIssuer(token)
+	// Decoded once: the issuer picks the secret, then the same decoded
+	// token is verified.
+	parsed, err := connect.Parse(token)
 	if err != nil {
 		return models.Tenant{}, nil, unauthorized(connect.Reason(err), "the token cannot be read")
 	}
-	t, err := a.Tenants.Get(r.Context(), iss)
+	t, err := a.Tenants.Get(r.Context(), parsed.UnverifiedIssuer())
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return models.Tenant{}, nil, unauthorized("unknown_tenant", "the token's issuer is not an installed site")
@@ -222,7 +224,7 @@ func (a *Auth) verify(r *http.Request, kind TokenKind) (models.Tenant, *connect.
 		// A Forge installation has no shared secret to sign Connect tokens.
 		return models.Tenant{}, nil, unauthorized("unknown_tenant", "the token's issuer is not an installed site")
 	}
-	claims, err := a.Verifier.VerifyHS256(token, t.SharedSecret, connect.RequestQSH(r, a.BasePath), kind == ContextToken)
+	claims, err := a.Verifier.VerifyParsedHS256(parsed, t.SharedSecret, connect.RequestQSH(r, a.BasePath), kind == ContextToken)
 	if err != nil {
 		return models.Tenant{}, nil, unauthorized(connect.Reason(err), authMessage(err))
 	}
