@@ -146,20 +146,31 @@ func (v Verifier) VerifyParsedHS256(t *Token, secret []byte, wantQSH string, all
 	if err := jwt.SigningMethodHS256.Verify(t.signingInput, sig, secret); err != nil {
 		return nil, fmt.Errorf("verify token: %w: %w", ErrBadSignature, err)
 	}
+	claims := t.claims
+	if err := v.CheckVerified(&claims, wantQSH, allowContextQSH); err != nil {
+		return nil, err
+	}
+	return &claims, nil
+}
+
+// CheckVerified checks what a verified token's claims must meet at every
+// use: exp and iat (required) within Leeway of Now, and the qsh against
+// this request. A token whose signature verified once (the same bytes,
+// known by their digest) needs only this on its next uses.
+func (v Verifier) CheckVerified(claims *Claims, wantQSH string, allowContextQSH bool) error {
 	validator := jwt.NewValidator(jwt.WithTimeFunc(clock(v.Now)), jwt.WithLeeway(max(v.Leeway, 0)),
 		jwt.WithIssuedAt(), jwt.WithExpirationRequired())
-	if err := validator.Validate(&t.claims); err != nil {
-		return nil, fmt.Errorf("verify token: %w", classify(err))
+	if err := validator.Validate(claims); err != nil {
+		return fmt.Errorf("verify token: %w", classify(err))
 	}
 	// WithIssuedAt only checks iat when present; Connect requires it.
-	if t.claims.IssuedAt == nil {
-		return nil, fmt.Errorf("verify token: missing iat: %w", ErrMalformed)
+	if claims.IssuedAt == nil {
+		return fmt.Errorf("verify token: missing iat: %w", ErrMalformed)
 	}
-	if err := checkQSH(t.claims.QSH, wantQSH, allowContextQSH); err != nil {
-		return nil, fmt.Errorf("verify token: %w", err)
+	if err := checkQSH(claims.QSH, wantQSH, allowContextQSH); err != nil {
+		return fmt.Errorf("verify token: %w", err)
 	}
-	claims := t.claims
-	return &claims, nil
+	return nil
 }
 
 // checkQSH compares a token's qsh with the expected one.
