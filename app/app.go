@@ -29,6 +29,7 @@ import (
 	"agentpresence/handlers/connect"
 	"agentpresence/handlers/jira"
 	"agentpresence/handlers/live"
+	"agentpresence/handlers/logsink"
 	"agentpresence/jobs"
 	"agentpresence/models"
 	"agentpresence/models/pgbus"
@@ -307,6 +308,10 @@ func (a *App) buildServer(context.Context) error {
 		a.reporter = &jira.PersonalData{Client: reportClient, ForgeURL: cfg.PersonalDataURL}
 		a.forgetAccounts = directory.ForgetAccounts
 	}
+	// Pushed before the server's shutdown, so undone after it: every line
+	// of a request answered is written.
+	access := handlers.NewAccessLog(a.log, 0)
+	a.undo.push("flush the access log", access.Close)
 	e := handlers.NewServer(handlers.Deps{
 		Store:      a.store,
 		Descriptor: descriptor,
@@ -326,6 +331,7 @@ func (a *App) buildServer(context.Context) error {
 		TrustProxy: cfg.TrustProxy,
 		StreamCaps: caps,
 		Metrics:    a.httpMetrics(),
+		AccessLog:  access,
 		Tracer:     a.tracer("http"),
 
 		JiraTargets:    jiraTargets,
@@ -348,6 +354,7 @@ func (a *App) buildServer(context.Context) error {
 	}
 	if a.metrics != nil {
 		a.metrics.watchStreams(a.agentEvents, a.widgetEvents, limiters, caps)
+		a.metrics.watchAccessLog(access)
 		if cfg.MetricsToken != "" {
 			handler = withMetricsRoute(handler, a.metrics.handler(cfg.MetricsToken, a.log))
 		}
@@ -562,7 +569,11 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 	// Repeated lines pass at a bounded rate per kind (a flood of bad
 	// requests must not flood the log); the next one says how many were
 	// left out.
-	log := slog.New(handlers.NewLogThrottle(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}),
+	// Lines are written by the sink's goroutine, many per write; closed
+	// last, after the replica's shutdown, so that no line is lost.
+	sink := logsink.New(stderr, 0, 0)
+	defer sink.Close() //nolint:errcheck // nowhere left to report it
+	log := slog.New(handlers.NewLogThrottle(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: level}),
 		logLinesPerSecond, logLinesBurst))
 	log.Info("config", cfg.fields()...)
 	if *reseal {

@@ -93,6 +93,15 @@ func (m *metrics) watchStreams(agents *handlers.AgentHub, widgets *handlers.Widg
 			"Requests and streams refused by a limit of ours, by limiter.", []string{"limiter"}, nil)})
 }
 
+// watchAccessLog counts the requests that waited for room in the access
+// log's queue: a log output slower than the traffic (lines are never
+// dropped; requests slow down instead).
+func (m *metrics) watchAccessLog(access *handlers.AccessLog) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "agentpresence_access_log_waits_total",
+		Help: "Requests that found the access log's queue full and waited for room (the log output is too slow)."},
+		func() float64 { return float64(access.Waits()) }))
+}
+
 // handler serves the registry in Prometheus's text format; with a token,
 // only to requests that carry it as a Bearer token.
 func (m *metrics) handler(token string, log *slog.Logger) http.Handler {

@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -34,6 +37,18 @@ type TenantCache struct {
 	// Any tenant change (an install, here or on another replica) clears
 	// it, so a new tenant is known at once.
 	unknown *bounded.Cache[string, struct{}]
+	// verified remembers Connect tokens whose signature verified, by their
+	// SHA-256, with the secret they verified with: a page's context token
+	// is sent again and again for its 15 minutes. Each use still checks
+	// exp/iat and the qsh, and the tenant as it is now (installed, enabled,
+	// the same secret); only the decoding and the HMAC are spared.
+	verified *bounded.Cache[[sha256.Size]byte, verifiedToken]
+}
+
+// verifiedToken is a Connect token that verified with secret.
+type verifiedToken struct {
+	claims *connect.Claims
+	secret []byte
 }
 
 // Bounds of the tenant cache: tenants by their bytes (a tenant is about
@@ -47,6 +62,15 @@ const (
 	maxUnknownIssuerLen = 255
 	// tenantOverhead is what a cached tenant costs besides its strings.
 	tenantOverhead = 256
+	// maxVerifiedTokens bounds the remembered tokens (a few hundred bytes
+	// each: some 20 MB at most); maxVerifiedTokenLen the tokens remembered
+	// (a context token is 300–2,000 bytes), so that no one makes us hash a
+	// long one.
+	maxVerifiedTokens   = 50_000
+	maxVerifiedTokenLen = 4096
+	// verifiedTokenTTL is a context token's life; exp is checked on every
+	// use anyway, this only bounds how long memory holds a token.
+	verifiedTokenTTL = 15 * time.Minute
 )
 
 // NewTenantCache keeps the tenants store finds for ttl.
@@ -62,6 +86,8 @@ func NewTenantCache(store TenantStore, ttl time.Duration, now func() time.Time) 
 		// bytes only rarely, so this bound is never the one that bites.
 		keys:    bounded.New(bounded.Config[models.TenantID, string]{MaxWeight: maxTenantBytes / tenantOverhead, TTL: ttl, Now: now}),
 		unknown: bounded.New(bounded.Config[string, struct{}]{MaxWeight: maxUnknownIssuers, TTL: ttl, Now: now}),
+		verified: bounded.New(bounded.Config[[sha256.Size]byte, verifiedToken]{MaxWeight: maxVerifiedTokens,
+			TTL: verifiedTokenTTL, Now: now}),
 	}
 }
 
@@ -108,6 +134,7 @@ func (tc *TenantCache) ForgetTenant(id models.TenantID) {
 func (tc *TenantCache) Invalidate(_ context.Context, ch models.Change) {
 	switch {
 	case ch.Resync:
+		tc.verified.Clear()
 		tc.entries.Clear()
 		tc.keys.Clear()
 		tc.unknown.Clear()
@@ -208,11 +235,22 @@ func (a *Auth) verify(r *http.Request, kind TokenKind) (models.Tenant, *connect.
 	if err != nil {
 		return models.Tenant{}, nil, unauthorized("no_token", "a Connect JWT is required (Authorization: JWT <token>)")
 	}
-	iss, err := connect.UnverifiedIssuer(token)
+	wantQSH := connect.RequestQSH(r, a.BasePath)
+	var digest [sha256.Size]byte
+	cacheable := len(token) <= maxVerifiedTokenLen
+	if cacheable {
+		digest = sha256.Sum256([]byte(token))
+		if t, claims, ok, err := a.reverify(r.Context(), digest, wantQSH, kind); ok {
+			return t, claims, err
+		}
+	}
+	// Decoded once: the issuer picks the secret, then the same decoded
+	// token is verified.
+	parsed, err := connect.Parse(token)
 	if err != nil {
 		return models.Tenant{}, nil, unauthorized(connect.Reason(err), "the token cannot be read")
 	}
-	t, err := a.Tenants.Get(r.Context(), iss)
+	t, err := a.Tenants.Get(r.Context(), parsed.UnverifiedIssuer())
 	switch {
 	case errors.Is(err, models.ErrNotFound):
 		return models.Tenant{}, nil, unauthorized("unknown_tenant", "the token's issuer is not an installed site")
@@ -222,11 +260,33 @@ func (a *Auth) verify(r *http.Request, kind TokenKind) (models.Tenant, *connect.
 		// A Forge installation has no shared secret to sign Connect tokens.
 		return models.Tenant{}, nil, unauthorized("unknown_tenant", "the token's issuer is not an installed site")
 	}
-	claims, err := a.Verifier.VerifyHS256(token, t.SharedSecret, connect.RequestQSH(r, a.BasePath), kind == ContextToken)
+	claims, err := a.Verifier.VerifyParsedHS256(parsed, t.SharedSecret, wantQSH, kind == ContextToken)
 	if err != nil {
 		return models.Tenant{}, nil, unauthorized(connect.Reason(err), authMessage(err))
 	}
+	if cacheable {
+		a.Tenants.verified.Set(digest, verifiedToken{claims: claims, secret: bytes.Clone(t.SharedSecret)})
+	}
 	return t, claims, nil
+}
+
+// reverify answers a token that verified before (ok), from its claims and
+// the tenant as it is now; not ok: verify it afresh (unknown, or its
+// tenant's secret changed since).
+func (a *Auth) reverify(ctx context.Context, digest [sha256.Size]byte, wantQSH string, kind TokenKind) (models.Tenant, *connect.Claims, bool, error) {
+	e, ok := a.Tenants.verified.Get(digest)
+	if !ok {
+		return models.Tenant{}, nil, false, nil
+	}
+	t, err := a.Tenants.Get(ctx, e.claims.Issuer)
+	if err != nil || t.IsForge() || subtle.ConstantTimeCompare(t.SharedSecret, e.secret) != 1 {
+		a.Tenants.verified.Delete(digest)
+		return models.Tenant{}, nil, false, nil
+	}
+	if err := a.Verifier.CheckVerified(e.claims, wantQSH, kind == ContextToken); err != nil {
+		return models.Tenant{}, nil, true, unauthorized(connect.Reason(err), authMessage(err))
+	}
+	return t, e.claims, true, nil
 }
 
 func authMessage(err error) string {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"agentpresence/handlers/bounded"
@@ -21,10 +22,11 @@ import (
 type MeCache struct {
 	answers *bounded.Cache[meKey, meEntry]
 
-	mu   sync.Mutex
-	gens map[models.TenantID]uint64
+	// gens holds each changed tenant's generation (*atomic.Uint64): read
+	// on every answer without a lock shared by all requests.
+	gens sync.Map
 	// epoch moves on every resync, so that nothing computed before it lands.
-	epoch uint64
+	epoch atomic.Uint64
 }
 
 // meKey's strings were checked at the edge: an account id of at most 128
@@ -58,7 +60,7 @@ func NewMeCache(ttl time.Duration, now func() time.Time) *MeCache {
 	weigh := func(k meKey, e meEntry) uint32 {
 		return uint32(min(len(k.account)+len(k.project)+len(e.body)+meEntryOverhead, meCacheMaxBytes))
 	}
-	return &MeCache{answers: bounded.New(bounded.Config[meKey, meEntry]{MaxWeight: meCacheMaxBytes, Weigh: weigh, TTL: ttl, Now: now}), gens: map[models.TenantID]uint64{}}
+	return &MeCache{answers: bounded.New(bounded.Config[meKey, meEntry]{MaxWeight: meCacheMaxBytes, Weigh: weigh, TTL: ttl, Now: now})}
 }
 
 // get returns a fresh answer of the tenant's current generation, if any.
@@ -75,9 +77,13 @@ func (m *MeCache) get(k meKey) ([]byte, bool) {
 type meStamp struct{ gen, epoch uint64 }
 
 func (m *MeCache) stamp(t models.TenantID) meStamp {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return meStamp{gen: m.gens[t], epoch: m.epoch}
+	// The epoch first: a resync between the two reads then shows as an
+	// epoch that moved, never as an old epoch with a new generation.
+	s := meStamp{epoch: m.epoch.Load()}
+	if g, ok := m.gens.Load(t); ok {
+		s.gen = g.(*atomic.Uint64).Load()
+	}
+	return s
 }
 
 func (m *MeCache) put(k meKey, s meStamp, body []byte) {
@@ -91,13 +97,12 @@ func (m *MeCache) put(k meKey, s meStamp, body []byte) {
 
 // OnChange is a models.ChangeFunc: it retires what a change may alter.
 func (m *MeCache) OnChange(_ context.Context, ch models.Change) {
-	m.mu.Lock()
 	if ch.Resync {
-		m.epoch++
+		m.epoch.Add(1)
 	} else {
-		m.gens[ch.Tenant]++
+		g, _ := m.gens.LoadOrStore(ch.Tenant, new(atomic.Uint64))
+		g.(*atomic.Uint64).Add(1)
 	}
-	m.mu.Unlock()
 	if ch.Resync {
 		m.answers.Clear()
 	}

@@ -19,7 +19,7 @@ func metricsBench(m *HTTPMetrics) (echo.HandlerFunc, echo.Context) {
 	const route = "/public/v1/widgets/:widgetId/status"
 	e.GET(route, func(echo.Context) error { return nil })
 	m.prepare(e)
-	h := requestLog(slog.New(slog.DiscardHandler), m)(func(c echo.Context) error {
+	h := requestLog(slog.New(slog.DiscardHandler), nil, m)(func(c echo.Context) error {
 		c.Response().Status = http.StatusOK
 		return nil
 	})

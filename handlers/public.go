@@ -95,14 +95,29 @@ func (p *Public) Status(c echo.Context) error {
 		return errUnknownWidget()
 	}
 	enc := p.bodies.status(p.Messages, w, p.Messages.callerLocale(c))
-	h := c.Response().Header()
-	h.Set("ETag", enc.etag)
-	h.Set("Cache-Control", "public, max-age=1, must-revalidate")
+	res := c.Response()
+	h := res.Header()
+	// The values are built once (with the answer, or here): assigning them
+	// allocates nothing, where Set allocates a slice per header. No one
+	// writes into a header's values in place.
+	h["Etag"] = enc.etagHeader
+	h["Cache-Control"] = statusCacheControl
 	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, enc.etag) {
-		return c.NoContent(http.StatusNotModified)
+		res.WriteHeader(http.StatusNotModified)
+		return nil
 	}
-	return c.JSONBlob(http.StatusOK, enc.body)
+	h["Content-Type"] = jsonContentType
+	res.WriteHeader(http.StatusOK)
+	_, err = res.Write(enc.body)
+	return err
 }
+
+// Header values of every status answer, never written into.
+var (
+	statusCacheControl = []string{"public, max-age=1, must-revalidate"}
+	jsonContentType    = []string{echo.MIMEApplicationJSON}
+	statusVary         = []string{"Origin, Accept-Language"}
+)
 
 // StatusBodies keeps the encoded answer of each widget state in each
 // language. An answer is a function of the state's strong ETag (every
@@ -123,7 +138,9 @@ type statusKey struct {
 // different representations of the same status.
 type encodedStatus struct {
 	etag string
-	body []byte
+	// etagHeader is etag as a header's values, built once.
+	etagHeader []string
+	body       []byte
 }
 
 // maxStatusBodyBytes bounds the encoded answers kept (one is at most about
@@ -155,7 +172,8 @@ func (b *StatusBodies) status(msgs *Messages, w models.WidgetState, l Locale) en
 func encodeStatus(msgs *Messages, w models.WidgetState, l Locale) encodedStatus {
 	s := widgetTexts(msgs, w, l)
 	body, _ := json.Marshal(s) // plain struct: cannot fail
-	return encodedStatus{etag: strings.TrimSuffix(w.ETag, `"`) + "-" + l.String() + `"`, body: body}
+	etag := strings.TrimSuffix(w.ETag, `"`) + "-" + l.String() + `"`
+	return encodedStatus{etag: etag, etagHeader: []string{etag}, body: body}
 }
 
 // widgetTexts words a widget state in locale l: the project's text in
@@ -210,7 +228,11 @@ func (p *Public) Preflight(c echo.Context) error {
 func allowCORS(c echo.Context, w models.WidgetState) bool {
 	h := c.Response().Header()
 	// The answer depends on the page's site and on its language.
-	h.Add("Vary", "Origin, Accept-Language")
+	if _, ok := h["Vary"]; ok {
+		h.Add("Vary", "Origin, Accept-Language")
+	} else {
+		h["Vary"] = statusVary
+	}
 	origin := c.Request().Header.Get("Origin")
 	if origin == "" || !w.Available || !originAllowed(origin, w) {
 		return false

@@ -61,6 +61,9 @@ type Deps struct {
 	StatusBodies *StatusBodies
 	// StreamCaps cap the live streams and set their lifetime; nil: no caps.
 	StreamCaps *live.Caps
+	// AccessLog writes the request lines off the request's path (app
+	// closes it after the server); nil: each request writes its own.
+	AccessLog *AccessLog
 	// Metrics observes every request (metrics.go); nil: none.
 	Metrics *HTTPMetrics
 	// Tracer starts a span per request (tracing.go); nil, as when tracing
@@ -95,12 +98,13 @@ func NewServer(d Deps) *echo.Echo {
 	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		// Customers' polls are the bulk of the traffic and are logged only
 		// at debug; an id for each costs more than the answer itself.
-		Skipper: func(c echo.Context) bool { return isPublicPath(c.Request().URL.Path) },
+		Skipper:   func(c echo.Context) bool { return isPublicPath(c.Request().URL.Path) },
+		Generator: requestIDs(),
 	}))
 	if d.Tracer != nil {
 		e.Use(traceRequests(d.Tracer))
 	}
-	e.Use(requestLog(d.Log, d.Metrics))
+	e.Use(requestLog(d.Log, d.AccessLog, d.Metrics))
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		// A panic is logged once, structured, with its stack; the error
 		// handler then answers a generic 500.
@@ -234,10 +238,17 @@ func writeDeadline(timeout time.Duration) echo.MiddlewareFunc {
 // (with Referrer-Policy, which only documents use).
 func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		c.Response().Header().Set("X-Content-Type-Options", "nosniff")
+		// Assigned, not Set: the values are built once.
+		c.Response().Header()["X-Content-Type-Options"] = nosniff
 		return next(c)
 	}
 }
+
+// Header values set on many answers, built once and never written into.
+var (
+	nosniff      = []string{"nosniff"}
+	noStoreValue = []string{"no-store"}
+)
 
 // quietPath names the high-volume routes whose successes log at debug.
 func quietPath(p string) bool {
@@ -247,21 +258,22 @@ func quietPath(p string) bool {
 // noStore keeps per-user answers out of shared caches.
 func noStore(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		c.Response().Header().Set("Cache-Control", "no-store")
+		c.Response().Header()["Cache-Control"] = noStoreValue
 		return next(c)
 	}
 }
 
 // requestLog writes one structured line per request with its id, tenant,
 // status and latency; never the query string, which may hold a token.
+// With an AccessLog the line is built and written off the request's path.
 // It also feeds the request metrics, once the error is rendered (one
 // middleware less: echo wraps each request in every middleware anew).
-func requestLog(log *slog.Logger, metrics *HTTPMetrics) echo.MiddlewareFunc {
+func requestLog(log *slog.Logger, access *AccessLog, metrics *HTTPMetrics) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
 			err := next(c)
-			logRequest(log, c, start, err)
+			logRequest(log, access, c, start, err)
 			metrics.observe(c, start)
 			return nil
 		}
@@ -288,7 +300,7 @@ func truncateForLog(v string) string {
 // logRequest is apart from requestLog's closure, which stays on the stack
 // for as long as a request runs: a small frame there lets the stacks of
 // long-lived streams shrink.
-func logRequest(log *slog.Logger, c echo.Context, start time.Time, err error) {
+func logRequest(log *slog.Logger, access *AccessLog, c echo.Context, start time.Time, err error) {
 	if err != nil {
 		c.Error(err)
 	}
@@ -304,10 +316,12 @@ func logRequest(log *slog.Logger, c echo.Context, start time.Time, err error) {
 	if !log.Enabled(c.Request().Context(), level) {
 		return
 	}
-	attrs := []any{"method", truncateForLog(c.Request().Method), "path", truncateForLog(c.Request().URL.Path), "route", c.Path(),
-		"status", status, "latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", requestID(c)}
-	if t := tenantOf(c); t.ID != 0 {
-		attrs = append(attrs, "tenant", t.ID)
+	end := time.Now()
+	e := accessEntry{at: end, level: level, method: c.Request().Method, path: c.Request().URL.Path, route: c.Path(),
+		status: status, latency: end.Sub(start), requestID: requestID(c), tenant: int64(tenantOf(c).ID)}
+	if access == nil {
+		(&AccessLog{log: log}).write(e)
+		return
 	}
-	log.Log(c.Request().Context(), level, "request", attrs...)
+	access.add(e)
 }

@@ -85,39 +85,92 @@ type Verifier struct {
 // and the qsh equal to wantQSH — or to ContextQSH when allowContextQSH is set
 // (page loads and context tokens).
 func (v Verifier) VerifyHS256(token string, secret []byte, wantQSH string, allowContextQSH bool) (*Claims, error) {
+	t, err := Parse(token)
+	if err != nil {
+		return nil, fmt.Errorf("verify token: %w", err)
+	}
+	return v.VerifyParsedHS256(t, secret, wantQSH, allowContextQSH)
+}
+
+// Token is a Connect JWT decoded once (header and claims) and not yet
+// verified: the issuer picks the secret to verify it with. Nothing in it
+// may be trusted before VerifyParsedHS256 succeeds.
+type Token struct {
+	header       header
+	claims       Claims
+	signingInput string
+	signature    string
+}
+
+// Parse splits and decodes a token's header and claims, once, checking
+// its shape and that it names an issuer; it verifies nothing.
+func Parse(token string) (*Token, error) {
+	parts, err := splitToken(token)
+	if err != nil {
+		return nil, fmt.Errorf("parse token: %w", err)
+	}
+	t := &Token{signingInput: token[:len(parts[0])+1+len(parts[1])], signature: parts[2]}
+	if err := decodeSegment(parts[0], &t.header); err != nil {
+		return nil, fmt.Errorf("parse token: header: %w", err)
+	}
+	if err := decodeSegment(parts[1], &t.claims); err != nil {
+		return nil, fmt.Errorf("parse token: claims: %w", err)
+	}
+	if t.claims.Issuer == "" {
+		return nil, fmt.Errorf("parse token: missing iss: %w", ErrMalformed)
+	}
+	return t, nil
+}
+
+// UnverifiedIssuer is the token's iss (the tenant's clientKey), to look
+// the secret up with; never trust it before verification succeeds.
+func (t *Token) UnverifiedIssuer() string { return t.claims.Issuer }
+
+// VerifyParsedHS256 is VerifyHS256 on a token already parsed: the same
+// checks, in the same order (alg, signature, exp/iat with leeway, qsh),
+// without decoding it again.
+func (v Verifier) VerifyParsedHS256(t *Token, secret []byte, wantQSH string, allowContextQSH bool) (*Claims, error) {
 	if len(secret) == 0 {
 		// An empty HMAC key would let anyone forge tokens.
 		return nil, fmt.Errorf("verify token: empty secret: %w", ErrBadSignature)
 	}
-	hdr, err := peekHeader(token)
-	if err != nil {
-		return nil, fmt.Errorf("verify token: %w", err)
-	}
-	// Checked before the jwt library so the failure is classed as an
+	// Checked before the signature so the failure is classed as an
 	// algorithm problem rather than a bad signature.
-	if hdr.Alg != jwt.SigningMethodHS256.Alg() {
-		return nil, fmt.Errorf("verify token: alg %.16q: %w", hdr.Alg, ErrAlgorithm)
+	if t.header.Alg != jwt.SigningMethodHS256.Alg() {
+		return nil, fmt.Errorf("verify token: alg %.16q: %w", t.header.Alg, ErrAlgorithm)
 	}
-	claims := &Claims{}
-	_, err = jwt.ParseWithClaims(token, claims,
-		func(*jwt.Token) (any, error) { return secret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithTimeFunc(clock(v.Now)),
-		jwt.WithLeeway(max(v.Leeway, 0)),
-		jwt.WithIssuedAt(),
-		jwt.WithExpirationRequired(),
-	)
+	sig, err := base64.RawURLEncoding.DecodeString(t.signature)
 	if err != nil {
-		return nil, fmt.Errorf("verify token: %w", classify(err))
+		return nil, fmt.Errorf("verify token: signature: %w: %w", ErrMalformed, err)
+	}
+	if err := jwt.SigningMethodHS256.Verify(t.signingInput, sig, secret); err != nil {
+		return nil, fmt.Errorf("verify token: %w: %w", ErrBadSignature, err)
+	}
+	claims := t.claims
+	if err := v.CheckVerified(&claims, wantQSH, allowContextQSH); err != nil {
+		return nil, err
+	}
+	return &claims, nil
+}
+
+// CheckVerified checks what a verified token's claims must meet at every
+// use: exp and iat (required) within Leeway of Now, and the qsh against
+// this request. A token whose signature verified once (the same bytes,
+// known by their digest) needs only this on its next uses.
+func (v Verifier) CheckVerified(claims *Claims, wantQSH string, allowContextQSH bool) error {
+	validator := jwt.NewValidator(jwt.WithTimeFunc(clock(v.Now)), jwt.WithLeeway(max(v.Leeway, 0)),
+		jwt.WithIssuedAt(), jwt.WithExpirationRequired())
+	if err := validator.Validate(claims); err != nil {
+		return fmt.Errorf("verify token: %w", classify(err))
 	}
 	// WithIssuedAt only checks iat when present; Connect requires it.
 	if claims.IssuedAt == nil {
-		return nil, fmt.Errorf("verify token: missing iat: %w", ErrMalformed)
+		return fmt.Errorf("verify token: missing iat: %w", ErrMalformed)
 	}
 	if err := checkQSH(claims.QSH, wantQSH, allowContextQSH); err != nil {
-		return nil, fmt.Errorf("verify token: %w", err)
+		return fmt.Errorf("verify token: %w", err)
 	}
-	return claims, nil
+	return nil
 }
 
 // checkQSH compares a token's qsh with the expected one.
