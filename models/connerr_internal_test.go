@@ -22,6 +22,9 @@ func TestTranslateConnectionErrors(t *testing.T) {
 		{"bad connection", fmt.Errorf("query: %w", errors.New("driver: bad connection")), ErrUnavailable},
 		{"closed pool connection", sql.ErrConnDone, ErrUnavailable},
 		{"unexpected EOF", errors.New("unexpected EOF"), ErrUnavailable},
+		// A primary demoted (or a standby reached) during a failover: the
+		// write is refused until the connection finds the new primary.
+		{"read-only after a failover", errors.New("ERROR: cannot execute UPDATE in a read-only transaction (SQLSTATE 25006)"), ErrUnavailable},
 		{"deadlock is a conflict", errors.New("ERROR: deadlock detected (SQLSTATE 40P01)"), ErrConflict},
 		{"a constraint is neither", errors.New("ERROR: null value in column \"key\" violates not-null constraint (SQLSTATE 23502)"), nil},
 	}

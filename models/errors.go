@@ -61,7 +61,11 @@ func isConnectionError(err error) bool {
 	msg := err.Error()
 	for _, s := range []string{"connection refused", "failed to connect", "bad connection", "connection reset",
 		"broken pipe", "the database system is shutting down", "the database system is starting up",
-		"terminating connection", "conn closed", "unexpected EOF", "SQLSTATE 57P", "SQLSTATE 08"} {
+		"terminating connection", "conn closed", "unexpected EOF", "SQLSTATE 57P", "SQLSTATE 08",
+		// read_only_sql_transaction: a write reached a server that is (or
+		// has just become) a standby during a failover; it passes once the
+		// connection reaches the new primary.
+		"SQLSTATE 25006"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
