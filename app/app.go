@@ -566,15 +566,11 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stderr
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
 		return fmt.Errorf("config: LOG_LEVEL %q: %w", cfg.LogLevel, err)
 	}
-	// Repeated lines pass at a bounded rate per kind (a flood of bad
-	// requests must not flood the log); the next one says how many were
-	// left out.
 	// Lines are written by the sink's goroutine, many per write; closed
 	// last, after the replica's shutdown, so that no line is lost.
 	sink := logsink.New(stderr, 0, 0)
 	defer sink.Close() //nolint:errcheck // nowhere left to report it
-	log := slog.New(handlers.NewLogThrottle(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: level}),
-		logLinesPerSecond, logLinesBurst))
+	log := newLogger(sink, level, cfg.LogLinesPerSecond)
 	log.Info("config", cfg.fields()...)
 	if *reseal {
 		return resealSecrets(ctx, cfg, log)
@@ -631,12 +627,22 @@ func checkHealth(ctx context.Context, getenv func(string) string) error {
 	return nil
 }
 
-// Each kind of log line (level, message, and a request's route and
-// status) passes at most this rate after its burst.
-const (
-	logLinesPerSecond = 50
-	logLinesBurst     = 500
-)
+// defaultLogLinesPerSecond is LOG_LINES_PER_SECOND's default: each kind
+// of log line (level, message, and a request's route and status) passes
+// at most this rate, after a burst of ten times as many.
+const defaultLogLinesPerSecond = 50
+
+// newLogger writes JSON lines at level to w. Repeated lines pass at
+// perSecond per kind (a flood of bad requests must not flood the log), and
+// the next one that passes says how many were left out; 0 passes every
+// line, for operators who want the access log whole.
+func newLogger(w io.Writer, level slog.Level, perSecond int) *slog.Logger {
+	var h slog.Handler = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	if perSecond > 0 {
+		h = handlers.NewLogThrottle(h, float64(perSecond), 10*perSecond)
+	}
+	return slog.New(h)
+}
 
 // loopbackOnly refuses requests from another machine, whatever Host they
 // name: the demo host hands out tokens to whoever asks.

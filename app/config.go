@@ -39,7 +39,11 @@ type Config struct {
 	Retention       time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        string
-	Demo            bool
+	// LogLinesPerSecond is how many lines of one kind (level and message;
+	// a request's route and status) the log passes a second, after a
+	// burst of ten times as many; the rest are counted. 0: every line.
+	LogLinesPerSecond int
+	Demo              bool
 	// RateLimits switches the per-address and per-widget limits (on by
 	// default; the load harness turns them off to measure the service).
 	RateLimits bool
@@ -163,6 +167,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.StreamLifetime != 0 && c.StreamLifetime < time.Minute {
 		return Config{}, fmt.Errorf("config: STREAM_LIFETIME %s is too short (0 for none, else at least 1m)", c.StreamLifetime)
+	}
+	c.LogLinesPerSecond = defaultLogLinesPerSecond
+	if v := getenv("LOG_LINES_PER_SECOND"); v != "" {
+		n, perr := strconv.Atoi(v)
+		if perr != nil || n < 0 || n > 1_000_000 {
+			return Config{}, fmt.Errorf("config: LOG_LINES_PER_SECOND %q is not a rate from 0 (every line) to 1000000", v)
+		}
+		c.LogLinesPerSecond = n
 	}
 	for name, dst := range map[string]*int{"STREAMS_PER_USER": &c.StreamsPerUser, "STREAMS_PER_ADDRESS": &c.StreamsPerAddress,
 		"STREAMS_PER_INSTANCE": &c.StreamsPerInstance} {
@@ -320,6 +332,7 @@ func (c Config) fields() []any {
 		"app_key", c.AppKey, "app_name", c.AppName, "install_keys_url", c.InstallKeysURL,
 		"jwt_leeway", c.JWTLeeway.String(), "retention", c.Retention.String(),
 		"shutdown_timeout", c.ShutdownTimeout.String(), "app_secret_key", secret, "demo", c.Demo,
+		"log_lines_per_second", c.LogLinesPerSecond,
 		"rate_limits", c.RateLimits, "trust_proxy", c.TrustProxy, "bench_ceiling", c.BenchCeiling,
 		"event_retention", c.EventRetention.String(), "membership_max_stale", c.MembershipMaxStale.String(),
 		"app_secret_key_id", keyID, "app_secret_key_previous_ids", previousIDs,

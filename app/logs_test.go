@@ -148,3 +148,49 @@ func TestLogsHoldNoSecretOrToken(t *testing.T) {
 		}
 	}
 }
+
+// TestLogLinesPerSecond: LOG_LINES_PER_SECOND bounds each kind of line
+// (default 50 a second after a burst of 500), and 0 writes every line, so
+// that an operator can keep the access log whole.
+func TestLogLinesPerSecond(t *testing.T) {
+	const lines = 2000
+	tests := []struct {
+		name           string
+		given          map[string]string
+		wantRate       int
+		wantAtLeast    int
+		wantFewer      bool
+		wantConfigFail bool
+	}{
+		{name: "default: throttled", given: map[string]string{}, wantRate: 50, wantAtLeast: 500, wantFewer: true},
+		{name: "0: every line", given: map[string]string{"LOG_LINES_PER_SECOND": "0"}, wantRate: 0, wantAtLeast: lines},
+		{name: "negative", given: map[string]string{"LOG_LINES_PER_SECOND": "-1"}, wantConfigFail: true},
+		{name: "not a number", given: map[string]string{"LOG_LINES_PER_SECOND": "lots"}, wantConfigFail: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadConfig(envOf(tt.given))
+			if tt.wantConfigFail {
+				if err == nil || !strings.Contains(err.Error(), "LOG_LINES_PER_SECOND") {
+					t.Fatalf("error %v, want one naming LOG_LINES_PER_SECOND", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.LogLinesPerSecond != tt.wantRate {
+				t.Fatalf("rate %d, want %d", cfg.LogLinesPerSecond, tt.wantRate)
+			}
+			var out bytes.Buffer
+			log := newLogger(&out, slog.LevelInfo, cfg.LogLinesPerSecond)
+			for i := range lines {
+				log.Info("request", "route", "/api/v1/me", "status", 200, "n", i)
+			}
+			got := strings.Count(out.String(), `"msg":"request"`)
+			if got < tt.wantAtLeast || (tt.wantFewer && got >= lines) || (!tt.wantFewer && got != lines) {
+				t.Fatalf("%d of %d lines written (rate %d)", got, lines, cfg.LogLinesPerSecond)
+			}
+		})
+	}
+}
