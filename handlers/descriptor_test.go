@@ -2,12 +2,13 @@ package handlers_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,8 +18,64 @@ import (
 	"agentpresence/handlers"
 )
 
-// schemaPath is where CI lays the shared Connect schema, beside the repo.
-const schemaPath = "../../shared/connect/jira-connect-descriptor.schema.json"
+// sharedSchemaPath is where the team's copy of the Connect schema lies,
+// beside the repository; schemaCopyPath is the repository's own copy
+// (gzip), so that the validation runs on any checkout, never skipped.
+const (
+	sharedSchemaPath = "../../shared/connect/jira-connect-descriptor.schema.json"
+	schemaCopyPath   = "testdata/jira-connect-descriptor.schema.json.gz"
+)
+
+// connectSchema compiles the Connect descriptor schema (draft 4) from the
+// repository's copy, checked against the shared one where it lies beside
+// the repository.
+func connectSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(connectSchemaBytes(t)))
+	if err != nil {
+		t.Fatalf("parse schema: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft4)
+	// The schema's patterns are ECMAScript (look-ahead), beyond Go's RE2.
+	c.UseRegexpEngine(ecmaRegexp)
+	if err := c.AddResource("connect-schema.json", schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("connect-schema.json")
+	if err != nil {
+		t.Fatalf("compile schema: %v", err)
+	}
+	return schema
+}
+
+// connectSchemaBytes reads the repository's copy of the schema and, where
+// the shared one is beside the repository, checks that the copy is the same.
+func connectSchemaBytes(t *testing.T) []byte {
+	t.Helper()
+	f, err := os.Open(schemaCopyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := os.ReadFile(sharedSchemaPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		t.Fatal(err)
+	case !bytes.Equal(shared, raw):
+		t.Fatalf("%s differs from the shared schema at %s: copy it again (gzip -9 -n)", schemaCopyPath, sharedSchemaPath)
+	}
+	return raw
+}
 
 func renderedDescriptor(t *testing.T) []byte {
 	t.Helper()
@@ -36,29 +93,7 @@ func renderedDescriptor(t *testing.T) []byte {
 // TestDescriptorValidatesAgainstConnectSchema validates the served
 // descriptor with the Jira Connect JSON schema (draft 4).
 func TestDescriptorValidatesAgainstConnectSchema(t *testing.T) {
-	raw, err := os.ReadFile(schemaPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		abs, _ := filepath.Abs(schemaPath)
-		t.Skipf("the Connect descriptor schema is not at %s (it lies beside the repository in CI); skipping schema validation", abs)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	schemaDoc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("parse schema: %v", err)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft4)
-	// The schema's patterns are ECMAScript (look-ahead), beyond Go's RE2.
-	c.UseRegexpEngine(ecmaRegexp)
-	if err := c.AddResource("connect-schema.json", schemaDoc); err != nil {
-		t.Fatal(err)
-	}
-	schema, err := c.Compile("connect-schema.json")
-	if err != nil {
-		t.Fatalf("compile schema: %v", err)
-	}
+	schema := connectSchema(t)
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(renderedDescriptor(t)))
 	if err != nil {
 		t.Fatal(err)
