@@ -2,9 +2,6 @@ package models_test
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"testing"
@@ -13,52 +10,14 @@ import (
 	"agentpresence/models"
 	"agentpresence/models/dbtest"
 	"agentpresence/models/secretbox"
+	"agentpresence/models/secretbox/secretboxtest"
 )
-
-// Keys of a rotation: old is APP_SECRET_KEY before it, next after it;
-// stranger was never configured anywhere.
-var (
-	oldKey      = []byte("old-key-old-key-old-key-old-key!")
-	nextKey     = []byte("next-key-next-key-next-key-next!")
-	strangerKey = []byte("stranger-stranger-stranger-key!!")
-)
-
-func box(t testing.TB, key []byte, previous ...[]byte) *secretbox.Box {
-	t.Helper()
-	b, err := secretbox.New(key, previous...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// sealUnversioned seals as SecretBox did before key ids: nonce | ciphertext,
-// the client key alone as associated data. Rows written then must still
-// open.
-func sealUnversioned(t testing.TB, key []byte, nonce []byte, plain []byte, clientKey string) []byte {
-	t.Helper()
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if nonce == nil {
-		nonce = make([]byte, aead.NonceSize())
-		if _, err := rand.Read(nonce); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return aead.Seal(append([]byte{}, nonce...), nonce, plain, []byte(clientKey))
-}
 
 // openStore opens a store on an existing test database with the given keys,
 // as a replica configured with them would.
 func openStore(t *testing.T, url string, now func() time.Time, key []byte, previous ...[]byte) *models.Store {
 	t.Helper()
-	s, err := models.Open(context.Background(), models.StoreConfig{URL: url, Box: box(t, key, previous...), Now: now})
+	s, err := models.Open(context.Background(), models.StoreConfig{URL: url, Box: secretboxtest.Box(t, key, previous...), Now: now})
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -101,7 +60,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 		ctx := context.Background()
 		now := func() time.Time { return time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) }
 		url := dbtest.URL(t, dialect)
-		before := openStore(t, url, now, oldKey)
+		before := openStore(t, url, now, secretboxtest.OldKey)
 		secrets := map[string]string{}
 		for i := range 5 {
 			ck := fmt.Sprintf("ck-%d", i)
@@ -110,7 +69,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		setSealed(t, before, "ck-1", sealUnversioned(t, oldKey, nil, []byte(secrets["ck-1"]), "ck-1"))
+		setSealed(t, before, "ck-1", secretboxtest.SealUnversioned(t, secretboxtest.OldKey, nil, []byte(secrets["ck-1"]), "ck-1"))
 		gone, err := before.TenantByClientKey(ctx, "ck-4")
 		if err != nil {
 			t.Fatal(err)
@@ -120,7 +79,7 @@ func TestKeyRotationAndReseal(t *testing.T) {
 		}
 		updatedBefore := gone.UpdatedAt
 
-		rotated := openStore(t, url, now, nextKey, oldKey)
+		rotated := openStore(t, url, now, secretboxtest.NextKey, secretboxtest.OldKey)
 		opensAll := func(s *models.Store) error {
 			for ck, want := range secrets {
 				got, err := s.TenantByClientKey(ctx, ck)
@@ -169,11 +128,11 @@ func TestKeyRotationAndReseal(t *testing.T) {
 		if again, err := rotated.ResealSecrets(ctx, 0, 100); err != nil || again.Scanned != 6 || again.Resealed != 0 {
 			t.Fatalf("second re-seal: %+v %v, want nothing left to do", again, err)
 		}
-		if err := opensAll(openStore(t, url, now, nextKey)); err != nil {
+		if err := opensAll(openStore(t, url, now, secretboxtest.NextKey)); err != nil {
 			t.Fatalf("with the old key removed: %v", err)
 		}
 		for ck := range secrets {
-			if _, err := openStore(t, url, now, oldKey).TenantByClientKey(ctx, ck); !errors.Is(err, secretbox.ErrUnopenable) {
+			if _, err := openStore(t, url, now, secretboxtest.OldKey).TenantByClientKey(ctx, ck); !errors.Is(err, secretbox.ErrUnopenable) {
 				t.Fatalf("%s still opens with the old key alone (%v): it was not re-sealed", ck, err)
 			}
 		}
@@ -189,16 +148,16 @@ func TestResealReportsWhatNoKeyOpens(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
 		ctx := context.Background()
 		url := dbtest.URL(t, dialect)
-		s := openStore(t, url, time.Now, nextKey, oldKey)
+		s := openStore(t, url, time.Now, secretboxtest.NextKey, secretboxtest.OldKey)
 		for _, ck := range []string{"a", "lost", "c"} {
 			if _, err := s.SaveInstall(ctx, models.Install{ClientKey: ck, SharedSecret: []byte("s-" + ck), BaseURL: "https://x"}, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}
-		stray := sealUnversioned(t, strangerKey, nil, []byte("s-lost"), "lost")
+		stray := secretboxtest.SealUnversioned(t, secretboxtest.StrangerKey, nil, []byte("s-lost"), "lost")
 		setSealed(t, s, "lost", stray)
-		setSealed(t, s, "c", sealUnversioned(t, oldKey, nil, []byte("s-c"), "c"))
-		lost, err := openStore(t, url, time.Now, strangerKey).TenantByClientKey(ctx, "lost")
+		setSealed(t, s, "c", secretboxtest.SealUnversioned(t, secretboxtest.OldKey, nil, []byte("s-c"), "c"))
+		lost, err := openStore(t, url, time.Now, secretboxtest.StrangerKey).TenantByClientKey(ctx, "lost")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -209,7 +168,7 @@ func TestResealReportsWhatNoKeyOpens(t *testing.T) {
 		if b.Scanned != 3 || b.Resealed != 1 || len(b.Unopenable) != 1 || b.Unopenable[0] != lost.ID {
 			t.Fatalf("got %+v, want 3 scanned, c re-sealed, %d unopenable", b, lost.ID)
 		}
-		if got, err := openStore(t, url, time.Now, strangerKey).TenantByClientKey(ctx, "lost"); err != nil || string(got.SharedSecret) != "s-lost" {
+		if got, err := openStore(t, url, time.Now, secretboxtest.StrangerKey).TenantByClientKey(ctx, "lost"); err != nil || string(got.SharedSecret) != "s-lost" {
 			t.Fatalf("the unopenable row was changed: %v", err)
 		}
 	})

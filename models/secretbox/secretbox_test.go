@@ -2,55 +2,14 @@ package secretbox_test
 
 import (
 	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 
 	"agentpresence/models/secretbox"
+	"agentpresence/models/secretbox/secretboxtest"
 )
-
-// Keys of a rotation: old is APP_SECRET_KEY before it, next after it;
-// stranger was never configured anywhere.
-var (
-	oldKey      = []byte("old-key-old-key-old-key-old-key!")
-	nextKey     = []byte("next-key-next-key-next-key-next!")
-	strangerKey = []byte("stranger-stranger-stranger-key!!")
-)
-
-func box(t testing.TB, key []byte, previous ...[]byte) *secretbox.Box {
-	t.Helper()
-	b, err := secretbox.New(key, previous...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-// sealUnversioned seals as SecretBox did before key ids: nonce | ciphertext,
-// the client key alone as associated data. Rows written then must still
-// open.
-func sealUnversioned(t testing.TB, key []byte, nonce []byte, plain []byte, clientKey string) []byte {
-	t.Helper()
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if nonce == nil {
-		nonce = make([]byte, aead.NonceSize())
-		if _, err := rand.Read(nonce); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return aead.Seal(append([]byte{}, nonce...), nonce, plain, []byte(clientKey))
-}
 
 func keyIDBytes(t testing.TB, key []byte) []byte {
 	t.Helper()
@@ -63,16 +22,16 @@ func keyIDBytes(t testing.TB, key []byte) []byte {
 
 func TestOpensAcrossARotation(t *testing.T) {
 	secret := []byte("the tenant's shared secret")
-	before := box(t, oldKey)                // APP_SECRET_KEY=old
-	addNext := box(t, oldKey, nextKey)      // step 1: the next key may open
-	rotated := box(t, nextKey, oldKey)      // step 2: the next key seals
-	after := box(t, nextKey)                // step 4: the old key removed
-	stranger := box(t, strangerKey, oldKey) // another deployment's key
-	twoPrevious := box(t, nextKey, strangerKey, oldKey)
+	before := secretboxtest.Box(t, secretboxtest.OldKey)                              // APP_SECRET_KEY=old
+	addNext := secretboxtest.Box(t, secretboxtest.OldKey, secretboxtest.NextKey)      // step 1: the next key may open
+	rotated := secretboxtest.Box(t, secretboxtest.NextKey, secretboxtest.OldKey)      // step 2: the next key seals
+	after := secretboxtest.Box(t, secretboxtest.NextKey)                              // step 4: the old key removed
+	stranger := secretboxtest.Box(t, secretboxtest.StrangerKey, secretboxtest.OldKey) // another deployment's key
+	twoPrevious := secretboxtest.Box(t, secretboxtest.NextKey, secretboxtest.StrangerKey, secretboxtest.OldKey)
 	// An unversioned value whose random nonce happens to start like a
 	// versioned header naming the current key: the header leads nowhere,
 	// and the unversioned reading must still be tried.
-	lookalike := append(append([]byte("sb1"), keyIDBytes(t, nextKey)...), 1, 2, 3, 4, 5)
+	lookalike := append(append([]byte("sb1"), keyIDBytes(t, secretboxtest.NextKey)...), 1, 2, 3, 4, 5)
 
 	tests := []struct {
 		name    string
@@ -92,17 +51,25 @@ func TestOpensAcrossARotation(t *testing.T) {
 		{name: "a seal of another deployment does not open", sealed: sealWith(stranger, "ck"), opener: rotated, client: "ck", wantErr: true},
 		{name: "bound to the tenant", sealed: sealWith(rotated, "ck"), opener: rotated, client: "other", wantErr: true},
 		{name: "unversioned under the old key opens after the rotation", opener: rotated, client: "ck",
-			sealed: func(t *testing.T) []byte { return sealUnversioned(t, oldKey, nil, secret, "ck") }},
+			sealed: func(t *testing.T) []byte {
+				return secretboxtest.SealUnversioned(t, secretboxtest.OldKey, nil, secret, "ck")
+			}},
 		{name: "unversioned under the current key", opener: after, client: "ck",
-			sealed: func(t *testing.T) []byte { return sealUnversioned(t, nextKey, nil, secret, "ck") }},
+			sealed: func(t *testing.T) []byte {
+				return secretboxtest.SealUnversioned(t, secretboxtest.NextKey, nil, secret, "ck")
+			}},
 		{name: "unversioned stays bound to the tenant", opener: rotated, client: "other", wantErr: true,
-			sealed: func(t *testing.T) []byte { return sealUnversioned(t, oldKey, nil, secret, "ck") }},
+			sealed: func(t *testing.T) []byte {
+				return secretboxtest.SealUnversioned(t, secretboxtest.OldKey, nil, secret, "ck")
+			}},
 		{name: "unversioned whose nonce looks like a header", opener: rotated, client: "ck",
-			sealed: func(t *testing.T) []byte { return sealUnversioned(t, oldKey, lookalike[:12], secret, "ck") }},
+			sealed: func(t *testing.T) []byte {
+				return secretboxtest.SealUnversioned(t, secretboxtest.OldKey, lookalike[:12], secret, "ck")
+			}},
 		{name: "header pointed at another key", opener: rotated, client: "ck", wantErr: true,
 			sealed: func(t *testing.T) []byte {
 				s := sealWith(rotated, "ck")(t)
-				copy(s[3:7], keyIDBytes(t, oldKey))
+				copy(s[3:7], keyIDBytes(t, secretboxtest.OldKey))
 				return s
 			}},
 		{name: "truncated", opener: rotated, client: "ck", wantErr: true,
@@ -140,7 +107,7 @@ func sealWith(b *secretbox.Box, clientKey string) func(t *testing.T) []byte {
 // TestSealNamesItsKey: a sealed value starts with "sb1" and the current
 // key's id, and two seals of one secret differ (fresh nonces).
 func TestSealNamesItsKey(t *testing.T) {
-	b := box(t, nextKey, oldKey)
+	b := secretboxtest.Box(t, secretboxtest.NextKey, secretboxtest.OldKey)
 	one, err := b.Seal([]byte("s"), "ck")
 	if err != nil {
 		t.Fatal(err)
@@ -149,14 +116,14 @@ func TestSealNamesItsKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append([]byte("sb1"), keyIDBytes(t, nextKey)...)
-	if !bytes.HasPrefix(one, want) || b.KeyID() != secretbox.KeyID(nextKey) {
+	want := append([]byte("sb1"), keyIDBytes(t, secretboxtest.NextKey)...)
+	if !bytes.HasPrefix(one, want) || b.KeyID() != secretbox.KeyID(secretboxtest.NextKey) {
 		t.Fatalf("sealed %x, key id %s; want the prefix %x", one, b.KeyID(), want)
 	}
 	if bytes.Equal(one, two) {
 		t.Fatal("two seals of one secret are equal: the nonce is not fresh")
 	}
-	if secretbox.KeyID(oldKey) == secretbox.KeyID(nextKey) {
+	if secretbox.KeyID(secretboxtest.OldKey) == secretbox.KeyID(secretboxtest.NextKey) {
 		t.Fatal("two keys share an id")
 	}
 }
@@ -169,8 +136,8 @@ func TestNewChecksEveryKey(t *testing.T) {
 		wantErr  string
 	}{
 		{name: "short current key", key: []byte("short"), wantErr: "secret box: key: must be 32 bytes, got 5"},
-		{name: "short previous key", key: nextKey, previous: [][]byte{oldKey, []byte("x")}, wantErr: "previous key 2: must be 32 bytes, got 1"},
-		{name: "no previous key", key: nextKey},
+		{name: "short previous key", key: secretboxtest.NextKey, previous: [][]byte{secretboxtest.OldKey, []byte("x")}, wantErr: "previous key 2: must be 32 bytes, got 1"},
+		{name: "no previous key", key: secretboxtest.NextKey},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := secretbox.New(tt.key, tt.previous...)
