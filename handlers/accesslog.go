@@ -99,7 +99,11 @@ func (a *AccessLog) drain() {
 	}
 }
 
-func (a *AccessLog) write(e accessEntry) {
+func (a *AccessLog) write(e accessEntry) { writeRequestLine(a.log, e) }
+
+// writeRequestLine logs a request's line to log, by the queue's goroutine
+// or, without an access log (tests, benchmarks), by the request itself.
+func writeRequestLine(log *slog.Logger, e accessEntry) {
 	r := slog.NewRecord(e.at, e.level, "request", 0)
 	r.AddAttrs(slog.String("method", truncateForLog(e.method)), slog.String("path", truncateForLog(e.path)),
 		slog.String("route", e.route), slog.Int("status", e.status),
@@ -108,7 +112,7 @@ func (a *AccessLog) write(e accessEntry) {
 		r.AddAttrs(slog.Int64("tenant", e.tenant))
 	}
 	// The handler's errors (a closed stderr) have nowhere to go.
-	_ = a.log.Handler().Handle(context.Background(), r)
+	_ = log.Handler().Handle(context.Background(), r)
 }
 
 // Close logs every line queued and stops the goroutine; the server must

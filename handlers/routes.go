@@ -320,7 +320,7 @@ func logRequest(log *slog.Logger, access *AccessLog, c echo.Context, start time.
 	e := accessEntry{at: end, level: level, method: c.Request().Method, path: c.Request().URL.Path, route: c.Path(),
 		status: status, latency: end.Sub(start), requestID: requestID(c), tenant: int64(tenantOf(c).ID)}
 	if access == nil {
-		(&AccessLog{log: log}).write(e)
+		writeRequestLine(log, e)
 		return
 	}
 	access.add(e)
