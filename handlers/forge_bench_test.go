@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"agentpresence/handlers/forge/forgetest"
@@ -33,21 +32,7 @@ func BenchmarkMeFIT(b *testing.B) {
 				}
 				tokens[i] = tok
 			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					req := httptest.NewRequest(http.MethodGet, "/api/v1/me?project=HELP", nil)
-					req.Header.Set("Authorization", "Bearer "+tokens[i%len(tokens)])
-					i++
-					rec := httptest.NewRecorder()
-					env.server.ServeHTTP(rec, req)
-					if rec.Code != http.StatusOK {
-						b.Fatalf("status %d %s", rec.Code, rec.Body)
-					}
-				}
-			})
+			benchGetMe(b, env.server, "Bearer ", tokens)
 		})
 	}
 }
