@@ -5,7 +5,7 @@
 // Usage: node forge-scenarios.mjs http://localhost:PORT
 // Run by app/browser_test.go after scenarios.mjs; screenshots go to
 // $ARTIFACTS_DIR with a forge- prefix.
-import { chromium } from 'playwright-core';
+import { axeCheck, check, launch, steps } from './common.mjs';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -22,28 +22,10 @@ const BOB = '557058:bob';
 const ADA = '557058:ada';
 const GREEN = 'rgb(31, 132, 90)';
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 
-let failed = 0;
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok   forge: ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL forge: ${name}: ${e.stack || e}`);
-  }
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
+const run = steps('forge: ');
+const step = run.step;
 
 async function newPage(viewport = { width: 1280, height: 900 }) {
   const ctx = await browser.newContext({ viewport, acceptDownloads: true });
@@ -54,16 +36,6 @@ async function newPage(viewport = { width: 1280, height: 900 }) {
 }
 
 const shot = (target, name) => target.screenshot({ path: join(artifacts, 'forge-' + name + '.png') });
-
-const axeSource = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
-async function axeCheck(frame, name) {
-  await frame.locator('body').waitFor();
-  const results = await frame.evaluate(`(() => { ${axeSource}
-    return axe.run(document, { resultTypes: ['violations'] }); })()`);
-  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  for (const v of results.violations) console.log(`     axe forge ${name}: ${v.impact} ${v.id}: ${v.help}`);
-  check(bad.length === 0, `${name}: ${bad.length} serious or critical accessibility violations`);
-}
 
 // fit is what Forge attaches to a page's calls, minted by the demo's
 // stand-in platform for a user of the demo's Forge installation.
@@ -276,5 +248,5 @@ await step('no page error in any Forge page', async () => {
 });
 
 await browser.close();
-console.log(`${failed ? 'FAILED' : 'PASSED'} (forge): ${failed} failed; screenshots in ${artifacts}`);
-process.exit(failed ? 1 : 0);
+console.log(`${run.failed ? 'FAILED' : 'PASSED'} (forge): ${run.failed} failed; screenshots in ${artifacts}`);
+process.exit(run.failed ? 1 : 0);

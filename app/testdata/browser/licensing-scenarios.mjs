@@ -8,7 +8,7 @@
 // back. With LICENSING=off the license changes nothing.
 // Usage: LICENSING=on|off node licensing-scenarios.mjs http://localhost:PORT
 // Run by app/browser_test.go; screenshots go to $ARTIFACTS_DIR.
-import { chromium } from 'playwright-core';
+import { check, launch, steps } from './common.mjs';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -25,28 +25,10 @@ const ALICE = '557058:alice';
 const NOTICE = 'subscription is not active';
 const chat = 'agent-presence-chat';
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 
-let failed = 0;
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok   licensing ${mode}: ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL licensing ${mode}: ${name}: ${e.stack || e}`);
-  }
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
+const run = steps(`licensing ${mode}: `);
+const step = run.step;
 
 async function newPage() {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
@@ -182,7 +164,7 @@ if (mode === 'on') {
 
 check(await setStatus(false) === 200, 'alice cannot go offline at the end');
 await browser.close();
-if (failed) {
-  console.log(`${failed} licensing scenario(s) failed`);
+if (run.failed) {
+  console.log(`${run.failed} licensing scenario(s) failed`);
   process.exit(1);
 }

@@ -1,7 +1,7 @@
 // Browser scenarios of "what people see", against the real app in demo
 // mode. Usage: node scenarios.mjs http://localhost:PORT
 // Run by app/browser_test.go; screenshots go to $ARTIFACTS_DIR.
-import { chromium } from 'playwright-core';
+import { axeCheck, axeTotals, check, launch, steps } from './common.mjs';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -20,31 +20,11 @@ const ADA = '557058:ada';
 const GREEN = 'rgb(31, 132, 90)'; // --ds-background-success-bold, light
 const RED = 'rgb(202, 53, 33)'; // --ds-background-danger-bold, light
 
-// launch() starts Chromium on a fresh, temporary profile (user data dir).
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 
 const timings = [];
-let failed = 0;
-
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${e.stack || e}`);
-  }
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
+const run = steps();
+const step = run.step;
 
 async function newPage(viewport = { width: 1280, height: 800 }, options = {}) {
   const ctx = await browser.newContext({ viewport, acceptDownloads: true, ...options });
@@ -56,26 +36,6 @@ async function newPage(viewport = { width: 1280, height: 800 }, options = {}) {
 }
 
 const shot = (target, name) => target.screenshot({ path: join(artifacts, name + '.png') });
-
-// axe-core, from the test's own node_modules, is evaluated in a page's
-// frame through the driver (the pages' CSP forbids injected script tags)
-// and fails the step on any serious or critical violation.
-const axeSource = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
-const axeTotals = { pages: 0, minor: 0 };
-async function axeCheck(frame, name, include = '') {
-  await frame.locator('body').waitFor();
-  const context = include ? `{ include: [${JSON.stringify(include)}] }` : 'document';
-  const results = await frame.evaluate(`(() => { ${axeSource}
-    return axe.run(${context}, { resultTypes: ['violations'] }); })()`);
-  const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  axeTotals.pages++;
-  axeTotals.minor += results.violations.length - bad.length;
-  for (const v of results.violations) {
-    const where = v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ');
-    console.log(`     axe ${name}: ${v.impact} ${v.id}: ${v.help} (${where})`);
-  }
-  check(bad.length === 0, `${name}: ${bad.length} serious or critical accessibility violations`);
-}
 
 // frameOf is the Frame of an iframe, for axe and focus checks.
 async function frameOf(page, selector) {
@@ -1238,5 +1198,5 @@ await step('status beside a request: the issue view\'s Online status panel (jira
 
 await browser.close();
 for (const [what, ms] of timings) console.log(`TIMING click→portal icon ${what}: ${ms} ms`);
-console.log(`${failed ? 'FAILED' : 'PASSED'}: ${failed} failed; screenshots in ${artifacts}`);
-process.exit(failed ? 1 : 0);
+console.log(`${run.failed ? 'FAILED' : 'PASSED'}: ${run.failed} failed; screenshots in ${artifacts}`);
+process.exit(run.failed ? 1 : 0);
