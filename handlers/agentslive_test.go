@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -73,6 +74,36 @@ func TestMeTellsDeadlineAndLastChange(t *testing.T) {
 		must(t, env.call(t, site, "alice", "GET", "/api/v1/me?project=HELP", "")).decode(t, &me)
 		if p := me.Project; p.State != "offline" || p.Source != "admin" || p.ChangedBy != "ada" || p.ChangeReason != "lunch rush over" || me.AutoOfflineAt != nil {
 			t.Fatalf("after the admin's switch: %+v", me)
+		}
+	})
+}
+
+// TestNewAutoOfflineLimitReachesMeAtOnce: an administrator changes the
+// limit; the very next GET /me of an agent tells the new limit and
+// deadline, although this replica had the tenant (and the agent's answer)
+// in its caches a moment before. The background script warns by it.
+func TestNewAutoOfflineLimitReachesMeAtOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dialect models.Dialect) {
+		env := newHarness(t, on(dialect), served())
+		site := env.newSite(t)
+		env.install(t, site)
+		env.me(t, site, "alice", "HELP")
+		must(t, env.call(t, site, "ada", "PUT", "/api/v1/settings", `{"autoOfflineMinutes":30}`))
+		must(t, env.call(t, site, "alice", "PUT", "/api/v1/me/status", `{"online":true,"project":"HELP"}`))
+		start := env.clock.Now()
+		for _, limit := range []int{30, 5, 0, 45} {
+			if limit != 30 {
+				must(t, env.call(t, site, "ada", "PUT", "/api/v1/settings", fmt.Sprintf(`{"autoOfflineMinutes":%d}`, limit)))
+			}
+			// Twice: the first answer fills the caches the second is read from.
+			for range 2 {
+				var me meChange
+				must(t, env.call(t, site, "alice", "GET", "/api/v1/me?project=HELP", "")).decode(t, &me)
+				want := start.Add(time.Duration(limit) * time.Minute)
+				if me.AutoOfflineMinutes != limit || (limit == 0) != (me.AutoOfflineAt == nil) || (limit > 0 && !me.AutoOfflineAt.Equal(want)) {
+					t.Fatalf("limit %d min: GET /me says %d min, deadline %v (want %s)", limit, me.AutoOfflineMinutes, me.AutoOfflineAt, want)
+				}
+			}
 		}
 	})
 }

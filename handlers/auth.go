@@ -129,8 +129,8 @@ func (tc *TenantCache) ForgetTenant(id models.TenantID) {
 }
 
 // Invalidate is a models.ChangeFunc: it forgets a tenant that changed
-// (installed, uninstalled, enabled, disabled), here or on another replica,
-// and everything after a resync.
+// (installed, uninstalled, enabled, disabled, its settings), here or on
+// another replica, and everything after a resync.
 func (tc *TenantCache) Invalidate(_ context.Context, ch models.Change) {
 	switch {
 	case ch.Resync:
@@ -142,6 +142,8 @@ func (tc *TenantCache) Invalidate(_ context.Context, ch models.Change) {
 		// The change names the tenant by id, which a remembered miss does
 		// not have; installs are rare, so every miss goes.
 		tc.unknown.Clear()
+		tc.ForgetTenant(ch.Tenant)
+	case ch.SettingsChanged:
 		tc.ForgetTenant(ch.Tenant)
 	}
 }

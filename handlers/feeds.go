@@ -73,6 +73,8 @@ func (h *AgentHub) onChange(ctx context.Context, ch models.Change) {
 		for _, tenant := range h.hub.Keys() {
 			h.publishCounts(ctx, tenant, nil)
 		}
+	case ch.SettingsChanged:
+		// No count changed; GET /me tells the pages the new limit.
 	case ch.TenantChanged:
 		// Installed, uninstalled, enabled or disabled: the streams end and
 		// reconnect through authentication, which decides again.
@@ -145,6 +147,9 @@ func (h *WidgetHub) Close() {
 func (h *WidgetHub) Streams() int { return h.hub.Streams() }
 
 func (h *WidgetHub) onChange(_ context.Context, ch models.Change) {
+	if ch.SettingsChanged {
+		return // no widget shows the tenant's settings
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if ch.Resync {

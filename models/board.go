@@ -84,9 +84,12 @@ func NewBoard(store *Store, opts ...BoardOption) *Board {
 	}
 	store.Watch(func(ctx context.Context, ch Change) {
 		var err error
-		if ch.Resync {
+		switch {
+		case ch.Resync:
 			err = b.Load(ctx)
-		} else {
+		case ch.SettingsChanged:
+			// No widget shows the tenant's settings.
+		default:
 			err = b.Refresh(ctx, ch.Tenant, ch.ProjectIDs)
 		}
 		if err != nil {

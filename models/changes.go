@@ -21,6 +21,11 @@ type Change struct {
 	// TenantChanged says the tenant itself changed (installed, uninstalled,
 	// enabled, disabled): whoever keeps a copy of it must read it again.
 	TenantChanged bool
+	// SettingsChanged says the tenant's own settings changed (the
+	// auto-offline limit): whoever keeps a copy of the tenant, or an answer
+	// computed from one, must read it again. No status, count or widget
+	// changed, so listeners of those have nothing to do.
+	SettingsChanged bool
 	// Resync says that changes may have been missed (the replica lost its
 	// notification connection for a while): every tenant may have changed.
 	// Tenant is zero then.
@@ -115,6 +120,11 @@ func (s *Store) changed(ctx context.Context, tenant TenantID, projectIDs []int64
 // tenantChanged announces a committed change of the tenant row itself.
 func (s *Store) tenantChanged(ctx context.Context, tenant TenantID) {
 	s.emit(ctx, Change{Tenant: tenant, TenantChanged: true})
+}
+
+// settingsChanged announces a committed change of the tenant's settings.
+func (s *Store) settingsChanged(ctx context.Context, tenant TenantID) {
+	s.emit(ctx, Change{Tenant: tenant, SettingsChanged: true})
 }
 
 func (s *Store) emit(ctx context.Context, ch Change) {

@@ -64,6 +64,11 @@ func TestWatchHearsEveryCommittedChange(t *testing.T) {
 					t.Fatal(err)
 				}
 			}, []models.Change{{Tenant: f.tenant.ID, ProjectIDs: []int64{it.ID}}}},
+			{"the auto-offline limit", func(t *testing.T) {
+				if err := f.store.SetAutoOffline(ctx, f.tenant.ID, 5, f.clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}, []models.Change{{Tenant: f.tenant.ID, SettingsChanged: true}}},
 			{"disabling the tenant", func(t *testing.T) {
 				if err := f.store.SetEnabled(ctx, f.tenant.ID, false, f.clock.Now()); err != nil {
 					t.Fatal(err)
@@ -110,7 +115,7 @@ func sorted(ids ...int64) []int64 {
 
 func equalChange(a, b models.Change) bool {
 	return a.Tenant == b.Tenant && slices.Equal(a.ProjectIDs, b.ProjectIDs) && (a.ProjectIDs == nil) == (b.ProjectIDs == nil) &&
-		a.TenantChanged == b.TenantChanged && a.Resync == b.Resync && a.Origin == b.Origin && a.Seq == b.Seq
+		a.TenantChanged == b.TenantChanged && a.SettingsChanged == b.SettingsChanged && a.Resync == b.Resync && a.Origin == b.Origin && a.Seq == b.Seq
 }
 
 // TestBoardWatchersSeeTheRefreshedBoard checks the order that live updates

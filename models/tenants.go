@@ -303,8 +303,15 @@ func (s *Store) SetAutoOffline(ctx context.Context, id TenantID, minutes int, at
 	if minutes < 0 || minutes > 7*24*60 {
 		return fmt.Errorf("set auto-offline: %w: minutes must be 0..10080", ErrInvalid)
 	}
-	return s.updateTenant(ctx, "set auto-offline", id,
-		map[string]any{"auto_offline_minutes": minutes, "updated_at": at.UTC()})
+	if err := s.updateTenant(ctx, "set auto-offline", id,
+		map[string]any{"auto_offline_minutes": minutes, "updated_at": at.UTC()}); err != nil {
+		return err
+	}
+	// The agents' pages read the limit in GET /me: the copies of the
+	// tenant each replica keeps (and the answers made from them) must go
+	// now, not when they expire.
+	s.settingsChanged(ctx, id)
+	return nil
 }
 
 // DefaultResealBatch is how many tenants one ResealSecrets call looks at

@@ -41,16 +41,18 @@ const applicationName = "agentpresence-changes"
 
 // wire is a change as it travels in a notification.
 type wire struct {
-	Tenant        models.TenantID `json:"tenant"`
-	Projects      []int64         `json:"projects,omitempty"`
-	TenantChanged bool            `json:"tenantChanged,omitempty"`
-	Origin        string          `json:"origin"`
-	Seq           uint64          `json:"seq"`
+	Tenant          models.TenantID `json:"tenant"`
+	Projects        []int64         `json:"projects,omitempty"`
+	TenantChanged   bool            `json:"tenantChanged,omitempty"`
+	SettingsChanged bool            `json:"settingsChanged,omitempty"`
+	Origin          string          `json:"origin"`
+	Seq             uint64          `json:"seq"`
 }
 
 // encode turns a change into a notification payload.
 func encode(ch models.Change) ([]byte, error) {
-	w := wire{Tenant: ch.Tenant, Projects: ch.ProjectIDs, TenantChanged: ch.TenantChanged, Origin: ch.Origin, Seq: ch.Seq}
+	w := wire{Tenant: ch.Tenant, Projects: ch.ProjectIDs, TenantChanged: ch.TenantChanged, SettingsChanged: ch.SettingsChanged,
+		Origin: ch.Origin, Seq: ch.Seq}
 	b, err := json.Marshal(w)
 	if err != nil {
 		return nil, fmt.Errorf("encode change: %w", err)
@@ -77,7 +79,8 @@ func decode(payload string) (models.Change, error) {
 	if len(w.Projects) == 0 {
 		w.Projects = nil
 	}
-	return models.Change{Tenant: w.Tenant, ProjectIDs: w.Projects, TenantChanged: w.TenantChanged, Origin: w.Origin, Seq: w.Seq}, nil
+	return models.Change{Tenant: w.Tenant, ProjectIDs: w.Projects, TenantChanged: w.TenantChanged, SettingsChanged: w.SettingsChanged,
+		Origin: w.Origin, Seq: w.Seq}, nil
 }
 
 // Bus publishes this replica's changes and delivers the other replicas'.

@@ -30,6 +30,8 @@ func TestEncodeDecode(t *testing.T) {
 			models.Change{Tenant: 7, ProjectIDs: []int64{1, 2}, Origin: "a", Seq: 3}},
 		{"tenant", models.Change{Tenant: 7, TenantChanged: true, Origin: "a", Seq: 4},
 			models.Change{Tenant: 7, TenantChanged: true, Origin: "a", Seq: 4}},
+		{"settings", models.Change{Tenant: 7, SettingsChanged: true, Origin: "a", Seq: 7},
+			models.Change{Tenant: 7, SettingsChanged: true, Origin: "a", Seq: 7}},
 		{"too many projects become the whole tenant", models.Change{Tenant: 7, ProjectIDs: many, Origin: "a", Seq: 5},
 			models.Change{Tenant: 7, Origin: "a", Seq: 5}},
 		{"an empty list is the whole tenant", models.Change{Tenant: 7, ProjectIDs: []int64{}, Origin: "a", Seq: 6},
@@ -50,6 +52,7 @@ func TestEncodeDecode(t *testing.T) {
 			}
 			if got.Tenant != tt.expect.Tenant || !slices.Equal(got.ProjectIDs, tt.expect.ProjectIDs) ||
 				(got.ProjectIDs == nil) != (tt.expect.ProjectIDs == nil) || got.TenantChanged != tt.expect.TenantChanged ||
+				got.SettingsChanged != tt.expect.SettingsChanged ||
 				got.Origin != tt.expect.Origin || got.Seq != tt.expect.Seq {
 				t.Fatalf("got %+v, want %+v", got, tt.expect)
 			}
@@ -169,6 +172,14 @@ func TestChangesReachTheOtherReplica(t *testing.T) {
 		if w, ok := r.boardB.Widget(help.WidgetID); !ok || w.Online != online {
 			t.Fatalf("B's board: %+v (known %t), want online %t", w, ok, online)
 		}
+	}
+	// A new auto-offline limit on A: B's copies of the tenant must go.
+	if err := r.a.SetAutoOffline(ctx, tenant.ID, 5, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got = r.heardB.next(t, "settings change", func(c models.Change) bool { return !c.Resync })
+	if got.Tenant != tenant.ID || !got.SettingsChanged || got.TenantChanged || got.ProjectIDs != nil || got.Origin != r.a.Origin() {
+		t.Fatalf("B heard %+v", got)
 	}
 
 	// Nobody hears their own change twice. A's listener gets A's

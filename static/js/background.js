@@ -18,6 +18,7 @@
 // inactivity), a flag says so, with a way back online.
 import { api, apiIfChanged, users, flag, onStatusChanged } from './connect.js';
 import { loadText, t, list } from './i18n.js';
+import { ServiceClock } from './service-clock.js';
 
 await loadText();
 
@@ -47,14 +48,14 @@ const warnMs = 60_000; // the warning comes this long before the deadline
 
 let known = null; // key → state as last seen
 let me = null; // the last GET /me answer
-let skew = 0; // the service's clock minus the browser's
+const service = new ServiceClock();
 let reportedAt = 0; // the browser's time of the last report
 let reportedServer = 0; // the same, on the service's clock
 let warnTimer = 0;
 let warning = null; // the open "Still there?" flag
 let polling = false;
 
-const serverNow = () => Date.now() + skew;
+const serverNow = () => service.now();
 
 // report tells the app the agent is active; forced by an answer to the
 // warning, otherwise at most once per reportMs and only while visible.
@@ -118,8 +119,9 @@ async function poll() {
   if (polling) return;
   polling = true;
   try {
+    const sent = Date.now();
     const { data, changed, date } = await apiIfChanged('api/v1/me');
-    if (date) skew = date - Date.now();
+    service.read(date, sent, Date.now());
     if (changed && data) {
       await compare(data.projects || []);
       me = data;

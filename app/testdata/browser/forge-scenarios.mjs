@@ -216,31 +216,36 @@ await step('Forge issue view: the status panel (jira:issueContext); the backgrou
   await api(ALICE, 'PUT', '/api/v1/me/status', { online: true, project: 'HELP' });
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: 'UTC' });
   await ctx.clock.install();
-  const page = await ctx.newPage();
-  // The answer, not the request: the clock's step that follows must find
-  // the report already taken in.
-  const beat = () => page.waitForResponse((r) => r.url().endsWith('/demo/api/forge/invoke') && (r.request().postData() || '').includes('/api/v1/me/heartbeat'), { timeout: 20_000 });
-  const loaded = beat();
-  await page.goto(`${base}/demo/?host=forge&as=alice&project=HELP&view=issue`);
-  await loaded;
-  const panel = page.frameLocator('#issue-context');
-  await panel.locator('#me-state:has-text("You are online in HELP")').waitFor({ timeout: 15_000 });
-  check(await panel.locator('#count').innerText() === '1', 'the panel counts HELP\'s agents online');
-  await axeCheck(await (await page.locator('#issue-context').elementHandle()).contentFrame(), 'status panel');
-  await shot(page.locator('.issue-context'), 'issue-context');
-  await advance('4m10s', ctx);
-  const warning = page.locator('.flag:has-text("Still there?")');
-  await warning.waitFor({ timeout: 10_000 });
-  await shot(page, 'flag-still-there');
-  const stay = beat();
-  await warning.locator('button:text("Stay online")').click();
-  await stay;
-  await advance('2m', ctx);
-  const me = await api(ALICE, 'GET', '/api/v1/me?project=HELP');
-  check(me.project.state === 'online', 'Stay online did not keep Alice online: ' + me.project.state);
-  await api(ADA, 'PUT', '/api/v1/settings', { autoOfflineMinutes: 30 });
-  await api(ALICE, 'PUT', '/api/v1/me/status', { online: false, scope: 'all' });
-  await ctx.close();
+  // The settings come back however the step ends: a failure here must not
+  // put the agents of the steps after it offline at five minutes.
+  try {
+    const page = await ctx.newPage();
+    // The answer, not the request: the clock's step that follows must find
+    // the report already taken in.
+    const beat = () => page.waitForResponse((r) => r.url().endsWith('/demo/api/forge/invoke') && (r.request().postData() || '').includes('/api/v1/me/heartbeat'), { timeout: 20_000 });
+    const loaded = beat();
+    await page.goto(`${base}/demo/?host=forge&as=alice&project=HELP&view=issue`);
+    await loaded;
+    const panel = page.frameLocator('#issue-context');
+    await panel.locator('#me-state:has-text("You are online in HELP")').waitFor({ timeout: 15_000 });
+    check(await panel.locator('#count').innerText() === '1', 'the panel counts HELP\'s agents online');
+    await axeCheck(await (await page.locator('#issue-context').elementHandle()).contentFrame(), 'status panel');
+    await shot(page.locator('.issue-context'), 'issue-context');
+    await advance('4m10s', ctx);
+    const warning = page.locator('.flag:has-text("Still there?")');
+    await warning.waitFor({ timeout: 10_000 });
+    await shot(page, 'flag-still-there');
+    const stay = beat();
+    await warning.locator('button:text("Stay online")').click();
+    await stay;
+    await advance('2m', ctx);
+    const me = await api(ALICE, 'GET', '/api/v1/me?project=HELP');
+    check(me.project.state === 'online', 'Stay online did not keep Alice online: ' + me.project.state);
+  } finally {
+    await api(ADA, 'PUT', '/api/v1/settings', { autoOfflineMinutes: 30 });
+    await api(ALICE, 'PUT', '/api/v1/me/status', { online: false, scope: 'all' });
+    await ctx.close();
+  }
 });
 
 await step('no page error in any Forge page', async () => {

@@ -1041,62 +1041,67 @@ await step('auto-offline: opening issues keeps an agent online with the dialog c
   await setStatus(ALICE, true);
   await setStatus(BOB, true); // Bob has no Jira open: the control
   const { ctx, page } = await agentJira('alice');
-  check(await page.locator('#dialogs .blanket').count() === 0, 'no dialog is open');
-  // Three minutes on, Alice opens an issue again: Jira loads the script.
-  await advance('3m', ctx);
-  const again = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 20_000 });
-  await page.reload();
-  await again;
-  // Six minutes after going online: Bob, silent, is offline; Alice is not.
-  await advance('3m', ctx);
-  check(await stateOf(BOB) === 'offline', 'the sweep did not run: Bob is still online');
-  check(await stateOf(ALICE) === 'online', 'Alice was put offline although she opened an issue 3 minutes ago');
-  // A minute before her deadline (the last issue opened + 5 min): the flag.
-  await advance('1m10s', ctx);
-  const warning = page.locator('#flags .flag:has-text("Still there?")');
-  await warning.waitFor({ timeout: 10_000 });
-  check((await warning.innerText()).includes('You go offline in 1 minute'), 'the warning says when: ' + await warning.innerText());
-  await shot(page, 'flag-still-there');
-  const stay = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 10_000 });
-  await warning.locator('button:text("Stay online")').click();
-  await stay;
-  await warning.waitFor({ state: 'detached', timeout: 10_000 });
-  // Past the old deadline: still online, thanks to Stay online.
-  await advance('2m', ctx);
-  check(await stateOf(ALICE) === 'online', 'Stay online did not keep Alice online');
-  check(page.consoleMessages.filter((m) => m.type === 'pageerror').length === 0, 'page errors: ' + JSON.stringify(page.consoleMessages));
-  await step('change reason: an administrator puts the agent offline with a reason; a flag names them and the dialog says it', async () => {
-    await apiAs(ADA, 'POST', '/api/v1/projects/HELP/agents/' + encodeURIComponent(ALICE) + '/offline', { scope: 'project', reason: 'Lunch rush over' });
-    await ctx.clock.fastForward(31_000); // the script's next look
-    const told = page.locator('#flags .flag:has-text("You are offline in HELP")');
-    await told.waitFor({ timeout: 10_000 });
-    const words = await told.innerText();
-    check(words.includes('Ada Admin put you offline') && words.includes('Lunch rush over'), 'the flag says who and why: ' + words);
-    await shot(page, 'flag-put-offline');
-    await page.click('#presence-item');
-    const dialog = page.frameLocator('.dialog iframe');
-    const change = dialog.locator('#me-change');
-    await change.waitFor({ timeout: 10_000 });
-    const line = await change.innerText();
-    check(/Last change .*put offline by Ada Admin: “Lunch rush over”/.test(line), 'the dialog says the last change: ' + line);
-    check(!/You are online/.test(await dialog.locator('#message').innerText()), 'a stale "You are online" banner');
-    await axeCheck(await frameOf(page, '.dialog iframe'), 'dialog with the last change');
-    await shot(page.locator('.dialog'), 'dialog-last-change');
-    await page.keyboard.press('Escape');
-    // Back online from the flag.
-    await told.locator('button:text("Go online again")').click();
-    await page.locator('#flags .flag:has-text("You are online in HELP again")').waitFor({ timeout: 10_000 });
-    check(await stateOf(ALICE) === 'online', 'the flag did not put Alice back online');
-  });
-  await step('inactivity: a silent agent is put offline after the warning, and a flag says why', async () => {
-    await advance('6m', ctx);
-    await ctx.clock.fastForward(31_000);
-    const told = page.locator('#flags .flag:has-text("You are offline in HELP")').last();
-    await told.locator(':text("without activity")').waitFor({ timeout: 10_000 });
-    check(await stateOf(ALICE) === 'offline', 'Alice is still online');
-  });
-  await apiAs(ADA, 'PUT', '/api/v1/settings', { autoOfflineMinutes: 30 });
-  await ctx.close();
+  // The settings come back however the step ends: a failure here must not
+  // put the agents of the steps after it offline at five minutes.
+  try {
+    check(await page.locator('#dialogs .blanket').count() === 0, 'no dialog is open');
+    // Three minutes on, Alice opens an issue again: Jira loads the script.
+    await advance('3m', ctx);
+    const again = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 20_000 });
+    await page.reload();
+    await again;
+    // Six minutes after going online: Bob, silent, is offline; Alice is not.
+    await advance('3m', ctx);
+    check(await stateOf(BOB) === 'offline', 'the sweep did not run: Bob is still online');
+    check(await stateOf(ALICE) === 'online', 'Alice was put offline although she opened an issue 3 minutes ago');
+    // A minute before her deadline (the last issue opened + 5 min): the flag.
+    await advance('1m10s', ctx);
+    const warning = page.locator('#flags .flag:has-text("Still there?")');
+    await warning.waitFor({ timeout: 10_000 });
+    check((await warning.innerText()).includes('You go offline in 1 minute'), 'the warning says when: ' + await warning.innerText());
+    await shot(page, 'flag-still-there');
+    const stay = page.waitForResponse((r) => r.url().endsWith('/api/v1/me/heartbeat'), { timeout: 10_000 });
+    await warning.locator('button:text("Stay online")').click();
+    await stay;
+    await warning.waitFor({ state: 'detached', timeout: 10_000 });
+    // Past the old deadline: still online, thanks to Stay online.
+    await advance('2m', ctx);
+    check(await stateOf(ALICE) === 'online', 'Stay online did not keep Alice online');
+    check(page.consoleMessages.filter((m) => m.type === 'pageerror').length === 0, 'page errors: ' + JSON.stringify(page.consoleMessages));
+    await step('change reason: an administrator puts the agent offline with a reason; a flag names them and the dialog says it', async () => {
+      await apiAs(ADA, 'POST', '/api/v1/projects/HELP/agents/' + encodeURIComponent(ALICE) + '/offline', { scope: 'project', reason: 'Lunch rush over' });
+      await ctx.clock.fastForward(31_000); // the script's next look
+      const told = page.locator('#flags .flag:has-text("You are offline in HELP")');
+      await told.waitFor({ timeout: 10_000 });
+      const words = await told.innerText();
+      check(words.includes('Ada Admin put you offline') && words.includes('Lunch rush over'), 'the flag says who and why: ' + words);
+      await shot(page, 'flag-put-offline');
+      await page.click('#presence-item');
+      const dialog = page.frameLocator('.dialog iframe');
+      const change = dialog.locator('#me-change');
+      await change.waitFor({ timeout: 10_000 });
+      const line = await change.innerText();
+      check(/Last change .*put offline by Ada Admin: “Lunch rush over”/.test(line), 'the dialog says the last change: ' + line);
+      check(!/You are online/.test(await dialog.locator('#message').innerText()), 'a stale "You are online" banner');
+      await axeCheck(await frameOf(page, '.dialog iframe'), 'dialog with the last change');
+      await shot(page.locator('.dialog'), 'dialog-last-change');
+      await page.keyboard.press('Escape');
+      // Back online from the flag.
+      await told.locator('button:text("Go online again")').click();
+      await page.locator('#flags .flag:has-text("You are online in HELP again")').waitFor({ timeout: 10_000 });
+      check(await stateOf(ALICE) === 'online', 'the flag did not put Alice back online');
+    });
+    await step('inactivity: a silent agent is put offline after the warning, and a flag says why', async () => {
+      await advance('6m', ctx);
+      await ctx.clock.fastForward(31_000);
+      const told = page.locator('#flags .flag:has-text("You are offline in HELP")').last();
+      await told.locator(':text("without activity")').waitFor({ timeout: 10_000 });
+      check(await stateOf(ALICE) === 'offline', 'Alice is still online');
+    });
+  } finally {
+    await apiAs(ADA, 'PUT', '/api/v1/settings', { autoOfflineMinutes: 30 });
+    await ctx.close();
+  }
 });
 
 await step('away end to end: the dialog, the colleagues\' list, and the portal (away is not online)', async () => {
