@@ -54,6 +54,7 @@ let reportedServer = 0; // the same, on the service's clock
 let warnTimer = 0;
 let warning = null; // the open "Still there?" flag
 let polling = false;
+let pollAgain = false; // asked to poll while polling
 
 const serverNow = () => service.now();
 
@@ -115,8 +116,14 @@ function closeWarning() {
   warning = null;
 }
 
+// poll reads GET /me. Asked while a poll is on its way, it polls once more
+// when that one ends: the answer on its way may predate what made the
+// second ask (the agent's own change, the tab coming back, the interval).
 async function poll() {
-  if (polling) return;
+  if (polling) {
+    pollAgain = true;
+    return;
+  }
   polling = true;
   try {
     const sent = Date.now();
@@ -129,6 +136,10 @@ async function poll() {
     plan();
   } catch { /* the next poll will tell */ } finally {
     polling = false;
+    if (pollAgain) {
+      pollAgain = false;
+      poll();
+    }
   }
 }
 
