@@ -243,6 +243,16 @@ func (d *Directory) SyncProjects(ctx context.Context, t models.Tenant) ([]models
 // asking the same at once share one question.
 func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID string) ([]models.Project, error) {
 	return shared(ctx, d, flightKey("agent", t.ID, accountID), func(ctx context.Context) ([]models.Project, error) {
+		// A caller that found the list old while an earlier refresh was on
+		// its way can start this one just after that refresh ended: the
+		// list it stored serves, if fresh enough for every caller.
+		stored, checked, err := d.cfg.Store.Memberships(ctx, t.ID, accountID)
+		if err != nil {
+			return nil, err
+		}
+		if checked != nil && d.cfg.Now().Sub(*checked) < min(d.cfg.GrantTTL, d.cfg.MembershipTTL) && !d.doubtful(t.ID, *checked) {
+			return stored, nil
+		}
 		return d.refreshNow(ctx, t, accountID)
 	})
 }

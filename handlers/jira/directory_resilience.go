@@ -93,8 +93,27 @@ func (d *Directory) permissions(ctx context.Context, key permKey, ask func(conte
 			last, known = e, true
 		}
 	}
-	gen := d.gen.Load()
-	e, err := shared(ctx, d, flightKey("perm", key.tenant, key.account, key.project), ask)
+	e, err := shared(ctx, d, flightKey("perm", key.tenant, key.account, key.project), func(ctx context.Context) (permEntry, error) {
+		// A caller that missed the cache while an earlier flight was on
+		// its way can start this one just after that flight ended: the
+		// answer it kept serves, and Jira is not asked twice.
+		if d.perms != nil {
+			if e, ok := d.perms.Get(key); ok && !d.stale(key.tenant, e) && d.cfg.Now().Sub(e.at) < d.cfg.PermissionTTL {
+				return e, nil
+			}
+		}
+		// gen and the time as before asking: an invalidation during the
+		// call makes this answer doubtful too.
+		gen, at := d.gen.Load(), d.cfg.Now()
+		e, err := ask(ctx)
+		if err != nil || d.perms == nil {
+			return e, err
+		}
+		e.at, e.gen = at, gen
+		// Kept before the flight ends, so that no later caller misses it.
+		d.perms.Set(key, e)
+		return e, nil
+	})
 	if err != nil {
 		d.refused(key.tenant, err)
 		if known && errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrUnauthorized) &&
@@ -102,12 +121,6 @@ func (d *Directory) permissions(ctx context.Context, key permKey, ask func(conte
 			return last, nil // Jira is away: the recent answer still holds
 		}
 		return permEntry{}, err
-	}
-	if d.perms != nil {
-		// gen as read before asking: an invalidation during the call
-		// makes this answer doubtful too.
-		e.at, e.gen = now, gen
-		d.perms.Set(key, e)
 	}
 	return e, nil
 }
