@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -44,18 +43,8 @@ func newReportWorld(t *testing.T, dialect models.Dialect) *reportWorld {
 	ctx := context.Background()
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
 	store := dbtest.Open(t, dialect, clock.Now)
-	site, err := jiratest.New(jiratest.Options{AppKey: "io.example.presence", Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/jira/", site)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	if err := site.SetBaseURL(srv.URL + "/jira"); err != nil {
-		t.Fatal(err)
-	}
-	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: site.ClientKey(), SharedSecret: site.SharedSecret(), BaseURL: srv.URL + "/jira"}, clock.Now())
+	site, base := jiratest.Served(t, jiratest.Options{AppKey: "io.example.presence", Now: clock.Now})
+	tenant, err := store.SaveInstall(ctx, models.Install{ClientKey: site.ClientKey(), SharedSecret: site.SharedSecret(), BaseURL: base}, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

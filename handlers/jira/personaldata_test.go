@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -19,24 +18,6 @@ import (
 	"agentpresence/handlers/jira/jiratest"
 	"agentpresence/models"
 )
-
-// reportSite is a simulated site, mounted below a base path, whose
-// reporting API the client reports to.
-func reportSite(t *testing.T, clock clockwork.Clock) (*jiratest.Site, string) {
-	t.Helper()
-	site, err := jiratest.New(jiratest.Options{AppKey: "io.example.presence", Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/jira/", site)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	if err := site.SetBaseURL(srv.URL + "/jira"); err != nil {
-		t.Fatal(err)
-	}
-	return site, srv.URL + "/jira"
-}
 
 func accountsAt(at time.Time, ids ...string) []models.ReportedAccount {
 	out := make([]models.ReportedAccount, 0, len(ids))
@@ -54,7 +35,7 @@ func accountsAt(at time.Time, ids ...string) []models.ReportedAccount {
 // Retry-After are read; other refusals are errors.
 func TestReportAccountsConnect(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
-	site, base := reportSite(t, clock)
+	site, base := jiratest.Served(t, jiratest.Options{AppKey: "io.example.presence", Now: clock.Now})
 	api := site.Privacy()
 	tenant := models.Tenant{ID: 1, ClientKey: site.ClientKey(), BaseURL: base, SharedSecret: site.SharedSecret()}
 	pd := &jira.PersonalData{Client: &jira.Client{AppKey: "io.example.presence", Now: clock.Now, Targets: jira.TargetPolicy{AllowLoopback: true}}}
@@ -136,7 +117,7 @@ func TestReportAccountsConnect(t *testing.T) {
 // API host (here the stand-in's) with its app system token.
 func TestReportAccountsForge(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
-	site, base := reportSite(t, clock)
+	site, base := jiratest.Served(t, jiratest.Options{AppKey: "io.example.presence", Now: clock.Now})
 	platform, err := forgetest.New("0d3e7a52-6f1b-4c8e-9e2a-5b7c1d9f4a60", forgetest.WithClock(clock.Now))
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +169,7 @@ func TestParseCyclePeriod(t *testing.T) {
 // acting as itself: a token with the request's qsh but a sub is refused.
 func TestReportingStandInRefusesAUserToken(t *testing.T) {
 	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC))
-	site, base := reportSite(t, clock)
+	site, base := jiratest.Served(t, jiratest.Options{AppKey: "io.example.presence", Now: clock.Now})
 	for _, sub := range []string{"557058:alice", ""} {
 		req, err := http.NewRequest(http.MethodPost, base+jira.ReportAccountsPath,
 			strings.NewReader(`{"accounts":[{"accountId":"5be24ad8b1653240376955d2","updatedAt":"2026-11-25T08:00:00Z"}]}`))
