@@ -166,7 +166,7 @@ func (d *Directory) AgentProjects(ctx context.Context, t models.Tenant, accountI
 	if err != nil {
 		return nil, err
 	}
-	if checked != nil && d.cfg.Now().Sub(*checked) < d.cfg.MembershipTTL && !d.doubtful(t.ID, *checked) {
+	if d.trusted(t.ID, checked, d.cfg.Now(), d.cfg.MembershipTTL) {
 		return stored, nil
 	}
 	fresh, err := d.refresh(ctx, t, accountID)
@@ -190,7 +190,7 @@ func (d *Directory) AgentProjectsToGoOnline(ctx context.Context, t models.Tenant
 		return nil, err
 	}
 	now := d.cfg.Now()
-	if checked != nil && now.Sub(*checked) < d.cfg.GrantTTL && !d.doubtful(t.ID, *checked) {
+	if d.trusted(t.ID, checked, now, d.cfg.GrantTTL) {
 		return stored, nil
 	}
 	fresh, err := d.refresh(ctx, t, accountID)
@@ -199,10 +199,16 @@ func (d *Directory) AgentProjectsToGoOnline(ctx context.Context, t models.Tenant
 		return fresh, nil
 	case !errors.Is(err, ErrUnavailable):
 		return nil, err // the store, or the client gone
-	case checked != nil && now.Sub(*checked) < d.cfg.MaxStale && !d.doubtful(t.ID, *checked) && !errors.Is(err, ErrUnauthorized):
+	case d.trusted(t.ID, checked, now, d.cfg.MaxStale) && !errors.Is(err, ErrUnauthorized):
 		return stored, nil // Jira is away briefly: the recent list still holds
 	}
 	return nil, fmt.Errorf("confirm agent: %w: %w", ErrCannotConfirmAgent, err)
+}
+
+// trusted tells whether a membership list checked with Jira at checked
+// (nil: never) is younger than ttl at now and not in doubt.
+func (d *Directory) trusted(tenant models.TenantID, checked *time.Time, now time.Time, ttl time.Duration) bool {
+	return checked != nil && now.Sub(*checked) < ttl && !d.doubtful(tenant, *checked)
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -250,7 +256,7 @@ func (d *Directory) refresh(ctx context.Context, t models.Tenant, accountID stri
 		if err != nil {
 			return nil, err
 		}
-		if checked != nil && d.cfg.Now().Sub(*checked) < min(d.cfg.GrantTTL, d.cfg.MembershipTTL) && !d.doubtful(t.ID, *checked) {
+		if d.trusted(t.ID, checked, d.cfg.Now(), min(d.cfg.GrantTTL, d.cfg.MembershipTTL)) {
 			return stored, nil
 		}
 		return d.refreshNow(ctx, t, accountID)

@@ -83,24 +83,16 @@ func (d *Directory) refused(tenant models.TenantID, err error) {
 // refusal by Jira (401/403) serves nothing and invalidates the tenant.
 func (d *Directory) permissions(ctx context.Context, key permKey, ask func(context.Context) (permEntry, error)) (permEntry, error) {
 	now := d.cfg.Now()
-	var last permEntry
-	known := false
-	if d.perms != nil {
-		if e, ok := d.perms.Get(key); ok && !d.stale(key.tenant, e) {
-			if now.Sub(e.at) < d.cfg.PermissionTTL {
-				return e, nil
-			}
-			last, known = e, true
-		}
+	last, known, fresh := d.cachedPermission(key, now)
+	if fresh {
+		return last, nil
 	}
 	e, err := shared(ctx, d, flightKey("perm", key.tenant, key.account, key.project), func(ctx context.Context) (permEntry, error) {
 		// A caller that missed the cache while an earlier flight was on
 		// its way can start this one just after that flight ended: the
 		// answer it kept serves, and Jira is not asked twice.
-		if d.perms != nil {
-			if e, ok := d.perms.Get(key); ok && !d.stale(key.tenant, e) && d.cfg.Now().Sub(e.at) < d.cfg.PermissionTTL {
-				return e, nil
-			}
+		if e, _, fresh := d.cachedPermission(key, d.cfg.Now()); fresh {
+			return e, nil
 		}
 		// gen and the time as before asking: an invalidation during the
 		// call makes this answer doubtful too.
@@ -123,6 +115,20 @@ func (d *Directory) permissions(ctx context.Context, key permKey, ask func(conte
 		return permEntry{}, err
 	}
 	return e, nil
+}
+
+// cachedPermission is the kept answer to an admin check that no
+// invalidation made doubtful (known), and whether it is younger than
+// PermissionTTL at now (fresh).
+func (d *Directory) cachedPermission(key permKey, now time.Time) (e permEntry, known, fresh bool) {
+	if d.perms == nil {
+		return permEntry{}, false, false
+	}
+	e, ok := d.perms.Get(key)
+	if !ok || d.stale(key.tenant, e) {
+		return permEntry{}, false, false
+	}
+	return e, true, now.Sub(e.at) < d.cfg.PermissionTTL
 }
 
 // shared runs call once for every caller asking key at the same time
