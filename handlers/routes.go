@@ -95,7 +95,7 @@ func NewServer(d Deps) *echo.Echo {
 	if d.TrustProxy {
 		e.IPExtractor = echo.ExtractIPFromXFFHeader()
 	}
-	requestIDs := middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+	assignRequestIDs := middleware.RequestIDWithConfig(middleware.RequestIDConfig{
 		// Customers' polls are the bulk of the traffic and are logged only
 		// at debug; an id for each costs more than the answer itself.
 		Skipper:   func(c echo.Context) bool { return isPublicPath(c.Request().URL.Path) },
@@ -111,7 +111,7 @@ func NewServer(d Deps) *echo.Echo {
 	})
 	// Every request's middleware, outermost first, built into one chain
 	// once (chainOnce).
-	global := []echo.MiddlewareFunc{requestIDs}
+	global := []echo.MiddlewareFunc{assignRequestIDs}
 	if d.Tracer != nil {
 		global = append(global, traceRequests(d.Tracer))
 	}
@@ -210,8 +210,6 @@ func NewServer(d Deps) *echo.Echo {
 	return e
 }
 
-// isPublicPath names the customer-facing API, which needs no token and is
-// limited per client.
 // chainOnce builds a middleware chain a single time. Echo wraps its global
 // middleware around the route's handler anew on every request: a closure
 // per middleware per request, half the allocations of a public status. The
@@ -225,6 +223,8 @@ func chainOnce(mw ...echo.MiddlewareFunc) echo.MiddlewareFunc {
 	return func(echo.HandlerFunc) echo.HandlerFunc { return chain }
 }
 
+// isPublicPath names the customer-facing API, which needs no token and is
+// limited per client.
 func isPublicPath(p string) bool { return strings.HasPrefix(p, "/public/") }
 
 // responseWriteTimeout bounds the writing of one ordinary answer; the
